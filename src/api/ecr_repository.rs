@@ -1,0 +1,332 @@
+//! `EcrRepository`: an Amazon ECR repository. Spec fields are the CreateRepository request's.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, conditions_schema, free_form_object};
+
+/// Desired state of an ECR repository. Field names and nesting follow the ECR CreateRepository
+/// request, so AWS JSON can be pasted; `lifecyclePolicy` and `repositoryPolicy` are structured
+/// objects rather than JSON strings. The spec is the whole truth: an unset field means the AWS
+/// default (no lifecycle policy, no repository policy, MUTABLE tags, no scan on push, no tags).
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "ecs.operator.dev",
+    version = "v1alpha1",
+    kind = "EcrRepository",
+    namespaced,
+    status = "EcrRepositoryStatus",
+    shortname = "ecr",
+    shortname = "ecrrepo",
+    category = "ecs",
+    doc = "An Amazon ECR repository managed by ecs-operator.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Synced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status"),
+    printcolumn(name = "URI", type_ = "string", json_path = ".status.repositoryUri"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Reason", type_ = "string", priority = 1, json_path = ".status.conditions[?(@.type==\"Synced\")].reason"),
+    validation = Rule::new("!has(oldSelf.spec) || (has(self.spec.repositoryName) ? self.spec.repositoryName : self.metadata.name) == (has(oldSelf.spec.repositoryName) ? oldSelf.spec.repositoryName : oldSelf.metadata.name)").message("spec.repositoryName is immutable: renaming would orphan the existing repository; create a new EcrRepository instead"),
+)]
+#[x_kube(validation = Rule::new("has(self.encryptionConfiguration) == has(oldSelf.encryptionConfiguration) && (!has(self.encryptionConfiguration) || self.encryptionConfiguration == oldSelf.encryptionConfiguration)").message("spec.encryptionConfiguration is immutable: ECR cannot change a repository's encryption after creation"))]
+#[x_kube(validation = Rule::new("has(self.registryId) == has(oldSelf.registryId) && (!has(self.registryId) || self.registryId == oldSelf.registryId)").message("spec.registryId is immutable"))]
+#[x_kube(validation = Rule::new("!has(self.imageTagMutabilityExclusionFilters) || (has(self.imageTagMutability) && self.imageTagMutability.endsWith('_WITH_EXCLUSION'))").message("imageTagMutabilityExclusionFilters requires imageTagMutability MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION"))]
+#[x_kube(validation = Rule::new("!has(self.imageTagMutability) || !self.imageTagMutability.endsWith('_WITH_EXCLUSION') || has(self.imageTagMutabilityExclusionFilters)").message("imageTagMutability *_WITH_EXCLUSION requires imageTagMutabilityExclusionFilters"))]
+#[serde(rename_all = "camelCase")]
+pub struct EcrRepositorySpec {
+    /// Name of the repository (may contain namespaces such as `team/app`). Defaults to
+    /// metadata.name. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 256),
+        regex(pattern = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+    )]
+    pub repository_name: Option<String>,
+
+    /// AWS account ID of the registry. Defaults to the caller's account. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
+    pub registry_id: Option<String>,
+
+    /// Tag mutability setting. Default MUTABLE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_tag_mutability: Option<ImageTagMutability>,
+
+    /// Tag filters that are exempt from the mutability setting (with *_WITH_EXCLUSION).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 5))]
+    pub image_tag_mutability_exclusion_filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
+
+    /// Image scanning configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_scanning_configuration: Option<ImageScanningConfiguration>,
+
+    /// Encryption at rest. Immutable after creation. Default AES256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_configuration: Option<EncryptionConfiguration>,
+
+    /// Tags, spelled `Key`/`Value` as the ECR API does. The list is complete: tags missing here
+    /// are removed from the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 50))]
+    pub tags: Option<Vec<Tag>>,
+
+    /// Lifecycle policy, as a structured object (the JSON document ECR takes as
+    /// `lifecyclePolicyText`). Compared semantically; unset means no lifecycle policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_policy: Option<LifecyclePolicy>,
+
+    /// Repository policy (an IAM policy document), as a structured object. Compared
+    /// semantically (key order, whitespace, single values vs one-element lists); unset means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub repository_policy: Option<serde_json::Value>,
+
+    /// Delete the repository even when it still holds images. Default false: deleting the
+    /// EcrRepository of a non-empty repository is blocked and reported instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_delete: Option<bool>,
+}
+
+/// ECR tag mutability.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ImageTagMutability {
+    #[serde(rename = "MUTABLE")]
+    Mutable,
+    #[serde(rename = "IMMUTABLE")]
+    Immutable,
+    #[serde(rename = "MUTABLE_WITH_EXCLUSION")]
+    MutableWithExclusion,
+    #[serde(rename = "IMMUTABLE_WITH_EXCLUSION")]
+    ImmutableWithExclusion,
+}
+
+impl ImageTagMutability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mutable => "MUTABLE",
+            Self::Immutable => "IMMUTABLE",
+            Self::MutableWithExclusion => "MUTABLE_WITH_EXCLUSION",
+            Self::ImmutableWithExclusion => "IMMUTABLE_WITH_EXCLUSION",
+        }
+    }
+}
+
+/// A tag filter exempt from the mutability setting.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageTagMutabilityExclusionFilter {
+    /// Filter type; ECR supports WILDCARD.
+    pub filter_type: ExclusionFilterType,
+    /// Tag pattern, e.g. `latest` or `dev-*`.
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[0-9a-zA-Z._*-]{1,128}$")
+    )]
+    pub filter: String,
+}
+
+/// Exclusion filter type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ExclusionFilterType {
+    #[serde(rename = "WILDCARD")]
+    Wildcard,
+}
+
+/// Image scanning configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageScanningConfiguration {
+    /// Scan images when they are pushed. Default false.
+    #[serde(default)]
+    pub scan_on_push: bool,
+}
+
+/// Encryption at rest.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("!has(self.kmsKey) || self.encryptionType != 'AES256'").message("kmsKey is only valid with encryptionType KMS or KMS_DSSE"))]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionConfiguration {
+    /// AES256, KMS or KMS_DSSE.
+    pub encryption_type: EncryptionType,
+    /// KMS key ARN or ID (KMS / KMS_DSSE only); default is the AWS managed key for ECR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub kms_key: Option<String>,
+}
+
+/// ECR encryption type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum EncryptionType {
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "KMS")]
+    Kms,
+    #[serde(rename = "KMS_DSSE")]
+    KmsDsse,
+}
+
+impl EncryptionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aes256 => "AES256",
+            Self::Kms => "KMS",
+            Self::KmsDsse => "KMS_DSSE",
+        }
+    }
+}
+
+/// An ECR tag (`Key`/`Value`, as the ECR API spells them).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub struct Tag {
+    /// Tag key.
+    #[serde(rename = "Key")]
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Tag value.
+    #[serde(rename = "Value", default)]
+    #[schemars(length(max = 256))]
+    pub value: String,
+}
+
+/// An ECR lifecycle policy document.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("self.rules.all(r, self.rules.exists_one(s, s.rulePriority == r.rulePriority))").message("lifecyclePolicy.rules: rulePriority values must be unique"))]
+pub struct LifecyclePolicy {
+    /// Rules, applied in rulePriority order.
+    #[schemars(length(min = 1, max = 50))]
+    pub rules: Vec<LifecycleRule>,
+}
+
+/// One lifecycle rule.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleRule {
+    /// Order of evaluation, lowest first; unique within the policy.
+    #[schemars(range(min = 1, max = 999))]
+    pub rule_priority: i32,
+    /// Free-text description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub description: Option<String>,
+    /// Which images the rule applies to.
+    pub selection: LifecycleSelection,
+    /// What happens to selected images.
+    pub action: LifecycleAction,
+}
+
+/// Image selection of a lifecycle rule.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("self.tagStatus != 'tagged' || has(self.tagPrefixList) || has(self.tagPatternList)").message("selection: tagStatus 'tagged' requires tagPrefixList or tagPatternList"))]
+#[x_kube(validation = Rule::new("self.countType == 'imageCountMoreThan' ? !has(self.countUnit) : has(self.countUnit)").message("selection: countUnit is required for sinceImage* count types and not allowed for imageCountMoreThan"))]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleSelection {
+    /// tagged, untagged or any.
+    pub tag_status: LifecycleTagStatus,
+    /// Tag prefixes (tagStatus tagged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_prefix_list: Option<Vec<String>>,
+    /// Tag wildcard patterns (tagStatus tagged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_pattern_list: Option<Vec<String>>,
+    /// imageCountMoreThan, sinceImagePushed, sinceImagePulled or sinceImageTransitioned.
+    pub count_type: LifecycleCountType,
+    /// `days` for the sinceImage* count types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_unit: Option<LifecycleCountUnit>,
+    /// Image count or number of days.
+    #[schemars(range(min = 1))]
+    pub count_number: i64,
+    /// Storage class the rule selects from (standard or archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<LifecycleStorageClass>,
+}
+
+/// Lifecycle rule tag status.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleTagStatus {
+    Tagged,
+    Untagged,
+    Any,
+}
+
+/// Lifecycle rule count type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LifecycleCountType {
+    ImageCountMoreThan,
+    SinceImagePushed,
+    SinceImagePulled,
+    SinceImageTransitioned,
+}
+
+/// Lifecycle rule count unit.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleCountUnit {
+    Days,
+}
+
+/// ECR storage class.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleStorageClass {
+    Standard,
+    Archive,
+}
+
+/// Lifecycle rule action.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleAction {
+    /// expire (delete) or transition (to another storage class).
+    #[serde(rename = "type")]
+    pub type_: LifecycleActionType,
+    /// Target storage class for `transition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_storage_class: Option<LifecycleStorageClass>,
+}
+
+/// Lifecycle action type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleActionType {
+    Expire,
+    Transition,
+}
+
+/// Observed state of an ECR repository.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EcrRepositoryStatus {
+    /// The metadata.generation the status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready and Synced conditions.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// Repository ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// URI to push and pull images (`<registry>.dkr.ecr.<region>.amazonaws.com/<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_uri: Option<String>,
+    /// Registry (account) ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    /// When the repository was created (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+impl EcrRepository {
+    /// The AWS repository name: spec.repositoryName, else metadata.name.
+    pub fn repository_name(&self) -> String {
+        self.spec
+            .repository_name
+            .clone()
+            .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
+}

@@ -1,0 +1,21 @@
+//! The Kubernetes side: CRD types, one file per kind. Nothing here calls AWS.
+
+pub mod common;
+pub mod ecr_repository;
+
+pub use common::{Condition, ConditionStatus};
+pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
+
+use kube::CustomResourceExt;
+
+/// API group of every kind this operator serves.
+pub const GROUP: &str = "ecs.operator.dev";
+/// Finalizer the engine puts on every managed object.
+pub const FINALIZER: &str = "ecs.operator.dev/finalizer";
+
+/// Every CustomResourceDefinition the operator serves, in a stable order.
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    vec![EcrRepository::crd()]
+}

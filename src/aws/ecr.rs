@@ -1,0 +1,669 @@
+//! EcrRepository <-> Amazon ECR. Pure mapping (`desired`, `diff`) plus the SDK calls at the edge.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecr::Client;
+use aws_sdk_ecr::types as ecr;
+use serde_json::Value;
+
+use super::errors::{AwsError, from_sdk};
+use super::policy;
+use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
+
+/// What the spec asks for, in comparable form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredRepository {
+    pub repository_name: String,
+    pub registry_id: Option<String>,
+    pub image_tag_mutability: String,
+    pub exclusion_filters: BTreeSet<(String, String)>,
+    pub scan_on_push: bool,
+    pub encryption_type: String,
+    pub kms_key: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Normalised lifecycle policy document.
+    pub lifecycle_policy: Option<Value>,
+    /// Normalised repository policy document.
+    pub repository_policy: Option<Value>,
+    pub force_delete: bool,
+}
+
+/// What AWS reports, in the same comparable form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedRepository {
+    pub arn: String,
+    pub uri: String,
+    pub registry_id: String,
+    pub created_at: Option<String>,
+    pub image_tag_mutability: String,
+    pub exclusion_filters: BTreeSet<(String, String)>,
+    pub scan_on_push: bool,
+    pub encryption_type: String,
+    pub kms_key: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub lifecycle_policy: Option<Value>,
+    pub repository_policy: Option<Value>,
+}
+
+/// One update call needed to converge AWS to the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    ImageTagMutability,
+    ScanOnPush(bool),
+    AddTags(BTreeMap<String, String>),
+    RemoveTags(Vec<String>),
+    PutLifecyclePolicy(Value),
+    DeleteLifecyclePolicy,
+    SetRepositoryPolicy(Value),
+    DeleteRepositoryPolicy,
+    /// ECR cannot change encryption in place; reported as a terminal error.
+    EncryptionDiffers {
+        desired: String,
+        observed: String,
+    },
+}
+
+/// Maps the spec to the desired repository. Pure.
+pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepository {
+    let encryption = spec.encryption_configuration.as_ref();
+    DesiredRepository {
+        repository_name: spec
+            .repository_name
+            .clone()
+            .unwrap_or_else(|| default_name.to_string()),
+        registry_id: spec.registry_id.clone(),
+        image_tag_mutability: spec
+            .image_tag_mutability
+            .unwrap_or(ImageTagMutability::Mutable)
+            .as_str()
+            .to_string(),
+        exclusion_filters: spec
+            .image_tag_mutability_exclusion_filters
+            .iter()
+            .flatten()
+            .map(|f| ("WILDCARD".to_string(), f.filter.clone()))
+            .collect(),
+        scan_on_push: spec
+            .image_scanning_configuration
+            .as_ref()
+            .is_some_and(|c| c.scan_on_push),
+        encryption_type: encryption
+            .map(|e| e.encryption_type)
+            .unwrap_or(EncryptionType::Aes256)
+            .as_str()
+            .to_string(),
+        kms_key: encryption.and_then(|e| e.kms_key.clone()),
+        tags: spec
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+        lifecycle_policy: spec
+            .lifecycle_policy
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok())
+            .map(|v| policy::normalize(&v)),
+        repository_policy: spec.repository_policy.as_ref().map(policy::normalize),
+        force_delete: spec.force_delete.unwrap_or(false),
+    }
+}
+
+/// The calls needed to converge `observed` to `desired`, in a stable order. Pure.
+pub fn diff(desired: &DesiredRepository, observed: &ObservedRepository) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if desired.encryption_type != observed.encryption_type
+        || desired
+            .kms_key
+            .as_ref()
+            .is_some_and(|k| !kms_key_matches(k, observed.kms_key.as_deref()))
+    {
+        changes.push(Change::EncryptionDiffers {
+            desired: describe_encryption(&desired.encryption_type, desired.kms_key.as_deref()),
+            observed: describe_encryption(&observed.encryption_type, observed.kms_key.as_deref()),
+        });
+    }
+    if desired.image_tag_mutability != observed.image_tag_mutability
+        || desired.exclusion_filters != observed.exclusion_filters
+    {
+        changes.push(Change::ImageTagMutability);
+    }
+    if desired.scan_on_push != observed.scan_on_push {
+        changes.push(Change::ScanOnPush(desired.scan_on_push));
+    }
+    let add: BTreeMap<String, String> = desired
+        .tags
+        .iter()
+        .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !add.is_empty() {
+        changes.push(Change::AddTags(add));
+    }
+    let remove: Vec<String> = observed
+        .tags
+        .keys()
+        .filter(|k| !desired.tags.contains_key(*k))
+        .cloned()
+        .collect();
+    if !remove.is_empty() {
+        changes.push(Change::RemoveTags(remove));
+    }
+    match (&desired.lifecycle_policy, &observed.lifecycle_policy) {
+        (Some(want), Some(have)) if want == have => {}
+        (Some(want), _) => changes.push(Change::PutLifecyclePolicy(want.clone())),
+        (None, Some(_)) => changes.push(Change::DeleteLifecyclePolicy),
+        (None, None) => {}
+    }
+    match (&desired.repository_policy, &observed.repository_policy) {
+        (Some(want), Some(have)) if want == have => {}
+        (Some(want), _) => changes.push(Change::SetRepositoryPolicy(want.clone())),
+        (None, Some(_)) => changes.push(Change::DeleteRepositoryPolicy),
+        (None, None) => {}
+    }
+    changes
+}
+
+/// A key given as an ID, alias or ARN matches the ARN AWS reports when it is its suffix.
+fn kms_key_matches(desired: &str, observed: Option<&str>) -> bool {
+    observed.is_some_and(|o| {
+        o == desired || o.ends_with(&format!("/{desired}")) || o.ends_with(&format!(":{desired}"))
+    })
+}
+
+fn describe_encryption(kind: &str, key: Option<&str>) -> String {
+    key.map(|k| format!("{kind} ({k})"))
+        .unwrap_or_else(|| kind.to_string())
+}
+
+fn tags(map: &BTreeMap<String, String>) -> Vec<ecr::Tag> {
+    map.iter()
+        .filter_map(|(k, v)| ecr::Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilityExclusionFilter>> {
+    if d.exclusion_filters.is_empty() {
+        return None;
+    }
+    Some(
+        d.exclusion_filters
+            .iter()
+            .filter_map(|(kind, filter)| {
+                ecr::ImageTagMutabilityExclusionFilter::builder()
+                    .filter_type(ecr::ImageTagMutabilityExclusionFilterType::from(
+                        kind.as_str(),
+                    ))
+                    .filter(filter)
+                    .build()
+                    .ok()
+            })
+            .collect(),
+    )
+}
+
+fn to_text(v: &Value) -> String {
+    v.to_string()
+}
+
+/// Reads the repository and everything the spec manages. `None` when it does not exist.
+pub async fn observe(
+    client: &Client,
+    d: &DesiredRepository,
+) -> Result<Option<ObservedRepository>, AwsError> {
+    let described = client
+        .describe_repositories()
+        .repository_names(&d.repository_name)
+        .set_registry_id(d.registry_id.clone())
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeRepositories", e));
+    let repo = match described {
+        Ok(out) => match out.repositories.unwrap_or_default().into_iter().next() {
+            Some(r) => r,
+            None => return Ok(None),
+        },
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let arn = repo.repository_arn.clone().unwrap_or_default();
+    let registry_id = repo.registry_id.clone().unwrap_or_default();
+
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("ListTagsForResource", e))?
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+
+    let lifecycle_policy = match client
+        .get_lifecycle_policy()
+        .repository_name(&d.repository_name)
+        .registry_id(&registry_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("GetLifecyclePolicy", e))
+    {
+        Ok(out) => out
+            .lifecycle_policy_text
+            .map(|t| policy::normalize_text(&t)),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e),
+    };
+    let repository_policy = match client
+        .get_repository_policy()
+        .repository_name(&d.repository_name)
+        .registry_id(&registry_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("GetRepositoryPolicy", e))
+    {
+        Ok(out) => out.policy_text.map(|t| policy::normalize_text(&t)),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e),
+    };
+
+    let encryption = repo.encryption_configuration.as_ref();
+    Ok(Some(ObservedRepository {
+        uri: repo.repository_uri.clone().unwrap_or_default(),
+        created_at: repo
+            .created_at
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        image_tag_mutability: repo
+            .image_tag_mutability
+            .as_ref()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "MUTABLE".into()),
+        exclusion_filters: repo
+            .image_tag_mutability_exclusion_filters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.filter_type.as_str().to_string(), f.filter))
+            .collect(),
+        scan_on_push: repo
+            .image_scanning_configuration
+            .as_ref()
+            .is_some_and(|c| c.scan_on_push),
+        encryption_type: encryption
+            .map(|e| e.encryption_type.as_str().to_string())
+            .unwrap_or_else(|| "AES256".into()),
+        kms_key: encryption.and_then(|e| e.kms_key.clone()),
+        arn,
+        registry_id,
+        tags,
+        lifecycle_policy,
+        repository_policy,
+    }))
+}
+
+/// Creates the repository with everything CreateRepository takes, then the policies.
+pub async fn create(client: &Client, d: &DesiredRepository) -> Result<(), AwsError> {
+    let encryption = ecr::EncryptionConfiguration::builder()
+        .encryption_type(ecr::EncryptionType::from(d.encryption_type.as_str()))
+        .set_kms_key(d.kms_key.clone())
+        .build()
+        .map_err(|e| {
+            AwsError::terminal(
+                "CreateRepository",
+                "InvalidEncryptionConfiguration",
+                e.to_string(),
+            )
+        })?;
+    client
+        .create_repository()
+        .repository_name(&d.repository_name)
+        .set_registry_id(d.registry_id.clone())
+        .image_tag_mutability(ecr::ImageTagMutability::from(
+            d.image_tag_mutability.as_str(),
+        ))
+        .set_image_tag_mutability_exclusion_filters(exclusion_filters(d))
+        .image_scanning_configuration(
+            ecr::ImageScanningConfiguration::builder()
+                .scan_on_push(d.scan_on_push)
+                .build(),
+        )
+        .encryption_configuration(encryption)
+        .set_tags((!d.tags.is_empty()).then(|| tags(&d.tags)))
+        .send()
+        .await
+        .map_err(|e| from_sdk("CreateRepository", e))?;
+    if let Some(p) = &d.lifecycle_policy {
+        apply(client, d, None, &Change::PutLifecyclePolicy(p.clone())).await?;
+    }
+    if let Some(p) = &d.repository_policy {
+        apply(client, d, None, &Change::SetRepositoryPolicy(p.clone())).await?;
+    }
+    Ok(())
+}
+
+/// Applies one change. `observed` gives the ARN for tag calls.
+pub async fn apply(
+    client: &Client,
+    d: &DesiredRepository,
+    observed: Option<&ObservedRepository>,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let name = d.repository_name.as_str();
+    let registry = d.registry_id.clone();
+    let arn = observed.map(|o| o.arn.clone()).unwrap_or_default();
+    match change {
+        Change::ImageTagMutability => {
+            client
+                .put_image_tag_mutability()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .image_tag_mutability(ecr::ImageTagMutability::from(
+                    d.image_tag_mutability.as_str(),
+                ))
+                .set_image_tag_mutability_exclusion_filters(exclusion_filters(d))
+                .send()
+                .await
+                .map_err(|e| from_sdk("PutImageTagMutability", e))?;
+        }
+        Change::ScanOnPush(on) => {
+            client
+                .put_image_scanning_configuration()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .image_scanning_configuration(
+                    ecr::ImageScanningConfiguration::builder()
+                        .scan_on_push(*on)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| from_sdk("PutImageScanningConfiguration", e))?;
+        }
+        Change::AddTags(add) => {
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags(add)))
+                .send()
+                .await
+                .map_err(|e| from_sdk("TagResource", e))?;
+        }
+        Change::RemoveTags(keys) => {
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.clone()))
+                .send()
+                .await
+                .map_err(|e| from_sdk("UntagResource", e))?;
+        }
+        Change::PutLifecyclePolicy(p) => {
+            client
+                .put_lifecycle_policy()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .lifecycle_policy_text(to_text(p))
+                .send()
+                .await
+                .map_err(|e| from_sdk("PutLifecyclePolicy", e))?;
+        }
+        Change::DeleteLifecyclePolicy => {
+            client
+                .delete_lifecycle_policy()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteLifecyclePolicy", e))?;
+        }
+        Change::SetRepositoryPolicy(p) => {
+            client
+                .set_repository_policy()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .policy_text(to_text(p))
+                .send()
+                .await
+                .map_err(|e| from_sdk("SetRepositoryPolicy", e))?;
+        }
+        Change::DeleteRepositoryPolicy => {
+            client
+                .delete_repository_policy()
+                .repository_name(name)
+                .set_registry_id(registry)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteRepositoryPolicy", e))?;
+        }
+        Change::EncryptionDiffers { desired, observed } => {
+            return Err(AwsError::terminal(
+                "UpdateRepository",
+                "EncryptionImmutable",
+                format!(
+                    "repository {name} is encrypted with {observed} but the spec asks for {desired}; \
+                     ECR cannot change encryption after creation"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Outcome of a delete attempt.
+#[derive(Debug, PartialEq)]
+pub enum Deleted {
+    Yes,
+    /// The repository still holds images and forceDelete is false.
+    NotEmpty(String),
+}
+
+/// Deletes the repository; with forceDelete false a non-empty repository is left alone.
+pub async fn delete(client: &Client, d: &DesiredRepository) -> Result<Deleted, AwsError> {
+    let result = client
+        .delete_repository()
+        .repository_name(&d.repository_name)
+        .set_registry_id(d.registry_id.clone())
+        .force(d.force_delete)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteRepository", e));
+    match result {
+        Ok(_) => Ok(Deleted::Yes),
+        Err(e) if e.is_not_found() => Ok(Deleted::Yes),
+        Err(e) if e.is("RepositoryNotEmptyException") => Ok(Deleted::NotEmpty(e.message)),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ecr_repository::*;
+    use serde_json::json;
+
+    fn observed_default(name: &str) -> ObservedRepository {
+        ObservedRepository {
+            arn: format!("arn:aws:ecr:us-east-1:123456789012:repository/{name}"),
+            uri: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}"),
+            registry_id: "123456789012".into(),
+            created_at: None,
+            image_tag_mutability: "MUTABLE".into(),
+            exclusion_filters: BTreeSet::new(),
+            scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
+            tags: BTreeMap::new(),
+            lifecycle_policy: None,
+            repository_policy: None,
+        }
+    }
+
+    fn lifecycle() -> LifecyclePolicy {
+        serde_json::from_value(json!({"rules": [{
+            "rulePriority": 1, "description": "keep 10",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+            "action": {"type": "expire"}
+        }]}))
+        .expect("valid lifecycle policy")
+    }
+
+    #[test]
+    fn empty_spec_matches_aws_defaults() {
+        let d = desired(&EcrRepositorySpec::default(), "app");
+        assert_eq!(d.repository_name, "app");
+        assert_eq!(diff(&d, &observed_default("app")), vec![]);
+    }
+
+    #[test]
+    fn diff_table() {
+        let with = |f: &dyn Fn(&mut EcrRepositorySpec)| {
+            let mut s = EcrRepositorySpec::default();
+            f(&mut s);
+            desired(&s, "app")
+        };
+        let obs = |f: &dyn Fn(&mut ObservedRepository)| {
+            let mut o = observed_default("app");
+            f(&mut o);
+            o
+        };
+        let lifecycle_value =
+            policy::normalize(&serde_json::to_value(lifecycle()).expect("serialisable"));
+        let cases: Vec<(&str, DesiredRepository, ObservedRepository, Vec<Change>)> = vec![
+            (
+                "immutable tags",
+                with(&|s| s.image_tag_mutability = Some(ImageTagMutability::Immutable)),
+                obs(&|_| {}),
+                vec![Change::ImageTagMutability],
+            ),
+            (
+                "drift: someone flipped mutability",
+                with(&|_| {}),
+                obs(&|o| o.image_tag_mutability = "IMMUTABLE".into()),
+                vec![Change::ImageTagMutability],
+            ),
+            (
+                "scan on push",
+                with(&|s| {
+                    s.image_scanning_configuration =
+                        Some(ImageScanningConfiguration { scan_on_push: true })
+                }),
+                obs(&|_| {}),
+                vec![Change::ScanOnPush(true)],
+            ),
+            (
+                "tag added and changed, one removed",
+                with(&|s| {
+                    s.tags = Some(vec![
+                        Tag {
+                            key: "team".into(),
+                            value: "a".into(),
+                        },
+                        Tag {
+                            key: "env".into(),
+                            value: "prod".into(),
+                        },
+                    ])
+                }),
+                obs(&|o| {
+                    o.tags = [
+                        ("team".to_string(), "b".to_string()),
+                        ("old".to_string(), "x".to_string()),
+                    ]
+                    .into()
+                }),
+                vec![
+                    Change::AddTags(
+                        [("env".into(), "prod".into()), ("team".into(), "a".into())].into(),
+                    ),
+                    Change::RemoveTags(vec!["old".into()]),
+                ],
+            ),
+            (
+                "lifecycle policy missing in AWS",
+                with(&|s| s.lifecycle_policy = Some(lifecycle())),
+                obs(&|_| {}),
+                vec![Change::PutLifecyclePolicy(lifecycle_value.clone())],
+            ),
+            (
+                "lifecycle policy equal modulo formatting",
+                with(&|s| s.lifecycle_policy = Some(lifecycle())),
+                obs(&|o| {
+                    o.lifecycle_policy = Some(policy::normalize_text(
+                        r#"{"rules":[{"action":{"type":"expire"},"selection":{"countNumber":10,"countType":"imageCountMoreThan","tagStatus":"any"},"description":"keep 10","rulePriority":1}]}"#,
+                    ))
+                }),
+                vec![],
+            ),
+            (
+                "lifecycle policy removed from spec",
+                with(&|_| {}),
+                obs(&|o| o.lifecycle_policy = Some(json!({"rules": []}))),
+                vec![Change::DeleteLifecyclePolicy],
+            ),
+            (
+                "repository policy equivalent",
+                with(&|s| {
+                    s.repository_policy = Some(
+                        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]}]}),
+                    )
+                }),
+                obs(&|o| {
+                    o.repository_policy = Some(policy::normalize_text(
+                        r#"{"Statement":{"Action":"ecr:BatchGetImage","Principal":"*","Effect":"Allow"},"Version":"2012-10-17"}"#,
+                    ))
+                }),
+                vec![],
+            ),
+            (
+                "repository policy removed in AWS",
+                with(&|s| s.repository_policy = Some(json!({"Statement": [{"Effect": "Allow"}]}))),
+                obs(&|_| {}),
+                vec![Change::SetRepositoryPolicy(
+                    json!({"Statement": {"Effect": "Allow"}}),
+                )],
+            ),
+            (
+                "encryption differs",
+                with(&|s| {
+                    s.encryption_configuration = Some(EncryptionConfiguration {
+                        encryption_type: EncryptionType::Kms,
+                        kms_key: None,
+                    })
+                }),
+                obs(&|_| {}),
+                vec![Change::EncryptionDiffers {
+                    desired: "KMS".into(),
+                    observed: "AES256".into(),
+                }],
+            ),
+            (
+                "kms key by id matches the reported ARN",
+                with(&|s| {
+                    s.encryption_configuration = Some(EncryptionConfiguration {
+                        encryption_type: EncryptionType::Kms,
+                        kms_key: Some("abcd-1234".into()),
+                    })
+                }),
+                obs(&|o| {
+                    o.encryption_type = "KMS".into();
+                    o.kms_key = Some("arn:aws:kms:us-east-1:123456789012:key/abcd-1234".into());
+                }),
+                vec![],
+            ),
+        ];
+        for (name, d, o, want) in cases {
+            assert_eq!(diff(&d, &o), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn lifecycle_policy_serialises_with_aws_names() {
+        let v = serde_json::to_value(lifecycle()).expect("serialisable");
+        assert_eq!(
+            v["rules"][0]["selection"]["countType"],
+            "imageCountMoreThan"
+        );
+        assert_eq!(v["rules"][0]["action"]["type"], "expire");
+        assert!(v["rules"][0]["selection"].get("countUnit").is_none());
+    }
+}

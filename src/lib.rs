@@ -1,0 +1,82 @@
+//! ecs-operator: manage Amazon ECS and ECR from Kubernetes.
+
+pub mod api;
+pub mod aws;
+pub mod reconcile;
+pub mod runtime;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{Api, CustomResourceExt};
+
+/// Startup failures, each with the fix in its message.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    AwsConfig(#[from] aws::ConfigError),
+    #[error("cannot load a Kubernetes client configuration (kubeconfig or in-cluster): {0}")]
+    KubeConfig(String),
+    #[error("Kubernetes API server unreachable: {0}")]
+    ApiUnreachable(String),
+    #[error(
+        "CRD {0} is not installed: apply crds/ (`ecs-operator crds | kubectl apply --server-side -f -`)"
+    )]
+    CrdMissing(String),
+    #[error("serialising CRDs: {0}")]
+    Serialize(String),
+}
+
+/// Everything `run` needs.
+pub struct RunConfig {
+    pub region: Option<String>,
+    pub settings: reconcile::Settings,
+    pub aws_max_attempts: u32,
+}
+
+/// All CRDs as one multi-document YAML stream.
+pub fn crds_yaml() -> Result<String, StartupError> {
+    let mut out = String::new();
+    for crd in api::crds() {
+        out.push_str("---\n");
+        out.push_str(
+            &serde_yaml::to_string(&crd).map_err(|e| StartupError::Serialize(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Checks the API server and CRDs, builds AWS clients, and runs every controller until a signal.
+pub async fn run(config: RunConfig) -> Result<(), StartupError> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| StartupError::KubeConfig(e.to_string()))?;
+    client
+        .apiserver_version()
+        .await
+        .map_err(|e| StartupError::ApiUnreachable(e.to_string()))?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in [api::EcrRepository::crd_name()] {
+        match crds.get_opt(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(StartupError::CrdMissing(name.to_string())),
+            // Without permission to read CRDs, let the watch itself report a missing kind.
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
+        }
+    }
+    let clients = aws::AwsClients::load(&aws::AwsSettings {
+        region: config.region,
+        endpoint_url: None,
+        max_attempts: config.aws_max_attempts,
+    })
+    .await?;
+    tracing::info!(region = %clients.region, "AWS clients ready");
+    reconcile::run::<api::EcrRepository, _>(
+        client,
+        reconcile::ecr_repository::EcrRepositories {
+            client: clients.ecr.clone(),
+        },
+        config.settings,
+    )
+    .await;
+    Ok(())
+}

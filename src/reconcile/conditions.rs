@@ -1,0 +1,164 @@
+//! Pure condition bookkeeping: stable reasons and lastTransitionTime handling.
+
+use crate::api::common::{Condition, ConditionStatus};
+
+/// Stable condition reasons. Tools and alerts match on these; do not rename.
+pub mod reason {
+    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+    pub const TERMINAL_ERROR: &str = "TerminalError";
+    pub const THROTTLED: &str = "Throttled";
+    pub const DELETE_BLOCKED: &str = "DeleteBlocked";
+    pub const DELETING: &str = "Deleting";
+    pub const AVAILABLE: &str = "Available";
+    pub const CREATING: &str = "Creating";
+    pub const UNAVAILABLE: &str = "Unavailable";
+}
+
+/// A condition before it is stamped with time and generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCondition {
+    pub type_: &'static str,
+    pub status: ConditionStatus,
+    pub reason: String,
+    pub message: String,
+}
+
+impl NewCondition {
+    pub fn new(
+        type_: &'static str,
+        ok: bool,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status: if ok {
+                ConditionStatus::True
+            } else {
+                ConditionStatus::False
+            },
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Merges `updates` into `existing`: lastTransitionTime changes only when the status changes;
+/// conditions of other types are kept.
+pub fn merge(
+    existing: &[Condition],
+    updates: &[NewCondition],
+    generation: Option<i64>,
+    now: &str,
+) -> Vec<Condition> {
+    let mut out: Vec<Condition> = existing
+        .iter()
+        .filter(|c| !updates.iter().any(|u| u.type_ == c.type_))
+        .cloned()
+        .collect();
+    for u in updates {
+        let previous = existing.iter().find(|c| c.type_ == u.type_);
+        let last_transition_time = match previous {
+            Some(p) if p.status == u.status => p.last_transition_time.clone(),
+            _ => now.to_string(),
+        };
+        out.push(Condition {
+            type_: u.type_.to_string(),
+            status: u.status,
+            reason: u.reason.clone(),
+            message: truncate(&u.message, 4096),
+            last_transition_time,
+            observed_generation: generation,
+        });
+    }
+    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(type_: &str, status: ConditionStatus, time: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status,
+            reason: "R".into(),
+            message: String::new(),
+            last_transition_time: time.into(),
+            observed_generation: Some(1),
+        }
+    }
+
+    #[test]
+    fn transition_time_table() {
+        let t0 = "2026-01-01T00:00:00Z";
+        let now = "2026-01-02T00:00:00Z";
+        let cases = [
+            ("new condition gets now", vec![], ConditionStatus::True, now),
+            (
+                "same status keeps old time",
+                vec![cond("Ready", ConditionStatus::True, t0)],
+                ConditionStatus::True,
+                t0,
+            ),
+            (
+                "status change gets now",
+                vec![cond("Ready", ConditionStatus::False, t0)],
+                ConditionStatus::True,
+                now,
+            ),
+        ];
+        for (name, existing, status, want) in cases {
+            let update = NewCondition {
+                type_: "Ready",
+                status,
+                reason: "X".into(),
+                message: "m".into(),
+            };
+            let merged = merge(&existing, &[update], Some(2), now);
+            assert_eq!(merged.len(), 1, "{name}");
+            assert_eq!(merged[0].last_transition_time, want, "{name}");
+            assert_eq!(merged[0].observed_generation, Some(2), "{name}");
+            assert_eq!(merged[0].reason, "X", "{name}");
+        }
+    }
+
+    #[test]
+    fn other_types_are_kept_and_sorted() {
+        let existing = vec![cond("Synced", ConditionStatus::True, "t")];
+        let merged = merge(
+            &existing,
+            &[NewCondition::new("Ready", true, "A", "")],
+            None,
+            "n",
+        );
+        let types: Vec<_> = merged.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["Ready", "Synced"]);
+    }
+
+    #[test]
+    fn long_messages_are_truncated_on_char_boundary() {
+        let msg = "é".repeat(3000);
+        let merged = merge(
+            &[],
+            &[NewCondition::new("Synced", false, "E", msg)],
+            None,
+            "n",
+        );
+        assert!(merged[0].message.len() <= 4096 + 3);
+        assert!(merged[0].message.ends_with("..."));
+    }
+}

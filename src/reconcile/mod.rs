@@ -1,0 +1,603 @@
+//! The one generic driver every kind uses: finalizer, observe -> create/update/delete, conditions,
+//! events, backoff, resync. It knows nothing kind-specific; each kind implements [`External`].
+
+pub mod conditions;
+pub mod ecr_repository;
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use tracing::{debug, info, warn};
+
+use crate::api::FINALIZER;
+use crate::api::common::{Condition, READY, SYNCED, find_condition};
+use crate::aws::{AwsError, ErrorClass};
+use conditions::{NewCondition, reason};
+
+/// Field manager for every write the operator makes.
+pub const FIELD_MANAGER: &str = "ecs-operator";
+
+/// Errors a reconcile can meet, each classified for retry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The spec cannot be mapped to a valid AWS request.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+}
+
+impl Error {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Aws(e) => match e.class {
+                // NotFound reaching the driver means a dependency is missing: retry.
+                ErrorClass::NotFound => ErrorClass::Retryable,
+                c => c,
+            },
+            Error::Kube(_) => ErrorClass::Retryable,
+            Error::InvalidSpec(_) => ErrorClass::Terminal,
+        }
+    }
+
+    /// Stable condition / event reason for this error.
+    pub fn reason(&self) -> &'static str {
+        match self.class() {
+            ErrorClass::Terminal => reason::TERMINAL_ERROR,
+            ErrorClass::Throttled => reason::THROTTLED,
+            _ => reason::RECONCILE_ERROR,
+        }
+    }
+}
+
+/// Result of a delete attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// AWS still holds something the spec says must not be lost; keep the finalizer.
+    Blocked(String),
+}
+
+/// Whether the AWS resource is usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Readiness {
+    pub fn ready(message: impl Into<String>) -> Self {
+        Self {
+            ready: true,
+            reason: reason::AVAILABLE.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Kinds the driver manages expose their conditions.
+pub trait Managed:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    fn conditions(&self) -> &[Condition];
+}
+
+/// The four verbs of a managed external resource. `observe` returns `None` when the AWS resource
+/// does not exist.
+pub trait External<K: Managed>: Send + Sync + 'static {
+    type Observed: Send + Sync;
+
+    fn observe(
+        &self,
+        obj: &K,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    /// Pure: does AWS already match the spec?
+    fn is_up_to_date(&self, obj: &K, observed: &Self::Observed) -> bool;
+    fn create(&self, obj: &K) -> impl Future<Output = Result<(), Error>> + Send;
+    fn update(
+        &self,
+        obj: &K,
+        observed: &Self::Observed,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn delete(
+        &self,
+        obj: &K,
+        observed: &Self::Observed,
+    ) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
+    /// Kind-specific status fields (arn, uri, counts...). Pure.
+    fn status_fields(&self, obj: &K, observed: &Self::Observed) -> Map<String, Value>;
+    /// Pure: is the resource usable? Default: it exists, so it is ready.
+    fn readiness(&self, _obj: &K, _observed: &Self::Observed) -> Readiness {
+        Readiness::ready("")
+    }
+}
+
+/// Driver settings shared by all kinds.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Drift check interval for healthy objects.
+    pub resync: Duration,
+    /// Poll interval while a resource is not ready yet.
+    pub not_ready_poll: Duration,
+    /// First retry delay after a retryable error; doubles per failure.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub concurrency: u16,
+    /// Namespace to watch; `None` watches all.
+    pub namespace: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            not_ready_poll: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            concurrency: 4,
+            namespace: None,
+        }
+    }
+}
+
+/// Shared state of one kind's controller.
+pub struct Context<E> {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub external: E,
+    pub settings: Settings,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl<E> Context<E> {
+    pub fn new(client: kube::Client, external: E, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            external,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Exponential backoff per object: base * 2^(failures-1), capped.
+    fn next_backoff(&self, key: &str, class: ErrorClass) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        let base = match class {
+            ErrorClass::Throttled => self.settings.backoff_base * 4,
+            _ => self.settings.backoff_base,
+        };
+        backoff_delay(base, self.settings.backoff_max, *n)
+    }
+
+    fn reset_backoff(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Pure backoff computation: base * 2^(attempt-1), capped at max.
+pub fn backoff_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+    base.saturating_mul(factor).min(max)
+}
+
+fn key_of<K: Managed>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Runs the controller for kind `K` until a shutdown signal.
+pub async fn run<K, E>(client: kube::Client, external: E, settings: Settings)
+where
+    K: Managed,
+    E: External<K>,
+{
+    let api: Api<K> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let concurrency = settings.concurrency;
+    let ctx = Arc::new(Context::new(client, external, settings));
+    info!(kind = %K::kind(&()), "starting controller");
+    Controller::new(api, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .shutdown_on_signal()
+        .run(reconcile::<K, E>, error_policy::<K, E>, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                debug!(error = %e, "reconcile dispatch");
+            }
+        })
+        .await;
+}
+
+fn error_policy<K: Managed, E: External<K>>(
+    obj: Arc<K>,
+    err: &Error,
+    ctx: Arc<Context<E>>,
+) -> Action {
+    let delay = ctx.next_backoff(&key_of(obj.as_ref()), err.class());
+    warn!(object = %key_of(obj.as_ref()), error = %err, ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// One reconcile of one object. AWS errors are handled here (conditions, events, backoff);
+/// only a failure to talk to Kubernetes escapes to `error_policy`.
+pub async fn reconcile<K: Managed, E: External<K>>(
+    obj: Arc<K>,
+    ctx: Arc<Context<E>>,
+) -> Result<Action, Error> {
+    let key = key_of(obj.as_ref());
+    if obj.meta().deletion_timestamp.is_some() {
+        return finalize(obj.as_ref(), &ctx, &key).await;
+    }
+    if !obj.finalizers().iter().any(|f| f == FINALIZER) {
+        add_finalizer(obj.as_ref(), &ctx.client).await?;
+    }
+    // A terminal error waits for a spec change: no AWS call, no hot loop.
+    if let Some(synced) = find_condition(obj.conditions(), SYNCED)
+        && synced.reason == reason::TERMINAL_ERROR
+        && synced.observed_generation == obj.meta().generation
+    {
+        debug!(object = %key, "terminal error for this generation; waiting for a spec change");
+        return Ok(Action::await_change());
+    }
+    match converge(obj.as_ref(), &ctx).await {
+        Ok((readiness, fields)) => {
+            ctx.reset_backoff(&key);
+            let ready = readiness.ready;
+            let conditions = [
+                NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
+                NewCondition::new(READY, readiness.ready, readiness.reason, readiness.message),
+            ];
+            write_status(obj.as_ref(), &ctx.client, Some(fields), &conditions).await?;
+            Ok(Action::requeue(if ready {
+                ctx.settings.resync
+            } else {
+                ctx.settings.not_ready_poll.min(ctx.settings.resync)
+            }))
+        }
+        Err(err) => handle_error(obj.as_ref(), &ctx, &key, err, None).await,
+    }
+}
+
+/// Observe, then create or update as needed; returns readiness and status fields of the result.
+async fn converge<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+) -> Result<(Readiness, Map<String, Value>), Error> {
+    let ext = &ctx.external;
+    let observed = match ext.observe(obj).await? {
+        None => {
+            ext.create(obj).await?;
+            info!(object = %key_of(obj), "created AWS resource");
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                "Created",
+                "Create",
+                "created the AWS resource".into(),
+            )
+            .await;
+            ext.observe(obj).await?.ok_or_else(|| {
+                Error::Aws(AwsError {
+                    operation: "Observe",
+                    code: None,
+                    message: "resource not visible yet after create".into(),
+                    class: ErrorClass::Retryable,
+                })
+            })?
+        }
+        Some(observed) if !ext.is_up_to_date(obj, &observed) => {
+            ext.update(obj, &observed).await?;
+            info!(object = %key_of(obj), "updated AWS resource");
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                "Updated",
+                "Update",
+                "updated the AWS resource to match the spec".into(),
+            )
+            .await;
+            ext.observe(obj).await?.unwrap_or(observed)
+        }
+        Some(observed) => observed,
+    };
+    Ok((
+        ext.readiness(obj, &observed),
+        ext.status_fields(obj, &observed),
+    ))
+}
+
+async fn finalize<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    key: &str,
+) -> Result<Action, Error> {
+    if !obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let ext = &ctx.external;
+    let outcome = match ext.observe(obj).await {
+        Ok(None) => Ok(DeleteOutcome::Deleted),
+        Ok(Some(observed)) => ext.delete(obj, &observed).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(DeleteOutcome::Deleted) => {
+            info!(object = %key, "deleted AWS resource");
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                "deleted the AWS resource".into(),
+            )
+            .await;
+            remove_finalizer(obj, &ctx.client).await?;
+            ctx.reset_backoff(key);
+            Ok(Action::await_change())
+        }
+        Ok(DeleteOutcome::Blocked(message)) => {
+            warn!(object = %key, %message, "delete blocked");
+            publish(
+                ctx,
+                obj,
+                EventType::Warning,
+                reason::DELETE_BLOCKED,
+                "Delete",
+                message.clone(),
+            )
+            .await;
+            let conditions = [
+                NewCondition::new(SYNCED, false, reason::DELETE_BLOCKED, message),
+                NewCondition::new(READY, false, reason::DELETING, "deletion requested"),
+            ];
+            write_status(obj, &ctx.client, None, &conditions).await?;
+            Ok(Action::requeue(
+                ctx.next_backoff(key, ErrorClass::Retryable)
+                    .max(Duration::from_secs(30)),
+            ))
+        }
+        Err(err) => handle_error(obj, ctx, key, err, Some("Delete")).await,
+    }
+}
+
+async fn handle_error<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    key: &str,
+    err: Error,
+    action: Option<&str>,
+) -> Result<Action, Error> {
+    let class = err.class();
+    let message = err.to_string();
+    warn!(object = %key, error = %message, ?class, "reconcile error");
+    publish(
+        ctx,
+        obj,
+        EventType::Warning,
+        err.reason(),
+        action.unwrap_or("Reconcile"),
+        message.clone(),
+    )
+    .await;
+    let mut conditions = vec![NewCondition::new(SYNCED, false, err.reason(), message)];
+    if find_condition(obj.conditions(), READY).is_none() {
+        conditions.push(NewCondition::new(
+            READY,
+            false,
+            reason::UNAVAILABLE,
+            "the AWS resource has not been reconciled yet",
+        ));
+    }
+    write_status(obj, &ctx.client, None, &conditions).await?;
+    if class == ErrorClass::Terminal && action.is_none() {
+        ctx.reset_backoff(key);
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(ctx.next_backoff(key, class)))
+}
+
+async fn publish<K: Managed, E>(
+    ctx: &Context<E>,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1024).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        debug!(error = %e, "could not publish event");
+    }
+}
+
+/// Writes status with server-side apply. `fields` replaces the kind-specific fields; `None`
+/// keeps the ones already in status (e.g. on an error, the last known ARN stays).
+async fn write_status<K: Managed>(
+    obj: &K,
+    client: &kube::Client,
+    fields: Option<Map<String, Value>>,
+    updates: &[NewCondition],
+) -> Result<(), Error> {
+    let generation = obj.meta().generation;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut status = match fields {
+        Some(f) => f,
+        None => serde_json::to_value(obj)
+            .ok()
+            .and_then(|v| v.get("status").and_then(|s| s.as_object().cloned()))
+            .unwrap_or_default(),
+    };
+    let conditions = conditions::merge(obj.conditions(), updates, generation, &now);
+    status.insert(
+        "conditions".into(),
+        serde_json::to_value(conditions).unwrap_or(Value::Null),
+    );
+    status.insert("observedGeneration".into(), json!(generation));
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_finalizer<K: Managed>(obj: &K, client: &kube::Client) -> Result<(), Error> {
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = if obj.finalizers().is_empty() {
+        json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": obj.resource_version()},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+        ])
+    } else {
+        json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": obj.resource_version()},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER},
+        ])
+    };
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn remove_finalizer<K: Managed>(obj: &K, client: &kube::Client) -> Result<(), Error> {
+    let Some(index) = obj.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let path = format!("/metadata/finalizers/{index}");
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": path, "value": FINALIZER},
+        {"op": "remove", "path": path},
+    ]))
+    .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    match api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_table() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(300);
+        let cases = [(1, 2), (2, 4), (3, 8), (5, 32), (9, 300), (1000, 300)];
+        for (attempt, want) in cases {
+            assert_eq!(
+                backoff_delay(base, max, attempt),
+                Duration::from_secs(want),
+                "attempt {attempt}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_classes_and_reasons() {
+        let aws = |class| {
+            Error::Aws(AwsError {
+                operation: "Op",
+                code: None,
+                message: "m".into(),
+                class,
+            })
+        };
+        let cases = [
+            (
+                aws(ErrorClass::Terminal),
+                ErrorClass::Terminal,
+                reason::TERMINAL_ERROR,
+            ),
+            (
+                aws(ErrorClass::Throttled),
+                ErrorClass::Throttled,
+                reason::THROTTLED,
+            ),
+            (
+                aws(ErrorClass::Retryable),
+                ErrorClass::Retryable,
+                reason::RECONCILE_ERROR,
+            ),
+            (
+                aws(ErrorClass::NotFound),
+                ErrorClass::Retryable,
+                reason::RECONCILE_ERROR,
+            ),
+            (
+                Error::InvalidSpec("x".into()),
+                ErrorClass::Terminal,
+                reason::TERMINAL_ERROR,
+            ),
+        ];
+        for (err, class, reason) in cases {
+            assert_eq!(err.class(), class, "{err}");
+            assert_eq!(err.reason(), reason, "{err}");
+        }
+    }
+}
