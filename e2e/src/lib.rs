@@ -1,1 +1,272 @@
-pub fn placeholder() {}
+//! Harness for end-to-end tests against the real bed (`e2e/env up`): a real kube-apiserver +
+//! etcd and moto. Each test gets its own namespace and its own operator process watching only
+//! that namespace; the process is killed when the test's [`TestEnv`] is dropped.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::{Event, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+pub use ecs_operator::api;
+
+/// Default deadline for one wait.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Unique suffix for namespaces and AWS names: pid + counter + time, so parallel tests and
+/// re-runs against a long-lived bed never collide.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() % 1_000_000)
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{t}", std::process::id())
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn operator_binary() -> PathBuf {
+    std::env::var_os("ECS_OPERATOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/ecs-operator"))
+}
+
+/// One test's world: namespace, clients, and a running operator.
+pub struct TestEnv {
+    pub namespace: String,
+    pub client: Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    operator: Option<tokio::process::Child>,
+    pub log_path: PathBuf,
+}
+
+impl TestEnv {
+    /// Creates a namespace and starts an operator for it with a short resync.
+    pub async fn new(prefix: &str) -> Result<Self> {
+        for var in ["KUBECONFIG", "AWS_ENDPOINT_URL"] {
+            if std::env::var_os(var).is_none() {
+                bail!("{var} is not set: start the bed first with `eval \"$(e2e/env up)\"` (make test does this)");
+            }
+        }
+        let client = Client::try_default().await.context("kube client from KUBECONFIG")?;
+        let namespace = unique(prefix);
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .context("create test namespace")?;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let mut env = Self {
+            ecr: aws_sdk_ecr::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            log_path: std::env::temp_dir().join(format!("{namespace}-operator.log")),
+            namespace,
+            client,
+            operator: None,
+        };
+        env.start_operator()?;
+        Ok(env)
+    }
+
+    /// Starts (or restarts) the operator process for this namespace.
+    pub fn start_operator(&mut self) -> Result<()> {
+        self.stop_operator();
+        let bin = operator_binary();
+        if !bin.exists() {
+            bail!("{} not found: build it with `cargo build` (make test does this)", bin.display());
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path)?;
+        let child = tokio::process::Command::new(bin)
+            .args(["run", "--watch-namespace", &self.namespace, "--resync-seconds", "3"])
+            .env("ECS_OPERATOR_LOG_LEVEL", "ecs_operator=debug,info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawn operator")?;
+        self.operator = Some(child);
+        Ok(())
+    }
+
+    pub fn stop_operator(&mut self) {
+        if let Some(mut child) = self.operator.take() {
+            let _ = child.start_kill();
+        }
+    }
+
+    /// The operator's log so far (for failure messages).
+    pub fn operator_log(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Creates or replaces an object from YAML with server-side apply (as `kubectl apply --server-side`).
+    pub async fn apply<K>(&self, yaml: &str) -> Result<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        let value: serde_json::Value = serde_yaml::from_str(yaml).context("parse manifest")?;
+        let name = value["metadata"]["name"].as_str().ok_or_else(|| anyhow!("manifest without metadata.name"))?;
+        let api: Api<K> = self.api();
+        api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&value))
+            .await
+            .map_err(anyhow::Error::from)
+    }
+
+    /// Polls `check` until it returns Some, or fails with the last state and the operator log.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let start = Instant::now();
+        let mut last;
+        loop {
+            match check().await {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => last = "condition not met".into(),
+                Err(e) => last = format!("{e:#}"),
+            }
+            if start.elapsed() > DEADLINE {
+                bail!(
+                    "timed out after {:?} waiting for {what} ({last})\n--- operator log tail ---\n{}",
+                    DEADLINE,
+                    self.operator_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Waits until a condition of `name` has the given status (and, if given, reason).
+    pub async fn wait_condition<K>(&self, name: &str, type_: &str, status: &str, reason: Option<&str>) -> Result<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = self.api();
+        self.wait_for(&format!("{name} {type_}={status} {reason:?}"), || {
+            let api = api.clone();
+            async move {
+                let obj = api.get(name).await?;
+                let v = serde_json::to_value(&obj)?;
+                let generation = v["metadata"]["generation"].as_i64();
+                let found = v["status"]["conditions"].as_array().into_iter().flatten().any(|c| {
+                    c["type"] == type_
+                        && c["status"] == status
+                        && reason.is_none_or(|r| c["reason"] == r)
+                        && c["observedGeneration"].as_i64() == generation
+                });
+                Ok(found.then_some(obj))
+            }
+        })
+        .await
+    }
+
+    /// Waits until the object is gone.
+    pub async fn wait_gone<K>(&self, name: &str) -> Result<()>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = self.api();
+        self.wait_for(&format!("{name} to be deleted"), || {
+            let api = api.clone();
+            async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
+        })
+        .await
+    }
+
+    pub async fn delete<K>(&self, name: &str) -> Result<()>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>().delete(name, &DeleteParams::default()).await?;
+        Ok(())
+    }
+
+    /// Events recorded for the object with the given reason.
+    pub async fn events_for(&self, name: &str, reason: &str) -> Result<Vec<Event>> {
+        let events: Api<Event> = self.api();
+        Ok(events
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason))
+            .collect())
+    }
+
+    /// Runs the bed's kubectl (first on PATH after `e2e/env up`) in this namespace.
+    pub async fn kubectl(&self, args: &[&str]) -> Result<std::process::Output> {
+        Ok(tokio::process::Command::new("kubectl")
+            .args(args)
+            .args(["-n", &self.namespace])
+            .output()
+            .await?)
+    }
+
+    /// Removes finalizers left by the test and deletes the namespace. Best effort.
+    pub async fn cleanup<K>(mut self) -> Result<()>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.stop_operator();
+        let api: Api<K> = self.api();
+        for obj in api.list(&ListParams::default()).await?.items {
+            let _ = api
+                .patch(
+                    &obj.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+                )
+                .await;
+        }
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .delete(&self.namespace, &DeleteParams::default())
+            .await;
+        Ok(())
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        self.stop_operator();
+    }
+}
