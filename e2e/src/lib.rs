@@ -58,17 +58,23 @@ impl TestEnv {
     pub async fn new(prefix: &str) -> Result<Self> {
         for var in ["KUBECONFIG", "AWS_ENDPOINT_URL"] {
             if std::env::var_os(var).is_none() {
-                bail!("{var} is not set: start the bed first with `eval \"$(e2e/env up)\"` (make test does this)");
+                bail!(
+                    "{var} is not set: start the bed first with `eval \"$(e2e/env up)\"` (make test does this)"
+                );
             }
         }
-        let client = Client::try_default().await.context("kube client from KUBECONFIG")?;
+        let client = Client::try_default()
+            .await
+            .context("kube client from KUBECONFIG")?;
         let namespace = unique(prefix);
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
         Api::<Namespace>::all(client.clone())
             .create(&PostParams::default(), &ns)
             .await
             .context("create test namespace")?;
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let mut env = Self {
             ecr: aws_sdk_ecr::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
@@ -86,11 +92,23 @@ impl TestEnv {
         self.stop_operator();
         let bin = operator_binary();
         if !bin.exists() {
-            bail!("{} not found: build it with `cargo build` (make test does this)", bin.display());
+            bail!(
+                "{} not found: build it with `cargo build` (make test does this)",
+                bin.display()
+            );
         }
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)?;
         let child = tokio::process::Command::new(bin)
-            .args(["run", "--watch-namespace", &self.namespace, "--resync-seconds", "3"])
+            .args([
+                "run",
+                "--watch-namespace",
+                &self.namespace,
+                "--resync-seconds",
+                "3",
+            ])
             .env("ECS_OPERATOR_LOG_LEVEL", "ecs_operator=debug,info")
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -99,6 +117,19 @@ impl TestEnv {
             .context("spawn operator")?;
         self.operator = Some(child);
         Ok(())
+    }
+
+    /// The operator's exit status if it has died.
+    fn operator_exit(&self) -> Option<String> {
+        let child = self.operator.as_ref()?;
+        // try_wait needs &mut; peek at /proc instead so waits can borrow self immutably.
+        let pid = child.id()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        match stat {
+            None => Some("gone".into()),
+            Some(s) if s.split_whitespace().nth(2) == Some("Z") => Some("exited".into()),
+            Some(_) => None,
+        }
     }
 
     pub fn stop_operator(&mut self) {
@@ -131,11 +162,17 @@ impl TestEnv {
             + std::fmt::Debug,
     {
         let value: serde_json::Value = serde_yaml::from_str(yaml).context("parse manifest")?;
-        let name = value["metadata"]["name"].as_str().ok_or_else(|| anyhow!("manifest without metadata.name"))?;
+        let name = value["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| anyhow!("manifest without metadata.name"))?;
         let api: Api<K> = self.api();
-        api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&value))
-            .await
-            .map_err(anyhow::Error::from)
+        api.patch(
+            name,
+            &PatchParams::apply("e2e-test").force(),
+            &Patch::Apply(&value),
+        )
+        .await
+        .map_err(anyhow::Error::from)
     }
 
     /// Polls `check` until it returns Some, or fails with the last state and the operator log.
@@ -152,6 +189,12 @@ impl TestEnv {
                 Ok(None) => last = "condition not met".into(),
                 Err(e) => last = format!("{e:#}"),
             }
+            if let Some(status) = self.operator_exit() {
+                bail!(
+                    "operator exited ({status}) while waiting for {what}\n--- operator log tail ---\n{}",
+                    self.operator_log()
+                );
+            }
             if start.elapsed() > DEADLINE {
                 bail!(
                     "timed out after {:?} waiting for {what} ({last})\n--- operator log tail ---\n{}",
@@ -164,7 +207,13 @@ impl TestEnv {
     }
 
     /// Waits until a condition of `name` has the given status (and, if given, reason).
-    pub async fn wait_condition<K>(&self, name: &str, type_: &str, status: &str, reason: Option<&str>) -> Result<K>
+    pub async fn wait_condition<K>(
+        &self,
+        name: &str,
+        type_: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<K>
     where
         K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
             + Clone
@@ -179,12 +228,16 @@ impl TestEnv {
                 let obj = api.get(name).await?;
                 let v = serde_json::to_value(&obj)?;
                 let generation = v["metadata"]["generation"].as_i64();
-                let found = v["status"]["conditions"].as_array().into_iter().flatten().any(|c| {
-                    c["type"] == type_
-                        && c["status"] == status
-                        && reason.is_none_or(|r| c["reason"] == r)
-                        && c["observedGeneration"].as_i64() == generation
-                });
+                let found = v["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["type"] == type_
+                            && c["status"] == status
+                            && reason.is_none_or(|r| c["reason"] == r)
+                            && c["observedGeneration"].as_i64() == generation
+                    });
                 Ok(found.then_some(obj))
             }
         })
@@ -214,7 +267,9 @@ impl TestEnv {
             + DeserializeOwned
             + std::fmt::Debug,
     {
-        self.api::<K>().delete(name, &DeleteParams::default()).await?;
+        self.api::<K>()
+            .delete(name, &DeleteParams::default())
+            .await?;
         Ok(())
     }
 
@@ -226,7 +281,10 @@ impl TestEnv {
             .await?
             .items
             .into_iter()
-            .filter(|e| e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason))
+            .filter(|e| {
+                e.involved_object.name.as_deref() == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+            })
             .collect())
     }
 
@@ -235,6 +293,13 @@ impl TestEnv {
         Ok(tokio::process::Command::new("kubectl")
             .args(args)
             .args(["-n", &self.namespace])
+            // A private discovery cache: a shared one can predate the CRDs of this bed.
+            .arg(format!(
+                "--cache-dir={}",
+                std::env::temp_dir()
+                    .join(format!("{}-kubecache", self.namespace))
+                    .display()
+            ))
             .output()
             .await?)
     }
@@ -249,6 +314,8 @@ impl TestEnv {
     {
         self.stop_operator();
         let api: Api<K> = self.api();
+        // The bed has no controller-manager, so a deleted namespace keeps its objects: delete
+        // them one by one (finalizers first, the operator is gone).
         for obj in api.list(&ListParams::default()).await?.items {
             let _ = api
                 .patch(
@@ -257,6 +324,7 @@ impl TestEnv {
                     &Patch::Merge(json!({"metadata": {"finalizers": null}})),
                 )
                 .await;
+            let _ = api.delete(&obj.name_any(), &DeleteParams::default()).await;
         }
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.namespace, &DeleteParams::default())
@@ -268,5 +336,32 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         self.stop_operator();
+    }
+}
+
+impl TestEnv {
+    /// How many operator log lines contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        std::fs::read_to_string(&self.log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until the operator has logged `needle` `more` more times than now: a deadline-bound
+    /// way to let several resyncs pass without sleeping a fixed time.
+    pub async fn wait_log_grows(&self, needle: &str, more: usize) -> Result<()> {
+        self.wait_log_count(needle, self.log_count(needle) + more)
+            .await
+    }
+
+    /// Waits until the operator has logged `needle` at least `target` times in all.
+    pub async fn wait_log_count(&self, needle: &str, target: usize) -> Result<()> {
+        self.wait_for(
+            &format!("{target} log lines with {needle:?}"),
+            || async move { Ok((self.log_count(needle) >= target).then_some(())) },
+        )
+        .await
     }
 }

@@ -63,6 +63,28 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Short description for events and conditions, named after the spec field.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::ImageTagMutability => "imageTagMutability".into(),
+            Change::ScanOnPush(_) => "imageScanningConfiguration".into(),
+            Change::AddTags(t) => format!(
+                "tags (set {})",
+                t.keys().cloned().collect::<Vec<_>>().join(",")
+            ),
+            Change::RemoveTags(k) => format!("tags (remove {})", k.join(",")),
+            Change::PutLifecyclePolicy(_) => "lifecyclePolicy".into(),
+            Change::DeleteLifecyclePolicy => "lifecyclePolicy (delete)".into(),
+            Change::SetRepositoryPolicy(_) => "repositoryPolicy".into(),
+            Change::DeleteRepositoryPolicy => "repositoryPolicy (delete)".into(),
+            Change::EncryptionDiffers { desired, observed } => {
+                format!("encryptionConfiguration ({observed} in AWS, {desired} in spec)")
+            }
+        }
+    }
+}
+
 /// Maps the spec to the desired repository. Pure.
 pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepository {
     let encryption = spec.encryption_configuration.as_ref();

@@ -9,6 +9,7 @@ pub mod reason {
     pub const TERMINAL_ERROR: &str = "TerminalError";
     pub const THROTTLED: &str = "Throttled";
     pub const DELETE_BLOCKED: &str = "DeleteBlocked";
+    pub const NOT_CONVERGED: &str = "NotConverged";
     pub const DELETING: &str = "Deleting";
     pub const AVAILABLE: &str = "Available";
     pub const CREATING: &str = "Creating";

@@ -32,8 +32,11 @@ impl External<EcrRepository> for EcrRepositories {
         Ok(ecr::observe(&self.client, &desired(obj)).await?)
     }
 
-    fn is_up_to_date(&self, obj: &EcrRepository, observed: &ObservedRepository) -> bool {
-        ecr::diff(&desired(obj), observed).is_empty()
+    fn differences(&self, obj: &EcrRepository, observed: &ObservedRepository) -> Vec<String> {
+        ecr::diff(&desired(obj), observed)
+            .iter()
+            .map(Change::describe)
+            .collect()
     }
 
     async fn create(&self, obj: &EcrRepository) -> Result<(), Error> {

@@ -40,6 +40,9 @@ pub enum Error {
     /// The spec cannot be mapped to a valid AWS request.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// AWS accepted the update but still differs from the spec.
+    #[error("AWS accepted the update but still differs from the spec in: {0}; retrying")]
+    NotConverged(String),
 }
 
 impl Error {
@@ -50,13 +53,16 @@ impl Error {
                 ErrorClass::NotFound => ErrorClass::Retryable,
                 c => c,
             },
-            Error::Kube(_) => ErrorClass::Retryable,
+            Error::Kube(_) | Error::NotConverged(_) => ErrorClass::Retryable,
             Error::InvalidSpec(_) => ErrorClass::Terminal,
         }
     }
 
     /// Stable condition / event reason for this error.
     pub fn reason(&self) -> &'static str {
+        if let Error::NotConverged(_) = self {
+            return reason::NOT_CONVERGED;
+        }
         match self.class() {
             ErrorClass::Terminal => reason::TERMINAL_ERROR,
             ErrorClass::Throttled => reason::THROTTLED,
@@ -114,8 +120,9 @@ pub trait External<K: Managed>: Send + Sync + 'static {
         &self,
         obj: &K,
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
-    /// Pure: does AWS already match the spec?
-    fn is_up_to_date(&self, obj: &K, observed: &Self::Observed) -> bool;
+    /// Pure: what differs between the spec and AWS, one short description per difference
+    /// (empty when AWS already matches the spec).
+    fn differences(&self, obj: &K, observed: &Self::Observed) -> Vec<String>;
     fn create(&self, obj: &K) -> impl Future<Output = Result<(), Error>> + Send;
     fn update(
         &self,
@@ -276,6 +283,7 @@ pub async fn reconcile<K: Managed, E: External<K>>(
     match converge(obj.as_ref(), &ctx).await {
         Ok((readiness, fields)) => {
             ctx.reset_backoff(&key);
+            debug!(object = %key, ready = readiness.ready, "reconciled: in sync");
             let ready = readiness.ready;
             let conditions = [
                 NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
@@ -320,19 +328,20 @@ async fn converge<K: Managed, E: External<K>>(
                 })
             })?
         }
-        Some(observed) if !ext.is_up_to_date(obj, &observed) => {
+        Some(observed) if !ext.differences(obj, &observed).is_empty() => {
+            let differences = ext.differences(obj, &observed).join(", ");
             ext.update(obj, &observed).await?;
-            info!(object = %key_of(obj), "updated AWS resource");
-            publish(
-                ctx,
-                obj,
-                EventType::Normal,
-                "Updated",
-                "Update",
-                "updated the AWS resource to match the spec".into(),
-            )
-            .await;
-            ext.observe(obj).await?.unwrap_or(observed)
+            info!(object = %key_of(obj), %differences, "updated AWS resource");
+            let note = format!("updated in AWS: {differences}");
+            publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
+            let after = ext.observe(obj).await?.unwrap_or(observed);
+            let left = ext.differences(obj, &after);
+            if !left.is_empty() {
+                // AWS accepted the calls but does not show the result (eventual consistency, or
+                // an endpoint that ignores a field): retry with backoff instead of claiming Synced.
+                return Err(Error::NotConverged(left.join(", ")));
+            }
+            after
         }
         Some(observed) => observed,
     };
@@ -593,6 +602,11 @@ mod tests {
                 Error::InvalidSpec("x".into()),
                 ErrorClass::Terminal,
                 reason::TERMINAL_ERROR,
+            ),
+            (
+                Error::NotConverged("tags".into()),
+                ErrorClass::Retryable,
+                reason::NOT_CONVERGED,
             ),
         ];
         for (err, class, reason) in cases {

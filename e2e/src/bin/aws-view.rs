@@ -1,0 +1,40 @@
+//! Prints the AWS-side view of what the operator manages (used by `make run`): every ECR
+//! repository at AWS_ENDPOINT_URL with its settings.
+
+use anyhow::Result;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let mut pages = ecr.describe_repositories().into_paginator().items().send();
+    println!(
+        "{:<40} {:<10} {:<12} {:<8} URI",
+        "ECR REPOSITORY", "TAGS", "MUTABILITY", "SCAN"
+    );
+    while let Some(repo) = pages.next().await {
+        let repo = repo?;
+        let arn = repo.repository_arn().unwrap_or_default();
+        let tags = ecr
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await?
+            .tags()
+            .len();
+        println!(
+            "{:<40} {:<10} {:<12} {:<8} {}",
+            repo.repository_name().unwrap_or_default(),
+            tags,
+            repo.image_tag_mutability()
+                .map(|m| m.as_str())
+                .unwrap_or_default(),
+            repo.image_scanning_configuration()
+                .is_some_and(|c| c.scan_on_push()),
+            repo.repository_uri().unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
