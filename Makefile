@@ -60,7 +60,7 @@ run: tools build ## start the bed, run the operator on it, apply examples/, show
 	  echo; echo "== AWS (moto at $$AWS_ENDPOINT_URL)"; $(CARGO) run -q -p e2e --bin aws-view; \
 	  echo; echo "Operator log: $(RUN_BED)/logs/operator.log. In another shell: source $(RUN_BED)/env.sh"; \
 	  echo "Ctrl-C (or 'make stop') stops the operator and the bed."; \
-	  wait $$op
+	  wait $$op || true
 
 .PHONY: stop
 stop: ## stop what `make run` started

@@ -11,7 +11,7 @@ async fn main() -> Result<()> {
     let ecr = aws_sdk_ecr::Client::new(&config);
     let mut pages = ecr.describe_repositories().into_paginator().items().send();
     println!(
-        "{:<40} {:<10} {:<12} {:<8} URI",
+        "{:<40} {:<6} {:<26} {:<6} URI",
         "ECR REPOSITORY", "TAGS", "MUTABILITY", "SCAN"
     );
     while let Some(repo) = pages.next().await {
@@ -25,7 +25,7 @@ async fn main() -> Result<()> {
             .tags()
             .len();
         println!(
-            "{:<40} {:<10} {:<12} {:<8} {}",
+            "{:<40} {:<6} {:<26} {:<6} {}",
             repo.repository_name().unwrap_or_default(),
             tags,
             repo.image_tag_mutability()
