@@ -10,6 +10,7 @@ pub mod reason {
     pub const THROTTLED: &str = "Throttled";
     pub const DELETE_BLOCKED: &str = "DeleteBlocked";
     pub const NOT_CONVERGED: &str = "NotConverged";
+    pub const REFERENCE_NOT_READY: &str = "ReferenceNotReady";
     pub const DELETING: &str = "Deleting";
     pub const AVAILABLE: &str = "Available";
     pub const CREATING: &str = "Creating";

@@ -26,45 +26,54 @@ fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {
 }
 
 impl External<EcrRepository> for EcrRepositories {
+    type Desired = ecr::DesiredRepository;
     type Observed = ObservedRepository;
 
-    async fn observe(&self, obj: &EcrRepository) -> Result<Option<ObservedRepository>, Error> {
-        Ok(ecr::observe(&self.client, &desired(obj)).await?)
+    async fn resolve(&self, obj: &EcrRepository) -> Result<ecr::DesiredRepository, Error> {
+        Ok(desired(obj))
     }
 
-    fn differences(&self, obj: &EcrRepository, observed: &ObservedRepository) -> Vec<String> {
-        ecr::diff(&desired(obj), observed)
+    async fn observe(
+        &self,
+        _obj: &EcrRepository,
+        d: &ecr::DesiredRepository,
+    ) -> Result<Option<ObservedRepository>, Error> {
+        Ok(ecr::observe(&self.client, d).await?)
+    }
+
+    fn differences(
+        &self,
+        d: &ecr::DesiredRepository,
+        observed: &ObservedRepository,
+    ) -> Vec<String> {
+        ecr::diff(d, observed)
             .iter()
             .map(Change::describe)
             .collect()
     }
 
-    async fn create(&self, obj: &EcrRepository) -> Result<(), Error> {
-        Ok(ecr::create(&self.client, &desired(obj)).await?)
+    async fn create(&self, _obj: &EcrRepository, d: &ecr::DesiredRepository) -> Result<(), Error> {
+        Ok(ecr::create(&self.client, d).await?)
     }
 
     async fn update(
         &self,
-        obj: &EcrRepository,
+        _obj: &EcrRepository,
+        d: &ecr::DesiredRepository,
         observed: &ObservedRepository,
     ) -> Result<(), Error> {
-        let d = desired(obj);
-        let changes = ecr::diff(&d, observed);
+        let changes = ecr::diff(d, observed);
         // Apply everything that can be applied; report an impossible change (encryption) last.
         let (impossible, possible): (Vec<Change>, Vec<Change>) = changes
             .into_iter()
             .partition(|c| matches!(c, Change::EncryptionDiffers { .. }));
         for change in possible.iter().chain(impossible.iter()) {
-            ecr::apply(&self.client, &d, Some(observed), change).await?;
+            ecr::apply(&self.client, d, Some(observed), change).await?;
         }
         Ok(())
     }
 
-    async fn delete(
-        &self,
-        obj: &EcrRepository,
-        _observed: &ObservedRepository,
-    ) -> Result<DeleteOutcome, Error> {
+    async fn delete(&self, obj: &EcrRepository) -> Result<DeleteOutcome, Error> {
         let d = desired(obj);
         Ok(match ecr::delete(&self.client, &d).await? {
             ecr::Deleted::Yes => DeleteOutcome::Deleted,

@@ -40,6 +40,9 @@ pub enum Error {
     /// The spec cannot be mapped to a valid AWS request.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// A referenced object (e.g. an EcrRepository) does not exist or is not Ready yet.
+    #[error("{0}")]
+    ReferenceNotReady(String),
     /// AWS accepted the update but still differs from the spec.
     #[error("AWS accepted the update but still differs from the spec in: {0}; retrying")]
     NotConverged(String),
@@ -53,15 +56,19 @@ impl Error {
                 ErrorClass::NotFound => ErrorClass::Retryable,
                 c => c,
             },
-            Error::Kube(_) | Error::NotConverged(_) => ErrorClass::Retryable,
+            Error::Kube(_) | Error::NotConverged(_) | Error::ReferenceNotReady(_) => {
+                ErrorClass::Retryable
+            }
             Error::InvalidSpec(_) => ErrorClass::Terminal,
         }
     }
 
     /// Stable condition / event reason for this error.
     pub fn reason(&self) -> &'static str {
-        if let Error::NotConverged(_) = self {
-            return reason::NOT_CONVERGED;
+        match self {
+            Error::NotConverged(_) => return reason::NOT_CONVERGED,
+            Error::ReferenceNotReady(_) => return reason::REFERENCE_NOT_READY,
+            _ => {}
         }
         match self.class() {
             ErrorClass::Terminal => reason::TERMINAL_ERROR,
@@ -111,29 +118,36 @@ pub trait Managed:
     fn conditions(&self) -> &[Condition];
 }
 
-/// The four verbs of a managed external resource. `observe` returns `None` when the AWS resource
-/// does not exist.
+/// A managed external resource: resolve (dereference, I/O) -> observe -> create / update, and
+/// delete. `observe` returns `None` when the AWS resource does not exist.
 pub trait External<K: Managed>: Send + Sync + 'static {
+    /// The spec with references resolved, ready to compare and send.
+    type Desired: Send + Sync;
     type Observed: Send + Sync;
 
+    /// Resolves references (other objects, defaults) into the desired state.
+    fn resolve(&self, obj: &K) -> impl Future<Output = Result<Self::Desired, Error>> + Send;
     fn observe(
         &self,
         obj: &K,
+        desired: &Self::Desired,
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
-    /// Pure: what differs between the spec and AWS, one short description per difference
-    /// (empty when AWS already matches the spec).
-    fn differences(&self, obj: &K, observed: &Self::Observed) -> Vec<String>;
-    fn create(&self, obj: &K) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Pure: what differs between the desired state and AWS, one short description per
+    /// difference (empty when AWS already matches).
+    fn differences(&self, desired: &Self::Desired, observed: &Self::Observed) -> Vec<String>;
+    fn create(
+        &self,
+        obj: &K,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     fn update(
         &self,
         obj: &K,
+        desired: &Self::Desired,
         observed: &Self::Observed,
     ) -> impl Future<Output = Result<(), Error>> + Send;
-    fn delete(
-        &self,
-        obj: &K,
-        observed: &Self::Observed,
-    ) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
+    /// Deletes whatever this object owns in AWS; an already-absent resource counts as deleted.
+    fn delete(&self, obj: &K) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
     /// Kind-specific status fields (arn, uri, counts...). Pure.
     fn status_fields(&self, obj: &K, observed: &Self::Observed) -> Map<String, Value>;
     /// Pure: is the resource usable? Default: it exists, so it is ready.
@@ -230,15 +244,23 @@ where
     K: Managed,
     E: External<K>,
 {
-    let api: Api<K> = match &settings.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    run_with(client, external, settings, |c| c).await
+}
+
+/// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
+pub async fn run_with<K, E, F>(client: kube::Client, external: E, settings: Settings, configure: F)
+where
+    K: Managed,
+    E: External<K>,
+    F: FnOnce(Controller<K>) -> Controller<K>,
+{
+    let api: Api<K> = watched_api(&client, &settings);
     let concurrency = settings.concurrency;
     let ctx = Arc::new(Context::new(client, external, settings));
     info!(kind = %K::kind(&()), "starting controller");
-    Controller::new(api, watcher::Config::default())
-        .with_config(controller::Config::default().concurrency(concurrency))
+    let controller = Controller::new(api, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(concurrency));
+    configure(controller)
         .shutdown_on_signal()
         .run(reconcile::<K, E>, error_policy::<K, E>, ctx)
         .for_each(|res| async move {
@@ -247,6 +269,14 @@ where
             }
         })
         .await;
+}
+
+/// The API for kind `K` in the watched namespace (or all namespaces).
+pub fn watched_api<K: Managed>(client: &kube::Client, settings: &Settings) -> Api<K> {
+    match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 fn error_policy<K: Managed, E: External<K>>(
@@ -306,9 +336,10 @@ async fn converge<K: Managed, E: External<K>>(
     ctx: &Context<E>,
 ) -> Result<(Readiness, Map<String, Value>), Error> {
     let ext = &ctx.external;
-    let observed = match ext.observe(obj).await? {
+    let desired = ext.resolve(obj).await?;
+    let observed = match ext.observe(obj, &desired).await? {
         None => {
-            ext.create(obj).await?;
+            ext.create(obj, &desired).await?;
             info!(object = %key_of(obj), "created AWS resource");
             publish(
                 ctx,
@@ -319,7 +350,7 @@ async fn converge<K: Managed, E: External<K>>(
                 "created the AWS resource".into(),
             )
             .await;
-            ext.observe(obj).await?.ok_or_else(|| {
+            ext.observe(obj, &desired).await?.ok_or_else(|| {
                 Error::Aws(AwsError {
                     operation: "Observe",
                     code: None,
@@ -328,14 +359,14 @@ async fn converge<K: Managed, E: External<K>>(
                 })
             })?
         }
-        Some(observed) if !ext.differences(obj, &observed).is_empty() => {
-            let differences = ext.differences(obj, &observed).join(", ");
-            ext.update(obj, &observed).await?;
+        Some(observed) if !ext.differences(&desired, &observed).is_empty() => {
+            let differences = ext.differences(&desired, &observed).join(", ");
+            ext.update(obj, &desired, &observed).await?;
             info!(object = %key_of(obj), %differences, "updated AWS resource");
             let note = format!("updated in AWS: {differences}");
             publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
-            let after = ext.observe(obj).await?.unwrap_or(observed);
-            let left = ext.differences(obj, &after);
+            let after = ext.observe(obj, &desired).await?.unwrap_or(observed);
+            let left = ext.differences(&desired, &after);
             if !left.is_empty() {
                 // AWS accepted the calls but does not show the result (eventual consistency, or
                 // an endpoint that ignores a field): retry with backoff instead of claiming Synced.
@@ -360,12 +391,7 @@ async fn finalize<K: Managed, E: External<K>>(
         return Ok(Action::await_change());
     }
     let ext = &ctx.external;
-    let outcome = match ext.observe(obj).await {
-        Ok(None) => Ok(DeleteOutcome::Deleted),
-        Ok(Some(observed)) => ext.delete(obj, &observed).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
+    match ext.delete(obj).await {
         Ok(DeleteOutcome::Deleted) => {
             info!(object = %key, "deleted AWS resource");
             publish(
