@@ -32,6 +32,24 @@ pub struct RunConfig {
     pub aws_max_attempts: u32,
 }
 
+/// `ecs-operator convert task-definition`: AWS JSON (describe or register shape) -> manifest YAML.
+pub fn convert_task_definition(json: &str, name: Option<&str>) -> Result<String, String> {
+    let spec = aws::task_definition::spec_from_json(json)?;
+    let name = name
+        .map(str::to_string)
+        .or_else(|| spec.family.clone())
+        .unwrap_or_else(|| "task-definition".into())
+        .to_lowercase()
+        .replace('_', "-");
+    let manifest = serde_json::json!({
+        "apiVersion": "ecs.operator.dev/v1alpha1",
+        "kind": "TaskDefinition",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    serde_yaml::to_string(&manifest).map_err(|e| e.to_string())
+}
+
 /// All CRDs as one multi-document YAML stream.
 pub fn crds_yaml() -> Result<String, StartupError> {
     let mut out = String::new();
@@ -54,7 +72,10 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::ApiUnreachable(e.to_string()))?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in [api::EcrRepository::crd_name()] {
+    for name in [
+        api::EcrRepository::crd_name(),
+        api::TaskDefinition::crd_name(),
+    ] {
         match crds.get_opt(name).await {
             Ok(Some(_)) => {}
             Ok(None) => return Err(StartupError::CrdMissing(name.to_string())),
@@ -70,13 +91,31 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     })
     .await?;
     tracing::info!(region = %clients.region, "AWS clients ready");
-    reconcile::run::<api::EcrRepository, _>(
-        client,
+    let ecr = reconcile::run::<api::EcrRepository, _>(
+        client.clone(),
         reconcile::ecr_repository::EcrRepositories {
             client: clients.ecr.clone(),
         },
-        config.settings,
-    )
-    .await;
+        config.settings.clone(),
+    );
+    // A TaskDefinition waiting for an EcrRepository is reconciled when that repository changes.
+    let repositories = reconcile::watched_api::<api::EcrRepository>(&client, &config.settings);
+    let task_definitions = reconcile::run_with::<api::TaskDefinition, _, _>(
+        client.clone(),
+        reconcile::task_definition::TaskDefinitions {
+            ecs: clients.ecs.clone(),
+            kube: client.clone(),
+        },
+        config.settings.clone(),
+        move |controller| {
+            let store = controller.store();
+            controller.watches(
+                repositories,
+                kube::runtime::watcher::Config::default(),
+                move |repo| reconcile::task_definition::dependents(&store, &repo),
+            )
+        },
+    );
+    tokio::join!(ecr, task_definitions);
     Ok(())
 }

@@ -23,6 +23,21 @@ enum Command {
     Run(RunArgs),
     /// Print every CustomResourceDefinition as YAML (the content of crds/).
     Crds,
+    /// Convert AWS JSON into a manifest.
+    #[command(subcommand)]
+    Convert(ConvertCommand),
+}
+
+#[derive(Subcommand)]
+enum ConvertCommand {
+    /// `aws ecs describe-task-definition` output or register-task-definition JSON -> TaskDefinition YAML.
+    TaskDefinition {
+        /// JSON file, or `-` for standard input.
+        file: String,
+        /// metadata.name of the manifest (default: the family).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -64,6 +79,27 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Convert(ConvertCommand::TaskDefinition { file, name }) => {
+            let text = if file == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+            } else {
+                std::fs::read_to_string(&file)
+            };
+            match text
+                .map_err(|e| format!("reading {file}: {e}"))
+                .and_then(|t| ecs_operator::convert_task_definition(&t, name.as_deref()))
+            {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(args) => {
             ecs_operator::runtime::init_logging(&args.log_level, args.log_format);
             let config = ecs_operator::RunConfig {

@@ -590,8 +590,9 @@ async fn aws_rejection_is_terminal_and_repository_stays_managed() -> Result<()> 
 
     // No retry storm: unrelated changes (labels) re-trigger reconciles, but no AWS call is repeated.
     let attempts = env.log_count("SetRepositoryPolicy");
-    let guarded = env.log_count("terminal error for this generation");
+    // Each poke is awaited until the operator has seen it (the controller coalesces bursts).
     for i in 0..3 {
+        let guarded = env.log_count("terminal error for this generation");
         env.api::<EcrRepository>()
             .patch(
                 "repo",
@@ -599,9 +600,9 @@ async fn aws_rejection_is_terminal_and_repository_stays_managed() -> Result<()> 
                 &Patch::Merge(json!({"metadata": {"labels": {"poke": i.to_string()}}})),
             )
             .await?;
+        env.wait_log_count("terminal error for this generation", guarded + 1)
+            .await?;
     }
-    env.wait_log_count("terminal error for this generation", guarded + 3)
-        .await?;
     assert_eq!(
         env.log_count("SetRepositoryPolicy"),
         attempts,

@@ -2,9 +2,11 @@
 
 pub mod common;
 pub mod ecr_repository;
+pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
+pub use task_definition::TaskDefinition;
 
 use kube::CustomResourceExt;
 
@@ -17,5 +19,5 @@ pub const FINALIZER: &str = "ecs.operator.dev/finalizer";
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![EcrRepository::crd()]
+    vec![EcrRepository::crd(), task_definition::TaskDefinition::crd()]
 }

@@ -4,6 +4,8 @@
 pub mod ecr;
 pub mod errors;
 pub mod policy;
+pub mod task_definition;
+pub mod task_definition_io;
 
 pub use errors::{AwsError, ErrorClass};
 

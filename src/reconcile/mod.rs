@@ -3,6 +3,7 @@
 
 pub mod conditions;
 pub mod ecr_repository;
+pub mod task_definition;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

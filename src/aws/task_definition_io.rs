@@ -1,0 +1,123 @@
+//! SDK calls for task definitions: describe, register, deregister, delete. Exact ARNs only —
+//! nothing here works by family prefix.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
+use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+
+use super::errors::{AwsError, from_sdk};
+
+/// One registered revision as AWS reports it.
+#[derive(Clone, Debug)]
+pub struct Revision {
+    pub arn: String,
+    pub family: String,
+    pub revision: i64,
+    pub active: bool,
+    pub tags: BTreeMap<String, String>,
+    pub task_definition: TaskDefinition,
+    pub aws_tags: Vec<aws_sdk_ecs::types::Tag>,
+}
+
+/// "Unable to describe task definition" is how ECS says "no such revision or family".
+fn is_missing(e: &AwsError) -> bool {
+    e.is_not_found() || (e.is("ClientException") && e.message.contains("Unable to describe"))
+}
+
+/// Describes `family:revision`, an ARN, or a family (its latest ACTIVE revision), with tags.
+pub async fn describe(client: &Client, what: &str) -> Result<Option<Revision>, AwsError> {
+    let out = match client
+        .describe_task_definition()
+        .task_definition(what)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeTaskDefinition", e))
+    {
+        Ok(out) => out,
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(td) = out.task_definition.clone() else {
+        return Ok(None);
+    };
+    let aws_tags = out.tags.clone().unwrap_or_default();
+    Ok(Some(Revision {
+        arn: td.task_definition_arn.clone().unwrap_or_default(),
+        family: td.family.clone().unwrap_or_default(),
+        revision: i64::from(td.revision),
+        active: td.status == Some(TaskDefinitionStatus::Active),
+        tags: aws_tags
+            .iter()
+            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+            .collect(),
+        task_definition: td,
+        aws_tags,
+    }))
+}
+
+/// Registers a revision; returns its exact ARN.
+pub async fn register(
+    client: &Client,
+    input: RegisterTaskDefinitionInputBuilder,
+) -> Result<String, AwsError> {
+    let out = input
+        .send_with(client)
+        .await
+        .map_err(|e| from_sdk("RegisterTaskDefinition", e))?;
+    out.task_definition
+        .and_then(|td| td.task_definition_arn)
+        .ok_or_else(|| {
+            AwsError::terminal(
+                "RegisterTaskDefinition",
+                "EmptyResponse",
+                "no taskDefinitionArn in the response",
+            )
+        })
+}
+
+/// Deregisters one exact revision; an already inactive or missing revision is fine.
+pub async fn deregister(client: &Client, arn: &str) -> Result<(), AwsError> {
+    match client
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeregisterTaskDefinition", e))
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_missing(&e) || e.message.contains("INACTIVE") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes (already deregistered) revisions, ten per call as the API allows.
+pub async fn delete(client: &Client, arns: &[String]) -> Result<(), AwsError> {
+    for chunk in arns.chunks(10) {
+        let out = client
+            .delete_task_definitions()
+            .set_task_definitions(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DeleteTaskDefinitions", e))?;
+        if let Some(failure) = out
+            .failures()
+            .iter()
+            .find(|f| f.reason() != Some("TASK_DEFINITION_NOT_FOUND"))
+        {
+            return Err(AwsError {
+                operation: "DeleteTaskDefinitions",
+                code: failure.reason().map(str::to_string),
+                message: format!(
+                    "{}: {}",
+                    failure.arn().unwrap_or_default(),
+                    failure.detail().unwrap_or_default()
+                ),
+                class: super::ErrorClass::Retryable,
+            });
+        }
+    }
+    Ok(())
+}
