@@ -119,3 +119,54 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     tokio::join!(ecr, task_definitions);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convert_describe_output_to_manifest() {
+        let describe = r#"{
+          "taskDefinition": {
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web_app:7",
+            "family": "web_app", "revision": 7, "status": "ACTIVE",
+            "registeredAt": "2026-01-01T00:00:00Z", "registeredBy": "arn:aws:iam::123456789012:root",
+            "compatibilities": ["EC2"], "requiresAttributes": [{"name": "com.amazonaws.ecs.capability.docker-remote-api.1.18"}],
+            "networkMode": "bridge", "taskRoleArn": null,
+            "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 128, "cpu": 0,
+                                      "portMappings": [], "essential": true, "environment": [], "mountPoints": [], "volumesFrom": []}]
+          },
+          "tags": [{"key": "team", "value": "a"}]
+        }"#;
+        let yaml = convert_task_definition(describe, None).expect("converts");
+        let manifest: serde_json::Value = serde_yaml::from_str(&yaml).expect("yaml");
+        assert_eq!(manifest["kind"], "TaskDefinition");
+        assert_eq!(manifest["metadata"]["name"], "web-app");
+        assert_eq!(manifest["spec"]["family"], "web_app");
+        assert_eq!(
+            manifest["spec"]["containerDefinitions"][0]["image"],
+            "nginx"
+        );
+        for dropped in [
+            "taskDefinitionArn",
+            "revision",
+            "status",
+            "registeredAt",
+            "registeredBy",
+            "compatibilities",
+            "requiresAttributes",
+            "taskRoleArn",
+        ] {
+            assert!(manifest["spec"].get(dropped).is_none(), "{dropped} kept");
+        }
+        assert!(!yaml.contains("null"), "{yaml}");
+        // The result is a valid TaskDefinition.
+        let td: api::TaskDefinition = serde_yaml::from_str(&yaml).expect("TaskDefinition");
+        assert_eq!(td.family(), "web_app");
+    }
+
+    #[test]
+    fn convert_rejects_garbage() {
+        assert!(convert_task_definition("not json", None).is_err());
+    }
+}

@@ -250,6 +250,12 @@ async fn no_spurious_revisions_across_resyncs_and_restarts() -> Result<()> {
         env.wait_log_grows("reconciled: in sync", 3).await?;
     }
     let (arn_after, revision_after, _) = status_of(&env.api::<TaskDefinition>().get("web").await?)?;
+    let out = env.kubectl(&["get", "taskdefinitions"]).await?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    for column in ["FAMILY", "REVISION", "READY", "AGE"] {
+        ensure!(table.contains(column), "missing column {column}: {table}");
+    }
+    ensure!(table.contains(&family), "{table}");
     assert_eq!((arn_after, revision_after), (arn, 1));
     assert_eq!(
         family_revisions(&env, &family).await?.len(),
@@ -424,6 +430,12 @@ async fn image_from_ecr_repository_resolves_when_repository_is_ready() -> Result
         .and_then(|s| s.repository_uri)
         .unwrap_or_default();
     let td = wait_ready(&env, "app").await?;
+    // Resolved through the watch on EcrRepository, not only by a retry timer.
+    ensure!(
+        env.log_count("related object updated") > 0,
+        "no reconcile triggered by the EcrRepository watch:\n{}",
+        env.operator_log()
+    );
     let (arn, _, _) = status_of(&td)?;
     let (_, in_aws) = read_back(&env, &arn).await?;
     assert_eq!(

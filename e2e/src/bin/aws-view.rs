@@ -1,5 +1,5 @@
 //! Prints the AWS-side view of what the operator manages (used by `make run`): every ECR
-//! repository at AWS_ENDPOINT_URL with its settings.
+//! repository and task definition family at AWS_ENDPOINT_URL.
 
 use anyhow::Result;
 
@@ -35,6 +35,24 @@ async fn main() -> Result<()> {
                 .is_some_and(|c| c.scan_on_push()),
             repo.repository_uri().unwrap_or_default(),
         );
+    }
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    println!();
+    println!("{:<40} {:<9} {:<8} IMAGES", "TASK DEFINITION (latest)", "REVISION", "STATUS");
+    let mut families = ecs.list_task_definition_families().into_paginator().items().send();
+    while let Some(family) = families.next().await {
+        let family = family?;
+        let out = ecs.describe_task_definition().task_definition(&family).send().await?;
+        if let Some(td) = out.task_definition() {
+            let images: Vec<&str> = td.container_definitions().iter().filter_map(|c| c.image()).collect();
+            println!(
+                "{:<40} {:<9} {:<8} {}",
+                family,
+                td.revision(),
+                td.status().map(|s| s.as_str()).unwrap_or_default(),
+                images.join(", ")
+            );
+        }
     }
     Ok(())
 }
