@@ -69,16 +69,7 @@ struct RunArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crds => match ecs_operator::crds_yaml() {
-            Ok(yaml) => {
-                print!("{yaml}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Crds => print_or_fail(ecs_operator::crds_yaml()),
         Command::Convert(ConvertCommand::TaskDefinition { file, name }) => {
             let text = if file == "-" {
                 let mut s = String::new();
@@ -86,19 +77,10 @@ async fn main() -> ExitCode {
             } else {
                 std::fs::read_to_string(&file)
             };
-            match text
-                .map_err(|e| format!("reading {file}: {e}"))
-                .and_then(|t| ecs_operator::convert_task_definition(&t, name.as_deref()))
-            {
-                Ok(yaml) => {
-                    print!("{yaml}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_or_fail(
+                text.map_err(|e| format!("reading {file}: {e}"))
+                    .and_then(|t| ecs_operator::convert_task_definition(&t, name.as_deref())),
+            )
         }
         Command::Run(args) => {
             ecs_operator::runtime::init_logging(&args.log_level, args.log_format);
@@ -120,6 +102,20 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Prints a generated document, or the error, with the matching exit code.
+fn print_or_fail(result: Result<String, impl std::fmt::Display>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

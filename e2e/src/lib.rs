@@ -18,6 +18,15 @@ use serde_json::json;
 
 pub use ecs_operator::api;
 
+/// The message of a condition of `obj` ("" when absent).
+pub fn condition_message<K: ecs_operator::reconcile::Managed>(obj: &K, type_: &str) -> String {
+    obj.conditions()
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
 /// Default deadline for one wait.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 

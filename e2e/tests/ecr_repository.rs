@@ -440,13 +440,7 @@ async fn delete_with_images_is_blocked_until_force_delete() -> Result<()> {
     let blocked = env
         .wait_condition::<EcrRepository>("repo", "Synced", "False", Some("DeleteBlocked"))
         .await?;
-    let message = blocked
-        .status
-        .iter()
-        .flat_map(|s| s.conditions.iter())
-        .find(|c| c.type_ == "Synced")
-        .map(|c| c.message.clone())
-        .unwrap_or_default();
+    let message = e2e::condition_message(&blocked, "Synced");
     assert!(
         message.contains("still holds images") && message.contains("forceDelete"),
         "{message}"
@@ -571,12 +565,8 @@ async fn aws_rejection_is_terminal_and_repository_stays_managed() -> Result<()> 
     let obj = env
         .wait_condition::<EcrRepository>("repo", "Synced", "False", Some("TerminalError"))
         .await?;
+    let synced = e2e::condition_message(&obj, "Synced");
     let conditions = obj.status.map(|s| s.conditions).unwrap_or_default();
-    let synced = conditions
-        .iter()
-        .find(|c| c.type_ == "Synced")
-        .map(|c| c.message.clone())
-        .unwrap_or_default();
     assert!(
         synced.contains("SetRepositoryPolicy") && synced.contains("InvalidParameterException"),
         "{synced}"

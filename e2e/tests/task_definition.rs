@@ -401,16 +401,8 @@ async fn image_from_ecr_repository_resolves_when_repository_is_ready() -> Result
     let waiting = env
         .wait_condition::<TaskDefinition>("app", "Synced", "False", Some("ReferenceNotReady"))
         .await?;
-    let message = waiting
-        .status
-        .iter()
-        .flat_map(|s| s.conditions.iter())
-        .find(|c| c.type_ == "Synced")
-        .map(|c| c.message.clone());
-    ensure!(
-        message.as_deref().is_some_and(|m| m.contains("app-images")),
-        "{message:?}"
-    );
+    let message = e2e::condition_message(&waiting, "Synced");
+    ensure!(message.contains("app-images"), "{message}");
     ensure!(
         family_revisions(&env, &family).await?.is_empty(),
         "registered before the image resolved"
@@ -492,13 +484,7 @@ async fn bad_input_is_rejected_at_admission_or_reported_terminal() -> Result<()>
     let td = env
         .wait_condition::<TaskDefinition>("rejected", "Synced", "False", Some("TerminalError"))
         .await?;
-    let message = td
-        .status
-        .iter()
-        .flat_map(|s| s.conditions.iter())
-        .find(|c| c.type_ == "Synced")
-        .map(|c| c.message.clone())
-        .unwrap_or_default();
+    let message = e2e::condition_message(&td, "Synced");
     ensure!(
         message.contains("RegisterTaskDefinition") && message.contains("ClientException"),
         "{message}"

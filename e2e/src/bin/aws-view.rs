@@ -38,13 +38,28 @@ async fn main() -> Result<()> {
     }
     let ecs = aws_sdk_ecs::Client::new(&config);
     println!();
-    println!("{:<40} {:<9} {:<8} IMAGES", "TASK DEFINITION (latest)", "REVISION", "STATUS");
-    let mut families = ecs.list_task_definition_families().into_paginator().items().send();
+    println!(
+        "{:<40} {:<9} {:<8} IMAGES",
+        "TASK DEFINITION (latest)", "REVISION", "STATUS"
+    );
+    let mut families = ecs
+        .list_task_definition_families()
+        .into_paginator()
+        .items()
+        .send();
     while let Some(family) = families.next().await {
         let family = family?;
-        let out = ecs.describe_task_definition().task_definition(&family).send().await?;
+        let out = ecs
+            .describe_task_definition()
+            .task_definition(&family)
+            .send()
+            .await?;
         if let Some(td) = out.task_definition() {
-            let images: Vec<&str> = td.container_definitions().iter().filter_map(|c| c.image()).collect();
+            let images: Vec<&str> = td
+                .container_definitions()
+                .iter()
+                .filter_map(|c| c.image())
+                .collect();
             println!(
                 "{:<40} {:<9} {:<8} {}",
                 family,
