@@ -424,9 +424,10 @@ async fn finalize<K: Managed, E: External<K>>(
                 NewCondition::new(READY, false, reason::DELETING, "deletion requested"),
             ];
             write_status(obj, &ctx.client, None, &conditions).await?;
+            // Retried with the usual backoff (up to backoff_max): the blocker may go away
+            // without any change to this object (images deleted, services removed).
             Ok(Action::requeue(
-                ctx.next_backoff(key, ErrorClass::Retryable)
-                    .max(Duration::from_secs(30)),
+                ctx.next_backoff(key, ErrorClass::Retryable),
             ))
         }
         Err(err) => handle_error(obj, ctx, key, err, Some("Delete")).await,
