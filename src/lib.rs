@@ -75,6 +75,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     for name in [
         api::EcrRepository::crd_name(),
         api::TaskDefinition::crd_name(),
+        api::EcsCluster::crd_name(),
     ] {
         match crds.get_opt(name).await {
             Ok(Some(_)) => {}
@@ -116,7 +117,14 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
             )
         },
     );
-    tokio::join!(ecr, task_definitions);
+    let clusters = reconcile::run::<api::EcsCluster, _>(
+        client.clone(),
+        reconcile::ecs_cluster::EcsClusters {
+            client: clients.ecs.clone(),
+        },
+        config.settings.clone(),
+    );
+    tokio::join!(ecr, task_definitions, clusters);
     Ok(())
 }
 

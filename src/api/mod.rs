@@ -2,10 +2,13 @@
 
 pub mod common;
 pub mod ecr_repository;
+pub mod ecs_cluster;
+pub mod ecs_service;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
+pub use ecs_cluster::EcsCluster;
 pub use task_definition::TaskDefinition;
 
 use kube::CustomResourceExt;
@@ -19,5 +22,9 @@ pub const FINALIZER: &str = "ecs.operator.dev/finalizer";
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![EcrRepository::crd(), task_definition::TaskDefinition::crd()]
+    vec![
+        EcrRepository::crd(),
+        task_definition::TaskDefinition::crd(),
+        ecs_cluster::EcsCluster::crd(),
+    ]
 }

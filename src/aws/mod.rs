@@ -2,6 +2,8 @@
 //! Nothing here touches the Kubernetes client.
 
 pub mod ecr;
+pub mod ecs_cluster;
+pub mod ecs_service;
 pub mod errors;
 pub mod policy;
 pub mod task_definition;

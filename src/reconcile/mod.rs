@@ -3,6 +3,7 @@
 
 pub mod conditions;
 pub mod ecr_repository;
+pub mod ecs_cluster;
 pub mod task_definition;
 
 use std::collections::HashMap;

@@ -1,0 +1,1474 @@
+//! EcsCluster <-> Amazon ECS. Pure mapping (`desired`, `diff`) plus the SDK calls at the edge.
+//! The cluster's Auto Scaling group capacity providers (`autoScalingGroupProviders`) are created,
+//! updated and deleted with it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types as ecs;
+use serde_json::Value;
+
+use super::errors::{AwsError, ErrorClass, from_sdk};
+use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
+
+/// ECS defaults for an Auto Scaling group provider's unset fields.
+const DEFAULT_TARGET_CAPACITY: i32 = 100;
+const DEFAULT_MINIMUM_SCALING_STEP_SIZE: i32 = 1;
+const DEFAULT_MAXIMUM_SCALING_STEP_SIZE: i32 = 10000;
+const DEFAULT_INSTANCE_WARMUP_PERIOD: i32 = 300;
+const DEFAULT_MANAGED_TERMINATION_PROTECTION: &str = "DISABLED";
+const DEFAULT_MANAGED_DRAINING: &str = "ENABLED";
+/// Value of a cluster setting that ECS does not report (containerInsights off).
+const DEFAULT_SETTING_VALUE: &str = "disabled";
+
+/// One item of a capacity provider strategy, with ECS defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StrategyItem {
+    pub capacity_provider: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+/// Managed scaling of an Auto Scaling group provider, with ECS defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedScaling {
+    /// ENABLED or DISABLED; `None` in the desired form means "whatever ECS chose".
+    pub status: Option<String>,
+    pub target_capacity: i32,
+    pub minimum_scaling_step_size: i32,
+    pub maximum_scaling_step_size: i32,
+    pub instance_warmup_period: i32,
+}
+
+/// An Auto Scaling group capacity provider in comparable form (desired and observed alike).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsgProvider {
+    pub name: String,
+    pub auto_scaling_group_arn: String,
+    pub managed_scaling: ManagedScaling,
+    pub managed_termination_protection: String,
+    pub managed_draining: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What the spec asks for, in comparable form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredCluster {
+    pub cluster_name: String,
+    /// Only the settings the spec lists (others keep their current value).
+    pub settings: BTreeMap<String, String>,
+    /// Canonical `configuration` (AWS defaults pruned); `None` when nothing is set.
+    pub configuration: Option<Value>,
+    /// `{"namespace": ...}`, or `None`.
+    pub service_connect_defaults: Option<Value>,
+    /// spec.capacityProviders plus the names of spec.autoScalingGroupProviders.
+    pub capacity_providers: BTreeSet<String>,
+    /// Sorted by provider name.
+    pub default_capacity_provider_strategy: Vec<StrategyItem>,
+    pub tags: BTreeMap<String, String>,
+    /// Auto Scaling group providers declared in the spec, by name.
+    pub asg_providers: BTreeMap<String, AsgProvider>,
+}
+
+/// An Auto Scaling group capacity provider as ECS reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedAsgProvider {
+    pub arn: String,
+    /// ACTIVE, PROVISIONING, DEPROVISIONING (INACTIVE ones are reported as absent).
+    pub status: String,
+    /// Outcome of the last create/update/delete (e.g. UPDATE_FAILED), with its reason.
+    pub update_status: Option<String>,
+    pub update_status_reason: Option<String>,
+    pub provider: AsgProvider,
+}
+
+/// What ECS reports, in the same comparable form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedCluster {
+    pub arn: String,
+    /// ACTIVE, PROVISIONING, DEPROVISIONING or FAILED (INACTIVE is reported as absent).
+    pub status: String,
+    pub settings: BTreeMap<String, String>,
+    pub configuration: Option<Value>,
+    pub service_connect_defaults: Option<Value>,
+    pub capacity_providers: BTreeSet<String>,
+    pub default_capacity_provider_strategy: Vec<StrategyItem>,
+    /// Without AWS-reserved `aws:` tags, which cannot be changed.
+    pub tags: BTreeMap<String, String>,
+    pub active_services_count: i32,
+    pub running_tasks_count: i32,
+    pub pending_tasks_count: i32,
+    pub registered_container_instances_count: i32,
+    /// The spec's Auto Scaling group providers that exist, by name.
+    pub asg_providers: BTreeMap<String, ObservedAsgProvider>,
+}
+
+impl ObservedCluster {
+    /// The cluster is usable, and so is every capacity provider the spec declares.
+    pub fn is_ready(&self) -> bool {
+        self.status == "ACTIVE" && self.asg_providers.values().all(|p| p.status == "ACTIVE")
+    }
+
+    /// Writes the AWS-reported fields of the status (conditions and generation are the engine's).
+    pub fn fill_status(&self, status: &mut EcsClusterStatus) {
+        status.arn = Some(self.arn.clone());
+        status.status = Some(self.status.clone());
+        status.active_services_count = Some(self.active_services_count);
+        status.running_tasks_count = Some(self.running_tasks_count);
+        status.pending_tasks_count = Some(self.pending_tasks_count);
+        status.registered_container_instances_count =
+            Some(self.registered_container_instances_count);
+        status.capacity_providers = self.capacity_providers.iter().cloned().collect();
+    }
+}
+
+/// One update call needed to converge AWS to the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    UpdateSettings,
+    UpdateConfiguration,
+    UpdateServiceConnectDefaults,
+    /// PutClusterCapacityProviders: the provider list and the default strategy together.
+    PutCapacityProviders,
+    AddTags(BTreeMap<String, String>),
+    RemoveTags(Vec<String>),
+    CreateAsgProvider(String),
+    /// UpdateCapacityProvider plus the provider's tags.
+    UpdateAsgProvider(String),
+    /// The provider exists for another Auto Scaling group; ECS cannot move it. Terminal.
+    AsgProviderGroupDiffers {
+        name: String,
+        desired: String,
+        observed: String,
+    },
+}
+
+impl Change {
+    /// Short description for events and conditions, named after the spec field.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::UpdateSettings => "settings".into(),
+            Change::UpdateConfiguration => "configuration".into(),
+            Change::UpdateServiceConnectDefaults => "serviceConnectDefaults".into(),
+            Change::PutCapacityProviders => {
+                "capacityProviders/defaultCapacityProviderStrategy".into()
+            }
+            Change::AddTags(t) => format!(
+                "tags (set {})",
+                t.keys().cloned().collect::<Vec<_>>().join(",")
+            ),
+            Change::RemoveTags(k) => format!("tags (remove {})", k.join(",")),
+            Change::CreateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (create)"),
+            Change::UpdateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (update)"),
+            Change::AsgProviderGroupDiffers {
+                name,
+                desired,
+                observed,
+            } => format!(
+                "autoScalingGroupProviders[{name}].autoScalingGroupProvider.autoScalingGroupArn \
+                 ({observed} in AWS, {desired} in spec)"
+            ),
+        }
+    }
+}
+
+/// Maps the spec to the desired cluster. Pure.
+pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
+    let asg_providers: BTreeMap<String, AsgProvider> = spec
+        .auto_scaling_group_providers
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone(), desired_asg_provider(p)))
+        .collect();
+    let mut strategy: Vec<StrategyItem> = spec
+        .default_capacity_provider_strategy
+        .iter()
+        .flatten()
+        .map(|s| StrategyItem {
+            capacity_provider: s.capacity_provider.clone(),
+            weight: s.weight.unwrap_or(0),
+            base: s.base.unwrap_or(0),
+        })
+        .collect();
+    strategy.sort();
+    DesiredCluster {
+        cluster_name: spec
+            .cluster_name
+            .clone()
+            .unwrap_or_else(|| default_name.to_string()),
+        settings: spec
+            .settings
+            .iter()
+            .flatten()
+            .map(|s| (s.name.as_str().to_string(), s.value.as_str().to_string()))
+            .collect(),
+        configuration: spec
+            .configuration
+            .as_ref()
+            .and_then(canonical_configuration),
+        service_connect_defaults: spec
+            .service_connect_defaults
+            .as_ref()
+            .map(|s| serde_json::json!({ "namespace": s.namespace })),
+        capacity_providers: spec
+            .capacity_providers
+            .iter()
+            .flatten()
+            .cloned()
+            .chain(asg_providers.keys().cloned())
+            .collect(),
+        default_capacity_provider_strategy: strategy,
+        tags: tag_map(spec.tags.as_deref()),
+        asg_providers,
+    }
+}
+
+fn desired_asg_provider(p: &api::AutoScalingGroupCapacityProvider) -> AsgProvider {
+    let asg = &p.auto_scaling_group_provider;
+    let scaling = asg.managed_scaling.clone().unwrap_or_default();
+    AsgProvider {
+        name: p.name.clone(),
+        auto_scaling_group_arn: asg.auto_scaling_group_arn.clone(),
+        managed_scaling: ManagedScaling {
+            status: scaling.status.map(|s| s.as_str().to_string()),
+            target_capacity: scaling.target_capacity.unwrap_or(DEFAULT_TARGET_CAPACITY),
+            minimum_scaling_step_size: scaling
+                .minimum_scaling_step_size
+                .unwrap_or(DEFAULT_MINIMUM_SCALING_STEP_SIZE),
+            maximum_scaling_step_size: scaling
+                .maximum_scaling_step_size
+                .unwrap_or(DEFAULT_MAXIMUM_SCALING_STEP_SIZE),
+            instance_warmup_period: scaling
+                .instance_warmup_period
+                .unwrap_or(DEFAULT_INSTANCE_WARMUP_PERIOD),
+        },
+        managed_termination_protection: asg
+            .managed_termination_protection
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| DEFAULT_MANAGED_TERMINATION_PROTECTION.into()),
+        managed_draining: asg
+            .managed_draining
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| DEFAULT_MANAGED_DRAINING.into()),
+        tags: tag_map(p.tags.as_deref()),
+    }
+}
+
+fn tag_map(tags: Option<&[api::Tag]>) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .flatten()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// The configuration as JSON without what equals the AWS default (false flags, logging
+/// DEFAULT, empty objects), so spec and AWS compare equal when they mean the same. Pure.
+pub fn canonical_configuration(c: &api::ClusterConfiguration) -> Option<Value> {
+    let mut v = serde_json::to_value(c).ok()?;
+    prune(&mut v);
+    match &v {
+        Value::Object(m) if m.is_empty() => None,
+        _ => Some(v),
+    }
+}
+
+fn prune(v: &mut Value) {
+    if let Value::Object(map) = v {
+        for child in map.values_mut() {
+            prune(child);
+        }
+        map.retain(|k, child| match child {
+            Value::Null | Value::Bool(false) => false,
+            Value::Object(m) => !m.is_empty(),
+            Value::String(s) => !(k == "logging" && s == "DEFAULT"),
+            _ => true,
+        });
+    }
+}
+
+/// The calls needed to converge `observed` to `desired`, in a stable order: capacity providers
+/// first (the cluster can only use providers that exist), then the cluster, then tags. Pure.
+pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, want) in &desired.asg_providers {
+        match observed.asg_providers.get(name) {
+            None => changes.push(Change::CreateAsgProvider(name.clone())),
+            Some(have)
+                if !asg_matches(
+                    &want.auto_scaling_group_arn,
+                    &have.provider.auto_scaling_group_arn,
+                ) =>
+            {
+                changes.push(Change::AsgProviderGroupDiffers {
+                    name: name.clone(),
+                    desired: want.auto_scaling_group_arn.clone(),
+                    observed: have.provider.auto_scaling_group_arn.clone(),
+                })
+            }
+            Some(have) if !asg_provider_matches(want, &have.provider) => {
+                changes.push(Change::UpdateAsgProvider(name.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    if desired.settings.iter().any(|(k, v)| {
+        observed
+            .settings
+            .get(k)
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_SETTING_VALUE)
+            != v
+    }) {
+        changes.push(Change::UpdateSettings);
+    }
+    if desired.configuration != comparable_observed_configuration(desired, observed) {
+        changes.push(Change::UpdateConfiguration);
+    }
+    if !namespace_matches(
+        namespace(desired.service_connect_defaults.as_ref()),
+        namespace(observed.service_connect_defaults.as_ref()),
+    ) {
+        changes.push(Change::UpdateServiceConnectDefaults);
+    }
+    if desired.capacity_providers != observed.capacity_providers
+        || desired.default_capacity_provider_strategy != observed.default_capacity_provider_strategy
+    {
+        changes.push(Change::PutCapacityProviders);
+    }
+    let (add, remove) = tag_changes(&desired.tags, &observed.tags);
+    if !add.is_empty() {
+        changes.push(Change::AddTags(add));
+    }
+    if !remove.is_empty() {
+        changes.push(Change::RemoveTags(remove));
+    }
+    changes
+}
+
+/// managedStorageConfiguration is only compared when the spec sets it: its keys stay on the
+/// cluster once set.
+fn comparable_observed_configuration(
+    desired: &DesiredCluster,
+    observed: &ObservedCluster,
+) -> Option<Value> {
+    let mut have = observed.configuration.clone()?;
+    let spec_sets_storage = desired
+        .configuration
+        .as_ref()
+        .is_some_and(|c| c.get("managedStorageConfiguration").is_some());
+    if !spec_sets_storage && let Value::Object(m) = &mut have {
+        m.remove("managedStorageConfiguration");
+    }
+    prune(&mut have);
+    match &have {
+        Value::Object(m) if m.is_empty() => None,
+        _ => Some(have),
+    }
+}
+
+fn namespace(v: Option<&Value>) -> Option<&str> {
+    v.and_then(|v| v.get("namespace"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// ECS reports the namespace as a Cloud Map ARN, which does not contain the namespace name: a
+/// name in the spec can only be checked for presence.
+fn namespace_matches(desired: Option<&str>, observed: Option<&str>) -> bool {
+    match (desired, observed) {
+        (None, None) => true,
+        (Some(d), Some(o)) => d == o || !d.starts_with("arn:"),
+        _ => false,
+    }
+}
+
+/// A group given by name matches the ARN ECS reports when the ARN ends with its name.
+fn asg_matches(desired: &str, observed: &str) -> bool {
+    desired == observed || observed.ends_with(&format!(":autoScalingGroupName/{desired}"))
+}
+
+fn asg_provider_matches(want: &AsgProvider, have: &AsgProvider) -> bool {
+    let scaling_status_matches = want
+        .managed_scaling
+        .status
+        .as_ref()
+        .is_none_or(|s| have.managed_scaling.status.as_ref() == Some(s));
+    let scaling_rest = |m: &ManagedScaling| {
+        (
+            m.target_capacity,
+            m.minimum_scaling_step_size,
+            m.maximum_scaling_step_size,
+            m.instance_warmup_period,
+        )
+    };
+    scaling_status_matches
+        && scaling_rest(&want.managed_scaling) == scaling_rest(&have.managed_scaling)
+        && want.managed_termination_protection == have.managed_termination_protection
+        && want.managed_draining == have.managed_draining
+        && want.tags == have.tags
+}
+
+fn tag_changes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = observed
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+// ---- SDK conversions ----
+
+fn tags(map: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
+    map.iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tags_from_sdk(tags: Option<Vec<ecs::Tag>>) -> BTreeMap<String, String> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+fn settings(d: &DesiredCluster) -> Vec<ecs::ClusterSetting> {
+    d.settings
+        .iter()
+        .map(|(k, v)| {
+            ecs::ClusterSetting::builder()
+                .name(ecs::ClusterSettingName::from(k.as_str()))
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
+fn strategy(d: &DesiredCluster) -> Result<Vec<ecs::CapacityProviderStrategyItem>, AwsError> {
+    d.default_capacity_provider_strategy
+        .iter()
+        .map(|s| {
+            ecs::CapacityProviderStrategyItem::builder()
+                .capacity_provider(&s.capacity_provider)
+                .weight(s.weight)
+                .base(s.base)
+                .build()
+                .map_err(|e| {
+                    AwsError::terminal(
+                        "PutClusterCapacityProviders",
+                        "InvalidCapacityProviderStrategy",
+                        e.to_string(),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn strategy_from_sdk(items: Option<Vec<ecs::CapacityProviderStrategyItem>>) -> Vec<StrategyItem> {
+    let mut out: Vec<StrategyItem> = items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| StrategyItem {
+            capacity_provider: s.capacity_provider,
+            weight: s.weight,
+            base: s.base,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The desired configuration, or one that resets ECS Exec to its defaults when the spec has none.
+fn configuration(d: &DesiredCluster) -> ecs::ClusterConfiguration {
+    let spec: api::ClusterConfiguration = d
+        .configuration
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let exec = spec.execute_command_configuration.unwrap_or_default();
+    let log = exec.log_configuration.map(|l| {
+        ecs::ExecuteCommandLogConfiguration::builder()
+            .set_cloud_watch_log_group_name(l.cloud_watch_log_group_name)
+            .set_cloud_watch_encryption_enabled(l.cloud_watch_encryption_enabled)
+            .set_s3_bucket_name(l.s3_bucket_name)
+            .set_s3_encryption_enabled(l.s3_encryption_enabled)
+            .set_s3_key_prefix(l.s3_key_prefix)
+            .build()
+    });
+    let storage = spec.managed_storage_configuration.map(|m| {
+        ecs::ManagedStorageConfiguration::builder()
+            .set_kms_key_id(m.kms_key_id)
+            .set_fargate_ephemeral_storage_kms_key_id(m.fargate_ephemeral_storage_kms_key_id)
+            .build()
+    });
+    ecs::ClusterConfiguration::builder()
+        .execute_command_configuration(
+            ecs::ExecuteCommandConfiguration::builder()
+                .set_kms_key_id(exec.kms_key_id)
+                .logging(ecs::ExecuteCommandLogging::from(
+                    exec.logging
+                        .unwrap_or(api::ExecuteCommandLogging::Default)
+                        .as_str(),
+                ))
+                .set_log_configuration(log)
+                .build(),
+        )
+        .set_managed_storage_configuration(storage)
+        .build()
+}
+
+fn configuration_from_sdk(c: &ecs::ClusterConfiguration) -> Option<Value> {
+    let exec = c
+        .execute_command_configuration
+        .as_ref()
+        .map(|e| api::ExecuteCommandConfiguration {
+            kms_key_id: e.kms_key_id.clone(),
+            logging: e.logging.as_ref().and_then(|l| match l {
+                ecs::ExecuteCommandLogging::None => Some(api::ExecuteCommandLogging::None),
+                ecs::ExecuteCommandLogging::Default => Some(api::ExecuteCommandLogging::Default),
+                ecs::ExecuteCommandLogging::Override => Some(api::ExecuteCommandLogging::Override),
+                _ => None,
+            }),
+            log_configuration: e.log_configuration.as_ref().map(|l| {
+                api::ExecuteCommandLogConfiguration {
+                    cloud_watch_log_group_name: l.cloud_watch_log_group_name.clone(),
+                    cloud_watch_encryption_enabled: Some(l.cloud_watch_encryption_enabled),
+                    s3_bucket_name: l.s3_bucket_name.clone(),
+                    s3_encryption_enabled: Some(l.s3_encryption_enabled),
+                    s3_key_prefix: l.s3_key_prefix.clone(),
+                }
+            }),
+        });
+    let storage =
+        c.managed_storage_configuration
+            .as_ref()
+            .map(|m| api::ManagedStorageConfiguration {
+                kms_key_id: m.kms_key_id.clone(),
+                fargate_ephemeral_storage_kms_key_id: m
+                    .fargate_ephemeral_storage_kms_key_id
+                    .clone(),
+            });
+    canonical_configuration(&api::ClusterConfiguration {
+        execute_command_configuration: exec,
+        managed_storage_configuration: storage,
+    })
+}
+
+fn service_connect_defaults(
+    d: &DesiredCluster,
+) -> Result<ecs::ClusterServiceConnectDefaultsRequest, AwsError> {
+    // An empty namespace clears the cluster's Service Connect defaults.
+    ecs::ClusterServiceConnectDefaultsRequest::builder()
+        .namespace(namespace(d.service_connect_defaults.as_ref()).unwrap_or_default())
+        .build()
+        .map_err(|e| {
+            AwsError::terminal(
+                "UpdateCluster",
+                "InvalidServiceConnectDefaults",
+                e.to_string(),
+            )
+        })
+}
+
+fn asg_provider_from_sdk(
+    name: String,
+    asg: &ecs::AutoScalingGroupProvider,
+    tags: Option<Vec<ecs::Tag>>,
+) -> AsgProvider {
+    let scaling = asg.managed_scaling.as_ref();
+    AsgProvider {
+        name,
+        auto_scaling_group_arn: asg.auto_scaling_group_arn.clone(),
+        managed_scaling: ManagedScaling {
+            status: scaling
+                .and_then(|s| s.status.as_ref())
+                .map(|s| s.as_str().to_string()),
+            target_capacity: scaling
+                .and_then(|s| s.target_capacity)
+                .unwrap_or(DEFAULT_TARGET_CAPACITY),
+            minimum_scaling_step_size: scaling
+                .and_then(|s| s.minimum_scaling_step_size)
+                .unwrap_or(DEFAULT_MINIMUM_SCALING_STEP_SIZE),
+            maximum_scaling_step_size: scaling
+                .and_then(|s| s.maximum_scaling_step_size)
+                .unwrap_or(DEFAULT_MAXIMUM_SCALING_STEP_SIZE),
+            instance_warmup_period: scaling
+                .and_then(|s| s.instance_warmup_period)
+                .unwrap_or(DEFAULT_INSTANCE_WARMUP_PERIOD),
+        },
+        managed_termination_protection: asg
+            .managed_termination_protection
+            .as_ref()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| DEFAULT_MANAGED_TERMINATION_PROTECTION.into()),
+        managed_draining: asg
+            .managed_draining
+            .as_ref()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| DEFAULT_MANAGED_DRAINING.into()),
+        tags: tags_from_sdk(tags),
+    }
+}
+
+fn managed_scaling(p: &AsgProvider) -> ecs::ManagedScaling {
+    let m = &p.managed_scaling;
+    ecs::ManagedScaling::builder()
+        .set_status(m.status.as_deref().map(ecs::ManagedScalingStatus::from))
+        .target_capacity(m.target_capacity)
+        .minimum_scaling_step_size(m.minimum_scaling_step_size)
+        .maximum_scaling_step_size(m.maximum_scaling_step_size)
+        .instance_warmup_period(m.instance_warmup_period)
+        .build()
+}
+
+// ---- SDK calls ----
+
+/// Reads the cluster (with settings, configuration and tags) and the spec's Auto Scaling group
+/// providers. `None` when the cluster does not exist or is INACTIVE (deleted).
+pub async fn observe(
+    client: &Client,
+    d: &DesiredCluster,
+) -> Result<Option<ObservedCluster>, AwsError> {
+    let described = client
+        .describe_clusters()
+        .clusters(&d.cluster_name)
+        .include(ecs::ClusterField::Settings)
+        .include(ecs::ClusterField::Configurations)
+        .include(ecs::ClusterField::Tags)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeClusters", e));
+    let cluster = match described {
+        Ok(out) => match out
+            .clusters
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.cluster_name.as_deref() == Some(d.cluster_name.as_str()))
+        {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let status = cluster.status.clone().unwrap_or_default();
+    if status == "INACTIVE" {
+        return Ok(None);
+    }
+    let names: Vec<String> = d.asg_providers.keys().cloned().collect();
+    let asg_providers = describe_asg_providers(client, &names).await?;
+    Ok(Some(ObservedCluster {
+        arn: cluster.cluster_arn.clone().unwrap_or_default(),
+        status,
+        settings: cluster
+            .settings
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| Some((s.name?.as_str().to_string(), s.value?)))
+            .collect(),
+        configuration: cluster
+            .configuration
+            .as_ref()
+            .and_then(configuration_from_sdk),
+        service_connect_defaults: cluster
+            .service_connect_defaults
+            .and_then(|s| s.namespace)
+            .filter(|n| !n.is_empty())
+            .map(|n| serde_json::json!({ "namespace": n })),
+        capacity_providers: cluster
+            .capacity_providers
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        default_capacity_provider_strategy: strategy_from_sdk(
+            cluster.default_capacity_provider_strategy,
+        ),
+        tags: tags_from_sdk(cluster.tags),
+        active_services_count: cluster.active_services_count,
+        running_tasks_count: cluster.running_tasks_count,
+        pending_tasks_count: cluster.pending_tasks_count,
+        registered_container_instances_count: cluster.registered_container_instances_count,
+        asg_providers,
+    }))
+}
+
+/// DescribeCapacityProviders for the given names; missing and INACTIVE ones are left out.
+async fn describe_asg_providers(
+    client: &Client,
+    names: &[String],
+) -> Result<BTreeMap<String, ObservedAsgProvider>, AwsError> {
+    let mut found = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(found);
+    }
+    let mut next_token = None;
+    loop {
+        let out = client
+            .describe_capacity_providers()
+            .set_capacity_providers(Some(names.to_vec()))
+            .include(ecs::CapacityProviderField::Tags)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeCapacityProviders", e))?;
+        for p in out.capacity_providers.unwrap_or_default() {
+            let status = p
+                .status
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            let (Some(name), Some(asg)) = (p.name.clone(), p.auto_scaling_group_provider.as_ref())
+            else {
+                continue;
+            };
+            if status == "INACTIVE" || !names.contains(&name) {
+                continue;
+            }
+            found.insert(
+                name.clone(),
+                ObservedAsgProvider {
+                    arn: p.capacity_provider_arn.clone().unwrap_or_default(),
+                    status,
+                    update_status: p.update_status.as_ref().map(|s| s.as_str().to_string()),
+                    update_status_reason: p.update_status_reason.clone(),
+                    provider: asg_provider_from_sdk(name, asg, p.tags.clone()),
+                },
+            );
+        }
+        next_token = out.next_token;
+        if next_token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// Creates the spec's Auto Scaling group providers, then the cluster with everything
+/// CreateCluster takes (capacity providers and default strategy included).
+pub async fn create(client: &Client, d: &DesiredCluster) -> Result<(), AwsError> {
+    for p in d.asg_providers.values() {
+        create_asg_provider(client, p).await?;
+    }
+    client
+        .create_cluster()
+        .cluster_name(&d.cluster_name)
+        .set_tags((!d.tags.is_empty()).then(|| tags(&d.tags)))
+        .set_settings((!d.settings.is_empty()).then(|| settings(d)))
+        .set_configuration(d.configuration.is_some().then(|| configuration(d)))
+        .set_capacity_providers(
+            (!d.capacity_providers.is_empty())
+                .then(|| d.capacity_providers.iter().cloned().collect()),
+        )
+        .set_default_capacity_provider_strategy(
+            (!d.default_capacity_provider_strategy.is_empty())
+                .then(|| strategy(d))
+                .transpose()?,
+        )
+        .set_service_connect_defaults(
+            d.service_connect_defaults
+                .is_some()
+                .then(|| service_connect_defaults(d))
+                .transpose()?,
+        )
+        .send()
+        .await
+        .map_err(|e| from_sdk("CreateCluster", e))?;
+    Ok(())
+}
+
+/// CreateCapacityProvider; a provider of that name that already exists for the same Auto
+/// Scaling group counts as created (its settings are converged by a later update).
+async fn create_asg_provider(client: &Client, p: &AsgProvider) -> Result<(), AwsError> {
+    let asg = ecs::AutoScalingGroupProvider::builder()
+        .auto_scaling_group_arn(&p.auto_scaling_group_arn)
+        .managed_scaling(managed_scaling(p))
+        .managed_termination_protection(ecs::ManagedTerminationProtection::from(
+            p.managed_termination_protection.as_str(),
+        ))
+        .managed_draining(ecs::ManagedDraining::from(p.managed_draining.as_str()))
+        .build()
+        .map_err(|e| {
+            AwsError::terminal(
+                "CreateCapacityProvider",
+                "InvalidAutoScalingGroupProvider",
+                e.to_string(),
+            )
+        })?;
+    let result = client
+        .create_capacity_provider()
+        .name(&p.name)
+        .auto_scaling_group_provider(asg)
+        .set_tags((!p.tags.is_empty()).then(|| tags(&p.tags)))
+        .send()
+        .await
+        .map_err(|e| from_sdk("CreateCapacityProvider", e));
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.message.to_ascii_lowercase().contains("already exists") => {
+            let existing = describe_asg_providers(client, std::slice::from_ref(&p.name)).await?;
+            match existing.get(&p.name) {
+                Some(o)
+                    if asg_matches(
+                        &p.auto_scaling_group_arn,
+                        &o.provider.auto_scaling_group_arn,
+                    ) =>
+                {
+                    Ok(())
+                }
+                Some(o) => Err(AwsError::terminal(
+                    "CreateCapacityProvider",
+                    "CapacityProviderExists",
+                    format!(
+                        "capacity provider {} already exists for Auto Scaling group {}, not {}",
+                        p.name, o.provider.auto_scaling_group_arn, p.auto_scaling_group_arn
+                    ),
+                )),
+                // Still being deleted: try again later.
+                None => Err(AwsError {
+                    class: ErrorClass::Retryable,
+                    ..e
+                }),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies one change. `observed` gives the ARNs for tag calls.
+pub async fn apply(
+    client: &Client,
+    d: &DesiredCluster,
+    observed: Option<&ObservedCluster>,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let name = d.cluster_name.as_str();
+    match change {
+        Change::UpdateSettings => {
+            client
+                .update_cluster()
+                .cluster(name)
+                .set_settings(Some(settings(d)))
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateCluster", e))?;
+        }
+        Change::UpdateConfiguration => {
+            client
+                .update_cluster()
+                .cluster(name)
+                .configuration(configuration(d))
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateCluster", e))?;
+        }
+        Change::UpdateServiceConnectDefaults => {
+            client
+                .update_cluster()
+                .cluster(name)
+                .service_connect_defaults(service_connect_defaults(d)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateCluster", e))?;
+        }
+        Change::PutCapacityProviders => {
+            client
+                .put_cluster_capacity_providers()
+                .cluster(name)
+                .set_capacity_providers(Some(d.capacity_providers.iter().cloned().collect()))
+                .set_default_capacity_provider_strategy(Some(strategy(d)?))
+                .send()
+                .await
+                .map_err(|e| from_sdk("PutClusterCapacityProviders", e))?;
+        }
+        Change::AddTags(add) => {
+            tag(client, &cluster_arn(observed, "TagResource")?, add).await?;
+        }
+        Change::RemoveTags(keys) => {
+            untag(client, &cluster_arn(observed, "UntagResource")?, keys).await?;
+        }
+        Change::CreateAsgProvider(provider) => {
+            create_asg_provider(client, asg_provider(d, provider, "CreateCapacityProvider")?)
+                .await?;
+        }
+        Change::UpdateAsgProvider(provider) => {
+            let want = asg_provider(d, provider, "UpdateCapacityProvider")?;
+            client
+                .update_capacity_provider()
+                .name(provider)
+                .auto_scaling_group_provider(
+                    ecs::AutoScalingGroupProviderUpdate::builder()
+                        .managed_scaling(managed_scaling(want))
+                        .managed_termination_protection(ecs::ManagedTerminationProtection::from(
+                            want.managed_termination_protection.as_str(),
+                        ))
+                        .managed_draining(ecs::ManagedDraining::from(
+                            want.managed_draining.as_str(),
+                        ))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateCapacityProvider", e))?;
+            if let Some(have) = observed.and_then(|o| o.asg_providers.get(provider)) {
+                let (add, remove) = tag_changes(&want.tags, &have.provider.tags);
+                if !add.is_empty() {
+                    tag(client, &have.arn, &add).await?;
+                }
+                if !remove.is_empty() {
+                    untag(client, &have.arn, &remove).await?;
+                }
+            }
+        }
+        Change::AsgProviderGroupDiffers { .. } => {
+            return Err(AwsError::terminal(
+                "UpdateCapacityProvider",
+                "AutoScalingGroupDiffers",
+                format!(
+                    "{}; ECS cannot move a capacity provider to another Auto Scaling group: \
+                     use a new provider name",
+                    change.describe()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cluster_arn(
+    observed: Option<&ObservedCluster>,
+    operation: &'static str,
+) -> Result<String, AwsError> {
+    observed
+        .map(|o| o.arn.clone())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            AwsError::terminal(
+                operation,
+                "MissingClusterArn",
+                "the cluster ARN is not known yet",
+            )
+        })
+}
+
+fn asg_provider<'a>(
+    d: &'a DesiredCluster,
+    name: &str,
+    operation: &'static str,
+) -> Result<&'a AsgProvider, AwsError> {
+    d.asg_providers.get(name).ok_or_else(|| {
+        AwsError::terminal(
+            operation,
+            "UnknownCapacityProvider",
+            format!("{name} is not in spec.autoScalingGroupProviders"),
+        )
+    })
+}
+
+async fn tag(client: &Client, arn: &str, add: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags(add)))
+        .send()
+        .await
+        .map_err(|e| from_sdk("TagResource", e))?;
+    Ok(())
+}
+
+async fn untag(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+    client
+        .untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .map_err(|e| from_sdk("UntagResource", e))?;
+    Ok(())
+}
+
+/// Outcome of a delete attempt.
+#[derive(Debug, PartialEq)]
+pub enum Deleted {
+    Yes,
+    /// The cluster still has services (not INACTIVE); nothing was deleted.
+    HasServices(Vec<String>),
+}
+
+/// Deletes the cluster unless it still has services, then the Auto Scaling group providers the
+/// spec declares.
+pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsError> {
+    let services = match services_not_inactive(client, &d.cluster_name).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    if !services.is_empty() {
+        return Ok(Deleted::HasServices(services));
+    }
+    match client
+        .delete_cluster()
+        .cluster(&d.cluster_name)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteCluster", e))
+    {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    let names: Vec<String> = d.asg_providers.keys().cloned().collect();
+    // Only existing ones: DeleteCapacityProvider on a missing provider is not a clean not-found
+    // everywhere (moto answers 500).
+    for name in describe_asg_providers(client, &names).await?.keys() {
+        match client
+            .delete_capacity_provider()
+            .capacity_provider(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DeleteCapacityProvider", e))
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() || e.message.contains("does not exist") => {}
+            // Still attached to the cluster being deleted: try again later.
+            Err(e) if e.message.contains("in use") => {
+                return Err(AwsError {
+                    class: ErrorClass::Retryable,
+                    ..e
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Deleted::Yes)
+}
+
+/// Names of the cluster's services whose status is not INACTIVE (ListServices, all pages, then
+/// DescribeServices in batches of 10).
+async fn services_not_inactive(client: &Client, cluster: &str) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    let mut next_token = None;
+    loop {
+        let out = client
+            .list_services()
+            .cluster(cluster)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListServices", e))?;
+        arns.extend(out.service_arns.unwrap_or_default());
+        next_token = out.next_token;
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut names = Vec::new();
+    for batch in arns.chunks(10) {
+        let out = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeServices", e))?;
+        names.extend(
+            out.services
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.status.as_deref() != Some("INACTIVE"))
+                .filter_map(|s| {
+                    s.service_name.or_else(|| {
+                        s.service_arn
+                            .and_then(|a| a.rsplit('/').next().map(str::to_string))
+                    })
+                }),
+        );
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ecs_cluster::*;
+    use serde_json::json;
+
+    fn spec(v: Value) -> EcsClusterSpec {
+        serde_json::from_value(v).expect("valid spec")
+    }
+
+    /// What ECS reports for `create-cluster --cluster-name <name>` and nothing else.
+    fn observed_default(name: &str) -> ObservedCluster {
+        ObservedCluster {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:cluster/{name}"),
+            status: "ACTIVE".into(),
+            settings: [("containerInsights".to_string(), "disabled".to_string())].into(),
+            configuration: None,
+            service_connect_defaults: None,
+            capacity_providers: BTreeSet::new(),
+            default_capacity_provider_strategy: vec![],
+            tags: BTreeMap::new(),
+            active_services_count: 0,
+            running_tasks_count: 0,
+            pending_tasks_count: 0,
+            registered_container_instances_count: 0,
+            asg_providers: BTreeMap::new(),
+        }
+    }
+
+    fn observed_asg(d: &DesiredCluster, name: &str) -> ObservedAsgProvider {
+        let mut provider = d.asg_providers[name].clone();
+        provider.managed_scaling.status = Some("DISABLED".into());
+        ObservedAsgProvider {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:capacity-provider/{name}"),
+            status: "ACTIVE".into(),
+            update_status: None,
+            update_status_reason: None,
+            provider,
+        }
+    }
+
+    fn asg_spec() -> Value {
+        json!({
+            "capacityProviders": ["FARGATE"],
+            "autoScalingGroupProviders": [{
+                "name": "workers",
+                "autoScalingGroupProvider": {"autoScalingGroupArn": "workers-asg"},
+            }],
+            "defaultCapacityProviderStrategy": [
+                {"capacityProvider": "workers", "weight": 1},
+                {"capacityProvider": "FARGATE", "base": 1, "weight": 0},
+            ],
+        })
+    }
+
+    #[test]
+    fn empty_spec_matches_aws_defaults() {
+        let d = desired(&EcsClusterSpec::default(), "app");
+        assert_eq!(d.cluster_name, "app");
+        assert_eq!(diff(&d, &observed_default("app")), vec![]);
+        // Some endpoints report no settings at all.
+        let mut o = observed_default("app");
+        o.settings.clear();
+        assert_eq!(diff(&d, &o), vec![]);
+    }
+
+    #[test]
+    fn desired_defaults_name_from_metadata_and_merges_providers() {
+        let d = desired(&spec(asg_spec()), "from-metadata");
+        assert_eq!(d.cluster_name, "from-metadata");
+        assert_eq!(
+            d.capacity_providers,
+            ["FARGATE".to_string(), "workers".to_string()].into()
+        );
+        assert_eq!(
+            d.default_capacity_provider_strategy,
+            vec![
+                StrategyItem {
+                    capacity_provider: "FARGATE".into(),
+                    weight: 0,
+                    base: 1
+                },
+                StrategyItem {
+                    capacity_provider: "workers".into(),
+                    weight: 1,
+                    base: 0
+                },
+            ]
+        );
+        let p = &d.asg_providers["workers"];
+        assert_eq!(p.managed_scaling.target_capacity, 100);
+        assert_eq!(p.managed_draining, "ENABLED");
+        assert_eq!(p.managed_termination_protection, "DISABLED");
+        let named = desired(&spec(json!({"clusterName": "prod"})), "from-metadata");
+        assert_eq!(named.cluster_name, "prod");
+    }
+
+    #[test]
+    fn configuration_is_canonical() {
+        let c: ClusterConfiguration = serde_json::from_value(json!({
+            "executeCommandConfiguration": {
+                "logging": "DEFAULT",
+                "logConfiguration": {"cloudWatchEncryptionEnabled": false}
+            }
+        }))
+        .expect("valid configuration");
+        assert_eq!(canonical_configuration(&c), None);
+        let c: ClusterConfiguration = serde_json::from_value(json!({
+            "executeCommandConfiguration": {"kmsKeyId": "k", "logging": "OVERRIDE",
+                "logConfiguration": {"s3BucketName": "b", "s3EncryptionEnabled": false}}
+        }))
+        .expect("valid configuration");
+        assert_eq!(
+            canonical_configuration(&c),
+            Some(
+                json!({"executeCommandConfiguration": {"kmsKeyId": "k", "logging": "OVERRIDE",
+                "logConfiguration": {"s3BucketName": "b"}}})
+            )
+        );
+    }
+
+    #[test]
+    fn diff_table() {
+        let with = |v: Value| desired(&spec(v), "app");
+        let obs = |f: &dyn Fn(&mut ObservedCluster)| {
+            let mut o = observed_default("app");
+            f(&mut o);
+            o
+        };
+        let asg = with(asg_spec());
+        let asg_in_sync = {
+            let d = asg.clone();
+            obs(&move |o| {
+                o.capacity_providers = d.capacity_providers.clone();
+                o.default_capacity_provider_strategy = d.default_capacity_provider_strategy.clone();
+                o.asg_providers = [("workers".to_string(), observed_asg(&d, "workers"))].into();
+            })
+        };
+        let exec = json!({"configuration": {"executeCommandConfiguration": {"logging": "NONE"}}});
+        let cases: Vec<(&str, DesiredCluster, ObservedCluster, Vec<Change>)> = vec![
+            (
+                "container insights enabled",
+                with(json!({"settings": [{"name": "containerInsights", "value": "enhanced"}]})),
+                obs(&|_| {}),
+                vec![Change::UpdateSettings],
+            ),
+            (
+                "explicit disabled equals the default",
+                with(json!({"settings": [{"name": "containerInsights", "value": "disabled"}]})),
+                obs(&|o| o.settings.clear()),
+                vec![],
+            ),
+            (
+                "unlisted setting keeps the account default",
+                with(json!({})),
+                obs(&|o| {
+                    o.settings
+                        .insert("containerInsights".into(), "enabled".into());
+                }),
+                vec![],
+            ),
+            (
+                "tag added and changed, one removed",
+                with(
+                    json!({"tags": [{"key": "team", "value": "a"}, {"key": "env", "value": "prod"}]}),
+                ),
+                obs(&|o| {
+                    o.tags = [
+                        ("team".to_string(), "b".to_string()),
+                        ("old".to_string(), "x".to_string()),
+                    ]
+                    .into()
+                }),
+                vec![
+                    Change::AddTags(
+                        [("env".into(), "prod".into()), ("team".into(), "a".into())].into(),
+                    ),
+                    Change::RemoveTags(vec!["old".into()]),
+                ],
+            ),
+            (
+                "fargate providers added",
+                with(json!({"capacityProviders": ["FARGATE_SPOT", "FARGATE"]})),
+                obs(&|_| {}),
+                vec![Change::PutCapacityProviders],
+            ),
+            (
+                "providers in another order are equal",
+                with(json!({"capacityProviders": ["FARGATE_SPOT", "FARGATE"]})),
+                obs(&|o| {
+                    o.capacity_providers =
+                        ["FARGATE".to_string(), "FARGATE_SPOT".to_string()].into()
+                }),
+                vec![],
+            ),
+            (
+                "strategy weight changed",
+                with(json!({"capacityProviders": ["FARGATE"],
+                    "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 2}]})),
+                obs(&|o| {
+                    o.capacity_providers = ["FARGATE".to_string()].into();
+                    o.default_capacity_provider_strategy = vec![StrategyItem {
+                        capacity_provider: "FARGATE".into(),
+                        weight: 1,
+                        base: 0,
+                    }];
+                }),
+                vec![Change::PutCapacityProviders],
+            ),
+            (
+                "strategy removed from spec",
+                with(json!({"capacityProviders": ["FARGATE"]})),
+                obs(&|o| {
+                    o.capacity_providers = ["FARGATE".to_string()].into();
+                    o.default_capacity_provider_strategy = vec![StrategyItem {
+                        capacity_provider: "FARGATE".into(),
+                        weight: 1,
+                        base: 0,
+                    }];
+                }),
+                vec![Change::PutCapacityProviders],
+            ),
+            (
+                "configuration set",
+                with(exec.clone()),
+                obs(&|_| {}),
+                vec![Change::UpdateConfiguration],
+            ),
+            (
+                "configuration equal",
+                with(exec.clone()),
+                obs(&|o| {
+                    o.configuration =
+                        Some(json!({"executeCommandConfiguration": {"logging": "NONE"}}))
+                }),
+                vec![],
+            ),
+            (
+                "configuration removed from spec",
+                with(json!({})),
+                obs(&|o| {
+                    o.configuration =
+                        Some(json!({"executeCommandConfiguration": {"logging": "NONE"}}))
+                }),
+                vec![Change::UpdateConfiguration],
+            ),
+            (
+                "managed storage left in AWS is not fought",
+                with(exec.clone()),
+                obs(&|o| {
+                    o.configuration = Some(json!({
+                        "executeCommandConfiguration": {"logging": "NONE"},
+                        "managedStorageConfiguration": {"kmsKeyId": "k"}
+                    }))
+                }),
+                vec![],
+            ),
+            (
+                "service connect namespace set",
+                with(json!({"serviceConnectDefaults": {"namespace": "apps"}})),
+                obs(&|_| {}),
+                vec![Change::UpdateServiceConnectDefaults],
+            ),
+            (
+                "service connect namespace name vs reported ARN",
+                with(json!({"serviceConnectDefaults": {"namespace": "apps"}})),
+                obs(&|o| {
+                    o.service_connect_defaults = Some(json!({"namespace":
+                        "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc"}))
+                }),
+                vec![],
+            ),
+            (
+                "service connect removed from spec",
+                with(json!({})),
+                obs(&|o| o.service_connect_defaults = Some(json!({"namespace": "apps"}))),
+                vec![Change::UpdateServiceConnectDefaults],
+            ),
+            (
+                "asg provider missing: create it first, then attach",
+                asg.clone(),
+                obs(&|_| {}),
+                vec![
+                    Change::CreateAsgProvider("workers".into()),
+                    Change::PutCapacityProviders,
+                ],
+            ),
+            (
+                "asg provider in sync (unset scaling status accepts ECS's)",
+                asg.clone(),
+                asg_in_sync.clone(),
+                vec![],
+            ),
+            (
+                "asg provider target capacity changed",
+                {
+                    let mut v = asg_spec();
+                    v["autoScalingGroupProviders"][0]["autoScalingGroupProvider"]["managedScaling"] =
+                        json!({"status": "ENABLED", "targetCapacity": 90});
+                    with(v)
+                },
+                asg_in_sync.clone(),
+                vec![Change::UpdateAsgProvider("workers".into())],
+            ),
+            (
+                "asg provider tag added",
+                {
+                    let mut v = asg_spec();
+                    v["autoScalingGroupProviders"][0]["tags"] = json!([{"key": "k", "value": "v"}]);
+                    with(v)
+                },
+                asg_in_sync.clone(),
+                vec![Change::UpdateAsgProvider("workers".into())],
+            ),
+            (
+                "asg name matches the reported ARN",
+                asg.clone(),
+                {
+                    let mut o = asg_in_sync.clone();
+                    if let Some(p) = o.asg_providers.get_mut("workers") {
+                        p.provider.auto_scaling_group_arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/workers-asg".into();
+                    }
+                    o
+                },
+                vec![],
+            ),
+            (
+                "asg provider bound to another group",
+                asg.clone(),
+                {
+                    let mut o = asg_in_sync.clone();
+                    if let Some(p) = o.asg_providers.get_mut("workers") {
+                        p.provider.auto_scaling_group_arn = "other-asg".into();
+                    }
+                    o
+                },
+                vec![Change::AsgProviderGroupDiffers {
+                    name: "workers".into(),
+                    desired: "workers-asg".into(),
+                    observed: "other-asg".into(),
+                }],
+            ),
+        ];
+        for (name, d, o, want) in cases {
+            assert_eq!(diff(&d, &o), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn configuration_round_trips_through_the_sdk_types() {
+        let d = desired(
+            &spec(json!({"configuration": {
+                "executeCommandConfiguration": {"kmsKeyId": "k", "logging": "OVERRIDE",
+                    "logConfiguration": {"cloudWatchLogGroupName": "g", "cloudWatchEncryptionEnabled": true}},
+                "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": "f"}
+            }})),
+            "app",
+        );
+        assert_eq!(configuration_from_sdk(&configuration(&d)), d.configuration);
+        // No configuration in the spec resets ECS Exec to its defaults, which compares as none.
+        let empty = desired(&EcsClusterSpec::default(), "app");
+        assert_eq!(configuration_from_sdk(&configuration(&empty)), None);
+    }
+
+    #[test]
+    fn status_fields_come_from_the_observed_cluster() {
+        let mut o = observed_default("app");
+        o.active_services_count = 2;
+        o.capacity_providers = ["FARGATE".to_string()].into();
+        let mut s = EcsClusterStatus::default();
+        o.fill_status(&mut s);
+        assert_eq!(s.active_services_count, Some(2));
+        assert_eq!(s.status.as_deref(), Some("ACTIVE"));
+        assert_eq!(s.capacity_providers, vec!["FARGATE".to_string()]);
+        assert!(o.is_ready());
+    }
+}
