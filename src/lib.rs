@@ -76,6 +76,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         api::EcrRepository::crd_name(),
         api::TaskDefinition::crd_name(),
         api::EcsCluster::crd_name(),
+        api::EcsService::crd_name(),
     ] {
         match crds.get_opt(name).await {
             Ok(Some(_)) => {}
@@ -124,7 +125,34 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         },
         config.settings.clone(),
     );
-    tokio::join!(ecr, task_definitions, clusters);
+    // A service follows its references: a new TaskDefinition revision or a cluster becoming
+    // Ready reconciles the services that point at them.
+    let td_api = reconcile::watched_api::<api::TaskDefinition>(&client, &config.settings);
+    let cluster_api = reconcile::watched_api::<api::EcsCluster>(&client, &config.settings);
+    let services = reconcile::run_with::<api::EcsService, _, _>(
+        client.clone(),
+        reconcile::ecs_service::EcsServices {
+            ecs: clients.ecs.clone(),
+            kube: client.clone(),
+        },
+        config.settings.clone(),
+        move |controller| {
+            let store = controller.store();
+            let store2 = store.clone();
+            controller
+                .watches(
+                    td_api,
+                    kube::runtime::watcher::Config::default(),
+                    move |td| reconcile::ecs_service::dependents(&store, &td),
+                )
+                .watches(
+                    cluster_api,
+                    kube::runtime::watcher::Config::default(),
+                    move |c| reconcile::ecs_service::dependents(&store2, &c),
+                )
+        },
+    );
+    tokio::join!(ecr, task_definitions, clusters, services);
     Ok(())
 }
 

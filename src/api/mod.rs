@@ -9,6 +9,7 @@ pub mod task_definition;
 pub use common::{Condition, ConditionStatus};
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
 pub use ecs_cluster::EcsCluster;
+pub use ecs_service::EcsService;
 pub use task_definition::TaskDefinition;
 
 use kube::CustomResourceExt;
@@ -26,5 +27,6 @@ pub fn crds()
         EcrRepository::crd(),
         task_definition::TaskDefinition::crd(),
         ecs_cluster::EcsCluster::crd(),
+        ecs_service::EcsService::crd(),
     ]
 }

@@ -98,6 +98,7 @@ impl External<EcsCluster> for EcsClusters {
                     "cluster is {} (capacity providers may still be provisioning)",
                     observed.status
                 ),
+                extra: Vec::new(),
             }
         }
     }

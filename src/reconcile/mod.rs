@@ -4,6 +4,7 @@
 pub mod conditions;
 pub mod ecr_repository;
 pub mod ecs_cluster;
+pub mod ecs_service;
 pub mod task_definition;
 
 use std::collections::HashMap;
@@ -86,6 +87,8 @@ pub enum DeleteOutcome {
     Deleted,
     /// AWS still holds something the spec says must not be lost; keep the finalizer.
     Blocked(String),
+    /// Deletion started and takes a while (e.g. a service draining); poll until it is done.
+    InProgress(String),
 }
 
 /// Whether the AWS resource is usable.
@@ -94,6 +97,8 @@ pub struct Readiness {
     pub ready: bool,
     pub reason: String,
     pub message: String,
+    /// Further kind-specific conditions (e.g. `Progressing` for a service rollout).
+    pub extra: Vec<NewCondition>,
 }
 
 impl Readiness {
@@ -102,6 +107,7 @@ impl Readiness {
             ready: true,
             reason: reason::AVAILABLE.into(),
             message: message.into(),
+            extra: Vec::new(),
         }
     }
 }
@@ -317,10 +323,11 @@ pub async fn reconcile<K: Managed, E: External<K>>(
             ctx.reset_backoff(&key);
             debug!(object = %key, ready = readiness.ready, "reconciled: in sync");
             let ready = readiness.ready;
-            let conditions = [
+            let mut conditions = vec![
                 NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
                 NewCondition::new(READY, readiness.ready, readiness.reason, readiness.message),
             ];
+            conditions.extend(readiness.extra);
             write_status(obj.as_ref(), &ctx.client, Some(fields), &conditions).await?;
             Ok(Action::requeue(if ready {
                 ctx.settings.resync
@@ -408,6 +415,15 @@ async fn finalize<K: Managed, E: External<K>>(
             remove_finalizer(obj, &ctx.client).await?;
             ctx.reset_backoff(key);
             Ok(Action::await_change())
+        }
+        Ok(DeleteOutcome::InProgress(message)) => {
+            debug!(object = %key, %message, "delete in progress");
+            let conditions = [
+                NewCondition::new(SYNCED, false, reason::DELETING, message),
+                NewCondition::new(READY, false, reason::DELETING, "deletion requested"),
+            ];
+            write_status(obj, &ctx.client, None, &conditions).await?;
+            Ok(Action::requeue(ctx.settings.not_ready_poll))
         }
         Ok(DeleteOutcome::Blocked(message)) => {
             warn!(object = %key, %message, "delete blocked");

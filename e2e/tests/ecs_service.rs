@@ -1,0 +1,272 @@
+//! EcsService end to end against the real bed. moto reports runningCount = 2 for new services
+//! (MOTO_ECS_SERVICE_RUNNING, set by e2e/env): desiredCount <= 2 is a finished rollout, more is
+//! one in progress.
+
+use anyhow::{Result, anyhow, ensure};
+use e2e::{TestEnv, condition_message, unique};
+use ecs_operator::api::ecs_service::EcsService;
+use ecs_operator::api::{EcsCluster, TaskDefinition};
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+fn manifest(kind: &str, obj: &str, spec: &Value) -> String {
+    json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": kind, "metadata": {"name": obj}, "spec": spec}).to_string()
+}
+
+async fn status(env: &TestEnv, name: &str) -> Result<Value> {
+    Ok(serde_json::to_value(env.api::<EcsService>().get(name).await?)?["status"].clone())
+}
+
+fn condition(status: &Value, type_: &str) -> (String, String) {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Cluster + task definition objects (Ready) for a service to reference.
+async fn bed_for_service(env: &TestEnv) -> Result<(String, String)> {
+    let cluster = unique("svc-cluster");
+    let family = unique("svc-web");
+    env.apply::<EcsCluster>(&manifest(
+        "EcsCluster",
+        "cluster",
+        &json!({"clusterName": cluster}),
+    ))
+    .await?;
+    env.apply::<TaskDefinition>(&manifest(
+        "TaskDefinition",
+        "web",
+        &json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
+                "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128, "portMappings": [{"containerPort": 80, "hostPort": 0}]}]}),
+    ))
+    .await?;
+    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
+        .await?;
+    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
+        .await?;
+    Ok((cluster, family))
+}
+
+async fn aws_service(
+    env: &TestEnv,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<aws_sdk_ecs::types::Service>> {
+    let out = env
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .send()
+        .await?;
+    Ok(out
+        .services()
+        .iter()
+        .find(|s| s.status() != Some("INACTIVE"))
+        .cloned())
+}
+
+#[tokio::test]
+async fn references_rollout_status_scale_redeploy_restart_and_delete() -> Result<()> {
+    let env = TestEnv::new("svc-main").await?;
+    let svc_name = unique("api");
+    // The service is applied first: its references do not exist yet.
+    let spec = json!({
+        "serviceName": svc_name,
+        "clusterRef": {"name": "cluster"},
+        "taskDefinitionRef": {"name": "web"},
+        "desiredCount": 2,
+        "launchType": "EC2",
+        "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "binpack", "field": "memory"}],
+        "tags": [{"key": "team", "value": "api"}],
+    });
+    env.apply::<EcsService>(&manifest("EcsService", "api", &spec))
+        .await?;
+    let waiting = env
+        .wait_condition::<EcsService>("api", "Synced", "False", Some("ReferenceNotReady"))
+        .await?;
+    ensure!(
+        condition_message(&waiting, "Synced").contains("cluster"),
+        "{:?}",
+        waiting.status
+    );
+
+    let (cluster, family) = bed_for_service(&env).await?;
+    env.wait_condition::<EcsService>("api", "Ready", "True", None)
+        .await?;
+    let s = status(&env, "api").await?;
+    ensure!(s["desiredCount"] == 2 && s["runningCount"] == 2, "{s}");
+    ensure!(
+        s["taskDefinition"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(&format!("{family}:1"))),
+        "{s}"
+    );
+    ensure!(condition(&s, "Progressing").0 == "False", "{s}");
+    ensure!(
+        env.log_count("related object updated") > 0,
+        "references were not resolved through watches"
+    );
+    let svc = aws_service(&env, &cluster, &svc_name)
+        .await?
+        .ok_or_else(|| anyhow!("service missing in AWS"))?;
+    ensure!(svc.desired_count() == 2, "{svc:?}");
+
+    let out = env.kubectl(&["get", "ecsservices"]).await?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    for column in ["DESIRED", "RUNNING", "PENDING", "ROLLOUT", "READY", "AGE"] {
+        ensure!(table.contains(column), "missing column {column}: {table}");
+    }
+
+    // kubectl scale drives desiredCount through the scale subresource.
+    let out = env
+        .kubectl(&["scale", "ecsservice", "api", "--replicas=4"])
+        .await?;
+    ensure!(
+        out.status.success(),
+        "kubectl scale: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.wait_for("desiredCount 4 in AWS", || async {
+        Ok(aws_service(&env, &cluster, &svc_name)
+            .await?
+            .filter(|s| s.desired_count() == 4)
+            .map(|_| ()))
+    })
+    .await?;
+
+    // A new TaskDefinition revision rolls the service to it, with no change to the service.
+    env.api::<TaskDefinition>()
+        .patch(
+            "web",
+            &PatchParams::apply("e2e-test").force(),
+            &Patch::Apply(json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": "TaskDefinition", "metadata": {"name": "web"},
+                "spec": {"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
+                         "containerDefinitions": [{"name": "web", "image": "nginx:2", "memory": 128, "portMappings": [{"containerPort": 80, "hostPort": 0}]}]}})),
+        )
+        .await?;
+    env.wait_for("service on revision 2", || async {
+        let svc = aws_service(&env, &cluster, &svc_name).await?;
+        Ok(svc
+            .filter(|s| {
+                s.task_definition()
+                    .is_some_and(|t| t.ends_with(&format!("{family}:2")))
+            })
+            .map(|_| ()))
+    })
+    .await?;
+
+    // Restart annotation: one forced deployment per new value.
+    let before = aws_service(&env, &cluster, &svc_name).await?.and_then(|s| {
+        s.deployments()
+            .first()
+            .and_then(|d| d.id().map(str::to_string))
+    });
+    env.api::<EcsService>()
+        .patch("api", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"ecs.operator.dev/restartedAt": "2026-11-22T00:00:00Z"}}})))
+        .await?;
+    env.wait_for("a forced new deployment", || async {
+        let now = aws_service(&env, &cluster, &svc_name).await?.and_then(|s| {
+            s.deployments()
+                .first()
+                .and_then(|d| d.id().map(str::to_string))
+        });
+        Ok((now.is_some() && now != before).then_some(()))
+    })
+    .await?;
+    env.wait_for("restartedAt recorded", || async {
+        Ok((status(&env, "api").await?["restartedAt"] == "2026-11-22T00:00:00Z").then_some(()))
+    })
+    .await?;
+    ensure!(
+        env.log_count("restart requested") == 1,
+        "restart acted on more than once"
+    );
+
+    // Deleting the cluster first waits for the service; deleting the service releases both.
+    env.delete::<EcsCluster>("cluster").await?;
+    let blocked = env
+        .wait_condition::<EcsCluster>("cluster", "Synced", "False", Some("DeleteBlocked"))
+        .await?;
+    ensure!(
+        condition_message(&blocked, "Synced").contains(&svc_name),
+        "{:?}",
+        blocked.status
+    );
+    env.delete::<EcsService>("api").await?;
+    env.wait_gone::<EcsService>("api").await?;
+    ensure!(
+        aws_service(&env, &cluster, &svc_name).await?.is_none(),
+        "service still active in AWS"
+    );
+    env.wait_gone::<EcsCluster>("cluster").await?;
+    env.cleanup::<EcsService>().await
+}
+
+#[tokio::test]
+async fn rollout_in_progress_is_not_ready() -> Result<()> {
+    let env = TestEnv::new("svc-progress").await?;
+    let (cluster, family) = bed_for_service(&env).await?;
+    let name = unique("big");
+    let spec = json!({"serviceName": name, "cluster": cluster, "taskDefinition": family, "desiredCount": 5});
+    env.apply::<EcsService>(&manifest("EcsService", "big", &spec))
+        .await?;
+    env.wait_condition::<EcsService>("big", "Synced", "True", None)
+        .await?;
+    let s = status(&env, "big").await?;
+    ensure!(
+        condition(&s, "Ready").0 == "False" && condition(&s, "Progressing").0 == "True",
+        "{s}"
+    );
+    ensure!(
+        s["desiredCount"] == 5 && s["runningCount"] == 2 && s["pendingCount"] == 3,
+        "{s}"
+    );
+    ensure!(s["rolloutState"] == "IN_PROGRESS", "{s}");
+    env.api::<EcsService>()
+        .patch(
+            "big",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await?;
+    env.cleanup::<EcsService>().await
+}
+
+#[tokio::test]
+async fn immutable_fields_and_exclusive_references_are_rejected() -> Result<()> {
+    let env = TestEnv::new("svc-admission").await?;
+    let bad = json!({"cluster": "c", "clusterRef": {"name": "c"}, "taskDefinition": "t"});
+    let err = env
+        .apply::<EcsService>(&manifest("EcsService", "bad", &bad))
+        .await
+        .err()
+        .ok_or_else(|| anyhow!("accepted"))?;
+    ensure!(
+        format!("{err:#}").contains("cluster-or-clusterRef"),
+        "{err:#}"
+    );
+    let ok = json!({"cluster": "c", "taskDefinition": "t", "launchType": "EC2"});
+    env.apply::<EcsService>(&manifest("EcsService", "svc", &ok))
+        .await?;
+    let changed = json!({"cluster": "c", "taskDefinition": "t", "launchType": "FARGATE"});
+    let err = env
+        .apply::<EcsService>(&manifest("EcsService", "svc", &changed))
+        .await
+        .err()
+        .ok_or_else(|| anyhow!("launchType change accepted"))?;
+    ensure!(
+        format!("{err:#}").contains("launchType-immutable"),
+        "{err:#}"
+    );
+    env.cleanup::<EcsService>().await
+}

@@ -1,0 +1,352 @@
+//! Wiring: EcsService through the generic driver. References resolve to exact ARNs from the
+//! referenced objects' status; a new TaskDefinition revision rolls the service to it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::{Map, Value, json};
+
+use super::conditions::{NewCondition, reason};
+use super::{DeleteOutcome, Error, External, Managed, Readiness};
+use crate::api::common::{Condition, READY, find_condition};
+use crate::api::ecs_cluster::EcsCluster;
+use crate::api::ecs_service::EcsService;
+use crate::api::task_definition::TaskDefinition;
+use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
+use crate::aws::errors::{AwsError, from_sdk};
+
+/// Condition type set while a rollout is in flight.
+pub const PROGRESSING: &str = "Progressing";
+
+impl Managed for EcsService {
+    fn conditions(&self) -> &[Condition] {
+        self.status
+            .as_ref()
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// ECS-backed implementation of the four verbs.
+pub struct EcsServices {
+    pub ecs: aws_sdk_ecs::Client,
+    pub kube: kube::Client,
+}
+
+/// The resolved service plus a pending restart request.
+pub struct Desired {
+    pub service: DesiredService,
+    /// The restart annotation's value when it differs from the one last acted on.
+    pub restart: Option<String>,
+    restarted: AtomicBool,
+}
+
+impl Desired {
+    fn restart_pending(&self) -> bool {
+        self.restart.is_some() && !self.restarted.load(Ordering::SeqCst)
+    }
+}
+
+/// Status of a referenced object: its ARN when it is Ready.
+fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
+    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
+    let status = serde_json::to_value(obj)
+        .ok()?
+        .get("status")?
+        .get("arn")?
+        .as_str()?
+        .to_string();
+    ready.then_some(status)
+}
+
+async fn resolve_ref<K>(kube: &kube::Client, ns: &str, name: &str) -> Result<String, Error>
+where
+    K: Managed,
+{
+    let api: Api<K> = Api::namespaced(kube.clone(), ns);
+    let kind = K::kind(&());
+    let obj = api.get_opt(name).await?.ok_or_else(|| {
+        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
+    })?;
+    ready_arn(&obj)
+        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
+}
+
+/// EcsServices in the object's namespace that refer to it (for watches).
+pub fn dependents<K: Managed>(
+    store: &Store<EcsService>,
+    changed: &K,
+) -> Vec<ObjectRef<EcsService>> {
+    let ns = changed.namespace();
+    let name = changed.name_any();
+    let is_cluster = K::kind(&()) == EcsCluster::kind(&());
+    store
+        .state()
+        .iter()
+        .filter(|svc| svc.namespace() == ns)
+        .filter(|svc| {
+            if is_cluster {
+                svc.spec
+                    .cluster_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+            } else {
+                svc.spec
+                    .task_definition_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+            }
+        })
+        .map(|svc| ObjectRef::from_obj(svc.as_ref()))
+        .collect()
+}
+
+impl EcsServices {
+    async fn describe(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeServices", e));
+        match out {
+            Ok(out) => Ok(out
+                .services()
+                .iter()
+                .find(|s| s.status() != Some("INACTIVE"))
+                .cloned()),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl External<EcsService> for EcsServices {
+    type Desired = Desired;
+    type Observed = ObservedService;
+
+    async fn resolve(&self, obj: &EcsService) -> Result<Desired, Error> {
+        let ns = obj.namespace().unwrap_or_default();
+        let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
+            (Some(c), _) => c.clone(),
+            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
+            (None, None) => "default".to_string(),
+        };
+        let task_definition = match (&obj.spec.task_definition, &obj.spec.task_definition_ref) {
+            (Some(t), _) => t.clone(),
+            (None, Some(r)) => resolve_ref::<TaskDefinition>(&self.kube, &ns, &r.name).await?,
+            (None, None) => String::new(),
+        };
+        let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
+        let restart = obj
+            .restart_requested()
+            .map(str::to_string)
+            .filter(|r| Some(r) != acted_on.as_ref());
+        Ok(Desired {
+            service: mapping::desired(&obj.spec, &obj.service_name(), cluster, task_definition),
+            restart,
+            restarted: AtomicBool::new(false),
+        })
+    }
+
+    async fn observe(
+        &self,
+        _obj: &EcsService,
+        d: &Desired,
+    ) -> Result<Option<ObservedService>, Error> {
+        let svc = self
+            .describe(&d.service.cluster, &d.service.service_name)
+            .await?;
+        Ok(svc.as_ref().map(mapping::observed_from))
+    }
+
+    fn differences(&self, d: &Desired, observed: &ObservedService) -> Vec<String> {
+        let mut out: Vec<String> = mapping::diff(&d.service, observed)
+            .iter()
+            .map(Change::describe)
+            .collect();
+        if d.restart_pending() {
+            out.push(format!(
+                "restart requested ({})",
+                d.restart.as_deref().unwrap_or_default()
+            ));
+        }
+        out
+    }
+
+    async fn create(&self, obj: &EcsService, d: &Desired) -> Result<(), Error> {
+        // Idempotent across crashes: the same object always sends the same client token.
+        let token = obj.uid().unwrap_or_else(|| obj.name_any());
+        mapping::create_input(&d.service, &token)?
+            .send_with(&self.ecs)
+            .await
+            .map_err(|e| from_sdk("CreateService", e))?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        _obj: &EcsService,
+        d: &Desired,
+        observed: &ObservedService,
+    ) -> Result<(), Error> {
+        for change in mapping::diff(&d.service, observed) {
+            match change {
+                Change::UpdateService { .. } => {
+                    mapping::update_input(&d.service, observed)?
+                        .send_with(&self.ecs)
+                        .await
+                        .map_err(|e| from_sdk("UpdateService", e))?;
+                }
+                Change::AddTags(tags) => {
+                    let arn = observed.arn.clone().unwrap_or_default();
+                    let tags = tags
+                        .into_iter()
+                        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+                        .collect();
+                    self.ecs
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("TagResource", e))?;
+                }
+                Change::RemoveTags(keys) => {
+                    let arn = observed.arn.clone().unwrap_or_default();
+                    self.ecs
+                        .untag_resource()
+                        .resource_arn(arn)
+                        .set_tag_keys(Some(keys))
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("UntagResource", e))?;
+                }
+            }
+        }
+        if d.restart_pending() {
+            mapping::restart_input(&d.service)
+                .send_with(&self.ecs)
+                .await
+                .map_err(|e| from_sdk("UpdateService", e))?;
+            d.restarted.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Scales to zero, deletes, and waits through DRAINING until the service is INACTIVE.
+    async fn delete(&self, obj: &EcsService) -> Result<DeleteOutcome, Error> {
+        let d = match self.resolve(obj).await {
+            Ok(d) => d,
+            // A deleted reference cannot block deletion: fall back to the last known cluster.
+            Err(Error::ReferenceNotReady(_)) => {
+                let cluster = obj
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.cluster_arn.clone())
+                    .unwrap_or_default();
+                if cluster.is_empty() {
+                    return Ok(DeleteOutcome::Deleted);
+                }
+                Desired {
+                    service: mapping::desired(
+                        &obj.spec,
+                        &obj.service_name(),
+                        cluster,
+                        String::new(),
+                    ),
+                    restart: None,
+                    restarted: AtomicBool::new(false),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let (cluster, name) = (&d.service.cluster, &d.service.service_name);
+        let Some(svc) = self.describe(cluster, name).await? else {
+            return Ok(DeleteOutcome::Deleted);
+        };
+        if svc.status() == Some("DRAINING") {
+            return Ok(DeleteOutcome::InProgress(format!(
+                "service {name} is draining"
+            )));
+        }
+        let daemon = svc
+            .scheduling_strategy()
+            .is_some_and(|s| s.as_str() == "DAEMON");
+        if !daemon && svc.desired_count() > 0 {
+            self.ecs
+                .update_service()
+                .cluster(cluster)
+                .service(name)
+                .desired_count(0)
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateService", e))?;
+        }
+        match self
+            .ecs
+            .delete_service()
+            .cluster(cluster)
+            .service(name)
+            .force(daemon)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                let e = from_sdk("DeleteService", e);
+                if !e.is_not_found() {
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(match self.describe(cluster, name).await? {
+            None => DeleteOutcome::Deleted,
+            Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
+        })
+    }
+
+    fn status_fields(&self, obj: &EcsService, observed: &ObservedService) -> Map<String, Value> {
+        let mut fields = mapping::status_fields(observed);
+        let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
+        let restarted = obj.restart_requested().map(str::to_string).or(acted_on);
+        fields.insert("restartedAt".into(), json!(restarted));
+        fields
+    }
+
+    fn readiness(&self, _obj: &EcsService, observed: &ObservedService) -> Readiness {
+        let (ready, progressing, why, message) = mapping::readiness(observed);
+        let progressing_reason = if progressing {
+            reason_in_progress(why)
+        } else {
+            why
+        };
+        Readiness {
+            ready,
+            reason: why.to_string(),
+            message: message.clone(),
+            extra: vec![NewCondition::new(
+                PROGRESSING,
+                progressing,
+                progressing_reason,
+                message,
+            )],
+        }
+    }
+}
+
+fn reason_in_progress(why: &'static str) -> &'static str {
+    if why == reason::AVAILABLE {
+        "RolloutInProgress"
+    } else {
+        why
+    }
+}
