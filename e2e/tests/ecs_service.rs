@@ -270,3 +270,112 @@ async fn immutable_fields_and_exclusive_references_are_rejected() -> Result<()> 
     );
     env.cleanup::<EcsService>().await
 }
+
+#[tokio::test]
+async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
+    let env = TestEnv::new("svc-kinds").await?;
+    let cluster = unique("cp-cluster");
+    let asg_arn = format!(
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{cluster}-asg"
+    );
+    let cluster_spec = json!({
+        "clusterName": cluster,
+        "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+        "autoScalingGroupProviders": [{"name": format!("{cluster}-ec2"), "autoScalingGroupProvider": {
+            "autoScalingGroupArn": asg_arn,
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 90, "minimumScalingStepSize": 1, "maximumScalingStepSize": 10, "instanceWarmupPeriod": 120},
+            "managedTerminationProtection": "DISABLED"}}],
+        "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 3}],
+    });
+    env.apply::<EcsCluster>(&manifest("EcsCluster", "cluster", &cluster_spec)).await?;
+    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None).await?;
+    let providers = env.ecs.describe_capacity_providers().capacity_providers(format!("{cluster}-ec2")).send().await?;
+    let provider = providers.capacity_providers().first().ok_or_else(|| anyhow!("ASG capacity provider not created"))?;
+    let scaling = provider.auto_scaling_group_provider().and_then(|p| p.managed_scaling()).ok_or_else(|| anyhow!("no managed scaling"))?;
+    ensure!(scaling.target_capacity() == Some(90), "{provider:?}");
+
+    let family = unique("cp-td");
+    env.apply::<TaskDefinition>(&manifest(
+        "TaskDefinition",
+        "web",
+        &json!({"family": family, "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 128}]}),
+    ))
+    .await?;
+    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None).await?;
+
+    // A REPLICA service placed by a capacity provider strategy that includes the ASG provider.
+    let strategy = json!([{"capacityProvider": format!("{cluster}-ec2"), "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 2}]);
+    let spot = unique("spot");
+    env.apply::<EcsService>(&manifest(
+        "EcsService",
+        "spot",
+        &json!({"serviceName": spot, "clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"}, "desiredCount": 1, "capacityProviderStrategy": strategy}),
+    ))
+    .await?;
+    env.wait_condition::<EcsService>("spot", "Synced", "True", Some("ReconcileSuccess")).await?;
+    let svc = aws_service(&env, &cluster, &spot).await?.ok_or_else(|| anyhow!("spot service missing"))?;
+    let names: Vec<&str> = svc.capacity_provider_strategy().iter().map(|s| s.capacity_provider()).collect();
+    ensure!(names.contains(&format!("{cluster}-ec2").as_str()) && names.contains(&"FARGATE_SPOT"), "{svc:?}");
+
+    // A DAEMON service: no desiredCount; one task per instance.
+    let daemon = unique("agent");
+    env.apply::<EcsService>(&manifest(
+        "EcsService",
+        "agent",
+        &json!({"serviceName": daemon, "clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"}, "schedulingStrategy": "DAEMON", "launchType": "EC2"}),
+    ))
+    .await?;
+    env.wait_condition::<EcsService>("agent", "Synced", "True", Some("ReconcileSuccess")).await?;
+    let svc = aws_service(&env, &cluster, &daemon).await?.ok_or_else(|| anyhow!("daemon service missing"))?;
+    ensure!(svc.scheduling_strategy().map(|s| s.as_str()) == Some("DAEMON"), "{svc:?}");
+    let err = env
+        .apply::<EcsService>(&manifest(
+            "EcsService",
+            "agent2",
+            &json!({"clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"}, "schedulingStrategy": "DAEMON", "desiredCount": 3}),
+        ))
+        .await
+        .err()
+        .ok_or_else(|| anyhow!("DAEMON with desiredCount accepted"))?;
+    ensure!(format!("{err:#}").contains("daemon-fields"), "{err:#}");
+
+    for svc in ["spot", "agent"] {
+        env.delete::<EcsService>(svc).await?;
+        env.wait_gone::<EcsService>(svc).await?;
+    }
+    env.delete::<EcsCluster>("cluster").await?;
+    env.wait_gone::<EcsCluster>("cluster").await?;
+    let left = env.ecs.describe_capacity_providers().capacity_providers(format!("{cluster}-ec2")).send().await?;
+    ensure!(left.capacity_providers().is_empty(), "ASG capacity provider left behind: {left:?}");
+    env.cleanup::<EcsService>().await
+}
+
+#[tokio::test]
+async fn drift_is_corrected_but_autoscaled_count_is_left_alone() -> Result<()> {
+    let env = TestEnv::new("svc-drift").await?;
+    let (cluster, family) = bed_for_service(&env).await?;
+    // desiredCount unset: Application Auto Scaling (here: someone in AWS) owns it.
+    let auto = unique("auto");
+    env.apply::<EcsService>(&manifest(
+        "EcsService",
+        "auto",
+        &json!({"serviceName": auto, "cluster": cluster, "taskDefinition": family, "tags": [{"key": "team", "value": "a"}]}),
+    ))
+    .await?;
+    env.wait_condition::<EcsService>("auto", "Synced", "True", Some("ReconcileSuccess")).await?;
+    env.ecs.update_service().cluster(&cluster).service(&auto).desired_count(7).send().await?;
+    let arn = aws_service(&env, &cluster, &auto).await?.and_then(|s| s.service_arn().map(str::to_string)).unwrap_or_default();
+    env.ecs.untag_resource().resource_arn(&arn).tag_keys("team").send().await?;
+    env.wait_for("tag drift corrected", || async {
+        let tags = env.ecs.list_tags_for_resource().resource_arn(&arn).send().await?;
+        Ok(tags.tags().iter().any(|t| t.key() == Some("team")).then_some(()))
+    })
+    .await?;
+    env.wait_log_grows("reconciled: in sync", 2).await?;
+    let svc = aws_service(&env, &cluster, &auto).await?.ok_or_else(|| anyhow!("service missing"))?;
+    ensure!(svc.desired_count() == 7, "the operator overwrote an autoscaled desiredCount: {}", svc.desired_count());
+    ensure!(status(&env, "auto").await?["desiredCount"] == 7, "status does not follow AWS");
+    env.delete::<EcsService>("auto").await?;
+    env.wait_gone::<EcsService>("auto").await?;
+    env.cleanup::<EcsService>().await
+}
