@@ -287,11 +287,24 @@ async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
             "managedTerminationProtection": "DISABLED"}}],
         "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 3}],
     });
-    env.apply::<EcsCluster>(&manifest("EcsCluster", "cluster", &cluster_spec)).await?;
-    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None).await?;
-    let providers = env.ecs.describe_capacity_providers().capacity_providers(format!("{cluster}-ec2")).send().await?;
-    let provider = providers.capacity_providers().first().ok_or_else(|| anyhow!("ASG capacity provider not created"))?;
-    let scaling = provider.auto_scaling_group_provider().and_then(|p| p.managed_scaling()).ok_or_else(|| anyhow!("no managed scaling"))?;
+    env.apply::<EcsCluster>(&manifest("EcsCluster", "cluster", &cluster_spec))
+        .await?;
+    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
+        .await?;
+    let providers = env
+        .ecs
+        .describe_capacity_providers()
+        .capacity_providers(format!("{cluster}-ec2"))
+        .send()
+        .await?;
+    let provider = providers
+        .capacity_providers()
+        .first()
+        .ok_or_else(|| anyhow!("ASG capacity provider not created"))?;
+    let scaling = provider
+        .auto_scaling_group_provider()
+        .and_then(|p| p.managed_scaling())
+        .ok_or_else(|| anyhow!("no managed scaling"))?;
     ensure!(scaling.target_capacity() == Some(90), "{provider:?}");
 
     let family = unique("cp-td");
@@ -301,7 +314,8 @@ async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
         &json!({"family": family, "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 128}]}),
     ))
     .await?;
-    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None).await?;
+    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
+        .await?;
 
     // A REPLICA service placed by a capacity provider strategy that includes the ASG provider.
     let strategy = json!([{"capacityProvider": format!("{cluster}-ec2"), "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 2}]);
@@ -312,10 +326,20 @@ async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
         &json!({"serviceName": spot, "clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"}, "desiredCount": 1, "capacityProviderStrategy": strategy}),
     ))
     .await?;
-    env.wait_condition::<EcsService>("spot", "Synced", "True", Some("ReconcileSuccess")).await?;
-    let svc = aws_service(&env, &cluster, &spot).await?.ok_or_else(|| anyhow!("spot service missing"))?;
-    let names: Vec<&str> = svc.capacity_provider_strategy().iter().map(|s| s.capacity_provider()).collect();
-    ensure!(names.contains(&format!("{cluster}-ec2").as_str()) && names.contains(&"FARGATE_SPOT"), "{svc:?}");
+    env.wait_condition::<EcsService>("spot", "Synced", "True", Some("ReconcileSuccess"))
+        .await?;
+    let svc = aws_service(&env, &cluster, &spot)
+        .await?
+        .ok_or_else(|| anyhow!("spot service missing"))?;
+    let names: Vec<&str> = svc
+        .capacity_provider_strategy()
+        .iter()
+        .map(|s| s.capacity_provider())
+        .collect();
+    ensure!(
+        names.contains(&format!("{cluster}-ec2").as_str()) && names.contains(&"FARGATE_SPOT"),
+        "{svc:?}"
+    );
 
     // A DAEMON service: no desiredCount; one task per instance.
     let daemon = unique("agent");
@@ -325,9 +349,15 @@ async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
         &json!({"serviceName": daemon, "clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"}, "schedulingStrategy": "DAEMON", "launchType": "EC2"}),
     ))
     .await?;
-    env.wait_condition::<EcsService>("agent", "Synced", "True", Some("ReconcileSuccess")).await?;
-    let svc = aws_service(&env, &cluster, &daemon).await?.ok_or_else(|| anyhow!("daemon service missing"))?;
-    ensure!(svc.scheduling_strategy().map(|s| s.as_str()) == Some("DAEMON"), "{svc:?}");
+    env.wait_condition::<EcsService>("agent", "Synced", "True", Some("ReconcileSuccess"))
+        .await?;
+    let svc = aws_service(&env, &cluster, &daemon)
+        .await?
+        .ok_or_else(|| anyhow!("daemon service missing"))?;
+    ensure!(
+        svc.scheduling_strategy().map(|s| s.as_str()) == Some("DAEMON"),
+        "{svc:?}"
+    );
     let err = env
         .apply::<EcsService>(&manifest(
             "EcsService",
@@ -345,8 +375,16 @@ async fn daemon_and_capacity_provider_strategy_services() -> Result<()> {
     }
     env.delete::<EcsCluster>("cluster").await?;
     env.wait_gone::<EcsCluster>("cluster").await?;
-    let left = env.ecs.describe_capacity_providers().capacity_providers(format!("{cluster}-ec2")).send().await?;
-    ensure!(left.capacity_providers().is_empty(), "ASG capacity provider left behind: {left:?}");
+    let left = env
+        .ecs
+        .describe_capacity_providers()
+        .capacity_providers(format!("{cluster}-ec2"))
+        .send()
+        .await?;
+    ensure!(
+        left.capacity_providers().is_empty(),
+        "ASG capacity provider left behind: {left:?}"
+    );
     env.cleanup::<EcsService>().await
 }
 
@@ -362,20 +400,175 @@ async fn drift_is_corrected_but_autoscaled_count_is_left_alone() -> Result<()> {
         &json!({"serviceName": auto, "cluster": cluster, "taskDefinition": family, "tags": [{"key": "team", "value": "a"}]}),
     ))
     .await?;
-    env.wait_condition::<EcsService>("auto", "Synced", "True", Some("ReconcileSuccess")).await?;
-    env.ecs.update_service().cluster(&cluster).service(&auto).desired_count(7).send().await?;
-    let arn = aws_service(&env, &cluster, &auto).await?.and_then(|s| s.service_arn().map(str::to_string)).unwrap_or_default();
-    env.ecs.untag_resource().resource_arn(&arn).tag_keys("team").send().await?;
+    env.wait_condition::<EcsService>("auto", "Synced", "True", Some("ReconcileSuccess"))
+        .await?;
+    env.ecs
+        .update_service()
+        .cluster(&cluster)
+        .service(&auto)
+        .desired_count(7)
+        .send()
+        .await?;
+    let arn = aws_service(&env, &cluster, &auto)
+        .await?
+        .and_then(|s| s.service_arn().map(str::to_string))
+        .unwrap_or_default();
+    env.ecs
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await?;
     env.wait_for("tag drift corrected", || async {
-        let tags = env.ecs.list_tags_for_resource().resource_arn(&arn).send().await?;
-        Ok(tags.tags().iter().any(|t| t.key() == Some("team")).then_some(()))
+        let tags = env
+            .ecs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await?;
+        Ok(tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("team"))
+            .then_some(()))
     })
     .await?;
     env.wait_log_grows("reconciled: in sync", 2).await?;
-    let svc = aws_service(&env, &cluster, &auto).await?.ok_or_else(|| anyhow!("service missing"))?;
-    ensure!(svc.desired_count() == 7, "the operator overwrote an autoscaled desiredCount: {}", svc.desired_count());
-    ensure!(status(&env, "auto").await?["desiredCount"] == 7, "status does not follow AWS");
+    let svc = aws_service(&env, &cluster, &auto)
+        .await?
+        .ok_or_else(|| anyhow!("service missing"))?;
+    ensure!(
+        svc.desired_count() == 7,
+        "the operator overwrote an autoscaled desiredCount: {}",
+        svc.desired_count()
+    );
+    ensure!(
+        status(&env, "auto").await?["desiredCount"] == 7,
+        "status does not follow AWS"
+    );
     env.delete::<EcsService>("auto").await?;
     env.wait_gone::<EcsService>("auto").await?;
+    env.cleanup::<EcsService>().await
+}
+
+#[tokio::test]
+async fn fargate_awsvpc_service_behind_a_target_group() -> Result<()> {
+    let env = TestEnv::new("svc-fargate").await?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    // Network and load balancing made in moto for this test.
+    let vpc = ec2.create_vpc().cidr_block("10.20.0.0/16").send().await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or_else(|| anyhow!("no vpc"))?
+        .to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.20.1.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .ok_or_else(|| anyhow!("no subnet"))?
+        .to_string();
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&vpc_id)
+        .group_name(unique("web-sg"))
+        .description("web")
+        .send()
+        .await?;
+    let sg_id = sg
+        .group_id()
+        .ok_or_else(|| anyhow!("no security group"))?
+        .to_string();
+    let tg = elb
+        .create_target_group()
+        .name(unique("tg").chars().take(32).collect::<String>())
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&vpc_id)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .send()
+        .await?;
+    let tg_arn = tg
+        .target_groups()
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .ok_or_else(|| anyhow!("no target group"))?
+        .to_string();
+
+    let cluster = unique("fargate");
+    env.apply::<EcsCluster>(&manifest(
+        "EcsCluster",
+        "cluster",
+        &json!({"clusterName": cluster, "capacityProviders": ["FARGATE"]}),
+    ))
+    .await?;
+    let family = unique("fg-web");
+    env.apply::<TaskDefinition>(&manifest(
+        "TaskDefinition",
+        "web",
+        &json!({"family": family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+                "containerDefinitions": [{"name": "web", "image": "nginx", "portMappings": [{"containerPort": 8080}]}]}),
+    ))
+    .await?;
+    let name = unique("web");
+    env.apply::<EcsService>(&manifest(
+        "EcsService",
+        "web",
+        &json!({
+            "serviceName": name, "clusterRef": {"name": "cluster"}, "taskDefinitionRef": {"name": "web"},
+            "desiredCount": 2, "launchType": "FARGATE", "platformVersion": "1.4.0",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet_id], "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}},
+            "loadBalancers": [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}],
+            "healthCheckGracePeriodSeconds": 30,
+            "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 50,
+                                        "deploymentCircuitBreaker": {"enable": true, "rollback": true}},
+            "propagateTags": "SERVICE", "enableECSManagedTags": true,
+        }),
+    ))
+    .await?;
+    env.wait_condition::<EcsService>("web", "Ready", "True", None)
+        .await?;
+    let svc = aws_service(&env, &cluster, &name)
+        .await?
+        .ok_or_else(|| anyhow!("service missing"))?;
+    ensure!(
+        svc.launch_type().map(|l| l.as_str()) == Some("FARGATE"),
+        "{svc:?}"
+    );
+    ensure!(
+        svc.load_balancers()
+            .first()
+            .and_then(|l| l.target_group_arn())
+            == Some(tg_arn.as_str()),
+        "{svc:?}"
+    );
+    let awsvpc = svc
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .ok_or_else(|| anyhow!("no awsvpc configuration"))?;
+    ensure!(
+        awsvpc.subnets() == [subnet_id.clone()] && awsvpc.security_groups() == [sg_id.clone()],
+        "{awsvpc:?}"
+    );
+    // Several resyncs: the service converged (no update loop on AWS defaults).
+    env.wait_log_grows("reconciled: in sync", 4).await?;
+    ensure!(
+        env.log_count("still differs from the spec") == 0
+            && env.events_for("web", "Updated").await?.len() <= 1,
+        "update loop:\n{}",
+        env.operator_log()
+    );
+    env.delete::<EcsService>("web").await?;
+    env.wait_gone::<EcsService>("web").await?;
     env.cleanup::<EcsService>().await
 }
