@@ -1,5 +1,5 @@
 //! Prints the AWS-side view of what the operator manages (used by `make run`): every ECR
-//! repository and task definition family at AWS_ENDPOINT_URL.
+//! repository, task definition family, cluster and service at AWS_ENDPOINT_URL.
 
 use anyhow::Result;
 
@@ -67,6 +67,48 @@ async fn main() -> Result<()> {
                 td.status().map(|s| s.as_str()).unwrap_or_default(),
                 images.join(", ")
             );
+        }
+    }
+    println!();
+    println!(
+        "{:<24} {:<24} {:<8} {:<8} {:<8} TASK DEFINITION",
+        "CLUSTER", "SERVICE", "DESIRED", "RUNNING", "ROLLOUT"
+    );
+    let clusters = ecs.list_clusters().send().await?;
+    for cluster in clusters.cluster_arns() {
+        let name = cluster.rsplit('/').next().unwrap_or(cluster);
+        let services = ecs.list_services().cluster(cluster).send().await?;
+        if services.service_arns().is_empty() {
+            println!("{name:<24} {:<24}", "-");
+            continue;
+        }
+        for chunk in services.service_arns().chunks(10) {
+            let out = ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await?;
+            for svc in out
+                .services()
+                .iter()
+                .filter(|s| s.status() != Some("INACTIVE"))
+            {
+                let rollout = svc
+                    .deployments()
+                    .first()
+                    .and_then(|d| d.rollout_state())
+                    .map(|r| r.as_str())
+                    .unwrap_or("-");
+                println!(
+                    "{name:<24} {:<24} {:<8} {:<8} {:<8} {}",
+                    svc.service_name().unwrap_or_default(),
+                    svc.desired_count(),
+                    svc.running_count(),
+                    rollout,
+                    svc.task_definition().unwrap_or_default()
+                );
+            }
         }
     }
     Ok(())
