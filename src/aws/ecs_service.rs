@@ -15,6 +15,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::errors::AwsError;
+use super::sdk_convert::{
+    FromSdk, from_enum, from_enum_list, from_list, from_opt, to_enum, to_enum_list,
+};
 use crate::api::ecs_service::{
     self as api, AwsEnum, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
 };
@@ -752,12 +755,6 @@ trait ToSdk {
     fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError>;
 }
 
-/// The reverse, from DescribeServices output; `None` when a required value cannot be
-/// represented (an enum value newer than this build).
-trait FromSdk<S>: Sized {
-    fn from_sdk(s: &S) -> Option<Self>;
-}
-
 fn built<T>(result: Result<T, BuildError>, op: &'static str) -> Result<T, AwsError> {
     result.map_err(|e| AwsError::terminal(op, "InvalidServiceSpec", e.to_string()))
 }
@@ -774,36 +771,6 @@ fn to_list<T: ToSdk>(
         .as_ref()
         .map(|v| v.iter().map(|i| i.to_sdk(op)).collect())
         .transpose()
-}
-
-fn to_enum<A: AwsEnum, S: From<&'static str>>(value: Option<A>) -> Option<S> {
-    value.map(|v| S::from(v.as_str()))
-}
-
-fn to_enum_list<A: AwsEnum, S: From<&'static str>>(values: &Option<Vec<A>>) -> Option<Vec<S>> {
-    values
-        .as_ref()
-        .map(|v| v.iter().map(|a| S::from(a.as_str())).collect())
-}
-
-fn from_opt<S, T: FromSdk<S>>(item: &Option<S>) -> Option<T> {
-    item.as_ref().and_then(T::from_sdk)
-}
-
-fn from_list<S, T: FromSdk<S>>(items: &Option<Vec<S>>) -> Option<Vec<T>> {
-    items
-        .as_ref()
-        .map(|v| v.iter().filter_map(T::from_sdk).collect())
-}
-
-fn from_enum<A: AwsEnum>(value: Option<&impl AsRef<str>>) -> Option<A> {
-    value.and_then(|v| A::from_aws(v.as_ref()))
-}
-
-fn from_enum_list<A: AwsEnum, S: AsRef<str>>(values: &Option<Vec<S>>) -> Option<Vec<A>> {
-    values
-        .as_ref()
-        .map(|v| v.iter().filter_map(|s| A::from_aws(s.as_ref())).collect())
 }
 
 fn to_document(v: &Value) -> Document {

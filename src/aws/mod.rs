@@ -6,6 +6,7 @@ pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod errors;
 pub mod policy;
+pub(crate) mod sdk_convert;
 pub mod task_definition;
 pub mod task_definition_io;
 

@@ -11,6 +11,9 @@ use aws_smithy_types::error::operation::BuildError;
 use serde_json::{Map, Value};
 
 use super::errors::AwsError;
+use super::sdk_convert::{
+    FromSdk, from_enum, from_enum_list, from_list, from_opt, to_enum, to_enum_list,
+};
 use crate::api::task_definition::{self as api, AwsEnum, TaskDefinitionSpec};
 
 const OPERATION: &str = "RegisterTaskDefinition";
@@ -401,12 +404,6 @@ trait ToSdk {
     fn to_sdk(&self) -> Result<Self::Sdk, AwsError>;
 }
 
-/// The reverse, from DescribeTaskDefinition output. `None` when AWS returned a required value
-/// this build cannot represent (an enum value newer than the SDK); the item is then dropped.
-trait FromSdk<S>: Sized {
-    fn from_sdk(s: &S) -> Option<Self>;
-}
-
 /// A builder error (a required field missing) as a terminal error: the spec must change.
 fn built<T>(result: Result<T, BuildError>) -> Result<T, AwsError> {
     result.map_err(|e| AwsError::terminal(OPERATION, "InvalidTaskDefinition", e.to_string()))
@@ -423,39 +420,9 @@ fn to_list<T: ToSdk>(items: &Option<Vec<T>>) -> Result<Option<Vec<T::Sdk>>, AwsE
         .transpose()
 }
 
-fn to_enum<A: AwsEnum, S: From<&'static str>>(value: Option<A>) -> Option<S> {
-    value.map(|v| S::from(v.as_str()))
-}
-
-fn to_enum_list<A: AwsEnum, S: From<&'static str>>(values: &Option<Vec<A>>) -> Option<Vec<S>> {
-    values
-        .as_ref()
-        .map(|v| v.iter().map(|a| S::from(a.as_str())).collect())
-}
-
 fn to_map(map: &Option<BTreeMap<String, String>>) -> Option<HashMap<String, String>> {
     map.as_ref()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-fn from_opt<S, T: FromSdk<S>>(item: &Option<S>) -> Option<T> {
-    item.as_ref().and_then(T::from_sdk)
-}
-
-fn from_list<S, T: FromSdk<S>>(items: &Option<Vec<S>>) -> Option<Vec<T>> {
-    items
-        .as_ref()
-        .map(|v| v.iter().filter_map(T::from_sdk).collect())
-}
-
-fn from_enum<A: AwsEnum>(value: Option<&impl AsRef<str>>) -> Option<A> {
-    value.and_then(|v| A::from_aws(v.as_ref()))
-}
-
-fn from_enum_list<A: AwsEnum, S: AsRef<str>>(values: &Option<Vec<S>>) -> Option<Vec<A>> {
-    values
-        .as_ref()
-        .map(|v| v.iter().filter_map(|s| A::from_aws(s.as_ref())).collect())
 }
 
 fn from_map(map: &Option<HashMap<String, String>>) -> Option<BTreeMap<String, String>> {
