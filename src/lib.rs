@@ -129,16 +129,19 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     // Ready reconciles the services that point at them.
     let td_api = reconcile::watched_api::<api::TaskDefinition>(&client, &config.settings);
     let cluster_api = reconcile::watched_api::<api::EcsCluster>(&client, &config.settings);
+    let peers = std::sync::Arc::new(std::sync::OnceLock::new());
     let services = reconcile::run_with::<api::EcsService, _, _>(
         client.clone(),
-        reconcile::ecs_service::EcsServices {
-            ecs: clients.ecs.clone(),
-            kube: client.clone(),
-        },
+        reconcile::ecs_service::EcsServices::new(
+            clients.ecs.clone(),
+            client.clone(),
+            peers.clone(),
+        ),
         config.settings.clone(),
         move |controller| {
             let store = controller.store();
             let store2 = store.clone();
+            let _ = peers.set(store.clone());
             controller
                 .watches(
                     td_api,

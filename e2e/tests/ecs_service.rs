@@ -572,3 +572,38 @@ async fn fargate_awsvpc_service_behind_a_target_group() -> Result<()> {
     env.wait_gone::<EcsService>("web").await?;
     env.cleanup::<EcsService>().await
 }
+
+#[tokio::test]
+async fn describe_services_is_batched_per_cluster() -> Result<()> {
+    let env = TestEnv::new("svc-batch").await?;
+    let (cluster, family) = bed_for_service(&env).await?;
+    for i in 0..4 {
+        let spec = json!({"serviceName": unique(&format!("b{i}")), "cluster": cluster, "taskDefinition": family, "desiredCount": 2});
+        env.apply::<EcsService>(&manifest("EcsService", &format!("svc-{i}"), &spec))
+            .await?;
+    }
+    for i in 0..4 {
+        env.wait_condition::<EcsService>(&format!("svc-{i}"), "Ready", "True", None)
+            .await?;
+    }
+    // Two more resync rounds of all four services, then compare AWS calls with reconciles.
+    let in_sync = format!("in sync object={}/svc-", env.namespace);
+    let (reconciles, calls) = (
+        env.log_count(&in_sync),
+        env.log_count("DescribeServices batch"),
+    );
+    env.wait_log_count(&in_sync, reconciles + 8).await?;
+    let reconciles = env.log_count(&in_sync) - reconciles;
+    let calls = env.log_count("DescribeServices batch") - calls;
+    ensure!(
+        calls * 2 <= reconciles,
+        "{calls} DescribeServices calls for {reconciles} service reconciles: not batched"
+    );
+    for i in 0..4 {
+        env.delete::<EcsService>(&format!("svc-{i}")).await?;
+    }
+    for i in 0..4 {
+        env.wait_gone::<EcsService>(&format!("svc-{i}")).await?;
+    }
+    env.cleanup::<EcsService>().await
+}

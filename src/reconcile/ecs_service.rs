@@ -1,7 +1,10 @@
 //! Wiring: EcsService through the generic driver. References resolve to exact ARNs from the
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
@@ -28,10 +31,53 @@ impl Managed for EcsService {
     }
 }
 
+/// DescribeServices takes at most this many services per call.
+pub const DESCRIBE_BATCH: usize = 10;
+/// How long a batched DescribeServices answer serves the other services of the batch.
+pub const BATCH_TTL: Duration = Duration::from_secs(5);
+
+/// Answers kept for the other services of a DescribeServices batch, by (cluster, service).
+type BatchCache = HashMap<(String, String), (Instant, aws_sdk_ecs::types::Service)>;
+
 /// ECS-backed implementation of the four verbs.
 pub struct EcsServices {
     pub ecs: aws_sdk_ecs::Client,
     pub kube: kube::Client,
+    /// The controller's cache of EcsService objects (set once the controller exists): the
+    /// source of the other service names batched into one DescribeServices call.
+    pub peers: Arc<OnceLock<Store<EcsService>>>,
+    /// Recent DescribeServices answers by (cluster, service name).
+    batch: Mutex<BatchCache>,
+}
+
+impl EcsServices {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        kube: kube::Client,
+        peers: Arc<OnceLock<Store<EcsService>>>,
+    ) -> Self {
+        Self {
+            ecs,
+            kube,
+            peers,
+            batch: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Service names to describe in one call: the requested one first, then other services known
+/// to be in the same cluster, without duplicates, at most [`DESCRIBE_BATCH`]. Pure.
+pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names = vec![requested.to_string()];
+    for name in same_cluster {
+        if names.len() == DESCRIBE_BATCH {
+            break;
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The resolved service plus a pending restart request.
@@ -103,29 +149,75 @@ pub fn dependents<K: Managed>(
 }
 
 impl EcsServices {
+    /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
+    fn peers_in(&self, cluster: &str) -> Vec<String> {
+        let Some(store) = self.peers.get() else {
+            return Vec::new();
+        };
+        store
+            .state()
+            .iter()
+            .filter(|svc| {
+                svc.spec.cluster.as_deref() == Some(cluster)
+                    || svc.status.as_ref().and_then(|s| s.cluster_arn.as_deref()) == Some(cluster)
+            })
+            .map(|svc| svc.service_name())
+            .collect()
+    }
+
+    fn forget(&self, cluster: &str, service: &str) {
+        if let Ok(mut batch) = self.batch.lock() {
+            batch.remove(&(cluster.to_string(), service.to_string()));
+        }
+    }
+
+    /// Describes a service, batching up to ten services of the same cluster per call. The answers
+    /// for the other services of the batch are kept for [`BATCH_TTL`] and used once each, so a
+    /// resync round of a cluster's services costs one call per ten services. A service's own
+    /// answer is never cached, and neither is "not found".
     async fn describe(
         &self,
         cluster: &str,
         service: &str,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+        let key = (cluster.to_string(), service.to_string());
+        if let Ok(mut batch) = self.batch.lock() {
+            batch.retain(|_, (at, _)| at.elapsed() < BATCH_TTL);
+            if let Some((_, svc)) = batch.remove(&key) {
+                return Ok(Some(svc));
+            }
+        }
+        let names = batch_names(service, self.peers_in(cluster));
+        tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
         let out = self
             .ecs
             .describe_services()
             .cluster(cluster)
-            .services(service)
+            .set_services(Some(names.clone()))
             .include(aws_sdk_ecs::types::ServiceField::Tags)
             .send()
             .await
             .map_err(|e| from_sdk("DescribeServices", e));
-        match out {
-            Ok(out) => Ok(out
-                .services()
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let active = |name: &str| {
+            out.services()
                 .iter()
-                .find(|s| s.status() != Some("INACTIVE"))
-                .cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+                .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+                .cloned()
+        };
+        if let Ok(mut batch) = self.batch.lock() {
+            let now = Instant::now();
+            for name in names.iter().filter(|n| n.as_str() != service) {
+                if let Some(svc) = active(name) {
+                    batch.insert((cluster.to_string(), name.clone()), (now, svc));
+                }
+            }
         }
+        Ok(active(service))
     }
 }
 
@@ -185,6 +277,7 @@ impl External<EcsService> for EcsServices {
     async fn create(&self, obj: &EcsService, d: &Desired) -> Result<(), Error> {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
+        self.forget(&d.service.cluster, &d.service.service_name);
         mapping::create_input(&d.service, &token)?
             .send_with(&self.ecs)
             .await
@@ -270,6 +363,7 @@ impl External<EcsService> for EcsServices {
             Err(e) => return Err(e),
         };
         let (cluster, name) = (&d.service.cluster, &d.service.service_name);
+        self.forget(cluster, name);
         let Some(svc) = self.describe(cluster, name).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
@@ -308,6 +402,7 @@ impl External<EcsService> for EcsServices {
                 }
             }
         }
+        self.forget(cluster, name);
         Ok(match self.describe(cluster, name).await? {
             None => DeleteOutcome::Deleted,
             Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
@@ -348,5 +443,35 @@ fn reason_in_progress(why: &'static str) -> &'static str {
         "RolloutInProgress"
     } else {
         why
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_names_table() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let many: Vec<String> = (0..15).map(|i| format!("s{i}")).collect();
+        let cases: Vec<(&str, Vec<String>, Vec<String>)> = vec![
+            ("alone", vec![], names(&["a"])),
+            (
+                "requested first, no duplicates",
+                names(&["b", "a", "c", "b"]),
+                names(&["a", "b", "c"]),
+            ),
+            (
+                "at most ten",
+                many.clone(),
+                std::iter::once("x".to_string())
+                    .chain(many.into_iter().take(9))
+                    .collect(),
+            ),
+        ];
+        for (case, peers, want) in cases {
+            let requested = want[0].clone();
+            assert_eq!(batch_names(&requested, peers), want, "{case}");
+        }
     }
 }
