@@ -120,6 +120,15 @@ async fn references_rollout_status_scale_redeploy_restart_and_delete() -> Result
         .await?
         .ok_or_else(|| anyhow!("service missing in AWS"))?;
     ensure!(svc.desired_count() == 2, "{svc:?}");
+    let strategies: Vec<&str> = svc
+        .placement_strategy()
+        .iter()
+        .filter_map(|p| p.field())
+        .collect();
+    ensure!(
+        strategies == ["attribute:ecs.availability-zone", "memory"],
+        "placement strategies in AWS: {svc:?}"
+    );
 
     let out = env.kubectl(&["get", "ecsservices"]).await?;
     let table = String::from_utf8_lossy(&out.stdout);
