@@ -114,13 +114,7 @@ fn pull_policy(actions: &[&str]) -> Value {
 }
 
 fn manifest(obj: &str, spec: Value) -> String {
-    serde_json::to_string(&json!({
-        "apiVersion": "ecs.operator.dev/v1alpha1",
-        "kind": "EcrRepository",
-        "metadata": {"name": obj},
-        "spec": spec,
-    }))
-    .unwrap_or_default()
+    e2e::manifest("EcrRepository", obj, &spec)
 }
 
 async fn apply_spec(env: &TestEnv, obj: &str, spec: Value) -> Result<EcrRepository> {

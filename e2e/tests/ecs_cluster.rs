@@ -7,8 +7,7 @@ use ecs_operator::api::ecs_cluster::EcsCluster;
 use serde_json::{Value, json};
 
 fn manifest(obj: &str, spec: &Value) -> String {
-    json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster", "metadata": {"name": obj}, "spec": spec})
-        .to_string()
+    e2e::manifest("EcsCluster", obj, spec)
 }
 
 async fn apply(env: &TestEnv, obj: &str, spec: &Value) -> Result<EcsCluster> {

@@ -9,9 +9,7 @@ use ecs_operator::api::{EcsCluster, TaskDefinition};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-fn manifest(kind: &str, obj: &str, spec: &Value) -> String {
-    json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": kind, "metadata": {"name": obj}, "spec": spec}).to_string()
-}
+use e2e::manifest;
 
 async fn status(env: &TestEnv, name: &str) -> Result<Value> {
     Ok(serde_json::to_value(env.api::<EcsService>().get(name).await?)?["status"].clone())

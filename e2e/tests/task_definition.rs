@@ -12,8 +12,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 fn manifest(obj: &str, spec: &Value) -> String {
-    json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": "TaskDefinition", "metadata": {"name": obj}, "spec": spec})
-        .to_string()
+    e2e::manifest("TaskDefinition", obj, spec)
 }
 
 async fn apply(env: &TestEnv, obj: &str, spec: &Value) -> Result<TaskDefinition> {

@@ -8,6 +8,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types as ecs;
 use serde_json::Value;
 
+use super::ecs_tags::{tag, untag};
 use super::errors::{AwsError, ErrorClass, from_sdk};
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 
@@ -970,28 +971,6 @@ fn asg_provider<'a>(
             format!("{name} is not in spec.autoScalingGroupProviders"),
         )
     })
-}
-
-async fn tag(client: &Client, arn: &str, add: &BTreeMap<String, String>) -> Result<(), AwsError> {
-    client
-        .tag_resource()
-        .resource_arn(arn)
-        .set_tags(Some(tags(add)))
-        .send()
-        .await
-        .map_err(|e| from_sdk("TagResource", e))?;
-    Ok(())
-}
-
-async fn untag(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-    client
-        .untag_resource()
-        .resource_arn(arn)
-        .set_tag_keys(Some(keys.to_vec()))
-        .send()
-        .await
-        .map_err(|e| from_sdk("UntagResource", e))?;
-    Ok(())
 }
 
 /// Outcome of a delete attempt.

@@ -4,6 +4,7 @@
 pub mod ecr;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_tags;
 pub mod errors;
 pub mod policy;
 pub(crate) mod sdk_convert;

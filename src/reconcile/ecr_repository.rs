@@ -2,19 +2,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{DeleteOutcome, Error, External, Managed};
-use crate::api::common::Condition;
+use super::{DeleteOutcome, Error, External};
 use crate::api::ecr_repository::EcrRepository;
 use crate::aws::ecr::{self, Change, ObservedRepository};
 
-impl Managed for EcrRepository {
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
+managed_kind!(EcrRepository);
 
 /// ECR-backed implementation of the four verbs.
 pub struct EcrRepositories {

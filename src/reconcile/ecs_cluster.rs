@@ -3,19 +3,11 @@
 use serde_json::{Map, Value};
 
 use super::conditions::reason;
-use super::{DeleteOutcome, Error, External, Managed, Readiness};
-use crate::api::common::Condition;
+use super::{DeleteOutcome, Error, External, Readiness};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
 
-impl Managed for EcsCluster {
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
+managed_kind!(EcsCluster);
 
 /// ECS-backed implementation of the four verbs.
 pub struct EcsClusters {

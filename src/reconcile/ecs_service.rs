@@ -12,24 +12,18 @@ use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
 use super::{DeleteOutcome, Error, External, Managed, Readiness};
-use crate::api::common::{Condition, READY, find_condition};
+use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::EcsService;
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
+use crate::aws::ecs_tags;
 use crate::aws::errors::{AwsError, from_sdk};
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
 
-impl Managed for EcsService {
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
+managed_kind!(EcsService);
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_BATCH: usize = 10;
@@ -300,28 +294,20 @@ impl External<EcsService> for EcsServices {
                         .map_err(|e| from_sdk("UpdateService", e))?;
                 }
                 Change::AddTags(tags) => {
-                    let arn = observed.arn.clone().unwrap_or_default();
-                    let tags = tags
-                        .into_iter()
-                        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
-                        .collect();
-                    self.ecs
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(|e| from_sdk("TagResource", e))?;
+                    ecs_tags::tag(
+                        &self.ecs,
+                        observed.arn.as_deref().unwrap_or_default(),
+                        &tags,
+                    )
+                    .await?;
                 }
                 Change::RemoveTags(keys) => {
-                    let arn = observed.arn.clone().unwrap_or_default();
-                    self.ecs
-                        .untag_resource()
-                        .resource_arn(arn)
-                        .set_tag_keys(Some(keys))
-                        .send()
-                        .await
-                        .map_err(|e| from_sdk("UntagResource", e))?;
+                    ecs_tags::untag(
+                        &self.ecs,
+                        observed.arn.as_deref().unwrap_or_default(),
+                        &keys,
+                    )
+                    .await?;
                 }
             }
         }

@@ -1,6 +1,20 @@
 //! The one generic driver every kind uses: finalizer, observe -> create/update/delete, conditions,
 //! events, backoff, resync. It knows nothing kind-specific; each kind implements [`External`].
 
+/// Implements [`Managed`] for a kind whose status holds a `conditions` list (every kind does).
+macro_rules! managed_kind {
+    ($kind:ty) => {
+        impl $crate::reconcile::Managed for $kind {
+            fn conditions(&self) -> &[$crate::api::common::Condition] {
+                self.status
+                    .as_ref()
+                    .map(|s| s.conditions.as_slice())
+                    .unwrap_or_default()
+            }
+        }
+    };
+}
+
 pub mod conditions;
 pub mod ecr_repository;
 pub mod ecs_cluster;

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::{DeleteOutcome, Error, External, Managed};
-use crate::api::common::{Condition, READY, find_condition};
+use super::{DeleteOutcome, Error, External};
+use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
 use crate::aws::task_definition as mapping;
@@ -24,14 +24,7 @@ pub const OWNER_TAG: &str = "ecs.operator.dev/owner";
 /// Revisions kept ACTIVE when spec.revisionHistoryLimit is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 5;
 
-impl Managed for TaskDefinition {
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-}
+managed_kind!(TaskDefinition);
 
 /// ECS-backed implementation of the four verbs.
 pub struct TaskDefinitions {
