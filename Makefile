@@ -21,13 +21,16 @@ build: ## build the operator and the e2e crate
 	$(CARGO) build --workspace --bins --tests
 
 .PHONY: crds
-crds: build ## regenerate crds/ from the Rust types
+crds: build ## regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(BIN) crds > crds/ecs.operator.dev.yaml
+	cp crds/ecs.operator.dev.yaml charts/ecs-operator/crds/ecs.operator.dev.yaml
 
 .PHONY: check-crds
-check-crds: build ## fail if crds/ differs from what the code generates
+check-crds: build ## fail if crds/ or the chart's copy differs from what the code generates
 	@$(BIN) crds | diff -u crds/ecs.operator.dev.yaml - \
 	  || { echo "crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; }
+	@$(BIN) crds | diff -u charts/ecs-operator/crds/ecs.operator.dev.yaml - \
+	  || { echo "charts/ecs-operator/crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; }
 
 .PHONY: lint
 lint: ## rustfmt check and clippy -D warnings

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod export;
 pub mod reconcile;
 pub mod runtime;
 
@@ -23,6 +24,8 @@ pub enum StartupError {
     CrdMissing(String),
     #[error("serialising CRDs: {0}")]
     Serialize(String),
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
 }
 
 /// Everything `run` needs.
@@ -30,6 +33,12 @@ pub struct RunConfig {
     pub region: Option<String>,
     pub settings: reconcile::Settings,
     pub aws_max_attempts: u32,
+    /// Written into the ownership tags of every AWS resource (`--instance-id`).
+    pub instance_id: String,
+    /// Deletion policy when neither the spec nor the namespace sets one.
+    pub default_deletion_policy: api::common::DeletionPolicy,
+    /// Metrics/health server and leader election.
+    pub runtime: runtime::RuntimeConfig,
 }
 
 /// `ecs-operator convert task-definition`: AWS JSON (describe or register shape) -> manifest YAML.
@@ -86,26 +95,38 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
             Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
         }
     }
-    let clients = aws::AwsClients::load(&aws::AwsSettings {
+    let aws = aws::AwsProvider::load(&aws::AwsSettings {
         region: config.region,
         endpoint_url: None,
         max_attempts: config.aws_max_attempts,
     })
     .await?;
-    tracing::info!(region = %clients.region, "AWS clients ready");
+    tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
+    let env = std::sync::Arc::new(reconcile::Environment {
+        aws,
+        namespaces: reconcile::namespaces::Namespaces::new(
+            client.clone(),
+            std::time::Duration::from_secs(10),
+        ),
+        instance_id: config.instance_id.clone(),
+        default_deletion_policy: config.default_deletion_policy,
+    });
+    // Serve metrics and health; with leader election, wait to lead before reconciling.
+    let Some(process) = runtime::Process::start(&config.runtime).await? else {
+        return Ok(());
+    };
     let ecr = reconcile::run::<api::EcrRepository, _>(
         client.clone(),
-        reconcile::ecr_repository::EcrRepositories {
-            client: clients.ecr.clone(),
-        },
+        env.clone(),
+        reconcile::ecr_repository::EcrRepositories,
         config.settings.clone(),
     );
     // A TaskDefinition waiting for an EcrRepository is reconciled when that repository changes.
     let repositories = reconcile::watched_api::<api::EcrRepository>(&client, &config.settings);
     let task_definitions = reconcile::run_with::<api::TaskDefinition, _, _>(
         client.clone(),
+        env.clone(),
         reconcile::task_definition::TaskDefinitions {
-            ecs: clients.ecs.clone(),
             kube: client.clone(),
         },
         config.settings.clone(),
@@ -120,9 +141,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     );
     let clusters = reconcile::run::<api::EcsCluster, _>(
         client.clone(),
-        reconcile::ecs_cluster::EcsClusters {
-            client: clients.ecs.clone(),
-        },
+        env.clone(),
+        reconcile::ecs_cluster::EcsClusters,
         config.settings.clone(),
     );
     // A service follows its references: a new TaskDefinition revision or a cluster becoming
@@ -132,11 +152,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let peers = std::sync::Arc::new(std::sync::OnceLock::new());
     let services = reconcile::run_with::<api::EcsService, _, _>(
         client.clone(),
-        reconcile::ecs_service::EcsServices::new(
-            clients.ecs.clone(),
-            client.clone(),
-            peers.clone(),
-        ),
+        env.clone(),
+        reconcile::ecs_service::EcsServices::new(client.clone(), peers.clone()),
         config.settings.clone(),
         move |controller| {
             let store = controller.store();
@@ -155,7 +172,11 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
                 )
         },
     );
-    tokio::join!(ecr, task_definitions, clusters, services);
+    process
+        .run(async {
+            tokio::join!(ecr, task_definitions, clusters, services);
+        })
+        .await?;
     Ok(())
 }
 

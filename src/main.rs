@@ -26,6 +26,9 @@ enum Command {
     /// Convert AWS JSON into a manifest.
     #[command(subcommand)]
     Convert(ConvertCommand),
+    /// Print manifests that adopt existing clusters, services, task definitions and ECR
+    /// repositories (adoptionPolicy: Adopt), with references wired. Reads AWS only.
+    Export(ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -38,6 +41,36 @@ enum ConvertCommand {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// AWS region (otherwise AWS_REGION / the profile).
+    #[arg(long, env = "ECS_OPERATOR_REGION")]
+    region: Option<String>,
+    /// Export this cluster (name or ARN) and its services; repeat for several. Default: all.
+    #[arg(long = "cluster", value_name = "NAME")]
+    clusters: Vec<String>,
+    /// Also export the latest ACTIVE revision of every task definition family, not only the
+    /// families the services use.
+    #[arg(long)]
+    all_task_definition_families: bool,
+    /// Export ECR repositories.
+    #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+    repositories: bool,
+    /// Only repositories whose name starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    repository_prefix: Option<String>,
+    /// metadata.namespace to write (default: none, so `kubectl apply -n` decides).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// spec.deletionPolicy to write on every object (default: none, the namespace's or the
+    /// operator's default applies).
+    #[arg(long, value_parser = ["Delete", "Retain"])]
+    deletion_policy: Option<String>,
+    /// Attempts per AWS call by the SDK's own retry (with backoff).
+    #[arg(long, env = "ECS_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    aws_max_attempts: u32,
 }
 
 #[derive(clap::Args)]
@@ -63,6 +96,43 @@ struct RunArgs {
     /// Attempts per AWS call by the SDK's own retry (with backoff).
     #[arg(long, env = "ECS_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     aws_max_attempts: u32,
+    /// Address of the /metrics, /healthz and /readyz server (port 0: any free port).
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_METRICS_BIND_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
+    metrics_bind_address: String,
+    /// Run the controllers only while holding a Lease, so several replicas never both write.
+    #[arg(long, env = "ECS_OPERATOR_LEADER_ELECTION", default_value_t = false)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (default: POD_NAMESPACE, else `default`).
+    #[arg(long, env = "ECS_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_LEADER_ELECTION_LEASE_NAME",
+        default_value = "ecs-operator-leader"
+    )]
+    leader_election_lease_name: String,
+    /// Seconds the Lease stays valid without renewal: a standby takes over about this long
+    /// after the leader dies.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_LEADER_ELECTION_LEASE_SECONDS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(2..)
+    )]
+    leader_election_lease_seconds: u64,
+    /// Deletion policy for objects whose spec and namespace set none.
+    #[arg(long, env = "ECS_OPERATOR_DEFAULT_DELETION_POLICY", default_value = "Delete",
+          value_parser = ["Delete", "Retain"])]
+    default_deletion_policy: String,
+    /// Names this operator instance in the ownership tags of every AWS resource it manages, so
+    /// operators in different clusters sharing an account never take each other's resources.
+    #[arg(long, env = "ECS_OPERATOR_INSTANCE_ID", default_value = "default")]
+    instance_id: String,
 }
 
 #[tokio::main]
@@ -82,6 +152,25 @@ async fn main() -> ExitCode {
                     .and_then(|t| ecs_operator::convert_task_definition(&t, name.as_deref())),
             )
         }
+        Command::Export(args) => {
+            let opts = ecs_operator::export::ExportOptions {
+                region: args.region,
+                clusters: args.clusters,
+                all_task_definition_families: args.all_task_definition_families,
+                repositories: args.repositories,
+                repository_prefix: args.repository_prefix,
+                namespace: args.namespace,
+                deletion_policy: args.deletion_policy,
+                aws_max_attempts: args.aws_max_attempts,
+            };
+            let result = ecs_operator::export::export(&opts).await.map(|export| {
+                for warning in &export.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                export.yaml
+            });
+            print_or_fail(result)
+        }
         Command::Run(args) => {
             ecs_operator::runtime::init_logging(&args.log_level, args.log_format);
             let config = ecs_operator::RunConfig {
@@ -93,6 +182,24 @@ async fn main() -> ExitCode {
                     ..Default::default()
                 },
                 aws_max_attempts: args.aws_max_attempts,
+                instance_id: args.instance_id,
+                default_deletion_policy: args
+                    .default_deletion_policy
+                    .parse()
+                    .unwrap_or(ecs_operator::api::common::DeletionPolicy::Delete),
+                runtime: ecs_operator::runtime::RuntimeConfig {
+                    metrics_bind_address: args.metrics_bind_address,
+                    leader_election: args.leader_election.then(|| {
+                        ecs_operator::runtime::leader::LeaderElectionConfig {
+                            namespace: args
+                                .leader_election_namespace
+                                .unwrap_or_else(ecs_operator::runtime::leader::default_namespace),
+                            lease_name: args.leader_election_lease_name,
+                            lease_seconds: args.leader_election_lease_seconds,
+                            identity: ecs_operator::runtime::leader::default_identity(),
+                        }
+                    }),
+                },
             };
             match ecs_operator::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,

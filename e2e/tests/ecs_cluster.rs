@@ -51,9 +51,11 @@ async fn aws_cluster(env: &TestEnv, name: &str) -> Result<Option<Value>> {
             )
         })
         .collect();
+    // The operator's ownership tags are checked by the policy tests; here only the spec's.
     let tags: serde_json::Map<String, Value> = c
         .tags()
         .iter()
+        .filter(|t| !t.key().unwrap_or_default().starts_with("ecs.operator.dev/"))
         .map(|t| (t.key().unwrap_or_default().to_string(), json!(t.value())))
         .collect();
     let mut providers: Vec<String> = c.capacity_providers().to_vec();

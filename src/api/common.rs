@@ -67,3 +67,103 @@ pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars:
         "x-kubernetes-list-map-keys": ["type"],
     })
 }
+
+/// Annotation that pauses AWS writes for one object (`"true"`); status is still observed.
+pub const PAUSED_ANNOTATION: &str = "ecs.operator.dev/paused";
+/// Namespace annotation: default `deletionPolicy` for objects in the namespace.
+pub const DELETION_POLICY_ANNOTATION: &str = "ecs.operator.dev/deletion-policy";
+/// Namespace annotation: IAM role the operator assumes for every object in the namespace.
+pub const ROLE_ARN_ANNOTATION: &str = "ecs.operator.dev/role-arn";
+
+// What happens to the AWS resource when the object is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the AWS resource (only if this object owns it).
+    Delete,
+    /// Leave the AWS resource as it is; only the Kubernetes object goes away.
+    Retain,
+}
+
+impl std::str::FromStr for DeletionPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "Delete" => Ok(Self::Delete),
+            "Retain" => Ok(Self::Retain),
+            other => Err(format!(
+                "deletion policy must be Delete or Retain, not {other:?}"
+            )),
+        }
+    }
+}
+
+// Whether an AWS resource that already exists (and is not owned by any object) may be taken over.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AdoptionPolicy {
+    /// Never take over an existing resource: report `AlreadyExists`.
+    #[default]
+    Never,
+    /// The resource must exist: take ownership and converge it to the spec.
+    Adopt,
+    /// Adopt the resource when it exists, create it otherwise.
+    AdoptOrCreate,
+}
+
+// How far the operator manages the AWS resource.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and delete the AWS resource.
+    #[default]
+    Full,
+    /// Only mirror the AWS resource into status: never write to AWS, and deleting the object
+    /// never touches AWS.
+    ObserveOnly,
+}
+
+/// Policies every kind carries at the top of its spec (not AWS request fields).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+    "message": "spec.region is immutable: the resource lives in that region; create a new object for another region"
+}]))]
+#[serde(rename_all = "camelCase")]
+pub struct Policies {
+    /// `Delete` or `Retain` the AWS resource when this object is deleted. Default: the
+    /// namespace annotation `ecs.operator.dev/deletion-policy`, else the operator's
+    /// `--default-deletion-policy`, else Delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// `Never` (default): an existing AWS resource with this name is reported as
+    /// `AlreadyExists` and left alone. `Adopt`: it must exist; take ownership and converge it.
+    /// `AdoptOrCreate`: adopt it when it exists, create it otherwise. A resource owned by another
+    /// object is never taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption_policy: Option<AdoptionPolicy>,
+    /// `Full` (default) or `ObserveOnly` (mirror AWS into status, never write to AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
+    /// AWS region of the resource. Default: the operator's region. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 32),
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    )]
+    pub region: Option<String>,
+}
+
+/// A reference to another object of this operator in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.__namespace__)",
+    "message": "references are same-namespace only: remove namespace (the object must be in this object's namespace)"
+}]))]
+pub struct LocalReference {
+    /// metadata.name of the referenced object, in this object's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Not allowed: references never cross namespaces (a tenant cannot use another namespace's
+    /// objects or AWS account). Present only so that a cross-namespace attempt is rejected with a
+    /// clear message instead of being silently dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}

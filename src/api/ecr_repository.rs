@@ -34,6 +34,10 @@ use super::common::{Condition, conditions_schema, free_form_object};
 #[x_kube(validation = Rule::new("!has(self.imageTagMutability) || !self.imageTagMutability.endsWith('_WITH_EXCLUSION') || has(self.imageTagMutabilityExclusionFilters)").message("imageTagMutability *_WITH_EXCLUSION requires imageTagMutabilityExclusionFilters"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcrRepositorySpec {
+    /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
+    #[serde(flatten)]
+    pub policies: super::common::Policies,
+
     /// Name of the repository (may contain namespaces such as `team/app`). Defaults to
     /// metadata.name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -67,6 +67,10 @@ use super::common::{Condition, conditions_schema};
 #[x_kube(validation = Rule::new("!has(self.defaultCapacityProviderStrategy) || self.defaultCapacityProviderStrategy.filter(s, has(s.base) && s.base > 0).size() <= 1").message("strategy-single-base: only one defaultCapacityProviderStrategy item may have a base"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcsClusterSpec {
+    /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
+    #[serde(flatten)]
+    pub policies: super::common::Policies,
+
     /// Name of the cluster. Defaults to metadata.name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]

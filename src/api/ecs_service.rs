@@ -63,6 +63,10 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || ((!has(self.launchType) || self.launchType != 'FARGATE') && (!has(self.deploymentController) || self.deploymentController.type == 'ECS'))").message("daemon-launch: schedulingStrategy DAEMON is not supported with launchType FARGATE or the CODE_DEPLOY / EXTERNAL deployment controllers"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcsServiceSpec {
+    /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
+    #[serde(flatten)]
+    pub policies: super::common::Policies,
+
     /// Name of the service, unique within the cluster. Defaults to metadata.name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9_-]{0,254}$"))]
@@ -210,20 +214,10 @@ pub struct EcsServiceSpec {
 }
 
 /// A reference to an EcsCluster in the same namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub struct ClusterReference {
-    /// metadata.name of the EcsCluster.
-    #[schemars(length(min = 1, max = 253))]
-    pub name: String,
-}
+pub type ClusterReference = super::common::LocalReference;
 
 /// A reference to a TaskDefinition in the same namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub struct TaskDefinitionReference {
-    /// metadata.name of the TaskDefinition.
-    #[schemars(length(min = 1, max = 253))]
-    pub name: String,
-}
+pub type TaskDefinitionReference = super::common::LocalReference;
 
 /// One capacity provider of a strategy.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

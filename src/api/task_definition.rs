@@ -62,6 +62,10 @@ pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
 #[x_kube(validation = Rule::new("self.containerDefinitions.exists(c, !has(c.essential) || c.essential)").message("essential-container: at least one container must be essential"))]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinitionSpec {
+    /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
+    #[serde(flatten)]
+    pub policies: super::common::Policies,
+
     /// Task definition family. Defaults to metadata.name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
@@ -381,13 +385,8 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-/// A reference to an object of a known kind in the same namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub struct RepositoryReference {
-    /// metadata.name of the EcrRepository.
-    #[schemars(length(min = 1, max = 253))]
-    pub name: String,
-}
+/// A reference to an EcrRepository in the same namespace.
+pub type RepositoryReference = super::common::LocalReference;
 
 /// Private registry credentials.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

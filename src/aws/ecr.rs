@@ -162,10 +162,11 @@ pub fn diff(desired: &DesiredRepository, observed: &ObservedRepository) -> Vec<C
     if !add.is_empty() {
         changes.push(Change::AddTags(add));
     }
+    // `aws:` tags belong to AWS (CloudFormation, ...) and cannot be removed.
     let remove: Vec<String> = observed
         .tags
         .keys()
-        .filter(|k| !desired.tags.contains_key(*k))
+        .filter(|k| !desired.tags.contains_key(*k) && !k.starts_with("aws:"))
         .cloned()
         .collect();
     if !remove.is_empty() {
@@ -258,10 +259,7 @@ pub async fn observe(
         .await
         .map_err(|e| from_sdk("ListTagsForResource", e))?
         .tags
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
+        .unwrap_or_default();
 
     let lifecycle_policy = match client
         .get_lifecycle_policy()
@@ -271,9 +269,7 @@ pub async fn observe(
         .await
         .map_err(|e| from_sdk("GetLifecyclePolicy", e))
     {
-        Ok(out) => out
-            .lifecycle_policy_text
-            .map(|t| policy::normalize_text(&t)),
+        Ok(out) => out.lifecycle_policy_text,
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e),
     };
@@ -285,16 +281,34 @@ pub async fn observe(
         .await
         .map_err(|e| from_sdk("GetRepositoryPolicy", e))
     {
-        Ok(out) => out.policy_text.map(|t| policy::normalize_text(&t)),
+        Ok(out) => out.policy_text,
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e),
     };
+    Ok(Some(observed_from(
+        &repo,
+        &tags,
+        lifecycle_policy.as_deref(),
+        repository_policy.as_deref(),
+    )))
+}
 
+/// The comparable state of a repository from DescribeRepositories, ListTagsForResource and the
+/// two policy texts (`None` when the repository has none). Pure.
+pub fn observed_from(
+    repo: &ecr::Repository,
+    tags: &[ecr::Tag],
+    lifecycle_policy_text: Option<&str>,
+    repository_policy_text: Option<&str>,
+) -> ObservedRepository {
     let encryption = repo.encryption_configuration.as_ref();
-    Ok(Some(ObservedRepository {
+    ObservedRepository {
+        arn: repo.repository_arn.clone().unwrap_or_default(),
+        registry_id: repo.registry_id.clone().unwrap_or_default(),
         uri: repo.repository_uri.clone().unwrap_or_default(),
         created_at: repo
             .created_at
+            .as_ref()
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         image_tag_mutability: repo
             .image_tag_mutability
@@ -303,9 +317,9 @@ pub async fn observe(
             .unwrap_or_else(|| "MUTABLE".into()),
         exclusion_filters: repo
             .image_tag_mutability_exclusion_filters
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| (f.filter_type.as_str().to_string(), f.filter))
+            .iter()
+            .flatten()
+            .map(|f| (f.filter_type.as_str().to_string(), f.filter.clone()))
             .collect(),
         scan_on_push: repo
             .image_scanning_configuration
@@ -315,12 +329,13 @@ pub async fn observe(
             .map(|e| e.encryption_type.as_str().to_string())
             .unwrap_or_else(|| "AES256".into()),
         kms_key: encryption.and_then(|e| e.kms_key.clone()),
-        arn,
-        registry_id,
-        tags,
-        lifecycle_policy,
-        repository_policy,
-    }))
+        tags: tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+        lifecycle_policy: lifecycle_policy_text.map(policy::normalize_text),
+        repository_policy: repository_policy_text.map(policy::normalize_text),
+    }
 }
 
 /// Creates the repository with everything CreateRepository takes, then the policies.

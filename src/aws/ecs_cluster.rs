@@ -667,14 +667,23 @@ pub async fn observe(
     }
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     let asg_providers = describe_asg_providers(client, &names).await?;
-    Ok(Some(ObservedCluster {
+    Ok(Some(observed_from(&cluster, asg_providers)))
+}
+
+/// The comparable state of a cluster from DescribeClusters (with settings, configurations and
+/// tags) and the spec's Auto Scaling group providers as found. Pure.
+pub fn observed_from(
+    cluster: &ecs::Cluster,
+    asg_providers: BTreeMap<String, ObservedAsgProvider>,
+) -> ObservedCluster {
+    ObservedCluster {
         arn: cluster.cluster_arn.clone().unwrap_or_default(),
-        status,
+        status: cluster.status.clone().unwrap_or_default(),
         settings: cluster
             .settings
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|s| Some((s.name?.as_str().to_string(), s.value?)))
+            .iter()
+            .flatten()
+            .filter_map(|s| Some((s.name.as_ref()?.as_str().to_string(), s.value.clone()?)))
             .collect(),
         configuration: cluster
             .configuration
@@ -682,24 +691,26 @@ pub async fn observe(
             .and_then(configuration_from_sdk),
         service_connect_defaults: cluster
             .service_connect_defaults
-            .and_then(|s| s.namespace)
+            .as_ref()
+            .and_then(|s| s.namespace.clone())
             .filter(|n| !n.is_empty())
             .map(|n| serde_json::json!({ "namespace": n })),
         capacity_providers: cluster
             .capacity_providers
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .flatten()
+            .cloned()
             .collect(),
         default_capacity_provider_strategy: strategy_from_sdk(
-            cluster.default_capacity_provider_strategy,
+            cluster.default_capacity_provider_strategy.clone(),
         ),
-        tags: tags_from_sdk(cluster.tags),
+        tags: tags_from_sdk(cluster.tags.clone()),
         active_services_count: cluster.active_services_count,
         running_tasks_count: cluster.running_tasks_count,
         pending_tasks_count: cluster.pending_tasks_count,
         registered_container_instances_count: cluster.registered_container_instances_count,
         asg_providers,
-    }))
+    }
 }
 
 /// DescribeCapacityProviders for the given names; missing and INACTIVE ones are left out.

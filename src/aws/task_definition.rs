@@ -90,6 +90,7 @@ pub fn spec_from_aws(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefinit
         })
         .collect();
     TaskDefinitionSpec {
+        policies: Default::default(),
         family: td.family.clone(),
         task_role_arn: td.task_role_arn.clone(),
         execution_role_arn: td.execution_role_arn.clone(),
@@ -167,6 +168,23 @@ pub fn spec_from_json(text: &str) -> Result<TaskDefinitionSpec, String> {
 /// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
 /// Strips operator-only fields and values equal to the AWS default, and sorts lists whose
 /// order AWS does not keep (or that carry no meaning).
+/// What two task definitions are compared by: the normalised content without the tags that are
+/// not the user's to set (`aws:`, and the operator's own `ecs.operator.dev/`).
+pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
+    let mut spec = spec.clone();
+    spec.tags = spec.tags.take().and_then(|tags| {
+        let kept: Vec<_> = tags
+            .into_iter()
+            .filter(|t| {
+                let key = t.key.as_deref().unwrap_or_default();
+                !key.starts_with("aws:") && !key.starts_with("ecs.operator.dev/")
+            })
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    });
+    normalize(&spec)
+}
+
 pub fn normalize(spec: &TaskDefinitionSpec) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
     let Some(task) = v.as_object_mut() else {
@@ -177,6 +195,10 @@ pub fn normalize(spec: &TaskDefinitionSpec) -> Value {
         "revisionHistoryLimit",
         "deleteRevisionsOnDeletion",
         "family",
+        "deletionPolicy",
+        "adoptionPolicy",
+        "managementPolicy",
+        "region",
     ] {
         task.remove(key);
     }
@@ -1884,7 +1906,10 @@ mod tests {
         let mut unresolved = spec(base());
         unresolved.container_definitions[0].image = None;
         unresolved.container_definitions[0].image_ref = Some(api::ImageRef {
-            repository_ref: api::RepositoryReference { name: "web".into() },
+            repository_ref: api::RepositoryReference {
+                name: "web".into(),
+                namespace: None,
+            },
             tag: Some("1".into()),
             digest: None,
         });

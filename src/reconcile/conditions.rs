@@ -15,6 +15,16 @@ pub mod reason {
     pub const AVAILABLE: &str = "Available";
     pub const CREATING: &str = "Creating";
     pub const UNAVAILABLE: &str = "Unavailable";
+    /// The AWS resource does not exist (observe-only, paused, or Adopt with nothing to adopt).
+    pub const NOT_FOUND: &str = "NotFound";
+    /// An AWS resource with this name exists and is not this object's (adoption not allowed).
+    pub const ALREADY_EXISTS: &str = "AlreadyExists";
+    /// Another object (or operator instance) owns the AWS resource.
+    pub const OWNED_BY_ANOTHER: &str = "OwnedByAnother";
+    /// `ecs.operator.dev/paused` is set: no AWS writes.
+    pub const PAUSED: &str = "Paused";
+    /// managementPolicy ObserveOnly: status mirrors AWS, nothing is written.
+    pub const OBSERVE_ONLY: &str = "ObserveOnly";
 }
 
 /// A condition before it is stamped with time and generation.

@@ -1,17 +1,18 @@
 //! Wiring: EcrRepository through the generic driver.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{DeleteOutcome, Error, External};
 use crate::api::ecr_repository::EcrRepository;
+use crate::aws::AwsClients;
 use crate::aws::ecr::{self, Change, ObservedRepository};
 
 managed_kind!(EcrRepository);
 
 /// ECR-backed implementation of the four verbs.
-pub struct EcrRepositories {
-    pub client: aws_sdk_ecr::Client,
-}
+pub struct EcrRepositories;
 
 fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {
     ecr::desired(&obj.spec, &kube::ResourceExt::name_any(obj))
@@ -21,16 +22,40 @@ impl External<EcrRepository> for EcrRepositories {
     type Desired = ecr::DesiredRepository;
     type Observed = ObservedRepository;
 
-    async fn resolve(&self, obj: &EcrRepository) -> Result<ecr::DesiredRepository, Error> {
-        Ok(desired(obj))
+    fn aws_name(&self, obj: &EcrRepository) -> String {
+        format!("repository {}", desired(obj).repository_name)
+    }
+
+    async fn resolve(
+        &self,
+        obj: &EcrRepository,
+        _aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> Result<ecr::DesiredRepository, Error> {
+        let mut d = desired(obj);
+        d.tags.extend(owner_tags.clone());
+        Ok(d)
     }
 
     async fn observe(
         &self,
         _obj: &EcrRepository,
+        aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
-        Ok(ecr::observe(&self.client, d).await?)
+        Ok(ecr::observe(&aws.ecr, d).await?)
+    }
+
+    fn observed_tags(&self, observed: &ObservedRepository) -> BTreeMap<String, String> {
+        observed.tags.clone()
+    }
+
+    async fn current_tags(
+        &self,
+        obj: &EcrRepository,
+        aws: &AwsClients,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        Ok(ecr::observe(&aws.ecr, &desired(obj)).await?.map(|o| o.tags))
     }
 
     fn differences(
@@ -44,13 +69,19 @@ impl External<EcrRepository> for EcrRepositories {
             .collect()
     }
 
-    async fn create(&self, _obj: &EcrRepository, d: &ecr::DesiredRepository) -> Result<(), Error> {
-        Ok(ecr::create(&self.client, d).await?)
+    async fn create(
+        &self,
+        _obj: &EcrRepository,
+        aws: &AwsClients,
+        d: &ecr::DesiredRepository,
+    ) -> Result<(), Error> {
+        Ok(ecr::create(&aws.ecr, d).await?)
     }
 
     async fn update(
         &self,
         _obj: &EcrRepository,
+        aws: &AwsClients,
         d: &ecr::DesiredRepository,
         observed: &ObservedRepository,
     ) -> Result<(), Error> {
@@ -60,21 +91,20 @@ impl External<EcrRepository> for EcrRepositories {
             .into_iter()
             .partition(|c| matches!(c, Change::EncryptionDiffers { .. }));
         for change in possible.iter().chain(impossible.iter()) {
-            ecr::apply(&self.client, d, Some(observed), change).await?;
+            ecr::apply(&aws.ecr, d, Some(observed), change).await?;
         }
         Ok(())
     }
 
-    async fn delete(&self, obj: &EcrRepository) -> Result<DeleteOutcome, Error> {
+    async fn delete(&self, obj: &EcrRepository, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let d = desired(obj);
-        Ok(match ecr::delete(&self.client, &d).await? {
+        Ok(match ecr::delete(&aws.ecr, &d).await? {
             ecr::Deleted::Yes => DeleteOutcome::Deleted,
             ecr::Deleted::NotEmpty(aws_message) => DeleteOutcome::Blocked(format!(
                 "repository {} still holds images and spec.forceDelete is false, so it was not deleted \
                  (AWS: {aws_message}). To delete it with its images set spec.forceDelete: true; to keep \
-                 the repository, delete its images yourself or remove the finalizer {} (retain)",
+                 the repository, set spec.deletionPolicy: Retain",
                 d.repository_name,
-                crate::api::FINALIZER
             )),
         })
     }

@@ -1,33 +1,59 @@
 //! Wiring: EcsCluster through the generic driver.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::conditions::reason;
 use super::{DeleteOutcome, Error, External, Readiness};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
+use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
 
 managed_kind!(EcsCluster);
 
 /// ECS-backed implementation of the four verbs.
-pub struct EcsClusters {
-    pub client: aws_sdk_ecs::Client,
-}
+pub struct EcsClusters;
 
 impl External<EcsCluster> for EcsClusters {
     type Desired = DesiredCluster;
     type Observed = ObservedCluster;
 
-    async fn resolve(&self, obj: &EcsCluster) -> Result<DesiredCluster, Error> {
-        Ok(mapping::desired(&obj.spec, &obj.cluster_name()))
+    fn aws_name(&self, obj: &EcsCluster) -> String {
+        format!("cluster {}", obj.cluster_name())
+    }
+
+    async fn resolve(
+        &self,
+        obj: &EcsCluster,
+        _aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> Result<DesiredCluster, Error> {
+        let mut d = mapping::desired(&obj.spec, &obj.cluster_name());
+        d.tags.extend(owner_tags.clone());
+        Ok(d)
     }
 
     async fn observe(
         &self,
         _obj: &EcsCluster,
+        aws: &AwsClients,
         d: &DesiredCluster,
     ) -> Result<Option<ObservedCluster>, Error> {
-        Ok(mapping::observe(&self.client, d).await?)
+        Ok(mapping::observe(&aws.ecs, d).await?)
+    }
+
+    fn observed_tags(&self, observed: &ObservedCluster) -> BTreeMap<String, String> {
+        observed.tags.clone()
+    }
+
+    async fn current_tags(
+        &self,
+        obj: &EcsCluster,
+        aws: &AwsClients,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let d = mapping::desired(&obj.spec, &obj.cluster_name());
+        Ok(mapping::observe(&aws.ecs, &d).await?.map(|o| o.tags))
     }
 
     fn differences(&self, d: &DesiredCluster, observed: &ObservedCluster) -> Vec<String> {
@@ -37,25 +63,31 @@ impl External<EcsCluster> for EcsClusters {
             .collect()
     }
 
-    async fn create(&self, _obj: &EcsCluster, d: &DesiredCluster) -> Result<(), Error> {
-        Ok(mapping::create(&self.client, d).await?)
+    async fn create(
+        &self,
+        _obj: &EcsCluster,
+        aws: &AwsClients,
+        d: &DesiredCluster,
+    ) -> Result<(), Error> {
+        Ok(mapping::create(&aws.ecs, d).await?)
     }
 
     async fn update(
         &self,
         _obj: &EcsCluster,
+        aws: &AwsClients,
         d: &DesiredCluster,
         observed: &ObservedCluster,
     ) -> Result<(), Error> {
         for change in mapping::diff(d, observed) {
-            mapping::apply(&self.client, d, Some(observed), &change).await?;
+            mapping::apply(&aws.ecs, d, Some(observed), &change).await?;
         }
         Ok(())
     }
 
-    async fn delete(&self, obj: &EcsCluster) -> Result<DeleteOutcome, Error> {
+    async fn delete(&self, obj: &EcsCluster, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let d = mapping::desired(&obj.spec, &obj.cluster_name());
-        Ok(match mapping::delete(&self.client, &d).await? {
+        Ok(match mapping::delete(&aws.ecs, &d).await? {
             mapping::Deleted::Yes => DeleteOutcome::Deleted,
             mapping::Deleted::HasServices(services) => DeleteOutcome::Blocked(format!(
                 "cluster {} still has services: {}; it is deleted once they are gone \

@@ -1,7 +1,7 @@
 //! Wiring: EcsService through the generic driver. References resolve to exact ARNs from the
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::EcsService;
 use crate::api::task_definition::TaskDefinition;
+use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
 use crate::aws::ecs_tags;
 use crate::aws::errors::{AwsError, from_sdk};
@@ -30,12 +31,12 @@ pub const DESCRIBE_BATCH: usize = 10;
 /// How long a batched DescribeServices answer serves the other services of the batch.
 pub const BATCH_TTL: Duration = Duration::from_secs(5);
 
-/// Answers kept for the other services of a DescribeServices batch, by (cluster, service).
-type BatchCache = HashMap<(String, String), (Instant, aws_sdk_ecs::types::Service)>;
+/// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
+/// service): objects in other regions or accounts never share answers.
+type BatchCache = HashMap<(String, String, String), (Instant, aws_sdk_ecs::types::Service)>;
 
 /// ECS-backed implementation of the four verbs.
 pub struct EcsServices {
-    pub ecs: aws_sdk_ecs::Client,
     pub kube: kube::Client,
     /// The controller's cache of EcsService objects (set once the controller exists): the
     /// source of the other service names batched into one DescribeServices call.
@@ -45,13 +46,8 @@ pub struct EcsServices {
 }
 
 impl EcsServices {
-    pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        kube: kube::Client,
-        peers: Arc<OnceLock<Store<EcsService>>>,
-    ) -> Self {
+    pub fn new(kube: kube::Client, peers: Arc<OnceLock<Store<EcsService>>>) -> Self {
         Self {
-            ecs,
             kube,
             peers,
             batch: Mutex::new(HashMap::new()),
@@ -143,6 +139,28 @@ pub fn dependents<K: Managed>(
 }
 
 impl EcsServices {
+    /// (cluster, service name) this object stands for, without needing its task definition; a
+    /// deleted cluster reference falls back to the cluster recorded in status (`None` when
+    /// there is none: nothing was ever created).
+    async fn locate(&self, obj: &EcsService) -> Result<Option<(String, String)>, Error> {
+        let ns = obj.namespace().unwrap_or_default();
+        let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
+            (Some(c), _) => c.clone(),
+            (None, Some(r)) => match resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await {
+                Ok(arn) => arn,
+                Err(Error::ReferenceNotReady(_)) => {
+                    match obj.status.as_ref().and_then(|s| s.cluster_arn.clone()) {
+                        Some(arn) if !arn.is_empty() => arn,
+                        _ => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+            (None, None) => "default".to_string(),
+        };
+        Ok(Some((cluster, obj.service_name())))
+    }
+
     /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
     fn peers_in(&self, cluster: &str) -> Vec<String> {
         let Some(store) = self.peers.get() else {
@@ -159,9 +177,9 @@ impl EcsServices {
             .collect()
     }
 
-    fn forget(&self, cluster: &str, service: &str) {
+    fn forget(&self, aws: &AwsClients, cluster: &str, service: &str) {
         if let Ok(mut batch) = self.batch.lock() {
-            batch.remove(&(cluster.to_string(), service.to_string()));
+            batch.remove(&(aws.target(), cluster.to_string(), service.to_string()));
         }
     }
 
@@ -171,10 +189,11 @@ impl EcsServices {
     /// answer is never cached, and neither is "not found".
     async fn describe(
         &self,
+        aws: &AwsClients,
         cluster: &str,
         service: &str,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
-        let key = (cluster.to_string(), service.to_string());
+        let key = (aws.target(), cluster.to_string(), service.to_string());
         if let Ok(mut batch) = self.batch.lock() {
             batch.retain(|_, (at, _)| at.elapsed() < BATCH_TTL);
             if let Some((_, svc)) = batch.remove(&key) {
@@ -183,7 +202,7 @@ impl EcsServices {
         }
         let names = batch_names(service, self.peers_in(cluster));
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
-        let out = self
+        let out = aws
             .ecs
             .describe_services()
             .cluster(cluster)
@@ -207,7 +226,10 @@ impl EcsServices {
             let now = Instant::now();
             for name in names.iter().filter(|n| n.as_str() != service) {
                 if let Some(svc) = active(name) {
-                    batch.insert((cluster.to_string(), name.clone()), (now, svc));
+                    batch.insert(
+                        (aws.target(), cluster.to_string(), name.clone()),
+                        (now, svc),
+                    );
                 }
             }
         }
@@ -219,7 +241,16 @@ impl External<EcsService> for EcsServices {
     type Desired = Desired;
     type Observed = ObservedService;
 
-    async fn resolve(&self, obj: &EcsService) -> Result<Desired, Error> {
+    fn aws_name(&self, obj: &EcsService) -> String {
+        format!("service {}", obj.service_name())
+    }
+
+    async fn resolve(
+        &self,
+        obj: &EcsService,
+        _aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> Result<Desired, Error> {
         let ns = obj.namespace().unwrap_or_default();
         let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
             (Some(c), _) => c.clone(),
@@ -236,8 +267,24 @@ impl External<EcsService> for EcsServices {
             .restart_requested()
             .map(str::to_string)
             .filter(|r| Some(r) != acted_on.as_ref());
+        let mut service =
+            mapping::desired(&obj.spec, &obj.service_name(), cluster, task_definition);
+        if !owner_tags.is_empty() {
+            service
+                .spec
+                .tags
+                .get_or_insert_with(Vec::new)
+                .extend(
+                    owner_tags
+                        .iter()
+                        .map(|(k, v)| crate::api::task_definition::Tag {
+                            key: Some(k.clone()),
+                            value: Some(v.clone()),
+                        }),
+                );
+        }
         Ok(Desired {
-            service: mapping::desired(&obj.spec, &obj.service_name(), cluster, task_definition),
+            service,
             restart,
             restarted: AtomicBool::new(false),
         })
@@ -246,12 +293,30 @@ impl External<EcsService> for EcsServices {
     async fn observe(
         &self,
         _obj: &EcsService,
+        aws: &AwsClients,
         d: &Desired,
     ) -> Result<Option<ObservedService>, Error> {
         let svc = self
-            .describe(&d.service.cluster, &d.service.service_name)
+            .describe(aws, &d.service.cluster, &d.service.service_name)
             .await?;
         Ok(svc.as_ref().map(mapping::observed_from))
+    }
+
+    fn observed_tags(&self, observed: &ObservedService) -> BTreeMap<String, String> {
+        observed.tags.clone()
+    }
+
+    async fn current_tags(
+        &self,
+        obj: &EcsService,
+        aws: &AwsClients,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let Some((cluster, name)) = self.locate(obj).await? else {
+            return Ok(None);
+        };
+        self.forget(aws, &cluster, &name);
+        let svc = self.describe(aws, &cluster, &name).await?;
+        Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
     fn differences(&self, d: &Desired, observed: &ObservedService) -> Vec<String> {
@@ -268,12 +333,12 @@ impl External<EcsService> for EcsServices {
         out
     }
 
-    async fn create(&self, obj: &EcsService, d: &Desired) -> Result<(), Error> {
+    async fn create(&self, obj: &EcsService, aws: &AwsClients, d: &Desired) -> Result<(), Error> {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
-        self.forget(&d.service.cluster, &d.service.service_name);
+        self.forget(aws, &d.service.cluster, &d.service.service_name);
         mapping::create_input(&d.service, &token)?
-            .send_with(&self.ecs)
+            .send_with(&aws.ecs)
             .await
             .map_err(|e| from_sdk("CreateService", e))?;
         Ok(())
@@ -282,6 +347,7 @@ impl External<EcsService> for EcsServices {
     async fn update(
         &self,
         _obj: &EcsService,
+        aws: &AwsClients,
         d: &Desired,
         observed: &ObservedService,
     ) -> Result<(), Error> {
@@ -289,31 +355,23 @@ impl External<EcsService> for EcsServices {
             match change {
                 Change::UpdateService { .. } => {
                     mapping::update_input(&d.service, observed)?
-                        .send_with(&self.ecs)
+                        .send_with(&aws.ecs)
                         .await
                         .map_err(|e| from_sdk("UpdateService", e))?;
                 }
                 Change::AddTags(tags) => {
-                    ecs_tags::tag(
-                        &self.ecs,
-                        observed.arn.as_deref().unwrap_or_default(),
-                        &tags,
-                    )
-                    .await?;
+                    ecs_tags::tag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &tags)
+                        .await?;
                 }
                 Change::RemoveTags(keys) => {
-                    ecs_tags::untag(
-                        &self.ecs,
-                        observed.arn.as_deref().unwrap_or_default(),
-                        &keys,
-                    )
-                    .await?;
+                    ecs_tags::untag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &keys)
+                        .await?;
                 }
             }
         }
         if d.restart_pending() {
             mapping::restart_input(&d.service)
-                .send_with(&self.ecs)
+                .send_with(&aws.ecs)
                 .await
                 .map_err(|e| from_sdk("UpdateService", e))?;
             d.restarted.store(true, Ordering::SeqCst);
@@ -322,35 +380,13 @@ impl External<EcsService> for EcsServices {
     }
 
     /// Scales to zero, deletes, and waits through DRAINING until the service is INACTIVE.
-    async fn delete(&self, obj: &EcsService) -> Result<DeleteOutcome, Error> {
-        let d = match self.resolve(obj).await {
-            Ok(d) => d,
-            // A deleted reference cannot block deletion: fall back to the last known cluster.
-            Err(Error::ReferenceNotReady(_)) => {
-                let cluster = obj
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.cluster_arn.clone())
-                    .unwrap_or_default();
-                if cluster.is_empty() {
-                    return Ok(DeleteOutcome::Deleted);
-                }
-                Desired {
-                    service: mapping::desired(
-                        &obj.spec,
-                        &obj.service_name(),
-                        cluster,
-                        String::new(),
-                    ),
-                    restart: None,
-                    restarted: AtomicBool::new(false),
-                }
-            }
-            Err(e) => return Err(e),
+    async fn delete(&self, obj: &EcsService, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
+        let Some((cluster, name)) = self.locate(obj).await? else {
+            return Ok(DeleteOutcome::Deleted);
         };
-        let (cluster, name) = (&d.service.cluster, &d.service.service_name);
-        self.forget(cluster, name);
-        let Some(svc) = self.describe(cluster, name).await? else {
+        let (cluster, name) = (&cluster, &name);
+        self.forget(aws, cluster, name);
+        let Some(svc) = self.describe(aws, cluster, name).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
         if svc.status() == Some("DRAINING") {
@@ -362,7 +398,7 @@ impl External<EcsService> for EcsServices {
             .scheduling_strategy()
             .is_some_and(|s| s.as_str() == "DAEMON");
         if !daemon && svc.desired_count() > 0 {
-            self.ecs
+            aws.ecs
                 .update_service()
                 .cluster(cluster)
                 .service(name)
@@ -371,7 +407,7 @@ impl External<EcsService> for EcsServices {
                 .await
                 .map_err(|e| from_sdk("UpdateService", e))?;
         }
-        match self
+        match aws
             .ecs
             .delete_service()
             .cluster(cluster)
@@ -388,8 +424,8 @@ impl External<EcsService> for EcsServices {
                 }
             }
         }
-        self.forget(cluster, name);
-        Ok(match self.describe(cluster, name).await? {
+        self.forget(aws, cluster, name);
+        Ok(match self.describe(aws, cluster, name).await? {
             None => DeleteOutcome::Deleted,
             Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
         })

@@ -11,6 +11,9 @@ macro_rules! managed_kind {
                     .map(|s| s.conditions.as_slice())
                     .unwrap_or_default()
             }
+            fn policies(&self) -> &$crate::api::common::Policies {
+                &self.spec.policies
+            }
         }
     };
 }
@@ -19,9 +22,11 @@ pub mod conditions;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod namespaces;
+pub mod ownership;
 pub mod task_definition;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -40,9 +45,14 @@ use serde_json::{Map, Value, json};
 use tracing::{debug, info, warn};
 
 use crate::api::FINALIZER;
-use crate::api::common::{Condition, READY, SYNCED, find_condition};
-use crate::aws::{AwsError, ErrorClass};
+use crate::api::common::{
+    Condition, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies, READY, SYNCED,
+    find_condition,
+};
+use crate::aws::{AwsClients, AwsError, AwsProvider, ErrorClass};
 use conditions::{NewCondition, reason};
+use namespaces::Namespaces;
+use ownership::{Claim, Identity, Plan};
 
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "ecs-operator";
@@ -60,6 +70,12 @@ pub enum Error {
     /// A referenced object (e.g. an EcrRepository) does not exist or is not Ready yet.
     #[error("{0}")]
     ReferenceNotReady(String),
+    /// The driver left AWS untouched on purpose (ownership, adoption policy, observe-only).
+    #[error("{message}")]
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
     /// AWS accepted the update but still differs from the spec.
     #[error("AWS accepted the update but still differs from the spec in: {0}; retrying")]
     NotConverged(String),
@@ -73,9 +89,12 @@ impl Error {
                 ErrorClass::NotFound => ErrorClass::Retryable,
                 c => c,
             },
-            Error::Kube(_) | Error::NotConverged(_) | Error::ReferenceNotReady(_) => {
-                ErrorClass::Retryable
-            }
+            // Refusals are retried slowly (with backoff): the other owner may go away, the
+            // resource may appear; a spec change retries at once.
+            Error::Kube(_)
+            | Error::NotConverged(_)
+            | Error::ReferenceNotReady(_)
+            | Error::Refused { .. } => ErrorClass::Retryable,
             Error::InvalidSpec(_) => ErrorClass::Terminal,
         }
     }
@@ -85,6 +104,7 @@ impl Error {
         match self {
             Error::NotConverged(_) => return reason::NOT_CONVERGED,
             Error::ReferenceNotReady(_) => return reason::REFERENCE_NOT_READY,
+            Error::Refused { reason, .. } => return reason,
             _ => {}
         }
         match self.class() {
@@ -138,44 +158,84 @@ pub trait Managed:
     + 'static
 {
     fn conditions(&self) -> &[Condition];
+    /// deletionPolicy, adoptionPolicy, managementPolicy, region.
+    fn policies(&self) -> &Policies;
 }
 
 /// A managed external resource: resolve (dereference, I/O) -> observe -> create / update, and
-/// delete. `observe` returns `None` when the AWS resource does not exist.
+/// delete. `observe` returns `None` when the AWS resource does not exist. Every verb gets the
+/// AWS clients for the object's region and namespace role.
 pub trait External<K: Managed>: Send + Sync + 'static {
     /// The spec with references resolved, ready to compare and send.
     type Desired: Send + Sync;
     type Observed: Send + Sync;
 
-    /// Resolves references (other objects, defaults) into the desired state.
-    fn resolve(&self, obj: &K) -> impl Future<Output = Result<Self::Desired, Error>> + Send;
+    /// The AWS name the object stands for (repository, family, cluster, service), for messages.
+    fn aws_name(&self, obj: &K) -> String;
+    /// Resolves references (other objects, defaults) into the desired state. `owner_tags` are
+    /// the ownership tags the AWS resource must carry: part of the desired tags.
+    fn resolve(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Self::Desired, Error>> + Send;
     fn observe(
         &self,
         obj: &K,
+        aws: &AwsClients,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    /// Pure: the tags the observed AWS resource carries (ownership is read from them).
+    fn observed_tags(&self, observed: &Self::Observed) -> BTreeMap<String, String>;
+    /// Tags of the AWS resource this object names, `None` when it does not exist. Used before
+    /// deleting, so it must not need references to resolve (they may be gone already).
+    fn current_tags(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, Error>> + Send;
     /// Pure: what differs between the desired state and AWS, one short description per
     /// difference (empty when AWS already matches).
     fn differences(&self, desired: &Self::Desired, observed: &Self::Observed) -> Vec<String>;
     fn create(
         &self,
         obj: &K,
+        aws: &AwsClients,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<(), Error>> + Send;
     fn update(
         &self,
         obj: &K,
+        aws: &AwsClients,
         desired: &Self::Desired,
         observed: &Self::Observed,
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Deletes whatever this object owns in AWS; an already-absent resource counts as deleted.
-    fn delete(&self, obj: &K) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
+    /// The driver calls it only after checking ownership.
+    fn delete(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+    ) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
     /// Kind-specific status fields (arn, uri, counts...). Pure.
     fn status_fields(&self, obj: &K, observed: &Self::Observed) -> Map<String, Value>;
     /// Pure: is the resource usable? Default: it exists, so it is ready.
     fn readiness(&self, _obj: &K, _observed: &Self::Observed) -> Readiness {
         Readiness::ready("")
     }
+}
+
+/// Process-wide things every controller shares: AWS clients per target, namespace settings,
+/// and the operator's identity and defaults.
+#[derive(Debug)]
+pub struct Environment {
+    pub aws: AwsProvider,
+    pub namespaces: Namespaces,
+    /// Written into every owner tag; tells operator instances (clusters) apart.
+    pub instance_id: String,
+    /// Deletion policy when neither the spec nor the namespace sets one.
+    pub default_deletion_policy: DeletionPolicy,
 }
 
 /// Driver settings shared by all kinds.
@@ -209,6 +269,7 @@ impl Default for Settings {
 /// Shared state of one kind's controller.
 pub struct Context<E> {
     pub client: kube::Client,
+    pub env: Arc<Environment>,
     pub recorder: Recorder,
     pub external: E,
     pub settings: Settings,
@@ -216,7 +277,12 @@ pub struct Context<E> {
 }
 
 impl<E> Context<E> {
-    pub fn new(client: kube::Client, external: E, settings: Settings) -> Self {
+    pub fn new(
+        client: kube::Client,
+        env: Arc<Environment>,
+        external: E,
+        settings: Settings,
+    ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -224,6 +290,7 @@ impl<E> Context<E> {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            env,
             external,
             settings,
             failures: Mutex::new(HashMap::new()),
@@ -261,36 +328,45 @@ fn key_of<K: Managed>(obj: &K) -> String {
 }
 
 /// Runs the controller for kind `K` until a shutdown signal.
-pub async fn run<K, E>(client: kube::Client, external: E, settings: Settings)
+pub async fn run<K, E>(client: kube::Client, env: Arc<Environment>, external: E, settings: Settings)
 where
     K: Managed,
     E: External<K>,
 {
-    run_with(client, external, settings, |c| c).await
+    run_with(client, env, external, settings, |c| c).await
 }
 
 /// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
-pub async fn run_with<K, E, F>(client: kube::Client, external: E, settings: Settings, configure: F)
-where
+pub async fn run_with<K, E, F>(
+    client: kube::Client,
+    env: Arc<Environment>,
+    external: E,
+    settings: Settings,
+    configure: F,
+) where
     K: Managed,
     E: External<K>,
     F: FnOnce(Controller<K>) -> Controller<K>,
 {
     let api: Api<K> = watched_api(&client, &settings);
     let concurrency = settings.concurrency;
-    let ctx = Arc::new(Context::new(client, external, settings));
+    let ctx = Arc::new(Context::new(client, env, external, settings));
     info!(kind = %K::kind(&()), "starting controller");
     let controller = Controller::new(api, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(concurrency));
-    configure(controller)
+    // /readyz waits for this cache; /metrics counts its objects by condition.
+    let synced = crate::runtime::track_controller(controller.store(), K::conditions);
+    let run = configure(controller)
         .shutdown_on_signal()
         .run(reconcile::<K, E>, error_policy::<K, E>, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 debug!(error = %e, "reconcile dispatch");
             }
-        })
-        .await;
+        });
+    // `synced` must be polled by this task, never another: the store's readiness signal wakes
+    // only the last task that waited on it, which would leave the controller waiting forever.
+    futures::future::select(std::pin::pin!(run), synced).await;
 }
 
 /// The API for kind `K` in the watched namespace (or all namespaces).
@@ -306,6 +382,7 @@ fn error_policy<K: Managed, E: External<K>>(
     err: &Error,
     ctx: Arc<Context<E>>,
 ) -> Action {
+    crate::runtime::metrics::count_reconcile_error(&K::kind(&()), err.reason());
     let delay = ctx.next_backoff(&key_of(obj.as_ref()), err.class());
     warn!(object = %key_of(obj.as_ref()), error = %err, ?delay, "reconcile failed");
     Action::requeue(delay)
@@ -317,6 +394,7 @@ pub async fn reconcile<K: Managed, E: External<K>>(
     obj: Arc<K>,
     ctx: Arc<Context<E>>,
 ) -> Result<Action, Error> {
+    let _timer = crate::runtime::metrics::ReconcileTimer::start(&K::kind(&()));
     let key = key_of(obj.as_ref());
     if obj.meta().deletion_timestamp.is_some() {
         return finalize(obj.as_ref(), &ctx, &key).await;
@@ -332,17 +410,48 @@ pub async fn reconcile<K: Managed, E: External<K>>(
         debug!(object = %key, "terminal error for this generation; waiting for a spec change");
         return Ok(Action::await_change());
     }
-    match converge(obj.as_ref(), &ctx).await {
-        Ok((readiness, fields)) => {
+    let mode = Mode::of(obj.as_ref());
+    let was_paused =
+        find_condition(obj.conditions(), SYNCED).is_some_and(|c| c.reason == reason::PAUSED);
+    if mode == Mode::Paused && !was_paused {
+        let note = format!("{PAUSED_ANNOTATION} is set: AWS is not changed until it is removed");
+        publish(
+            &ctx,
+            obj.as_ref(),
+            EventType::Normal,
+            "Paused",
+            "Pause",
+            note,
+        )
+        .await;
+    } else if mode != Mode::Paused && was_paused {
+        let note = "resumed: AWS is converged to the spec again".to_string();
+        publish(
+            &ctx,
+            obj.as_ref(),
+            EventType::Normal,
+            "Resumed",
+            "Resume",
+            note,
+        )
+        .await;
+    }
+    match converge(obj.as_ref(), &ctx, mode).await {
+        Ok(done) => {
             ctx.reset_backoff(&key);
-            debug!(object = %key, ready = readiness.ready, "reconciled: in sync");
-            let ready = readiness.ready;
+            debug!(object = %key, ready = done.readiness.ready, ?mode, "reconciled: in sync");
+            let ready = done.readiness.ready;
             let mut conditions = vec![
-                NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
-                NewCondition::new(READY, readiness.ready, readiness.reason, readiness.message),
+                done.synced,
+                NewCondition::new(
+                    READY,
+                    done.readiness.ready,
+                    done.readiness.reason,
+                    done.readiness.message,
+                ),
             ];
-            conditions.extend(readiness.extra);
-            write_status(obj.as_ref(), &ctx.client, Some(fields), &conditions).await?;
+            conditions.extend(done.readiness.extra);
+            write_status(obj.as_ref(), &ctx.client, done.fields, &conditions).await?;
             Ok(Action::requeue(if ready {
                 ctx.settings.resync
             } else {
@@ -353,56 +462,244 @@ pub async fn reconcile<K: Managed, E: External<K>>(
     }
 }
 
-/// Observe, then create or update as needed; returns readiness and status fields of the result.
+/// How far this reconcile may write to AWS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Full,
+    ObserveOnly,
+    Paused,
+}
+
+impl Mode {
+    fn of<K: Managed>(obj: &K) -> Self {
+        if obj.policies().management_policy == Some(ManagementPolicy::ObserveOnly) {
+            Mode::ObserveOnly
+        } else if obj
+            .annotations()
+            .get(PAUSED_ANNOTATION)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            Mode::Paused
+        } else {
+            Mode::Full
+        }
+    }
+}
+
+/// Outcome of a successful reconcile.
+struct Converged {
+    synced: NewCondition,
+    readiness: Readiness,
+    /// Kind-specific status fields; `None` keeps the last known ones.
+    fields: Option<Map<String, Value>>,
+}
+
+/// The AWS clients (region, namespace role) and owner identity for one object.
+async fn target<K: Managed, E>(
+    obj: &K,
+    ctx: &Context<E>,
+) -> Result<(Arc<AwsClients>, Identity), Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let settings = ctx.env.namespaces.get(&ns).await?;
+    let aws = ctx
+        .env
+        .aws
+        .clients(
+            obj.policies().region.as_deref(),
+            settings.role_arn.as_deref(),
+            &ns,
+        )
+        .await;
+    let identity = Identity::new(
+        &ns,
+        &obj.name_any(),
+        &obj.uid().unwrap_or_default(),
+        &ctx.env.instance_id,
+    );
+    Ok((aws, identity))
+}
+
+/// Observe, then (in Full mode, when ownership allows) create, adopt or update.
 async fn converge<K: Managed, E: External<K>>(
     obj: &K,
     ctx: &Context<E>,
-) -> Result<(Readiness, Map<String, Value>), Error> {
+    mode: Mode,
+) -> Result<Converged, Error> {
     let ext = &ctx.external;
-    let desired = ext.resolve(obj).await?;
-    let observed = match ext.observe(obj, &desired).await? {
-        None => {
-            ext.create(obj, &desired).await?;
+    let (aws, me) = target(obj, ctx).await?;
+    // Observe-only never adds ownership tags, so they are not part of what it compares.
+    let owner_tags = match mode {
+        Mode::ObserveOnly => BTreeMap::new(),
+        _ => me.tags(),
+    };
+    let desired = ext.resolve(obj, &aws, &owner_tags).await?;
+    let observed = ext.observe(obj, &aws, &desired).await?;
+    if mode != Mode::Full {
+        return Ok(observe_only(obj, ext, &desired, observed.as_ref(), mode));
+    }
+    let claim = match &observed {
+        Some(o) => Some(resolve_claim(obj, ctx, &ext.observed_tags(o), &me).await),
+        None => None,
+    };
+    let adoption = obj.policies().adoption_policy.unwrap_or_default();
+    let observed = match ownership::plan(
+        claim.as_ref().map(|(c, _)| c),
+        claim.as_ref().is_some_and(|(_, alive)| *alive),
+        adoption,
+        &ext.aws_name(obj),
+    ) {
+        Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
+        Plan::Create => {
+            ext.create(obj, &aws, &desired).await?;
             info!(object = %key_of(obj), "created AWS resource");
-            publish(
-                ctx,
-                obj,
-                EventType::Normal,
-                "Created",
-                "Create",
-                "created the AWS resource".into(),
-            )
-            .await;
-            ext.observe(obj, &desired).await?.ok_or_else(|| {
+            let note = "created the AWS resource".to_string();
+            publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
+            let created = ext.observe(obj, &aws, &desired).await?.ok_or_else(|| {
                 Error::Aws(AwsError {
                     operation: "Observe",
                     code: None,
                     message: "resource not visible yet after create".into(),
                     class: ErrorClass::Retryable,
                 })
-            })?
+            })?;
+            // Some settings cannot be sent on create (or an endpoint ignores them there):
+            // finish in this reconcile, so Synced is never claimed before AWS matches.
+            update_if_needed(obj, ctx, &aws, &desired, created).await?
         }
-        Some(observed) if !ext.differences(&desired, &observed).is_empty() => {
-            let differences = ext.differences(&desired, &observed).join(", ");
-            ext.update(obj, &desired, &observed).await?;
-            info!(object = %key_of(obj), %differences, "updated AWS resource");
-            let note = format!("updated in AWS: {differences}");
-            publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
-            let after = ext.observe(obj, &desired).await?.unwrap_or(observed);
-            let left = ext.differences(&desired, &after);
-            if !left.is_empty() {
-                // AWS accepted the calls but does not show the result (eventual consistency, or
-                // an endpoint that ignores a field): retry with backoff instead of claiming Synced.
-                return Err(Error::NotConverged(left.join(", ")));
+        plan @ (Plan::Converge | Plan::Adopt) => {
+            let Some(observed) = observed else {
+                return Err(Error::NotConverged(
+                    "resource vanished while observing".into(),
+                ));
+            };
+            if plan == Plan::Adopt {
+                info!(object = %key_of(obj), ?adoption, "adopting AWS resource");
+                let note = format!(
+                    "adopted {} (spec.adoptionPolicy {adoption:?}); it now carries this object's                      ownership tags",
+                    ext.aws_name(obj)
+                );
+                publish(ctx, obj, EventType::Normal, "Adopted", "Adopt", note).await;
             }
-            after
+            update_if_needed(obj, ctx, &aws, &desired, observed).await?
         }
-        Some(observed) => observed,
     };
-    Ok((
-        ext.readiness(obj, &observed),
-        ext.status_fields(obj, &observed),
-    ))
+    Ok(Converged {
+        synced: NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
+        readiness: ext.readiness(obj, &observed),
+        fields: Some(ext.status_fields(obj, &observed)),
+    })
+}
+
+/// Applies the differences, then checks AWS shows them.
+async fn update_if_needed<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    aws: &AwsClients,
+    desired: &E::Desired,
+    observed: E::Observed,
+) -> Result<E::Observed, Error> {
+    let ext = &ctx.external;
+    let differences = ext.differences(desired, &observed);
+    if differences.is_empty() {
+        return Ok(observed);
+    }
+    let differences = differences.join(", ");
+    ext.update(obj, aws, desired, &observed).await?;
+    info!(object = %key_of(obj), %differences, "updated AWS resource");
+    let note = format!("updated in AWS: {differences}");
+    publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
+    let after = ext.observe(obj, aws, desired).await?.unwrap_or(observed);
+    let left = ext.differences(desired, &after);
+    if !left.is_empty() {
+        // AWS accepted the calls but does not show the result (eventual consistency, or an
+        // endpoint that ignores a field): retry with backoff instead of claiming Synced.
+        return Err(Error::NotConverged(left.join(", ")));
+    }
+    Ok(after)
+}
+
+/// Observe-only and paused objects: mirror AWS into status, write nothing.
+fn observe_only<K: Managed, E: External<K>>(
+    obj: &K,
+    ext: &E,
+    desired: &E::Desired,
+    observed: Option<&E::Observed>,
+    mode: Mode,
+) -> Converged {
+    let (status, reason, what) = match mode {
+        Mode::Paused => (
+            false,
+            reason::PAUSED,
+            format!("paused by annotation {PAUSED_ANNOTATION}"),
+        ),
+        _ => (
+            true,
+            reason::OBSERVE_ONLY,
+            "managementPolicy ObserveOnly".into(),
+        ),
+    };
+    let Some(observed) = observed else {
+        return Converged {
+            synced: NewCondition::new(SYNCED, status, reason, format!("{what}: AWS not changed")),
+            readiness: Readiness {
+                ready: false,
+                reason: reason::NOT_FOUND.into(),
+                message: format!("{} does not exist in AWS", ext.aws_name(obj)),
+                extra: Vec::new(),
+            },
+            fields: None,
+        };
+    };
+    let differences = ext.differences(desired, observed);
+    let message = if differences.is_empty() {
+        format!("{what}: AWS matches the spec")
+    } else {
+        format!(
+            "{what}: AWS differs from the spec in {}; not changed",
+            differences.join(", ")
+        )
+    };
+    Converged {
+        synced: NewCondition::new(SYNCED, status, reason, message),
+        readiness: ext.readiness(obj, observed),
+        fields: Some(ext.status_fields(obj, observed)),
+    }
+}
+
+/// Reads the owner of an existing AWS resource. For a `Foreign` claim, also whether the owning
+/// object still exists (`true` when unknown: never take a resource by guess).
+async fn resolve_claim<K: Managed, E>(
+    obj: &K,
+    ctx: &Context<E>,
+    tags: &BTreeMap<String, String>,
+    me: &Identity,
+) -> (Claim, bool) {
+    let claim = ownership::claim(tags, me);
+    let Claim::Foreign { owner, uid } = &claim else {
+        return (claim, false);
+    };
+    let Some((ns, name)) = owner.split_once('/') else {
+        return (claim, false);
+    };
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let alive = match api.get_opt(name).await {
+        Ok(Some(other)) => other.uid().as_deref() == Some(uid.as_str()),
+        Ok(None) => false,
+        Err(e) => {
+            debug!(object = %key_of(obj), %owner, error = %e, "cannot look up the owner; assuming it exists");
+            true
+        }
+    };
+    (claim, alive)
+}
+
+/// The deletion policy in force: spec, else namespace annotation, else the operator default.
+fn deletion_policy(
+    policies: &Policies,
+    namespace: Option<DeletionPolicy>,
+    default: DeletionPolicy,
+) -> DeletionPolicy {
+    policies.deletion_policy.or(namespace).unwrap_or(default)
 }
 
 async fn finalize<K: Managed, E: External<K>>(
@@ -413,24 +710,62 @@ async fn finalize<K: Managed, E: External<K>>(
     if !obj.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
+    match release_or_delete(obj, ctx, key).await {
+        Ok(action) => Ok(action),
+        Err(err) => handle_error(obj, ctx, key, err, Some("Delete")).await,
+    }
+}
+
+/// Deletion: policies first (observe-only, retain, paused), then ownership, then the kind.
+async fn release_or_delete<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    key: &str,
+) -> Result<Action, Error> {
     let ext = &ctx.external;
-    match ext.delete(obj).await {
-        Ok(DeleteOutcome::Deleted) => {
+    let ns = obj.namespace().unwrap_or_default();
+    let mode = Mode::of(obj);
+    if mode == Mode::ObserveOnly {
+        return release(obj, ctx, key, "managementPolicy is ObserveOnly").await;
+    }
+    let ns_settings = ctx.env.namespaces.get(&ns).await?;
+    let policy = deletion_policy(
+        obj.policies(),
+        ns_settings.deletion_policy,
+        ctx.env.default_deletion_policy,
+    );
+    if policy == DeletionPolicy::Retain {
+        return release(obj, ctx, key, "deletionPolicy is Retain").await;
+    }
+    if mode == Mode::Paused {
+        let message = format!(
+            "deletion waits: {PAUSED_ANNOTATION} is set, so AWS is not changed; remove the \
+             annotation to delete the AWS resource, or set deletionPolicy: Retain to keep it"
+        );
+        let conditions = [
+            NewCondition::new(SYNCED, false, reason::PAUSED, message),
+            NewCondition::new(READY, false, reason::DELETING, "deletion requested"),
+        ];
+        write_status(obj, &ctx.client, None, &conditions).await?;
+        return Ok(Action::await_change());
+    }
+    let (aws, me) = target(obj, ctx).await?;
+    if let Some(tags) = ext.current_tags(obj, &aws).await?
+        && !ownership::is_ours(&tags, &me)
+    {
+        let why = format!("{} is not owned by this object", ext.aws_name(obj));
+        return release(obj, ctx, key, &why).await;
+    }
+    match ext.delete(obj, &aws).await? {
+        DeleteOutcome::Deleted => {
             info!(object = %key, "deleted AWS resource");
-            publish(
-                ctx,
-                obj,
-                EventType::Normal,
-                "Deleted",
-                "Delete",
-                "deleted the AWS resource".into(),
-            )
-            .await;
+            let note = "deleted the AWS resource".to_string();
+            publish(ctx, obj, EventType::Normal, "Deleted", "Delete", note).await;
             remove_finalizer(obj, &ctx.client).await?;
             ctx.reset_backoff(key);
             Ok(Action::await_change())
         }
-        Ok(DeleteOutcome::InProgress(message)) => {
+        DeleteOutcome::InProgress(message) => {
             debug!(object = %key, %message, "delete in progress");
             let conditions = [
                 NewCondition::new(SYNCED, false, reason::DELETING, message),
@@ -439,7 +774,7 @@ async fn finalize<K: Managed, E: External<K>>(
             write_status(obj, &ctx.client, None, &conditions).await?;
             Ok(Action::requeue(ctx.settings.not_ready_poll))
         }
-        Ok(DeleteOutcome::Blocked(message)) => {
+        DeleteOutcome::Blocked(message) => {
             warn!(object = %key, %message, "delete blocked");
             publish(
                 ctx,
@@ -461,8 +796,22 @@ async fn finalize<K: Managed, E: External<K>>(
                 ctx.next_backoff(key, ErrorClass::Retryable),
             ))
         }
-        Err(err) => handle_error(obj, ctx, key, err, Some("Delete")).await,
     }
+}
+
+/// Lets the object go without touching AWS.
+async fn release<K: Managed, E>(
+    obj: &K,
+    ctx: &Context<E>,
+    key: &str,
+    why: &str,
+) -> Result<Action, Error> {
+    info!(object = %key, %why, "object deleted; AWS resource left untouched");
+    let note = format!("{why}: the AWS resource was left untouched");
+    publish(ctx, obj, EventType::Normal, "Retained", "Delete", note).await;
+    remove_finalizer(obj, &ctx.client).await?;
+    ctx.reset_backoff(key);
+    Ok(Action::await_change())
 }
 
 async fn handle_error<K: Managed, E: External<K>>(
@@ -474,6 +823,7 @@ async fn handle_error<K: Managed, E: External<K>>(
 ) -> Result<Action, Error> {
     let class = err.class();
     let message = err.to_string();
+    crate::runtime::metrics::count_reconcile_error(&K::kind(&()), err.reason());
     warn!(object = %key, error = %message, ?class, "reconcile error");
     publish(
         ctx,

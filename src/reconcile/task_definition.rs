@@ -2,25 +2,25 @@
 //! nothing else does. Each revision carries a hash of the resolved spec as a tag, so "is this
 //! revision our spec?" survives resyncs, operator restarts and AWS-added defaults.
 
+use std::collections::BTreeMap;
+
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use super::ownership::{OWNER_UID_TAG, is_ours};
 use super::{DeleteOutcome, Error, External};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
+use crate::aws::AwsClients;
 use crate::aws::task_definition as mapping;
 use crate::aws::task_definition_io::{self as io, Revision};
 
 /// Tag with the hash of the resolved spec a revision was registered from.
 pub const SPEC_HASH_TAG: &str = "ecs.operator.dev/spec-hash";
-/// Tag with the UID of the TaskDefinition object that registered a revision.
-pub const OWNER_UID_TAG: &str = "ecs.operator.dev/owner-uid";
-/// Tag with namespace/name of the TaskDefinition object that registered a revision.
-pub const OWNER_TAG: &str = "ecs.operator.dev/owner";
 /// Revisions kept ACTIVE when spec.revisionHistoryLimit is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 5;
 
@@ -28,7 +28,6 @@ managed_kind!(TaskDefinition);
 
 /// ECS-backed implementation of the four verbs.
 pub struct TaskDefinitions {
-    pub ecs: aws_sdk_ecs::Client,
     pub kube: kube::Client,
 }
 
@@ -37,8 +36,17 @@ pub struct DesiredTaskDefinition {
     pub family: String,
     pub spec: TaskDefinitionSpec,
     pub hash: String,
-    pub owner_uid: String,
-    pub owner: String,
+    /// Ownership tags every revision of this object carries.
+    pub owner_tags: BTreeMap<String, String>,
+}
+
+impl DesiredTaskDefinition {
+    /// Whether `rev` carries this object's ownership tags.
+    fn owner_tagged(&self, rev: &Revision) -> bool {
+        self.owner_tags
+            .iter()
+            .all(|(k, v)| rev.tags.get(k) == Some(v))
+    }
 }
 
 /// Hash of the normalised resolved spec: equal specs (modulo AWS defaults) hash equal.
@@ -135,9 +143,14 @@ impl TaskDefinitions {
         }
     }
 
-    async fn deregister_old(&self, obj: &TaskDefinition, arns: &[String]) {
+    async fn deregister_old(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        obj: &TaskDefinition,
+        arns: &[String],
+    ) {
         for arn in arns {
-            match io::deregister(&self.ecs, arn).await {
+            match io::deregister(ecs, arn).await {
                 Ok(()) => {
                     info!(object = %obj.name_any(), %arn, "deregistered old revision (retention)")
                 }
@@ -149,30 +162,57 @@ impl TaskDefinitions {
         }
     }
 
-    async fn register(&self, obj: &TaskDefinition, d: &DesiredTaskDefinition) -> Result<(), Error> {
-        let tags = [
-            (SPEC_HASH_TAG.to_string(), d.hash.clone()),
-            (OWNER_UID_TAG.to_string(), d.owner_uid.clone()),
-            (OWNER_TAG.to_string(), d.owner.clone()),
-        ];
+    async fn register(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        obj: &TaskDefinition,
+        d: &DesiredTaskDefinition,
+    ) -> Result<(), Error> {
+        let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
+        tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
-        let arn = io::register(&self.ecs, input).await?;
+        let arn = io::register(ecs, input).await?;
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
-        self.deregister_old(obj, &dropped).await;
+        self.deregister_old(ecs, obj, &dropped).await;
         Ok(())
     }
+}
 
-    fn is_ours(&self, rev: &Revision, d: &DesiredTaskDefinition) -> bool {
-        rev.tags.get(OWNER_UID_TAG) == Some(&d.owner_uid)
+/// Identity of the object a set of owner tags names (for [`is_ours`]).
+fn identity(d: &DesiredTaskDefinition) -> super::ownership::Identity {
+    let get = |k: &str| d.owner_tags.get(k).cloned().unwrap_or_default();
+    super::ownership::Identity {
+        owner: get(super::ownership::OWNER_TAG),
+        uid: get(OWNER_UID_TAG),
+        instance: get(super::ownership::INSTANCE_TAG),
     }
+}
+
+/// Whether the revision's content (not its tags) is the desired spec, modulo AWS defaults.
+fn same_content(d: &DesiredTaskDefinition, observed: &Revision) -> bool {
+    if observed.tags.get(SPEC_HASH_TAG) == Some(&d.hash) {
+        return true;
+    }
+    // No (or another) hash tag: compare the content itself.
+    let have = mapping::spec_from_aws(&observed.task_definition, &observed.aws_tags);
+    mapping::comparable(&d.spec) == mapping::comparable(&have)
 }
 
 impl External<TaskDefinition> for TaskDefinitions {
     type Desired = DesiredTaskDefinition;
     type Observed = Revision;
 
-    async fn resolve(&self, obj: &TaskDefinition) -> Result<DesiredTaskDefinition, Error> {
+    fn aws_name(&self, obj: &TaskDefinition) -> String {
+        format!("task definition family {}", obj.family())
+    }
+
+    async fn resolve(
+        &self,
+        obj: &TaskDefinition,
+        _aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> Result<DesiredTaskDefinition, Error> {
         let ns = obj.namespace().unwrap_or_default();
         let mut spec = obj.spec.clone();
         for container in spec.container_definitions.iter_mut() {
@@ -184,85 +224,118 @@ impl External<TaskDefinition> for TaskDefinitions {
             family: obj.family(),
             hash: spec_hash(&spec),
             spec,
-            owner_uid: obj.uid().unwrap_or_default(),
-            owner: format!("{ns}/{}", obj.name_any()),
+            owner_tags: owner_tags.clone(),
         })
     }
 
-    /// The revision this object stands for: the family's latest ACTIVE revision when we
-    /// registered it (also right after a register whose status write was lost), else the one
-    /// in status while it is still ACTIVE (someone else registered on top: we do not fight).
+    /// The revision this object stands for: the family's latest ACTIVE revision when it is
+    /// ours (also right after a register whose status write was lost), else the one in status
+    /// while it is still ACTIVE and ours (someone else registered on top: we do not fight), else
+    /// the latest ACTIVE revision whoever owns it (the driver decides about adopting it).
     async fn observe(
         &self,
         obj: &TaskDefinition,
+        aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
-        if let Some(latest) = io::describe(&self.ecs, &d.family).await?
-            && latest.active
-            && self.is_ours(&latest, d)
+        let me = identity(d);
+        let latest = io::describe(&aws.ecs, &d.family)
+            .await?
+            .filter(|rev| rev.active);
+        if let Some(rev) = &latest
+            && is_ours(&rev.tags, &me)
         {
-            return Ok(Some(latest));
+            return Ok(latest);
         }
         if let Some(arn) = obj.status.as_ref().and_then(|s| s.arn.clone())
-            && let Some(rev) = io::describe(&self.ecs, &arn).await?
+            && latest.as_ref().map(|l| &l.arn) != Some(&arn)
+            && let Some(rev) = io::describe(&aws.ecs, &arn).await?
             && rev.active
+            && is_ours(&rev.tags, &me)
         {
             return Ok(Some(rev));
         }
-        Ok(None)
+        Ok(latest)
+    }
+
+    fn observed_tags(&self, observed: &Revision) -> BTreeMap<String, String> {
+        observed.tags.clone()
+    }
+
+    /// Tags of the revision in status (the one this object stands for), else of the family's
+    /// latest revision.
+    async fn current_tags(
+        &self,
+        obj: &TaskDefinition,
+        aws: &AwsClients,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let target = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.arn.clone())
+            .unwrap_or_else(|| obj.family());
+        Ok(io::describe(&aws.ecs, &target).await?.map(|rev| rev.tags))
     }
 
     fn differences(&self, d: &DesiredTaskDefinition, observed: &Revision) -> Vec<String> {
-        if observed.tags.get(SPEC_HASH_TAG) == Some(&d.hash) {
-            return vec![];
+        if !same_content(d, observed) {
+            return vec![format!(
+                "spec differs from revision {} (a new revision is registered)",
+                observed.revision
+            )];
         }
-        // No (or another) hash tag: compare the content itself, modulo AWS defaults.
-        let mut wanted = d.spec.clone();
-        wanted.tags = strip_operator_tags(wanted.tags.take());
-        let mut have = mapping::spec_from_aws(&observed.task_definition, &observed.aws_tags);
-        have.tags = strip_operator_tags(have.tags.take());
-        if mapping::normalize(&wanted) == mapping::normalize(&have) {
-            return vec![];
+        if !d.owner_tagged(observed) {
+            return vec![format!("ownership tags on revision {}", observed.revision)];
         }
-        vec![format!(
-            "spec differs from revision {} (a new revision is registered)",
-            observed.revision
-        )]
+        vec![]
     }
 
-    async fn create(&self, obj: &TaskDefinition, d: &DesiredTaskDefinition) -> Result<(), Error> {
-        self.register(obj, d).await
+    async fn create(
+        &self,
+        obj: &TaskDefinition,
+        aws: &AwsClients,
+        d: &DesiredTaskDefinition,
+    ) -> Result<(), Error> {
+        self.register(&aws.ecs, obj, d).await
     }
 
+    /// A new revision when the content differs; only ownership tags when an adopted revision
+    /// already has the spec's content (no spurious revision).
     async fn update(
         &self,
         obj: &TaskDefinition,
+        aws: &AwsClients,
         d: &DesiredTaskDefinition,
-        _observed: &Revision,
+        observed: &Revision,
     ) -> Result<(), Error> {
-        self.register(obj, d).await
+        if same_content(d, observed) {
+            let mut tags: BTreeMap<String, String> = d.owner_tags.clone();
+            tags.insert(SPEC_HASH_TAG.to_string(), d.hash.clone());
+            return Ok(crate::aws::ecs_tags::tag(&aws.ecs, &observed.arn, &tags).await?);
+        }
+        self.register(&aws.ecs, obj, d).await
     }
 
     /// Deregisters every revision this object registered (exact ARNs from status, plus the
     /// family's latest if it carries our owner tag), then deletes them if asked to.
-    async fn delete(&self, obj: &TaskDefinition) -> Result<DeleteOutcome, Error> {
+    async fn delete(&self, obj: &TaskDefinition, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let mut arns = registered(obj);
         if let Some(arn) = obj.status.as_ref().and_then(|s| s.arn.clone())
             && !arns.contains(&arn)
         {
             arns.push(arn);
         }
-        if let Some(latest) = io::describe(&self.ecs, &obj.family()).await?
+        if let Some(latest) = io::describe(&aws.ecs, &obj.family()).await?
             && latest.tags.get(OWNER_UID_TAG).map(String::as_str) == obj.uid().as_deref()
             && !arns.contains(&latest.arn)
         {
             arns.push(latest.arn);
         }
         for arn in &arns {
-            io::deregister(&self.ecs, arn).await?;
+            io::deregister(&aws.ecs, arn).await?;
         }
         if obj.spec.delete_revisions_on_deletion.unwrap_or(false) && !arns.is_empty() {
-            io::delete(&self.ecs, &arns).await?;
+            io::delete(&aws.ecs, &arns).await?;
         }
         Ok(DeleteOutcome::Deleted)
     }
@@ -276,22 +349,6 @@ impl External<TaskDefinition> for TaskDefinitions {
         m.insert("registeredRevisions".into(), json!(kept));
         m
     }
-}
-
-fn strip_operator_tags(
-    tags: Option<Vec<crate::api::task_definition::Tag>>,
-) -> Option<Vec<crate::api::task_definition::Tag>> {
-    let kept: Vec<_> = tags
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|t| {
-            !t.key
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("ecs.operator.dev/")
-        })
-        .collect();
-    (!kept.is_empty()).then_some(kept)
 }
 
 #[cfg(test)]

@@ -1,0 +1,506 @@
+//! `ecs-operator export` -> apply round trip on an estate created directly in moto: every object
+//! adopts its AWS resource (Ready and Synced), AWS is unchanged apart from the ownership tags, and
+//! no task definition revision is registered.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use anyhow::{Context as _, Result, anyhow, ensure};
+use aws_sdk_ecr::types as ecr;
+use aws_sdk_ecs::types as ecs;
+use e2e::{TestEnv, unique};
+use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const OWNER_TAG: &str = "ecs.operator.dev/owner";
+const OWNER_UID_TAG: &str = "ecs.operator.dev/owner-uid";
+
+const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 5 releases","selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+
+/// The AWS names of the estate.
+struct Estate {
+    repository: String,
+    cluster: String,
+    family: String,
+    revisions: Vec<String>,
+}
+
+const SERVICES: [&str; 2] = ["web", "web_old"];
+
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("ECS_OPERATOR_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ecs-operator")
+        })
+}
+
+fn container(image: &str) -> Result<ecs::ContainerDefinition> {
+    Ok(ecs::ContainerDefinition::builder()
+        .name("web")
+        .image(image)
+        .memory(128)
+        .port_mappings(
+            ecs::PortMapping::builder()
+                .container_port(80)
+                .host_port(0)
+                .build(),
+        )
+        .build())
+}
+
+/// A repository with a lifecycle policy and tags, a cluster with settings and capacity
+/// providers, two revisions of a family, a service on the latest and one on the older revision.
+async fn create_estate(env: &TestEnv) -> Result<Estate> {
+    let repository = unique("exp-repo");
+    env.ecr
+        .create_repository()
+        .repository_name(&repository)
+        .image_tag_mutability(ecr::ImageTagMutability::Immutable)
+        .image_scanning_configuration(
+            ecr::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .tags(ecr::Tag::builder().key("team").value("platform").build()?)
+        .send()
+        .await?;
+    env.ecr
+        .put_lifecycle_policy()
+        .repository_name(&repository)
+        .lifecycle_policy_text(LIFECYCLE)
+        .send()
+        .await?;
+
+    // Underscores: object names must be derived, AWS names kept exactly.
+    let cluster = unique("exp_cluster");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .settings(
+            ecs::ClusterSetting::builder()
+                .name(ecs::ClusterSettingName::ContainerInsights)
+                .value("enabled")
+                .build(),
+        )
+        .capacity_providers("FARGATE")
+        .capacity_providers("FARGATE_SPOT")
+        .default_capacity_provider_strategy(
+            ecs::CapacityProviderStrategyItem::builder()
+                .capacity_provider("FARGATE")
+                .weight(1)
+                .build()?,
+        )
+        .tags(ecs::Tag::builder().key("env").value("e2e").build())
+        .send()
+        .await?;
+
+    let family = unique("exp_web");
+    let mut revisions = Vec::new();
+    for image in ["nginx:1", "nginx:2"] {
+        let out = env
+            .ecs
+            .register_task_definition()
+            .family(&family)
+            .network_mode(ecs::NetworkMode::Bridge)
+            .requires_compatibilities(ecs::Compatibility::Ec2)
+            .container_definitions(container(image)?)
+            .tags(ecs::Tag::builder().key("team").value("web").build())
+            .send()
+            .await?;
+        revisions.push(
+            out.task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .ok_or_else(|| anyhow!("no ARN for {family} {image}"))?
+                .to_string(),
+        );
+    }
+    // moto reports 2 running tasks: desiredCount 2 is a finished rollout.
+    for (service, revision) in SERVICES.iter().zip([&revisions[1], &revisions[0]]) {
+        env.ecs
+            .create_service()
+            .cluster(&cluster)
+            .service_name(*service)
+            .task_definition(revision)
+            .desired_count(2)
+            .launch_type(ecs::LaunchType::Ec2)
+            .tags(ecs::Tag::builder().key("app").value(*service).build())
+            .send()
+            .await?;
+    }
+    Ok(Estate {
+        repository,
+        cluster,
+        family,
+        revisions,
+    })
+}
+
+fn tag_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Everything the export must not change, with each resource's tags (ownership tags included).
+async fn snapshot(env: &TestEnv, e: &Estate) -> Result<Value> {
+    let repo = env
+        .ecr
+        .describe_repositories()
+        .repository_names(&e.repository)
+        .send()
+        .await?
+        .repositories()
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("repository {} missing", e.repository))?;
+    let repo_tags = env
+        .ecr
+        .list_tags_for_resource()
+        .resource_arn(repo.repository_arn().unwrap_or_default())
+        .send()
+        .await?;
+    let lifecycle = env
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name(&e.repository)
+        .send()
+        .await?;
+    let lifecycle: Value =
+        serde_json::from_str(lifecycle.lifecycle_policy_text().unwrap_or("null"))?;
+
+    let cluster = env
+        .ecs
+        .describe_clusters()
+        .clusters(&e.cluster)
+        .include(ecs::ClusterField::Settings)
+        .include(ecs::ClusterField::Tags)
+        .send()
+        .await?
+        .clusters()
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("cluster {} missing", e.cluster))?;
+
+    let services = env
+        .ecs
+        .describe_services()
+        .cluster(&e.cluster)
+        .set_services(Some(SERVICES.iter().map(|s| s.to_string()).collect()))
+        .include(ecs::ServiceField::Tags)
+        .send()
+        .await?;
+    let mut service_state = serde_json::Map::new();
+    for svc in services.services() {
+        service_state.insert(
+            svc.service_name().unwrap_or_default().to_string(),
+            json!({
+                "status": svc.status(),
+                "taskDefinition": svc.task_definition(),
+                "desiredCount": svc.desired_count(),
+                "launchType": svc.launch_type().map(|l| l.as_str()),
+                "deployments": svc.deployments().iter().map(|d| d.id()).collect::<Vec<_>>(),
+                "tags": tag_map(svc.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
+            }),
+        );
+    }
+
+    let mut revisions = env
+        .ecs
+        .list_task_definitions()
+        .family_prefix(&e.family)
+        .send()
+        .await?
+        .task_definition_arns()
+        .to_vec();
+    revisions.sort();
+    let mut revision_tags = serde_json::Map::new();
+    for arn in &e.revisions {
+        let out = env
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(ecs::TaskDefinitionField::Tags)
+            .send()
+            .await?;
+        revision_tags.insert(
+            arn.clone(),
+            json!(tag_map(out.tags().iter().map(|t| (
+                t.key().unwrap_or_default(),
+                t.value().unwrap_or_default()
+            )))),
+        );
+    }
+
+    Ok(json!({
+        "repository": {
+            "mutability": repo.image_tag_mutability().map(|m| m.as_str()),
+            "scanOnPush": repo.image_scanning_configuration().map(|c| c.scan_on_push()),
+            "lifecyclePolicy": lifecycle,
+            "tags": tag_map(repo_tags.tags().iter().map(|t| (t.key(), t.value()))),
+        },
+        "cluster": {
+            "status": cluster.status(),
+            "settings": cluster.settings().iter().map(|s| json!([s.name().map(|n| n.as_str()), s.value()])).collect::<Vec<_>>(),
+            "capacityProviders": cluster.capacity_providers(),
+            "strategy": cluster.default_capacity_provider_strategy().iter().map(|s| json!([s.capacity_provider(), s.weight(), s.base()])).collect::<Vec<_>>(),
+            "tags": tag_map(cluster.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
+        },
+        "services": service_state,
+        "revisions": revisions,
+        "revisionTags": revision_tags,
+    }))
+}
+
+/// `snapshot` without the operator's tags, for comparing before and after adoption.
+fn without_ownership(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                // Ownership is owner, owner-uid and the operator instance.
+                m.retain(|k, _| !k.starts_with("ecs.operator.dev/"));
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+async fn run_export(e: &Estate) -> Result<(String, String)> {
+    let out = tokio::process::Command::new(binary())
+        .args([
+            "export",
+            "--region",
+            "us-east-1",
+            "--cluster",
+            &e.cluster,
+            "--repository-prefix",
+            &e.repository,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run ecs-operator export")?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ensure!(
+        out.status.success(),
+        "export failed ({}): {stderr}",
+        out.status
+    );
+    Ok((stdout, stderr))
+}
+
+fn documents(yaml: &str) -> Result<Vec<Value>> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|doc| Value::deserialize(doc).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn one<'a>(docs: &'a [Value], kind: &str, pred: impl Fn(&Value) -> bool) -> Result<&'a Value> {
+    let found: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == kind && pred(d))
+        .collect();
+    ensure!(found.len() == 1, "expected one {kind}, got {found:?}");
+    Ok(found[0])
+}
+
+fn name_of(doc: &Value) -> String {
+    doc["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Removes the finalizers (the operator is stopped) so the namespace can go.
+async fn release<K>(env: &TestEnv) -> Result<()>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = env.api::<K>();
+    for obj in api.list(&Default::default()).await?.items {
+        let name = obj.name_any();
+        let _ = api
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await;
+        let _ = api.delete(&name, &DeleteParams::default()).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> {
+    let mut env = TestEnv::new("export").await?;
+    let estate = create_estate(&env).await?;
+    let before = snapshot(&env, &estate).await?;
+
+    let (yaml, stderr) = run_export(&estate).await?;
+    let docs = documents(&yaml)?;
+    ensure!(docs.len() == 5, "expected 5 objects:\n{yaml}");
+    for doc in &docs {
+        ensure!(doc["spec"]["adoptionPolicy"] == "Adopt", "{doc}");
+        ensure!(doc["metadata"].get("namespace").is_none(), "{doc}");
+    }
+    ensure!(
+        !yaml.contains(OWNER_TAG) && !stderr.contains("would still change"),
+        "{yaml}\n{stderr}"
+    );
+
+    let repo = one(&docs, "EcrRepository", |_| true)?;
+    ensure!(
+        repo["spec"]["repositoryName"] == estate.repository
+            && repo["spec"]["imageTagMutability"] == "IMMUTABLE"
+            && repo["spec"]["imageScanningConfiguration"]["scanOnPush"] == true
+            && repo["spec"]["tags"] == json!([{"Key": "team", "Value": "platform"}])
+            && repo["spec"]["lifecyclePolicy"] == serde_json::from_str::<Value>(LIFECYCLE)?,
+        "{repo}"
+    );
+    let cluster = one(&docs, "EcsCluster", |_| true)?;
+    let cluster_object = estate.cluster.replace('_', "-");
+    ensure!(
+        name_of(cluster) == cluster_object
+            && cluster["spec"]["clusterName"] == estate.cluster
+            && cluster["spec"]["settings"]
+                == json!([{"name": "containerInsights", "value": "enabled"}])
+            && cluster["spec"]["tags"] == json!([{"key": "env", "value": "e2e"}]),
+        "{cluster}"
+    );
+    let td = one(&docs, "TaskDefinition", |_| true)?;
+    let td_object = estate.family.replace('_', "-");
+    ensure!(
+        name_of(td) == td_object
+            && td["spec"]["family"] == estate.family
+            && td["spec"]["containerDefinitions"][0]["image"] == "nginx:2",
+        "{td}"
+    );
+    let web = one(&docs, "EcsService", |d| d["spec"]["serviceName"] == "web")?;
+    ensure!(
+        web["spec"]["clusterRef"] == json!({"name": cluster_object})
+            && web["spec"]["taskDefinitionRef"] == json!({"name": td_object})
+            && web["spec"].get("taskDefinition").is_none()
+            && web["spec"]["desiredCount"] == 2
+            && web["spec"]["launchType"] == "EC2",
+        "{web}"
+    );
+    let old = one(&docs, "EcsService", |d| {
+        d["spec"]["serviceName"] == "web_old"
+    })?;
+    ensure!(
+        name_of(old) == "web-old"
+            && old["spec"]["clusterRef"] == json!({"name": cluster_object})
+            && old["spec"]["taskDefinition"] == estate.revisions[0]
+            && old["spec"].get("taskDefinitionRef").is_none(),
+        "{old}"
+    );
+    let why = format!(
+        "it runs {}:1, not the family's latest ACTIVE revision (2)",
+        estate.family
+    );
+    ensure!(
+        yaml.contains(&format!("# {why}")) && stderr.contains(&why),
+        "no reason for the pinned revision:\n{yaml}\n{stderr}"
+    );
+
+    // Apply the stream as a user would, into the test namespace.
+    for doc in &docs {
+        let text = serde_yaml::to_string(doc)?;
+        match doc["kind"].as_str() {
+            Some("EcrRepository") => env.apply::<EcrRepository>(&text).await.map(drop)?,
+            Some("EcsCluster") => env.apply::<EcsCluster>(&text).await.map(drop)?,
+            Some("TaskDefinition") => env.apply::<TaskDefinition>(&text).await.map(drop)?,
+            _ => env.apply::<EcsService>(&text).await.map(drop)?,
+        }
+    }
+    let mut uids = BTreeMap::new();
+    for doc in &docs {
+        let name = name_of(doc);
+        let uid = match doc["kind"].as_str() {
+            Some("EcrRepository") => {
+                env.wait_condition::<EcrRepository>(&name, "Synced", "True", None)
+                    .await?;
+                env.wait_condition::<EcrRepository>(&name, "Ready", "True", None)
+                    .await?
+                    .uid()
+            }
+            Some("EcsCluster") => {
+                env.wait_condition::<EcsCluster>(&name, "Synced", "True", None)
+                    .await?;
+                env.wait_condition::<EcsCluster>(&name, "Ready", "True", None)
+                    .await?
+                    .uid()
+            }
+            Some("TaskDefinition") => {
+                env.wait_condition::<TaskDefinition>(&name, "Synced", "True", None)
+                    .await?;
+                env.wait_condition::<TaskDefinition>(&name, "Ready", "True", None)
+                    .await?
+                    .uid()
+            }
+            _ => {
+                env.wait_condition::<EcsService>(&name, "Synced", "True", None)
+                    .await?;
+                env.wait_condition::<EcsService>(&name, "Ready", "True", None)
+                    .await?
+                    .uid()
+            }
+        };
+        uids.insert(name, uid.unwrap_or_default());
+    }
+    let td_status = serde_json::to_value(env.api::<TaskDefinition>().get(&td_object).await?)?;
+    ensure!(
+        td_status["status"]["arn"] == estate.revisions[1],
+        "TaskDefinition adopted another revision: {}",
+        td_status["status"]
+    );
+
+    // Ownership tags on every AWS resource (written by adoption), and nothing else changed.
+    let ns = env.namespace.clone();
+    let owned = |tags: &Value, object: &str| {
+        tags[OWNER_TAG] == format!("{ns}/{object}")
+            && tags[OWNER_UID_TAG] == uids.get(object).cloned().unwrap_or_default()
+    };
+    let after = env
+        .wait_for("ownership tags on every adopted resource", || async {
+            let s = snapshot(&env, &estate).await?;
+            let all = owned(&s["repository"]["tags"], &name_of(repo))
+                && owned(&s["cluster"]["tags"], &cluster_object)
+                && owned(&s["revisionTags"][&estate.revisions[1]], &td_object)
+                && owned(&s["services"]["web"]["tags"], "web")
+                && owned(&s["services"]["web_old"]["tags"], "web-old");
+            Ok(all.then_some(s))
+        })
+        .await?;
+    ensure!(
+        without_ownership(after.clone()) == before,
+        "AWS changed beyond ownership tags:\nbefore {before:#}\nafter  {after:#}"
+    );
+    ensure!(
+        after["revisions"].as_array().map(Vec::len) == Some(2),
+        "a task definition revision was registered: {}",
+        after["revisions"]
+    );
+    ensure!(
+        env.log_count("registered revision") == 0,
+        "the operator registered a revision:\n{}",
+        env.operator_log()
+    );
+
+    env.stop_operator();
+    release::<EcsService>(&env).await?;
+    release::<TaskDefinition>(&env).await?;
+    release::<EcsCluster>(&env).await?;
+    release::<EcrRepository>(&env).await?;
+    env.cleanup::<EcsService>().await
+}

@@ -1,0 +1,1350 @@
+//! Reading an existing estate back as specs, for `ecs-operator export`.
+//!
+//! The read-back functions are pure (SDK answers -> spec): each kind's spec, fed through that
+//! kind's `desired` and `diff` against the same AWS answers, asks AWS for nothing, so applying an
+//! export with `adoptionPolicy: Adopt` writes nothing but ownership tags. The `*_differences`
+//! functions check exactly that, for the unit tests and for `export` itself (which warns when a
+//! resource holds something the spec cannot express). The list/describe calls sit at the end.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecr::types as ecr;
+use aws_sdk_ecs::types as ecs;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::errors::{AwsError, from_sdk};
+use super::task_definition_io::{self as td_io, Revision};
+use super::{ecr as ecr_mapping, ecs_cluster, ecs_service, policy, task_definition};
+use crate::api::ecr_repository::{
+    self as repo_api, EcrRepositorySpec, EncryptionType, ImageTagMutability,
+};
+use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
+use crate::api::ecs_service::{
+    self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
+    PropagateTags, SchedulingStrategy,
+};
+use crate::api::task_definition::TaskDefinitionSpec;
+
+/// Prefix of the tags the operator itself writes (ownership, spec hash).
+pub const OPERATOR_TAG_PREFIX: &str = "ecs.operator.dev/";
+/// Prefix of AWS-reserved tags, which nobody can set.
+pub const AWS_TAG_PREFIX: &str = "aws:";
+
+/// Whether a tag belongs in an exported spec: not the operator's own, not AWS-reserved.
+pub fn is_user_tag(key: &str) -> bool {
+    !key.starts_with(OPERATOR_TAG_PREFIX) && !key.starts_with(AWS_TAG_PREFIX)
+}
+
+/// A spec read back from AWS, with notes on anything the spec could not hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadBack<T> {
+    pub spec: T,
+    pub notes: Vec<String>,
+}
+
+/// Parses an AWS enum string into the API enum (they share the AWS spelling).
+fn from_aws<T: DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(Value::String(value.to_string())).ok()
+}
+
+fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+// ---- EcrRepository ----------------------------------------------------------------------------
+
+/// Everything the spec of one repository is read from.
+#[derive(Clone, Debug)]
+pub struct RepositoryState {
+    pub repository: ecr::Repository,
+    pub tags: Vec<ecr::Tag>,
+    pub lifecycle_policy_text: Option<String>,
+    pub repository_policy_text: Option<String>,
+}
+
+impl RepositoryState {
+    pub fn name(&self) -> &str {
+        self.repository
+            .repository_name
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    fn observed(&self) -> ecr_mapping::ObservedRepository {
+        ecr_mapping::observed_from(
+            &self.repository,
+            &self.tags,
+            self.lifecycle_policy_text.as_deref(),
+            self.repository_policy_text.as_deref(),
+        )
+    }
+}
+
+/// The EcrRepository spec that matches the repository as it is. Pure.
+pub fn repository_spec(state: &RepositoryState) -> ReadBack<EcrRepositorySpec> {
+    let repo = &state.repository;
+    let mut notes = Vec::new();
+    let mut spec = EcrRepositorySpec {
+        repository_name: repo.repository_name.clone(),
+        ..Default::default()
+    };
+    spec.image_tag_mutability = repo
+        .image_tag_mutability
+        .as_ref()
+        .and_then(|m| from_aws::<ImageTagMutability>(m.as_str()))
+        .filter(|m| *m != ImageTagMutability::Mutable);
+    spec.image_tag_mutability_exclusion_filters = non_empty(
+        repo.image_tag_mutability_exclusion_filters
+            .iter()
+            .flatten()
+            .filter_map(|f| {
+                Some(repo_api::ImageTagMutabilityExclusionFilter {
+                    filter_type: from_aws(f.filter_type.as_str())?,
+                    filter: f.filter.clone(),
+                })
+            })
+            .collect(),
+    );
+    spec.image_scanning_configuration = repo
+        .image_scanning_configuration
+        .as_ref()
+        .filter(|c| c.scan_on_push)
+        .map(|_| repo_api::ImageScanningConfiguration { scan_on_push: true });
+    spec.encryption_configuration = repo.encryption_configuration.as_ref().and_then(|e| {
+        let encryption_type = from_aws::<EncryptionType>(e.encryption_type.as_str())?;
+        (encryption_type != EncryptionType::Aes256 || e.kms_key.is_some()).then(|| {
+            repo_api::EncryptionConfiguration {
+                encryption_type,
+                kms_key: e.kms_key.clone(),
+            }
+        })
+    });
+    let mut tags: Vec<repo_api::Tag> = state
+        .tags
+        .iter()
+        .filter(|t| is_user_tag(&t.key))
+        .map(|t| repo_api::Tag {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        })
+        .collect();
+    tags.sort();
+    spec.tags = non_empty(tags);
+    if let Some(text) = &state.lifecycle_policy_text {
+        match serde_json::from_str::<repo_api::LifecyclePolicy>(text) {
+            Ok(p) => {
+                let kept = serde_json::to_value(&p).map(|v| policy::normalize(&v));
+                if kept.ok() != Some(policy::normalize_text(text)) {
+                    notes.push(
+                        "the lifecycle policy has fields lifecyclePolicy cannot hold".to_string(),
+                    );
+                }
+                spec.lifecycle_policy = Some(p);
+            }
+            Err(e) => notes.push(format!(
+                "the lifecycle policy is not one lifecyclePolicy can hold ({e}); left out"
+            )),
+        }
+    }
+    if let Some(text) = &state.repository_policy_text {
+        match serde_json::from_str::<Value>(text) {
+            Ok(p) => spec.repository_policy = Some(p),
+            Err(e) => notes.push(format!("the repository policy is not JSON ({e}); left out")),
+        }
+    }
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` to this repository would change, apart from the operator's own tags.
+pub fn repository_differences(spec: &EcrRepositorySpec, state: &RepositoryState) -> Vec<String> {
+    let desired = ecr_mapping::desired(spec, state.name());
+    ecr_mapping::diff(&desired, &state.observed())
+        .into_iter()
+        .filter_map(|change| match change {
+            ecr_mapping::Change::RemoveTags(keys) => {
+                let keys = operator_tags_left_out(keys);
+                (!keys.is_empty()).then_some(ecr_mapping::Change::RemoveTags(keys))
+            }
+            other => Some(other),
+        })
+        .map(|c| c.describe())
+        .collect()
+}
+
+/// Tag keys to remove, without the operator's own (it writes those when it adopts).
+fn operator_tags_left_out(keys: Vec<String>) -> Vec<String> {
+    keys.into_iter()
+        .filter(|k| !k.starts_with(OPERATOR_TAG_PREFIX))
+        .collect()
+}
+
+// ---- EcsCluster -------------------------------------------------------------------------------
+
+/// The EcsCluster spec that matches the cluster as it is (from DescribeClusters with settings,
+/// configurations and tags). Auto Scaling group capacity providers are associated by name in
+/// `capacityProviders`; they are not declared, so the operator never changes or deletes them. Pure.
+pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
+    let observed = ecs_cluster::observed_from(cluster, BTreeMap::new());
+    let mut notes = Vec::new();
+    let mut spec = EcsClusterSpec {
+        cluster_name: cluster.cluster_name.clone(),
+        ..Default::default()
+    };
+    let mut settings = Vec::new();
+    for (name, value) in &observed.settings {
+        match serde_json::from_value::<cluster_api::ClusterSetting>(
+            json!({"name": name, "value": value}),
+        ) {
+            Ok(s) => settings.push(s),
+            // Unlisted settings are left alone by the operator, so leaving it out is safe.
+            Err(_) => notes.push(format!(
+                "cluster setting {name}={value} is not one settings can hold; left out (unchanged)"
+            )),
+        }
+    }
+    spec.settings = non_empty(settings);
+    if let Some(c) = &observed.configuration {
+        match serde_json::from_value::<cluster_api::ClusterConfiguration>(c.clone()) {
+            Ok(c) => spec.configuration = Some(c),
+            Err(e) => notes.push(format!(
+                "the configuration is not one configuration can hold ({e}); left out"
+            )),
+        }
+    }
+    spec.service_connect_defaults = observed
+        .service_connect_defaults
+        .as_ref()
+        .and_then(|v| v.get("namespace"))
+        .and_then(Value::as_str)
+        .map(|namespace| cluster_api::ClusterServiceConnectDefaults {
+            namespace: namespace.to_string(),
+        });
+    spec.capacity_providers = non_empty(observed.capacity_providers.iter().cloned().collect());
+    spec.default_capacity_provider_strategy = non_empty(
+        observed
+            .default_capacity_provider_strategy
+            .iter()
+            .map(|s| cluster_api::CapacityProviderStrategyItem {
+                capacity_provider: s.capacity_provider.clone(),
+                weight: (s.weight != 0).then_some(s.weight),
+                base: (s.base != 0).then_some(s.base),
+            })
+            .collect(),
+    );
+    spec.tags = non_empty(
+        observed
+            .tags
+            .iter()
+            .filter(|(k, _)| is_user_tag(k))
+            .map(|(k, v)| cluster_api::Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+    );
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` to this cluster would change, apart from the operator's own tags.
+pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec<String> {
+    let name = cluster.cluster_name.as_deref().unwrap_or_default();
+    let desired = ecs_cluster::desired(spec, name);
+    ecs_cluster::diff(
+        &desired,
+        &ecs_cluster::observed_from(cluster, BTreeMap::new()),
+    )
+    .into_iter()
+    .filter_map(|change| match change {
+        ecs_cluster::Change::RemoveTags(keys) => {
+            let keys = operator_tags_left_out(keys);
+            (!keys.is_empty()).then_some(ecs_cluster::Change::RemoveTags(keys))
+        }
+        other => Some(other),
+    })
+    .map(|c| c.describe())
+    .collect()
+}
+
+// ---- EcsService -------------------------------------------------------------------------------
+
+/// AWS's service-linked role, which DescribeServices reports for services created without a role.
+const SERVICE_LINKED_ROLE: &str = "/aws-service-role/ecs.amazonaws.com/";
+
+/// The EcsService spec that matches the service as it is (from DescribeServices with tags),
+/// without `cluster`/`clusterRef` and `taskDefinition`/`taskDefinitionRef`: the caller wires
+/// those. AWS defaults are left out. Pure.
+pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
+    let mut notes = Vec::new();
+    let mut s = ecs_service::observed_from(svc).spec;
+    let daemon = s.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    if daemon {
+        // One task per instance: AWS computes the count, and the API server forbids setting it.
+        s.desired_count = None;
+    } else {
+        s.scheduling_strategy = None;
+    }
+    s.capacity_provider_strategy =
+        s.capacity_provider_strategy
+            .take()
+            .and_then(non_empty)
+            .map(|items| {
+                items
+                    .into_iter()
+                    .map(|mut i| {
+                        i.weight = i.weight.filter(|w| *w != 0);
+                        i.base = i.base.filter(|b| *b != 0);
+                        i
+                    })
+                    .collect()
+            });
+    if s.capacity_provider_strategy.is_some() {
+        s.launch_type = None;
+    }
+    s.platform_version = s.platform_version.filter(|p| p != "LATEST");
+    s.role = s.role.filter(|r| !r.contains(SERVICE_LINKED_ROLE));
+    s.deployment_configuration = s
+        .deployment_configuration
+        .take()
+        .and_then(|c| deployment_configuration(c, daemon));
+    s.placement_constraints = s.placement_constraints.take().and_then(non_empty);
+    s.placement_strategy = s.placement_strategy.take().and_then(non_empty);
+    s.load_balancers = s.load_balancers.take().and_then(non_empty);
+    s.service_registries = s.service_registries.take().and_then(non_empty);
+    s.volume_configurations = s.volume_configurations.take().and_then(non_empty);
+    s.vpc_lattice_configurations = s.vpc_lattice_configurations.take().and_then(non_empty);
+    if let Some(vpc) = s
+        .network_configuration
+        .as_mut()
+        .and_then(|n| n.awsvpc_configuration.as_mut())
+        && vpc.assign_public_ip == Some(service_api::AssignPublicIp::Disabled)
+    {
+        vpc.assign_public_ip = None;
+    }
+    if s.network_configuration
+        .as_ref()
+        .is_some_and(|n| n.awsvpc_configuration.is_none())
+    {
+        s.network_configuration = None;
+    }
+    s.health_check_grace_period_seconds = s.health_check_grace_period_seconds.filter(|g| *g != 0);
+    s.deployment_controller = s
+        .deployment_controller
+        .filter(|c| c.type_ != DeploymentControllerType::Ecs);
+    if s.deployment_controller
+        .as_ref()
+        .is_some_and(|c| c.type_ == DeploymentControllerType::CodeDeploy)
+    {
+        notes.push(
+            "deploymentController CODE_DEPLOY: CodeDeploy moves the task definition; the operator \
+             cannot follow its deployments"
+                .to_string(),
+        );
+    }
+    s.service_connect_configuration = s.service_connect_configuration.filter(|c| c.enabled);
+    s.enable_execute_command = s.enable_execute_command.filter(|e| *e);
+    s.enable_ecs_managed_tags = s.enable_ecs_managed_tags.filter(|e| *e);
+    s.propagate_tags = s.propagate_tags.filter(|p| *p != PropagateTags::None);
+    // AWS enables rebalancing by default; only a service that turned it off says so.
+    s.availability_zone_rebalancing = s
+        .availability_zone_rebalancing
+        .filter(|r| *r != AvailabilityZoneRebalancing::Enabled);
+    s.tags = non_empty(
+        svc.tags
+            .iter()
+            .flatten()
+            .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
+            .map(|t| service_api::Tag {
+                key: t.key.clone(),
+                value: t.value.clone(),
+            })
+            .collect(),
+    );
+    ReadBack { spec: s, notes }
+}
+
+/// The deployment configuration without AWS defaults; `None` when nothing else is left.
+fn deployment_configuration(
+    mut c: service_api::DeploymentConfiguration,
+    daemon: bool,
+) -> Option<service_api::DeploymentConfiguration> {
+    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
+    c.maximum_percent = c.maximum_percent.filter(|p| *p != max);
+    c.minimum_healthy_percent = c.minimum_healthy_percent.filter(|p| *p != min);
+    c.strategy = c
+        .strategy
+        .filter(|s| *s != service_api::DeploymentStrategy::Rolling);
+    c.bake_time_in_minutes = c.bake_time_in_minutes.filter(|b| *b != 0);
+    c.deployment_circuit_breaker = c.deployment_circuit_breaker.filter(|b| {
+        b.enable
+            || b.rollback
+            || b.reset_on_healthy_task.is_some()
+            || b.threshold_configuration.is_some()
+    });
+    c.alarms = c
+        .alarms
+        .filter(|a| a.enable || a.rollback || !a.alarm_names.is_empty());
+    c.lifecycle_hooks = c.lifecycle_hooks.take().and_then(non_empty);
+    (c != service_api::DeploymentConfiguration::default()).then_some(c)
+}
+
+/// What applying `spec` to this service would change, apart from the operator's own tags.
+/// `task_definition` is what the spec's task definition resolves to (the ARN in use).
+pub fn service_differences(
+    spec: &EcsServiceSpec,
+    svc: &ecs::Service,
+    task_definition: &str,
+) -> Vec<String> {
+    let name = svc.service_name.as_deref().unwrap_or_default();
+    let cluster = svc.cluster_arn.clone().unwrap_or_default();
+    let desired = ecs_service::desired(spec, name, cluster, task_definition.to_string());
+    ecs_service::diff(&desired, &ecs_service::observed_from(svc))
+        .into_iter()
+        .filter_map(|change| match change {
+            ecs_service::Change::RemoveTags(keys) => {
+                let keys = operator_tags_left_out(keys);
+                (!keys.is_empty()).then_some(ecs_service::Change::RemoveTags(keys))
+            }
+            other => Some(other),
+        })
+        .map(|c| c.describe())
+        .collect()
+}
+
+// ---- TaskDefinition ---------------------------------------------------------------------------
+
+/// The TaskDefinition spec that matches a revision (DescribeTaskDefinition with tags): the
+/// existing `spec_from_aws` mapping, in its normalised form (AWS-added defaults such as
+/// `essential: true`, `cpu: 0`, `protocol: tcp` and empty lists left out), with `family`. Pure.
+pub fn task_definition_spec(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefinitionSpec {
+    let kept: Vec<ecs::Tag> = tags
+        .iter()
+        .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
+        .cloned()
+        .collect();
+    let full = task_definition::spec_from_aws(td, &kept);
+    let mut clean = task_definition::normalize(&full);
+    if let (Some(obj), Some(family)) = (clean.as_object_mut(), &full.family) {
+        obj.insert("family".into(), json!(family));
+    }
+    // The normalised form is the same task definition by construction; keep the full one if
+    // it ever fails to read back as a spec.
+    match serde_json::from_value::<TaskDefinitionSpec>(clean) {
+        Ok(spec) if task_definition::normalize(&spec) == task_definition::normalize(&full) => spec,
+        _ => full,
+    }
+}
+
+/// Whether adopting `rev` with `spec` would register a new revision, as the TaskDefinition
+/// reconciler decides it for a revision without its spec-hash tag: the normalised specs, the
+/// operator's own tags aside, must be equal. Returns the top-level fields that differ.
+pub fn task_definition_differences(spec: &TaskDefinitionSpec, rev: &Revision) -> Vec<String> {
+    let want = task_definition::comparable(spec);
+    let have = task_definition::comparable(&task_definition::spec_from_aws(
+        &rev.task_definition,
+        &rev.aws_tags,
+    ));
+    if want == have {
+        return Vec::new();
+    }
+    let empty = serde_json::Map::new();
+    let (w, h) = (
+        want.as_object().unwrap_or(&empty),
+        have.as_object().unwrap_or(&empty),
+    );
+    let mut fields: Vec<String> = w
+        .keys()
+        .chain(h.keys())
+        .filter(|k| w.get(*k) != h.get(*k))
+        .cloned()
+        .collect();
+    fields.sort();
+    fields.dedup();
+    vec![format!(
+        "a new revision would be registered (differs from revision {} in: {})",
+        rev.revision,
+        fields.join(", ")
+    )]
+}
+
+/// `family` and revision number of a task definition ARN (`...:task-definition/family:7`).
+pub fn parse_task_definition_arn(arn: &str) -> Option<(&str, i32)> {
+    let (_, rest) = arn.rsplit_once(":task-definition/")?;
+    let (family, revision) = rest.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
+}
+
+// ---- SDK calls --------------------------------------------------------------------------------
+
+/// DescribeClusters takes at most this many clusters per call.
+const CLUSTERS_PER_CALL: usize = 100;
+/// DescribeServices takes at most this many services per call.
+const SERVICES_PER_CALL: usize = 10;
+
+/// ARNs of every cluster in the region.
+pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    let mut next_token = None;
+    loop {
+        let out = client
+            .list_clusters()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListClusters", e))?;
+        arns.extend(out.cluster_arns.unwrap_or_default());
+        next_token = out.next_token;
+        if next_token.is_none() {
+            return Ok(arns);
+        }
+    }
+}
+
+/// The clusters named (names or ARNs), with settings, configurations and tags; INACTIVE and
+/// missing ones are left out.
+pub async fn describe_clusters(
+    client: &aws_sdk_ecs::Client,
+    names: &[String],
+) -> Result<Vec<ecs::Cluster>, AwsError> {
+    let mut found = Vec::new();
+    for chunk in names.chunks(CLUSTERS_PER_CALL) {
+        let out = client
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(ecs::ClusterField::Settings)
+            .include(ecs::ClusterField::Configurations)
+            .include(ecs::ClusterField::Tags)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeClusters", e))?;
+        found.extend(
+            out.clusters
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.status.as_deref() != Some("INACTIVE")),
+        );
+    }
+    Ok(found)
+}
+
+/// The ACTIVE services of a cluster, with tags.
+pub async fn services(
+    client: &aws_sdk_ecs::Client,
+    cluster_arn: &str,
+) -> Result<Vec<ecs::Service>, AwsError> {
+    let mut arns = Vec::new();
+    let mut next_token = None;
+    loop {
+        let out = client
+            .list_services()
+            .cluster(cluster_arn)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListServices", e))?;
+        arns.extend(out.service_arns.unwrap_or_default());
+        next_token = out.next_token;
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    for chunk in arns.chunks(SERVICES_PER_CALL) {
+        let out = client
+            .describe_services()
+            .cluster(cluster_arn)
+            .set_services(Some(chunk.to_vec()))
+            .include(ecs::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeServices", e))?;
+        found.extend(out.services.unwrap_or_default().into_iter().filter(|s| {
+            s.status.as_deref() == Some("ACTIVE") && s.cluster_arn.as_deref() == Some(cluster_arn)
+        }));
+    }
+    found.sort_by(|a, b| a.service_name.cmp(&b.service_name));
+    found.dedup_by(|a, b| a.service_arn == b.service_arn);
+    Ok(found)
+}
+
+/// One revision (ARN, `family:revision` or family), with tags. `None` when it does not exist.
+pub async fn revision(
+    client: &aws_sdk_ecs::Client,
+    what: &str,
+) -> Result<Option<Revision>, AwsError> {
+    td_io::describe(client, what).await
+}
+
+/// ARN of the latest ACTIVE revision of `family`, the one a TaskDefinition object adopts.
+pub async fn latest_active_revision(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+) -> Result<Option<String>, AwsError> {
+    let mut latest: Option<(i32, String)> = None;
+    let mut next_token = None;
+    loop {
+        let out = client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(ecs::TaskDefinitionStatus::Active)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+        // familyPrefix is a prefix: `web` also lists `web-api`.
+        for arn in out.task_definition_arns.unwrap_or_default() {
+            if let Some((f, revision)) = parse_task_definition_arn(&arn)
+                && f == family
+                && latest.as_ref().is_none_or(|(r, _)| revision > *r)
+            {
+                latest = Some((revision, arn));
+            }
+        }
+        next_token = out.next_token;
+        if next_token.is_none() {
+            return Ok(latest.map(|(_, arn)| arn));
+        }
+    }
+}
+
+/// Every task definition family with an ACTIVE revision.
+pub async fn active_families(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
+    let mut families = Vec::new();
+    let mut next_token = None;
+    loop {
+        let out = client
+            .list_task_definition_families()
+            .status(ecs::TaskDefinitionFamilyStatus::Active)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTaskDefinitionFamilies", e))?;
+        families.extend(out.families.unwrap_or_default());
+        next_token = out.next_token;
+        if next_token.is_none() {
+            families.sort();
+            families.dedup();
+            return Ok(families);
+        }
+    }
+}
+
+/// Every repository whose name starts with `prefix` (all with `None`), with its tags and policies.
+pub async fn repositories(
+    client: &aws_sdk_ecr::Client,
+    prefix: Option<&str>,
+) -> Result<Vec<RepositoryState>, AwsError> {
+    let mut repos = Vec::new();
+    let mut next_token = None;
+    loop {
+        let out = client
+            .describe_repositories()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeRepositories", e))?;
+        repos.extend(
+            out.repositories
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| {
+                    prefix.is_none_or(|p| {
+                        r.repository_name
+                            .as_deref()
+                            .unwrap_or_default()
+                            .starts_with(p)
+                    })
+                }),
+        );
+        next_token = out.next_token;
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut states = Vec::new();
+    for repository in repos {
+        let name = repository.repository_name.clone().unwrap_or_default();
+        let registry = repository.registry_id.clone();
+        let tags = client
+            .list_tags_for_resource()
+            .resource_arn(repository.repository_arn.clone().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTagsForResource", e))?
+            .tags
+            .unwrap_or_default();
+        let lifecycle_policy_text = match client
+            .get_lifecycle_policy()
+            .repository_name(&name)
+            .set_registry_id(registry.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetLifecyclePolicy", e))
+        {
+            Ok(out) => out.lifecycle_policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let repository_policy_text = match client
+            .get_repository_policy()
+            .repository_name(&name)
+            .set_registry_id(registry)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetRepositoryPolicy", e))
+        {
+            Ok(out) => out.policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        states.push(RepositoryState {
+            repository,
+            tags,
+            lifecycle_policy_text,
+            repository_policy_text,
+        });
+    }
+    states.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(states)
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn ecr_tag(key: &str, value: &str) -> ecr::Tag {
+        ecr::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("tag builds")
+    }
+
+    fn ecs_tag(key: &str, value: &str) -> ecs::Tag {
+        ecs::Tag::builder().key(key).value(value).build()
+    }
+
+    /// A repository as DescribeRepositories reports one created with nothing but a name.
+    fn repository(name: &str) -> ecr::Repository {
+        ecr::Repository::builder()
+            .repository_name(name)
+            .repository_arn(format!("arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{name}"))
+            .registry_id(ACCOUNT)
+            .repository_uri(format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{name}"))
+            .image_tag_mutability(ecr::ImageTagMutability::Mutable)
+            .image_scanning_configuration(
+                ecr::ImageScanningConfiguration::builder()
+                    .scan_on_push(false)
+                    .build(),
+            )
+            .encryption_configuration(
+                ecr::EncryptionConfiguration::builder()
+                    .encryption_type(ecr::EncryptionType::Aes256)
+                    .build()
+                    .expect("encryption builds"),
+            )
+            .build()
+    }
+
+    fn state(repository: ecr::Repository) -> RepositoryState {
+        RepositoryState {
+            repository,
+            tags: Vec::new(),
+            lifecycle_policy_text: None,
+            repository_policy_text: None,
+        }
+    }
+
+    /// The lifecycle policy as ECR hands it back: its own key order, no whitespace.
+    const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 10 releases","selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}},{"action":{"type":"expire"},"selection":{"countUnit":"days","countNumber":14,"countType":"sinceImagePushed","tagStatus":"untagged"},"rulePriority":2}]}"#;
+    const REPOSITORY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}"#;
+
+    #[test]
+    fn repository_read_back_adopts_without_changes() {
+        type Case = (&'static str, RepositoryState, Value, Vec<&'static str>);
+        let full = {
+            let mut r = repository("team/web");
+            r.image_tag_mutability = Some(ecr::ImageTagMutability::ImmutableWithExclusion);
+            r.image_tag_mutability_exclusion_filters = Some(vec![
+                ecr::ImageTagMutabilityExclusionFilter::builder()
+                    .filter_type(ecr::ImageTagMutabilityExclusionFilterType::Wildcard)
+                    .filter("latest")
+                    .build()
+                    .expect("filter builds"),
+            ]);
+            r.image_scanning_configuration = Some(
+                ecr::ImageScanningConfiguration::builder()
+                    .scan_on_push(true)
+                    .build(),
+            );
+            r.encryption_configuration = Some(
+                ecr::EncryptionConfiguration::builder()
+                    .encryption_type(ecr::EncryptionType::Kms)
+                    .kms_key("arn:aws:kms:us-east-1:123456789012:key/abcd")
+                    .build()
+                    .expect("encryption builds"),
+            );
+            RepositoryState {
+                repository: r,
+                tags: vec![
+                    ecr_tag("team", "platform"),
+                    ecr_tag("env", "prod"),
+                    ecr_tag("ecs.operator.dev/owner", "old/web"),
+                    ecr_tag("aws:cloudformation:stack-name", "legacy"),
+                ],
+                lifecycle_policy_text: Some(LIFECYCLE.into()),
+                repository_policy_text: Some(REPOSITORY_POLICY.into()),
+            }
+        };
+        let unknown_rule_field = RepositoryState {
+            lifecycle_policy_text: Some(
+                r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"},"futureField":true}]}"#
+                    .into(),
+            ),
+            ..state(repository("odd"))
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "defaults only",
+                state(repository("web")),
+                json!({"repositoryName": "web"}),
+                vec![],
+            ),
+            (
+                "everything set, operator and aws: tags dropped",
+                full,
+                json!({
+                    "repositoryName": "team/web",
+                    "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+                    "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "latest"}],
+                    "imageScanningConfiguration": {"scanOnPush": true},
+                    "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": "arn:aws:kms:us-east-1:123456789012:key/abcd"},
+                    "tags": [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "platform"}],
+                    "lifecyclePolicy": serde_json::from_str::<Value>(LIFECYCLE).expect("JSON"),
+                    "repositoryPolicy": serde_json::from_str::<Value>(REPOSITORY_POLICY).expect("JSON"),
+                }),
+                vec![],
+            ),
+            (
+                // The self-check catches what the spec cannot hold.
+                "lifecycle rule with a field the spec does not know",
+                unknown_rule_field,
+                json!({
+                    "repositoryName": "odd",
+                    "lifecyclePolicy": {"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 3}, "action": {"type": "expire"}}]},
+                }),
+                vec!["lifecyclePolicy"],
+            ),
+        ];
+        for (name, state, want, changes) in cases {
+            let read = repository_spec(&state);
+            let got = serde_json::to_value(&read.spec).expect("serialises");
+            assert_eq!(got, want, "{name}");
+            assert_eq!(
+                repository_differences(&read.spec, &state),
+                changes,
+                "{name}"
+            );
+            assert_eq!(
+                read.notes.is_empty(),
+                changes.is_empty(),
+                "{name}: {read:?}"
+            );
+        }
+    }
+
+    /// A cluster as DescribeClusters (settings, configurations, tags) reports it.
+    fn cluster(name: &str) -> ecs::Cluster {
+        ecs::Cluster::builder()
+            .cluster_name(name)
+            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"))
+            .status("ACTIVE")
+            .build()
+    }
+
+    fn strategy(provider: &str, weight: i32, base: i32) -> ecs::CapacityProviderStrategyItem {
+        ecs::CapacityProviderStrategyItem::builder()
+            .capacity_provider(provider)
+            .weight(weight)
+            .base(base)
+            .build()
+            .expect("strategy builds")
+    }
+
+    #[test]
+    fn cluster_read_back_adopts_without_changes() {
+        let mut full = cluster("prod_main");
+        full.settings = Some(vec![
+            ecs::ClusterSetting::builder()
+                .name(ecs::ClusterSettingName::ContainerInsights)
+                .value("enhanced")
+                .build(),
+        ]);
+        full.configuration = Some(
+            ecs::ClusterConfiguration::builder()
+                .execute_command_configuration(
+                    ecs::ExecuteCommandConfiguration::builder()
+                        .kms_key_id("alias/exec")
+                        .logging(ecs::ExecuteCommandLogging::Override)
+                        .log_configuration(
+                            ecs::ExecuteCommandLogConfiguration::builder()
+                                .cloud_watch_log_group_name("/ecs/exec")
+                                .cloud_watch_encryption_enabled(true)
+                                .s3_encryption_enabled(false)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .managed_storage_configuration(
+                    ecs::ManagedStorageConfiguration::builder()
+                        .fargate_ephemeral_storage_kms_key_id("key-1")
+                        .build(),
+                )
+                .build(),
+        );
+        full.capacity_providers = Some(vec![
+            "FARGATE_SPOT".into(),
+            "FARGATE".into(),
+            "prod-asg".into(),
+        ]);
+        full.default_capacity_provider_strategy = Some(vec![
+            strategy("FARGATE_SPOT", 3, 0),
+            strategy("FARGATE", 1, 2),
+        ]);
+        full.service_connect_defaults = Some(
+            ecs::ClusterServiceConnectDefaults::builder()
+                .namespace("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1")
+                .build(),
+        );
+        full.tags = Some(vec![
+            ecs_tag("team", "platform"),
+            ecs_tag("ecs.operator.dev/owner-uid", "1234"),
+            ecs_tag("aws:cloudformation:stack-name", "legacy"),
+        ]);
+        let mut defaults = cluster("plain");
+        // What ECS reports for a cluster created without settings.
+        defaults.settings = Some(vec![
+            ecs::ClusterSetting::builder()
+                .name(ecs::ClusterSettingName::ContainerInsights)
+                .value("disabled")
+                .build(),
+        ]);
+        defaults.configuration = Some(
+            ecs::ClusterConfiguration::builder()
+                .execute_command_configuration(
+                    ecs::ExecuteCommandConfiguration::builder()
+                        .logging(ecs::ExecuteCommandLogging::Default)
+                        .build(),
+                )
+                .build(),
+        );
+        defaults.capacity_providers = Some(vec![]);
+        defaults.default_capacity_provider_strategy = Some(vec![]);
+        let cases = [
+            (
+                "defaults",
+                defaults,
+                json!({"clusterName": "plain", "settings": [{"name": "containerInsights", "value": "disabled"}]}),
+            ),
+            (
+                "everything",
+                full,
+                json!({
+                    "clusterName": "prod_main",
+                    "tags": [{"key": "team", "value": "platform"}],
+                    "settings": [{"name": "containerInsights", "value": "enhanced"}],
+                    "configuration": {
+                        "executeCommandConfiguration": {"kmsKeyId": "alias/exec", "logging": "OVERRIDE",
+                            "logConfiguration": {"cloudWatchLogGroupName": "/ecs/exec", "cloudWatchEncryptionEnabled": true}},
+                        "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": "key-1"},
+                    },
+                    "capacityProviders": ["FARGATE", "FARGATE_SPOT", "prod-asg"],
+                    "defaultCapacityProviderStrategy": [
+                        {"capacityProvider": "FARGATE", "weight": 1, "base": 2},
+                        {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+                    ],
+                    "serviceConnectDefaults": {"namespace": "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1"},
+                }),
+            ),
+        ];
+        for (name, cluster, want) in cases {
+            let read = cluster_spec(&cluster);
+            assert_eq!(read.notes, Vec::<String>::new(), "{name}");
+            assert_eq!(
+                serde_json::to_value(&read.spec).expect("serialises"),
+                want,
+                "{name}"
+            );
+            assert_eq!(
+                cluster_differences(&read.spec, &cluster),
+                Vec::<String>::new(),
+                "{name}"
+            );
+        }
+    }
+
+    const TD_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
+
+    /// A service as DescribeServices (with tags) reports it, AWS defaults filled in.
+    fn service(name: &str) -> ecs::Service {
+        ecs::Service::builder()
+            .service_name(name)
+            .service_arn(format!(
+                "arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/{name}"
+            ))
+            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"))
+            .status("ACTIVE")
+            .desired_count(2)
+            .running_count(2)
+            .task_definition(TD_ARN)
+            .launch_type(ecs::LaunchType::Fargate)
+            .platform_version("LATEST")
+            .scheduling_strategy(ecs::SchedulingStrategy::Replica)
+            .propagate_tags(ecs::PropagateTags::None)
+            .availability_zone_rebalancing(ecs::AvailabilityZoneRebalancing::Enabled)
+            .role_arn(format!(
+                "arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
+            ))
+            .health_check_grace_period_seconds(0)
+            .enable_execute_command(false)
+            .enable_ecs_managed_tags(false)
+            .deployment_controller(
+                ecs::DeploymentController::builder()
+                    .r#type(ecs::DeploymentControllerType::Ecs)
+                    .build()
+                    .expect("controller builds"),
+            )
+            .deployment_configuration(
+                ecs::DeploymentConfiguration::builder()
+                    .maximum_percent(200)
+                    .minimum_healthy_percent(100)
+                    .strategy(ecs::DeploymentStrategy::Rolling)
+                    .bake_time_in_minutes(0)
+                    .deployment_circuit_breaker(
+                        ecs::DeploymentCircuitBreaker::builder()
+                            .enable(false)
+                            .rollback(false)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .network_configuration(
+                ecs::NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        ecs::AwsVpcConfiguration::builder()
+                            .subnets("subnet-b")
+                            .subnets("subnet-a")
+                            .security_groups("sg-1")
+                            .assign_public_ip(ecs::AssignPublicIp::Disabled)
+                            .build()
+                            .expect("vpc builds"),
+                    )
+                    .build(),
+            )
+            .set_placement_constraints(Some(vec![]))
+            .set_placement_strategy(Some(vec![]))
+            .set_load_balancers(Some(vec![]))
+            .set_service_registries(Some(vec![]))
+            .tags(ecs_tag("team", "web"))
+            .tags(ecs_tag("ecs.operator.dev/owner", "ns/web"))
+            .tags(ecs_tag("aws:cloudformation:stack-name", "legacy"))
+            .deployments(
+                ecs::Deployment::builder()
+                    .id("ecs-svc/1")
+                    .status("PRIMARY")
+                    .task_definition(TD_ARN)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn service_read_back_adopts_without_changes() {
+        type Edit = fn(&mut ecs::Service);
+        let cases: &[(&str, Edit, Value, &[&str])] = &[
+            (
+                "fargate with AWS defaults",
+                |_| {},
+                json!({
+                    "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
+                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
+                    "tags": [{"key": "team", "value": "web"}],
+                }),
+                &[],
+            ),
+            (
+                "daemon: no desiredCount, daemon deployment defaults",
+                |s| {
+                    s.scheduling_strategy = Some(ecs::SchedulingStrategy::Daemon);
+                    s.launch_type = Some(ecs::LaunchType::Ec2);
+                    s.platform_version = None;
+                    s.network_configuration = None;
+                    s.desired_count = 3;
+                    s.deployment_configuration = Some(
+                        ecs::DeploymentConfiguration::builder()
+                            .maximum_percent(100)
+                            .minimum_healthy_percent(0)
+                            .build(),
+                    );
+                    s.tags = None;
+                },
+                json!({"serviceName": "web", "launchType": "EC2", "schedulingStrategy": "DAEMON"}),
+                &[],
+            ),
+            (
+                "everything else set",
+                |s| {
+                    s.launch_type = None;
+                    s.capacity_provider_strategy = Some(vec![
+                        strategy("FARGATE", 1, 1),
+                        strategy("FARGATE_SPOT", 2, 0),
+                    ]);
+                    s.platform_version = Some("1.4.0".into());
+                    s.role_arn = None;
+                    s.health_check_grace_period_seconds = Some(30);
+                    s.enable_execute_command = true;
+                    s.enable_ecs_managed_tags = true;
+                    s.propagate_tags = Some(ecs::PropagateTags::Service);
+                    s.availability_zone_rebalancing =
+                        Some(ecs::AvailabilityZoneRebalancing::Disabled);
+                    s.deployment_configuration = Some(
+                        ecs::DeploymentConfiguration::builder()
+                            .maximum_percent(150)
+                            .minimum_healthy_percent(50)
+                            .deployment_circuit_breaker(
+                                ecs::DeploymentCircuitBreaker::builder()
+                                    .enable(true)
+                                    .rollback(true)
+                                    .build(),
+                            )
+                            .alarms(
+                                ecs::DeploymentAlarms::builder()
+                                    .alarm_names("high-5xx")
+                                    .enable(true)
+                                    .rollback(false)
+                                    .build()
+                                    .expect("alarms build"),
+                            )
+                            .build(),
+                    );
+                    s.load_balancers = Some(vec![
+                        ecs::LoadBalancer::builder()
+                            .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1")
+                            .container_name("web")
+                            .container_port(8080)
+                            .build(),
+                    ]);
+                    s.service_registries = Some(vec![
+                        ecs::ServiceRegistry::builder()
+                            .registry_arn(
+                                "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1",
+                            )
+                            .build(),
+                    ]);
+                    s.placement_strategy = Some(vec![
+                        ecs::PlacementStrategy::builder()
+                            .r#type(ecs::PlacementStrategyType::Spread)
+                            .field("attribute:ecs.availability-zone")
+                            .build(),
+                    ]);
+                    s.placement_constraints = Some(vec![
+                        ecs::PlacementConstraint::builder()
+                            .r#type(ecs::PlacementConstraintType::DistinctInstance)
+                            .build(),
+                    ]);
+                },
+                json!({
+                    "serviceName": "web", "desiredCount": 2,
+                    "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 2}],
+                    "platformVersion": "1.4.0",
+                    "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true}, "maximumPercent": 150, "minimumHealthyPercent": 50,
+                        "alarms": {"alarmNames": ["high-5xx"], "enable": true, "rollback": false}},
+                    "placementConstraints": [{"type": "distinctInstance"}],
+                    "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
+                    "healthCheckGracePeriodSeconds": 30,
+                    "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1", "containerName": "web", "containerPort": 8080}],
+                    "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1"}],
+                    "enableExecuteCommand": true, "propagateTags": "SERVICE", "enableECSManagedTags": true,
+                    "availabilityZoneRebalancing": "DISABLED",
+                    "tags": [{"key": "team", "value": "web"}],
+                }),
+                &[],
+            ),
+        ];
+        for (name, edit, want, changes) in cases {
+            let mut svc = service("web");
+            edit(&mut svc);
+            let read = service_spec(&svc);
+            assert_eq!(
+                serde_json::to_value(&read.spec).expect("serialises"),
+                *want,
+                "{name}"
+            );
+            assert_eq!(
+                service_differences(&read.spec, &svc, TD_ARN),
+                *changes,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_read_back_notes_code_deploy() {
+        let mut svc = service("web");
+        svc.deployment_controller = Some(
+            ecs::DeploymentController::builder()
+                .r#type(ecs::DeploymentControllerType::CodeDeploy)
+                .build()
+                .expect("controller builds"),
+        );
+        let read = service_spec(&svc);
+        assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
+        assert_eq!(
+            service_differences(&read.spec, &svc, TD_ARN),
+            Vec::<String>::new()
+        );
+    }
+
+    /// What DescribeTaskDefinition reports for `spec` registered as revision 3: the request
+    /// fields plus the defaults AWS adds to every container.
+    fn registered(spec: &TaskDefinitionSpec, tags: Vec<ecs::Tag>) -> Revision {
+        let family = spec.family.clone().unwrap_or_else(|| "test".into());
+        let input = task_definition::register_input(spec, &family, &[])
+            .expect("maps to a request")
+            .build()
+            .expect("request builds");
+        let containers = input.container_definitions.clone().map(|cs| {
+            cs.into_iter()
+                .map(|mut c| {
+                    c.essential = c.essential.or(Some(true));
+                    c.environment = c.environment.or(Some(vec![]));
+                    c.mount_points = c.mount_points.or(Some(vec![]));
+                    c.volumes_from = c.volumes_from.or(Some(vec![]));
+                    for p in c.port_mappings.iter_mut().flatten() {
+                        p.protocol = p.protocol.clone().or(Some(ecs::TransportProtocol::Tcp));
+                    }
+                    c
+                })
+                .collect()
+        });
+        let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:3");
+        #[allow(deprecated)]
+        let accelerators = input.inference_accelerators.clone();
+        let td = ecs::TaskDefinition::builder()
+            .task_definition_arn(&arn)
+            .family(&family)
+            .revision(3)
+            .status(ecs::TaskDefinitionStatus::Active)
+            .set_task_role_arn(input.task_role_arn.clone())
+            .set_execution_role_arn(input.execution_role_arn.clone())
+            .set_network_mode(input.network_mode.clone())
+            .set_container_definitions(containers)
+            .set_volumes(input.volumes.clone().or(Some(vec![])))
+            .set_placement_constraints(input.placement_constraints.clone().or(Some(vec![])))
+            .set_requires_compatibilities(input.requires_compatibilities.clone())
+            .set_cpu(input.cpu.clone())
+            .set_memory(input.memory.clone())
+            .set_pid_mode(input.pid_mode.clone())
+            .set_ipc_mode(input.ipc_mode.clone())
+            .set_proxy_configuration(input.proxy_configuration.clone())
+            .set_inference_accelerators(accelerators)
+            .set_ephemeral_storage(input.ephemeral_storage.clone())
+            .set_runtime_platform(input.runtime_platform.clone())
+            .build();
+        Revision {
+            arn,
+            family,
+            revision: 3,
+            active: true,
+            tags: tags
+                .iter()
+                .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+                .collect(),
+            task_definition: td,
+            aws_tags: tags,
+        }
+    }
+
+    const CORPUS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/aws/testdata/task_definitions"
+    );
+
+    #[test]
+    fn task_definition_read_back_over_the_corpus_registers_nothing() {
+        let mut files: Vec<_> = std::fs::read_dir(CORPUS)
+            .expect("corpus directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no corpus under {CORPUS}");
+        for path in files {
+            let name = path.display();
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let mut spec = task_definition::spec_from_json(&text).expect("corpus parses");
+            spec.family.get_or_insert_with(|| "corpus".into());
+            let rev = registered(
+                &spec,
+                vec![
+                    ecs_tag("team", "web"),
+                    ecs_tag("ecs.operator.dev/spec-hash", "stale"),
+                ],
+            );
+            let read = task_definition_spec(&rev.task_definition, &rev.aws_tags);
+            assert_eq!(
+                task_definition_differences(&read, &rev),
+                Vec::<String>::new(),
+                "{name}"
+            );
+            assert_eq!(read.family, spec.family, "{name}");
+            let yaml = serde_yaml::to_string(&read).expect("serialises");
+            for noise in [
+                "essential: true",
+                "protocol: tcp",
+                ": []",
+                "null",
+                "ecs.operator.dev",
+            ] {
+                assert!(!yaml.contains(noise), "{name}: {noise} in\n{yaml}");
+            }
+        }
+    }
+
+    #[test]
+    fn task_definition_with_aws_tags_needs_no_new_revision() {
+        let spec: TaskDefinitionSpec = serde_json::from_value(json!({
+            "family": "web",
+            "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 128}],
+        }))
+        .expect("spec");
+        // CloudFormation tags its resources with aws: tags, which no spec can carry: they are
+        // not compared, so adopting such a revision registers nothing.
+        let rev = registered(&spec, vec![ecs_tag("aws:cloudformation:stack-name", "s")]);
+        let read = task_definition_spec(&rev.task_definition, &rev.aws_tags);
+        let changes = task_definition_differences(&read, &rev);
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
+    #[test]
+    fn task_definition_arns_parse() {
+        let cases = [
+            (TD_ARN, Some(("web", 3))),
+            (
+                "arn:aws:ecs:us-east-1:1:task-definition/web-api_2:17",
+                Some(("web-api_2", 17)),
+            ),
+            ("web:3", None),
+            ("arn:aws:ecs:us-east-1:1:task-definition/web", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(parse_task_definition_arn(arn), want, "{arn}");
+        }
+    }
+}

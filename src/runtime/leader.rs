@@ -1,0 +1,304 @@
+//! Leader election on a `coordination.k8s.io/v1` Lease (crate `kube-lease-manager`), so that
+//! with several replicas only one runs the controllers.
+//!
+//! The leader renews the lease `grace` seconds before it expires; a standby checks it when it
+//! expires and takes it over if it was not renewed, so a standby leads within about one lease
+//! duration after the leader dies. A leader whose renewal fails or that finds another holder
+//! reports the loss; the caller stops reconciling at once and exits non-zero (as
+//! controller-runtime does), and Kubernetes restarts it as a standby.
+
+use std::time::Duration;
+
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::health::health;
+use super::metrics::metrics;
+
+/// Leader-election settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderElectionConfig {
+    pub namespace: String,
+    pub lease_name: String,
+    /// Seconds a lease stays valid after its last renewal (at least 2).
+    pub lease_seconds: u64,
+    /// Unique per replica: the pod name, or hostname and PID.
+    pub identity: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    #[error("--leader-election-lease-seconds must be at least 2, got {0}")]
+    LeaseTooShort(u64),
+    #[error("leader election: cannot load a Kubernetes client configuration: {0}")]
+    Config(String),
+    #[error("leader election on Lease {namespace}/{name}: {message}")]
+    Lease {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+}
+
+/// Holder identity: `POD_NAME` when set (the Deployment passes it), else hostname and PID.
+pub fn default_identity() -> String {
+    if let Ok(pod) = std::env::var("POD_NAME")
+        && !pod.is_empty()
+    {
+        return pod;
+    }
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "ecs-operator".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Lease namespace: `POD_NAMESPACE` when set, else `default`.
+pub fn default_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Seconds before expiry at which the leader renews: a third of the lease, at least 1 s.
+/// It is also the time left to finish a renewal, so it bounds each lease request.
+pub fn grace_seconds(lease_seconds: u64) -> u64 {
+    lease_seconds
+        .div_ceil(3)
+        .clamp(1, lease_seconds.saturating_sub(1).max(1))
+}
+
+/// The role of this replica, published by the election task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Standby,
+    Leader,
+    /// Was leader and is no longer (why); terminal.
+    Lost(String),
+}
+
+/// Pure transition of the election loop: the role after the lease manager reported
+/// `outcome` (`Ok(is_holder)`, or an error message) while in `role`.
+pub fn next_role(role: &Role, outcome: Result<bool, String>) -> Role {
+    match (role, outcome) {
+        (Role::Lost(why), _) => Role::Lost(why.clone()),
+        (_, Ok(true)) => Role::Leader,
+        (Role::Leader, Ok(false)) => Role::Lost("another replica holds the lease".into()),
+        // A failed renewal may leave the lease to someone else before we can tell: give up.
+        (Role::Leader, Err(e)) => Role::Lost(format!("renewing the lease failed: {e}")),
+        (Role::Standby, _) => Role::Standby,
+    }
+}
+
+/// A running election: this replica's role, and the task that keeps (or waits for) the lease.
+#[derive(Debug)]
+pub struct Election {
+    role: watch::Receiver<Role>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    namespace: String,
+    name: String,
+}
+
+impl Election {
+    /// Creates the Lease if needed and starts competing for it in the background.
+    pub async fn start(config: &LeaderElectionConfig) -> Result<Self, LeaderError> {
+        if config.lease_seconds < 2 {
+            return Err(LeaderError::LeaseTooShort(config.lease_seconds));
+        }
+        let grace = grace_seconds(config.lease_seconds);
+        let lease = format!("{}/{}", config.namespace, config.lease_name);
+        let lease_error = |e: kube_lease_manager::LeaseManagerError| LeaderError::Lease {
+            namespace: config.namespace.clone(),
+            name: config.lease_name.clone(),
+            message: e.to_string(),
+        };
+        // A client of its own whose requests time out within the grace period: a hung renewal
+        // must fail (and end leadership) before the lease can pass to another replica.
+        let mut kube_config = kube::Config::infer()
+            .await
+            .map_err(|e| LeaderError::Config(e.to_string()))?;
+        let timeout = Some(Duration::from_secs(grace));
+        kube_config.connect_timeout = timeout;
+        kube_config.read_timeout = timeout;
+        kube_config.write_timeout = timeout;
+        let client =
+            kube::Client::try_from(kube_config).map_err(|e| LeaderError::Config(e.to_string()))?;
+        let manager = LeaseManagerBuilder::new(client, &config.lease_name)
+            .with_namespace(&config.namespace)
+            .with_identity(&config.identity)
+            .with_duration(config.lease_seconds)
+            .with_grace(grace)
+            .build()
+            .await
+            .map_err(lease_error)?;
+        health().set_standby(true);
+        metrics().set_leader(false);
+        info!(%lease, identity = %config.identity, "standby: waiting to acquire the leader lease");
+        let (role_tx, role) = watch::channel(Role::Standby);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(elect(manager, role_tx, stopped, lease));
+        Ok(Self {
+            role,
+            stop,
+            task,
+            namespace: config.namespace.clone(),
+            name: config.lease_name.clone(),
+        })
+    }
+
+    /// Waits until this replica leads. `Ok(false)` if `shutdown` resolves first.
+    pub async fn wait_for_leadership(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<bool, LeaderError> {
+        let role = tokio::select! {
+            role = self.role.wait_for(|r| *r != Role::Standby) => role.map(|r| r.clone()).ok(),
+            () = shutdown => return Ok(false),
+        };
+        match role {
+            Some(Role::Leader) => Ok(true),
+            Some(Role::Lost(why)) => Err(self.error(why)),
+            Some(Role::Standby) | None => Err(self.error("the election task ended".into())),
+        }
+    }
+
+    /// Resolves when leadership is lost, with the reason.
+    pub async fn lost(&mut self) -> String {
+        match self.role.wait_for(|r| matches!(r, Role::Lost(_))).await {
+            Ok(role) => match &*role {
+                Role::Lost(why) => why.clone(),
+                _ => "leadership lost".into(),
+            },
+            Err(_) => "the election task ended".into(),
+        }
+    }
+
+    fn error(&self, message: String) -> LeaderError {
+        LeaderError::Lease {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            message,
+        }
+    }
+
+    /// Stops competing and, if this replica holds the lease, releases it so a standby takes
+    /// over at once instead of after the lease expires.
+    pub async fn release(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .is_err()
+        {
+            warn!(namespace = %self.namespace, name = %self.name, "releasing the leader lease timed out");
+        }
+    }
+}
+
+/// The election loop: publishes role changes until stopped or leadership is lost.
+async fn elect(
+    manager: LeaseManager,
+    role_tx: watch::Sender<Role>,
+    mut stopped: watch::Receiver<bool>,
+    lease: String,
+) {
+    let mut role = Role::Standby;
+    let mut retry = Duration::from_millis(500);
+    loop {
+        let outcome = tokio::select! {
+            biased;
+            _ = stopped.changed() => {
+                if role == Role::Leader {
+                    match manager.release().await {
+                        Ok(()) => info!(%lease, "released the leader lease"),
+                        Err(e) => warn!(%lease, error = %e, "could not release the leader lease"),
+                    }
+                }
+                metrics().set_leader(false);
+                return;
+            }
+            outcome = manager.changed() => outcome.map_err(|e| e.to_string()),
+        };
+        if let (Role::Standby, Err(e)) = (&role, &outcome) {
+            warn!(%lease, error = %e, "leader election: lease request failed; retrying");
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(Duration::from_secs(5));
+            continue;
+        }
+        retry = Duration::from_millis(500);
+        let next = next_role(&role, outcome);
+        if next == role {
+            continue;
+        }
+        match &next {
+            Role::Leader => {
+                info!(%lease, "acquired the leader lease: this replica leads");
+                health().set_standby(false);
+                metrics().set_leader(true);
+            }
+            Role::Lost(why) => {
+                warn!(%lease, reason = %why, "lost the leader lease");
+                metrics().set_leader(false);
+            }
+            Role::Standby => {}
+        }
+        role = next;
+        let lost = matches!(role, Role::Lost(_));
+        let _ = role_tx.send(role.clone());
+        if lost {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_is_a_third_of_the_lease_and_below_it() {
+        for (lease, grace) in [(2, 1), (3, 1), (4, 2), (6, 2), (15, 5), (60, 20)] {
+            assert_eq!(grace_seconds(lease), grace, "lease {lease}");
+            assert!(grace_seconds(lease) < lease);
+        }
+    }
+
+    #[test]
+    fn role_transitions() {
+        let lost = |s: &str| Role::Lost(s.into());
+        let cases = [
+            (Role::Standby, Ok(false), Role::Standby),
+            (Role::Standby, Err("timeout".to_string()), Role::Standby),
+            (Role::Standby, Ok(true), Role::Leader),
+            (Role::Leader, Ok(true), Role::Leader),
+            (
+                Role::Leader,
+                Ok(false),
+                lost("another replica holds the lease"),
+            ),
+            (
+                Role::Leader,
+                Err("timeout".to_string()),
+                lost("renewing the lease failed: timeout"),
+            ),
+            (lost("x"), Ok(true), lost("x")),
+        ];
+        for (from, outcome, want) in cases {
+            assert_eq!(
+                next_role(&from, outcome.clone()),
+                want,
+                "{from:?} {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn identity_is_unique_per_process_without_pod_name() {
+        if std::env::var_os("POD_NAME").is_none() {
+            assert!(default_identity().ends_with(&format!("-{}", std::process::id())));
+        }
+    }
+}
