@@ -292,7 +292,17 @@ async fn existing_repositories_need_adoption_and_never_get_two_owners() -> Resul
         "{}",
         condition_message(&rival, "Synced")
     );
-    env.wait_log_grows("reconciled: in sync", 2).await?;
+    // Its retries (with backoff) are aggregated into one Event series, not one Event each.
+    env.wait_for("one aggregated OwnedByAnother event", || async {
+        let events = env.events_for("rival", "OwnedByAnother").await?;
+        let repeated = events.len() == 1
+            && events[0]
+                .series
+                .as_ref()
+                .is_some_and(|s| s.count.unwrap_or(0) >= 2);
+        Ok(repeated.then_some(()))
+    })
+    .await?;
     let tags = repo_tags(&env, &existing)
         .await?
         .ok_or_else(|| anyhow!("gone"))?;

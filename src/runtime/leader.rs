@@ -6,6 +6,11 @@
 //! duration after the leader dies. A leader whose renewal fails or that finds another holder
 //! reports the loss; the caller stops reconciling at once and exits non-zero (as
 //! controller-runtime does), and Kubernetes restarts it as a standby.
+//!
+//! Limit of the crate (0.13): a standby takes over an expired lease by force-releasing it and
+//! then acquiring it, so with three or more replicas two standbys racing for the same expired
+//! lease can both believe they lead until the loser's next renewal (at most the lease duration
+//! minus grace). With the chart's two replicas only one standby exists and this cannot happen.
 
 use std::time::Duration;
 

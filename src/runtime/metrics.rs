@@ -240,6 +240,7 @@ impl Metrics {
                 .flat_map(|obj| {
                     conditions(obj)
                         .iter()
+                        // Debug prints the variant name: True, False or Unknown.
                         .map(|c| (c.type_.clone(), format!("{:?}", c.status)))
                         .collect::<Vec<_>>()
                 })
