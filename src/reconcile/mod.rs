@@ -977,6 +977,58 @@ mod tests {
     }
 
     #[test]
+    fn deletion_policy_precedence() {
+        use DeletionPolicy::{Delete, Retain};
+        let spec = |p| Policies {
+            deletion_policy: p,
+            ..Default::default()
+        };
+        let cases = [
+            ("nothing set: operator default", None, None, Delete, Delete),
+            ("operator default Retain", None, None, Retain, Retain),
+            ("namespace over operator", None, Some(Retain), Delete, Retain),
+            ("spec over namespace", Some(Delete), Some(Retain), Retain, Delete),
+            ("spec Retain", Some(Retain), None, Delete, Retain),
+        ];
+        for (name, in_spec, namespace, default, want) in cases {
+            assert_eq!(
+                deletion_policy(&spec(in_spec), namespace, default),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn mode_from_policy_and_annotation() {
+        use crate::api::EcrRepository;
+        let obj = |policy: Option<ManagementPolicy>, paused: Option<&str>| {
+            let mut o = EcrRepository::new("r", Default::default());
+            o.spec.policies.management_policy = policy;
+            if let Some(v) = paused {
+                o.metadata.annotations = Some(
+                    [(PAUSED_ANNOTATION.to_string(), v.to_string())]
+                        .into_iter()
+                        .collect(),
+                );
+            }
+            o
+        };
+        let cases = [
+            (None, None, Mode::Full),
+            (Some(ManagementPolicy::Full), Some("false"), Mode::Full),
+            (None, Some("true"), Mode::Paused),
+            (None, Some(" True "), Mode::Paused),
+            (Some(ManagementPolicy::ObserveOnly), None, Mode::ObserveOnly),
+            // Observe-only never writes anyway; it wins over pause.
+            (Some(ManagementPolicy::ObserveOnly), Some("true"), Mode::ObserveOnly),
+        ];
+        for (policy, paused, want) in cases {
+            assert_eq!(Mode::of(&obj(policy, paused)), want, "{policy:?} {paused:?}");
+        }
+    }
+
+    #[test]
     fn error_classes_and_reasons() {
         let aws = |class| {
             Error::Aws(AwsError {
