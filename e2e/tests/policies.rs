@@ -702,3 +702,48 @@ async fn namespace_role_runs_calls_under_the_assumed_identity() -> Result<()> {
     env.wait_gone::<EcsCluster>("cluster").await?;
     env.cleanup_all().await
 }
+
+#[tokio::test]
+async fn two_objects_created_together_one_wins_and_they_never_fight() -> Result<()> {
+    let env = TestEnv::new("pol-race").await?;
+    // CreateCluster answers with an existing cluster instead of failing: the loser must notice.
+    let name = unique("race");
+    for obj in ["first", "second"] {
+        env.apply::<EcsCluster>(&manifest(
+            "EcsCluster",
+            obj,
+            &json!({"clusterName": name, "tags": [{"key": "by", "value": obj}]}),
+        ))
+        .await?;
+    }
+    let (winner, loser) = env
+        .wait_for("one owner and one OwnedByAnother", || async {
+            let api = env.api::<EcsCluster>();
+            let synced = |o: &EcsCluster| {
+                o.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Synced"))
+                    .map(|c| c.reason.clone())
+                    .unwrap_or_default()
+            };
+            let (a, b) = (api.get("first").await?, api.get("second").await?);
+            Ok(match (synced(&a).as_str(), synced(&b).as_str()) {
+                ("ReconcileSuccess", "OwnedByAnother") => Some(("first", "second")),
+                ("OwnedByAnother", "ReconcileSuccess") => Some(("second", "first")),
+                _ => None,
+            })
+        })
+        .await?;
+    env.wait_log_grows("reconciled: in sync", 3).await?;
+    let (_, tags, _) = cluster(&env.ecs, &name)
+        .await?
+        .ok_or_else(|| anyhow!("cluster missing"))?;
+    ensure!(
+        tags.get(OWNER) == Some(&format!("{}/{winner}", env.namespace))
+            && tags.get("by").map(String::as_str) == Some(winner),
+        "{loser} changed the cluster it does not own: {tags:?}"
+    );
+    env.wait_condition::<EcsCluster>(loser, "Synced", "False", Some("OwnedByAnother"))
+        .await?;
+    env.cleanup_all().await
+}

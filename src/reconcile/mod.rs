@@ -550,21 +550,40 @@ async fn converge<K: Managed, E: External<K>>(
     ) {
         Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
         Plan::Create => {
-            ext.create(obj, &aws, &desired).await?;
-            info!(object = %key_of(obj), "created AWS resource");
-            let note = "created the AWS resource".to_string();
-            publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
-            let created = ext.observe(obj, &aws, &desired).await?.ok_or_else(|| {
-                Error::Aws(AwsError {
+            let created = ext.create(obj, &aws, &desired).await;
+            let Some(now) = ext.observe(obj, &aws, &desired).await? else {
+                created?;
+                return Err(Error::Aws(AwsError {
                     operation: "Observe",
                     code: None,
                     message: "resource not visible yet after create".into(),
                     class: ErrorClass::Retryable,
-                })
-            })?;
+                }));
+            };
+            // Lost a race (another object or someone in AWS created it first; CreateCluster
+            // even answers with the existing cluster): never converge what is not ours. The
+            // next attempt reports the precise reason.
+            if !ownership::is_ours(&ext.observed_tags(&now), &me) {
+                return Err(Error::Refused {
+                    reason: reason::ALREADY_EXISTS,
+                    message: format!(
+                        "{} was created by someone else while this object was creating it; \
+                         AWS was not changed",
+                        ext.aws_name(obj)
+                    ),
+                });
+            }
+            // A failed call whose resource exists and is ours (e.g. a timeout after success)
+            // counts as created.
+            if let Err(e) = created {
+                debug!(object = %key_of(obj), error = %e, "create reported an error, but the resource exists and is ours");
+            }
+            info!(object = %key_of(obj), "created AWS resource");
+            let note = "created the AWS resource".to_string();
+            publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
             // Some settings cannot be sent on create (or an endpoint ignores them there):
             // finish in this reconcile, so Synced is never claimed before AWS matches.
-            update_if_needed(obj, ctx, &aws, &desired, created).await?
+            update_if_needed(obj, ctx, &aws, &desired, now).await?
         }
         plan @ (Plan::Converge | Plan::Adopt) => {
             let Some(observed) = observed else {
@@ -986,8 +1005,20 @@ mod tests {
         let cases = [
             ("nothing set: operator default", None, None, Delete, Delete),
             ("operator default Retain", None, None, Retain, Retain),
-            ("namespace over operator", None, Some(Retain), Delete, Retain),
-            ("spec over namespace", Some(Delete), Some(Retain), Retain, Delete),
+            (
+                "namespace over operator",
+                None,
+                Some(Retain),
+                Delete,
+                Retain,
+            ),
+            (
+                "spec over namespace",
+                Some(Delete),
+                Some(Retain),
+                Retain,
+                Delete,
+            ),
             ("spec Retain", Some(Retain), None, Delete, Retain),
         ];
         for (name, in_spec, namespace, default, want) in cases {
@@ -1021,10 +1052,18 @@ mod tests {
             (None, Some(" True "), Mode::Paused),
             (Some(ManagementPolicy::ObserveOnly), None, Mode::ObserveOnly),
             // Observe-only never writes anyway; it wins over pause.
-            (Some(ManagementPolicy::ObserveOnly), Some("true"), Mode::ObserveOnly),
+            (
+                Some(ManagementPolicy::ObserveOnly),
+                Some("true"),
+                Mode::ObserveOnly,
+            ),
         ];
         for (policy, paused, want) in cases {
-            assert_eq!(Mode::of(&obj(policy, paused)), want, "{policy:?} {paused:?}");
+            assert_eq!(
+                Mode::of(&obj(policy, paused)),
+                want,
+                "{policy:?} {paused:?}"
+            );
         }
     }
 
