@@ -285,6 +285,8 @@ async fn lint_passes_and_the_schema_rejects_bad_values() -> Result<()> {
         ("deletionPolicy=Orphan", "deletionPolicy"),
         ("image.pullPolicy=Sometimes", "pullPolicy"),
         ("replicas=0", "replicas"),
+        // Only the leader reconciles; three replicas would let two standbys race for the lease.
+        ("replicas=3", "replicas"),
         ("watchNamespace=Not_A_Namespace", "watchNamespace"),
         ("resyncSeconds=soon", "resyncSeconds"),
         ("metrics.port=70000", "port"),
