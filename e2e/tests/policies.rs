@@ -747,3 +747,52 @@ async fn two_objects_created_together_one_wins_and_they_never_fight() -> Result<
         .await?;
     env.cleanup_all().await
 }
+
+#[tokio::test]
+async fn another_operator_instance_never_takes_over() -> Result<()> {
+    let mut env = TestEnv::new("pol-instance").await?;
+    let name = unique("shared-account");
+    env.apply::<EcrRepository>(&repo_manifest("repo", json!({"repositoryName": name})))
+        .await?;
+    env.wait_condition::<EcrRepository>("repo", "Ready", "True", None)
+        .await?;
+    let before = repo_tags(&env, &name)
+        .await?
+        .ok_or_else(|| anyhow!("repository missing"))?;
+    ensure!(
+        before.get("ecs.operator.dev/instance").map(String::as_str) == Some("default"),
+        "{before:?}"
+    );
+
+    // The same object seen by an operator of another installation (another cluster sharing the
+    // account): it reports the conflict, writes nothing, and deleting the object keeps AWS.
+    let kubeconfig = std::env::var("KUBECONFIG")?;
+    let ns = env.namespace.clone();
+    env.start_operator_with(
+        std::path::Path::new(&kubeconfig),
+        &[
+            "--watch-namespace",
+            &ns,
+            "--resync-seconds",
+            "3",
+            "--instance-id",
+            "other-cluster",
+        ],
+        &[],
+    )?;
+    let obj = env
+        .wait_condition::<EcrRepository>("repo", "Synced", "False", Some("OwnedByAnother"))
+        .await?;
+    let message = condition_message(&obj, "Synced");
+    ensure!(
+        message.contains("another ecs-operator instance"),
+        "{message}"
+    );
+    env.delete::<EcrRepository>("repo").await?;
+    env.wait_gone::<EcrRepository>("repo").await?;
+    ensure!(
+        repo_tags(&env, &name).await? == Some(before),
+        "another instance changed or deleted the repository"
+    );
+    env.cleanup::<EcrRepository>().await
+}
