@@ -331,19 +331,9 @@ impl TestEnv {
             + std::fmt::Debug,
     {
         self.stop_operator();
-        let api: Api<K> = self.api();
         // The bed has no controller-manager, so a deleted namespace keeps its objects: delete
         // them one by one (finalizers first, the operator is gone).
-        for obj in api.list(&ListParams::default()).await?.items {
-            let _ = api
-                .patch(
-                    &obj.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-                )
-                .await;
-            let _ = api.delete(&obj.name_any(), &DeleteParams::default()).await;
-        }
+        strip_and_delete::<K>(&self).await;
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.namespace, &DeleteParams::default())
             .await;

@@ -249,22 +249,40 @@ pub async fn observe(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let arn = repo.repository_arn.clone().unwrap_or_default();
-    let registry_id = repo.registry_id.clone().unwrap_or_default();
+    let extras = extras(client, &repo).await?;
+    Ok(Some(observed_from(
+        &repo,
+        &extras.tags,
+        extras.lifecycle_policy_text.as_deref(),
+        extras.repository_policy_text.as_deref(),
+    )))
+}
 
+/// What ECR reports about a repository beyond DescribeRepositories.
+pub struct RepositoryExtras {
+    pub tags: Vec<ecr::Tag>,
+    /// `None` when the repository has no lifecycle policy.
+    pub lifecycle_policy_text: Option<String>,
+    /// `None` when the repository has no repository policy.
+    pub repository_policy_text: Option<String>,
+}
+
+/// Tags and the two policy texts of a described repository (three calls).
+pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<RepositoryExtras, AwsError> {
+    let name = repo.repository_name.clone().unwrap_or_default();
+    let registry_id = repo.registry_id.clone();
     let tags = client
         .list_tags_for_resource()
-        .resource_arn(&arn)
+        .resource_arn(repo.repository_arn.clone().unwrap_or_default())
         .send()
         .await
         .map_err(|e| from_sdk("ListTagsForResource", e))?
         .tags
         .unwrap_or_default();
-
-    let lifecycle_policy = match client
+    let lifecycle_policy_text = match client
         .get_lifecycle_policy()
-        .repository_name(&d.repository_name)
-        .registry_id(&registry_id)
+        .repository_name(&name)
+        .set_registry_id(registry_id.clone())
         .send()
         .await
         .map_err(|e| from_sdk("GetLifecyclePolicy", e))
@@ -273,10 +291,10 @@ pub async fn observe(
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e),
     };
-    let repository_policy = match client
+    let repository_policy_text = match client
         .get_repository_policy()
-        .repository_name(&d.repository_name)
-        .registry_id(&registry_id)
+        .repository_name(&name)
+        .set_registry_id(registry_id)
         .send()
         .await
         .map_err(|e| from_sdk("GetRepositoryPolicy", e))
@@ -285,12 +303,11 @@ pub async fn observe(
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e),
     };
-    Ok(Some(observed_from(
-        &repo,
-        &tags,
-        lifecycle_policy.as_deref(),
-        repository_policy.as_deref(),
-    )))
+    Ok(RepositoryExtras {
+        tags,
+        lifecycle_policy_text,
+        repository_policy_text,
+    })
 }
 
 /// The comparable state of a repository from DescribeRepositories, ListTagsForResource and the

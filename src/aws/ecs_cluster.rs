@@ -1040,9 +1040,12 @@ pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsE
     Ok(Deleted::Yes)
 }
 
-/// Names of the cluster's services whose status is not INACTIVE (ListServices, all pages, then
-/// DescribeServices in batches of 10).
-async fn services_not_inactive(client: &Client, cluster: &str) -> Result<Vec<String>, AwsError> {
+/// Every service of a cluster, with tags (ListServices, all pages, then DescribeServices in
+/// batches of 10). Also used by `export`.
+pub async fn list_services(
+    client: &Client,
+    cluster: &str,
+) -> Result<Vec<aws_sdk_ecs::types::Service>, AwsError> {
     let mut arns = Vec::new();
     let mut next_token = None;
     loop {
@@ -1059,28 +1062,35 @@ async fn services_not_inactive(client: &Client, cluster: &str) -> Result<Vec<Str
             break;
         }
     }
-    let mut names = Vec::new();
+    let mut services = Vec::new();
+    // DescribeServices takes at most 10 services per call.
     for batch in arns.chunks(10) {
         let out = client
             .describe_services()
             .cluster(cluster)
             .set_services(Some(batch.to_vec()))
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
             .send()
             .await
             .map_err(|e| from_sdk("DescribeServices", e))?;
-        names.extend(
-            out.services
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|s| s.status.as_deref() != Some("INACTIVE"))
-                .filter_map(|s| {
-                    s.service_name.or_else(|| {
-                        s.service_arn
-                            .and_then(|a| a.rsplit('/').next().map(str::to_string))
-                    })
-                }),
-        );
+        services.extend(out.services.unwrap_or_default());
     }
+    Ok(services)
+}
+
+/// Names of the cluster's services whose status is not INACTIVE.
+async fn services_not_inactive(client: &Client, cluster: &str) -> Result<Vec<String>, AwsError> {
+    let mut names: Vec<String> = list_services(client, cluster)
+        .await?
+        .into_iter()
+        .filter(|s| s.status.as_deref() != Some("INACTIVE"))
+        .filter_map(|s| {
+            s.service_name.or_else(|| {
+                s.service_arn
+                    .and_then(|a| a.rsplit('/').next().map(str::to_string))
+            })
+        })
+        .collect();
     names.sort();
     Ok(names)
 }

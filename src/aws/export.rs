@@ -478,8 +478,6 @@ pub fn parse_task_definition_arn(arn: &str) -> Option<(&str, i32)> {
 
 /// DescribeClusters takes at most this many clusters per call.
 const CLUSTERS_PER_CALL: usize = 100;
-/// DescribeServices takes at most this many services per call.
-const SERVICES_PER_CALL: usize = 10;
 
 /// ARNs of every cluster in the region.
 pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
@@ -532,36 +530,13 @@ pub async fn services(
     client: &aws_sdk_ecs::Client,
     cluster_arn: &str,
 ) -> Result<Vec<ecs::Service>, AwsError> {
-    let mut arns = Vec::new();
-    let mut next_token = None;
-    loop {
-        let out = client
-            .list_services()
-            .cluster(cluster_arn)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListServices", e))?;
-        arns.extend(out.service_arns.unwrap_or_default());
-        next_token = out.next_token;
-        if next_token.is_none() {
-            break;
-        }
-    }
-    let mut found = Vec::new();
-    for chunk in arns.chunks(SERVICES_PER_CALL) {
-        let out = client
-            .describe_services()
-            .cluster(cluster_arn)
-            .set_services(Some(chunk.to_vec()))
-            .include(ecs::ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeServices", e))?;
-        found.extend(out.services.unwrap_or_default().into_iter().filter(|s| {
+    let mut found: Vec<ecs::Service> = super::ecs_cluster::list_services(client, cluster_arn)
+        .await?
+        .into_iter()
+        .filter(|s| {
             s.status.as_deref() == Some("ACTIVE") && s.cluster_arn.as_deref() == Some(cluster_arn)
-        }));
-    }
+        })
+        .collect();
     found.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     found.dedup_by(|a, b| a.service_arn == b.service_arn);
     Ok(found)
@@ -663,45 +638,12 @@ pub async fn repositories(
     }
     let mut states = Vec::new();
     for repository in repos {
-        let name = repository.repository_name.clone().unwrap_or_default();
-        let registry = repository.registry_id.clone();
-        let tags = client
-            .list_tags_for_resource()
-            .resource_arn(repository.repository_arn.clone().unwrap_or_default())
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTagsForResource", e))?
-            .tags
-            .unwrap_or_default();
-        let lifecycle_policy_text = match client
-            .get_lifecycle_policy()
-            .repository_name(&name)
-            .set_registry_id(registry.clone())
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetLifecyclePolicy", e))
-        {
-            Ok(out) => out.lifecycle_policy_text,
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        };
-        let repository_policy_text = match client
-            .get_repository_policy()
-            .repository_name(&name)
-            .set_registry_id(registry)
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetRepositoryPolicy", e))
-        {
-            Ok(out) => out.policy_text,
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        };
+        let extras = super::ecr::extras(client, &repository).await?;
         states.push(RepositoryState {
             repository,
-            tags,
-            lifecycle_policy_text,
-            repository_policy_text,
+            tags: extras.tags,
+            lifecycle_policy_text: extras.lifecycle_policy_text,
+            repository_policy_text: extras.repository_policy_text,
         });
     }
     states.sort_by(|a, b| a.name().cmp(b.name()));
