@@ -56,6 +56,22 @@ pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
+/// Schema transform: server-side apply merges this list item by item, identified by `keys`
+/// (`x-kubernetes-list-type: map`). Each key must be a required (or defaulted) scalar of the item.
+/// Use as `#[schemars(transform = list_map(&["name"]))]`.
+pub fn list_map(keys: &'static [&'static str]) -> impl FnMut(&mut schemars::Schema) {
+    move |schema| {
+        schema.insert("x-kubernetes-list-type".into(), "map".into());
+        schema.insert("x-kubernetes-list-map-keys".into(), keys.into());
+    }
+}
+
+/// Schema transform: a list of unique scalars that server-side apply merges as a set
+/// (`x-kubernetes-list-type: set`). Use as `#[schemars(transform = list_set)]`.
+pub fn list_set(schema: &mut schemars::Schema) {
+    schema.insert("x-kubernetes-list-type".into(), "set".into());
+}
+
 /// Schema for the `conditions` list: a map keyed by `type`, so server-side apply merges by type.
 pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let item = generator.subschema_for::<Condition>();

@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, conditions_schema, free_form_object};
+use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
 
 /// Desired state of an ECR repository. Field names and nesting follow the ECR CreateRepository
 /// request, so AWS JSON can be pasted; `lifecyclePolicy` and `repositoryPolicy` are structured
@@ -59,6 +59,7 @@ pub struct EcrRepositorySpec {
     /// Tag filters that are exempt from the mutability setting (with *_WITH_EXCLUSION).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 5))]
+    #[schemars(transform = list_map(&["filter"]))]
     pub image_tag_mutability_exclusion_filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
 
     /// Image scanning configuration.
@@ -73,6 +74,7 @@ pub struct EcrRepositorySpec {
     /// are removed from the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["Key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// Lifecycle policy, as a structured object (the JSON document ECR takes as
@@ -199,6 +201,7 @@ pub struct Tag {
 pub struct LifecyclePolicy {
     /// Rules, applied in rulePriority order.
     #[schemars(length(min = 1, max = 50))]
+    #[schemars(transform = list_map(&["rulePriority"]))]
     pub rules: Vec<LifecycleRule>,
 }
 
@@ -229,9 +232,11 @@ pub struct LifecycleSelection {
     pub tag_status: LifecycleTagStatus,
     /// Tag prefixes (tagStatus tagged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub tag_prefix_list: Option<Vec<String>>,
     /// Tag wildcard patterns (tagStatus tagged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub tag_pattern_list: Option<Vec<String>>,
     /// imageCountMoreThan, sinceImagePushed, sinceImagePulled or sinceImageTransitioned.
     pub count_type: LifecycleCountType,

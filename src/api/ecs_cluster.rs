@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, conditions_schema};
+use super::common::{Condition, conditions_schema, list_map, list_set};
 
 /// Desired state of an ECS cluster. Field names and nesting follow the ECS CreateCluster request.
 /// The spec is the whole truth, except for `settings`: a setting that is not listed keeps the
@@ -80,7 +80,7 @@ pub struct EcsClusterSpec {
     /// are removed from the cluster (AWS-reserved `aws:` tags excepted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
+    #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// Cluster settings (Container Insights). A setting not listed keeps its current value,
@@ -88,7 +88,7 @@ pub struct EcsClusterSpec {
     /// PutAccountSetting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(transform = list_map(&["name"]))]
     pub settings: Option<Vec<ClusterSetting>>,
 
     /// Execute command and managed storage configuration.
@@ -101,14 +101,14 @@ pub struct EcsClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[schemars(inner(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$")))]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(transform = list_set)]
     pub capacity_providers: Option<Vec<String>>,
 
     /// Capacity provider strategy used when a service or task names neither a launch type nor a
     /// strategy. Every provider named here must be associated with the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["capacityProvider"]))]
+    #[schemars(transform = list_map(&["capacityProvider"]))]
     pub default_capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
 
     /// Default Service Connect namespace for services created in the cluster.
@@ -120,7 +120,7 @@ pub struct EcsClusterSpec {
     /// deleted with the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(transform = list_map(&["name"]))]
     pub auto_scaling_group_providers: Option<Vec<AutoScalingGroupCapacityProvider>>,
 }
 
@@ -306,7 +306,7 @@ pub struct AutoScalingGroupCapacityProvider {
     /// Tags of the capacity provider (`key`/`value`). The list is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
+    #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 }
 

@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, conditions_schema, free_form_object};
+use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
 pub use super::task_definition::{AwsEnum, LogConfiguration, Tag};
 
 /// Annotation that requests a restart (a new deployment of the same configuration), like
@@ -110,6 +110,7 @@ pub struct EcsServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[x_kube(validation = Rule::new("self.filter(i, has(i.base) && i.base > 0).size() <= 1").message("capacity-provider-base: only one capacity provider may set a base"))]
+    #[schemars(transform = list_map(&["capacityProvider"]))]
     pub capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
 
     /// Fargate platform version, e.g. `1.4.0`. AWS default LATEST.
@@ -189,11 +190,13 @@ pub struct EcsServiceSpec {
     /// Volumes configured at launch (Amazon EBS), one per `configuredAtLaunch` task volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
+    #[schemars(transform = list_map(&["name"]))]
     pub volume_configurations: Option<Vec<ServiceVolumeConfiguration>>,
 
     /// VPC Lattice target groups to register tasks with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
+    #[schemars(transform = list_map(&["targetGroupArn"]))]
     pub vpc_lattice_configurations: Option<Vec<VpcLatticeConfiguration>>,
 
     /// Gateway connectors. Not returned by DescribeServices: sent on create and with every
@@ -210,6 +213,7 @@ pub struct EcsServiceSpec {
     /// are removed from the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 }
 
@@ -312,6 +316,7 @@ pub struct ThresholdConfiguration {
 pub struct DeploymentAlarms {
     /// Alarm names.
     #[schemars(length(max = 10))]
+    #[schemars(transform = list_set)]
     pub alarm_names: Vec<String>,
     /// Watch the alarms.
     pub enable: bool,
@@ -335,6 +340,7 @@ pub struct DeploymentLifecycleHook {
     /// Stages at which the hook runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 8))]
+    #[schemars(transform = list_set)]
     pub lifecycle_stages: Option<Vec<DeploymentLifecycleHookStage>>,
     /// Free-form details passed to the hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -424,10 +430,12 @@ pub struct NetworkConfiguration {
 pub struct AwsVpcConfiguration {
     /// Subnet IDs (1-16, same VPC).
     #[schemars(length(min = 1, max = 16))]
+    #[schemars(transform = list_set)]
     pub subnets: Vec<String>,
     /// Security group IDs (up to 5). AWS default: the VPC's default security group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
+    #[schemars(transform = list_set)]
     pub security_groups: Option<Vec<String>>,
     /// ENABLED or DISABLED (default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -506,6 +514,7 @@ pub struct ServiceConnectConfiguration {
     /// Endpoints this service publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["portName"]))]
     pub services: Option<Vec<ServiceConnectService>>,
     /// Log configuration of the Service Connect proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -710,6 +719,7 @@ pub struct ServiceManagedEbsVolumeConfiguration {
     pub throughput: Option<i32>,
     /// Tags applied to the volumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["resourceType"]))]
     pub tag_specifications: Option<Vec<EbsTagSpecification>>,
     /// Infrastructure IAM role ECS uses to manage the volumes.
     pub role_arn: String,
@@ -727,6 +737,7 @@ pub struct EbsTagSpecification {
     /// Tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
     /// Copy tags from TASK_DEFINITION or SERVICE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -825,6 +836,7 @@ pub struct GatewayConnectorHealthCheckMatcher {
 pub struct GatewayConnectorFilters {
     /// PUBLIC and/or PRIVATE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub access_types: Option<Vec<AccessType>>,
 }
 
@@ -842,6 +854,7 @@ pub struct MonitoringConfiguration {
 #[serde(rename_all = "camelCase")]
 pub struct MetricConfiguration {
     /// Metric names.
+    #[schemars(transform = list_set)]
     pub metric_names: Vec<String>,
     /// Resolution in seconds.
     pub resolution_seconds: i32,

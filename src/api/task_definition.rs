@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::common::{Condition, conditions_schema};
+use super::common::{Condition, conditions_schema, list_map, list_set};
 
 /// How many ACTIVE revisions registered by one object are kept when `revisionHistoryLimit` is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
@@ -85,12 +85,13 @@ pub struct TaskDefinitionSpec {
 
     /// Containers of the task (1 to 10), unique by name (enforced by the API server as a map list).
     #[schemars(length(min = 1, max = 10))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(transform = list_map(&["name"]))]
     pub container_definitions: Vec<ContainerDefinition>,
 
     /// Data volumes the containers can mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
+    #[schemars(transform = list_map(&["name"]))]
     pub volumes: Option<Vec<Volume>>,
 
     /// Placement constraints for tasks (not supported on Fargate).
@@ -101,6 +102,7 @@ pub struct TaskDefinitionSpec {
     /// Launch types the task definition is validated against: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
+    #[schemars(transform = list_set)]
     pub requires_compatibilities: Option<Vec<Compatibility>>,
 
     /// Task CPU as CPU units ("1024") or vCPUs ("1 vCPU"). Required on Fargate. A number is accepted.
@@ -124,6 +126,7 @@ pub struct TaskDefinitionSpec {
     /// Tags, spelled `key`/`value` as the ECS API does. Applied to each revision registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// Process namespace: host or task.
@@ -140,6 +143,7 @@ pub struct TaskDefinitionSpec {
 
     /// Elastic Inference accelerators (deprecated by AWS; new registrations are rejected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["deviceName"]))]
     pub inference_accelerators: Option<Vec<InferenceAccelerator>>,
 
     /// Ephemeral storage for Fargate tasks.
@@ -220,6 +224,7 @@ pub struct ContainerDefinition {
 
     /// Links to other containers (`name:alias`, bridge mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub links: Option<Vec<String>>,
 
     /// Ports to publish.
@@ -245,6 +250,7 @@ pub struct ContainerDefinition {
 
     /// Environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["name"]))]
     pub environment: Option<Vec<KeyValuePair>>,
 
     /// Environment files in S3 (up to 10).
@@ -266,10 +272,12 @@ pub struct ContainerDefinition {
 
     /// Secrets from Secrets Manager or SSM Parameter Store, exposed as environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["name"]))]
     pub secrets: Option<Vec<Secret>>,
 
     /// Containers that must reach a condition before this one starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["containerName"]))]
     pub depends_on: Option<Vec<ContainerDependency>>,
 
     /// Seconds to wait for dependencies before giving up on starting this container.
@@ -340,6 +348,7 @@ pub struct ContainerDefinition {
 
     /// Resource limits (ulimits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["name"]))]
     pub ulimits: Option<Vec<Ulimit>>,
 
     /// Log driver and its options.
@@ -356,6 +365,7 @@ pub struct ContainerDefinition {
 
     /// GPUs, Neuron devices or inference accelerators assigned to the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["type"]))]
     pub resource_requirements: Option<Vec<ResourceRequirement>>,
 
     /// FireLens log router configuration (for the log router container).
@@ -365,6 +375,7 @@ pub struct ContainerDefinition {
     /// Credential spec ARN for Active Directory (gMSA) authentication (at most 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
+    #[schemars(transform = list_set)]
     pub credential_specs: Option<Vec<String>>,
 }
 
@@ -434,6 +445,7 @@ pub struct ContainerRestartPolicy {
     /// Exit codes that do not trigger a restart (up to 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
+    #[schemars(transform = list_set)]
     pub ignored_exit_codes: Option<Vec<i32>>,
     /// Seconds the container must run before a restart is attempted (60-1800, AWS default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,8 +456,10 @@ pub struct ContainerRestartPolicy {
 /// A name/value pair (environment variable, proxy property).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct KeyValuePair {
-    /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Name. Required: lists of pairs are merged by name (server-side apply map key).
+    // No serde default: a missing Option is None anyway, and without it the schema requires the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
     pub name: Option<String>,
     /// Value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -508,6 +522,7 @@ pub struct LinuxParameters {
     pub shared_memory_size: Option<i32>,
     /// tmpfs mounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["containerPath"]))]
     pub tmpfs: Option<Vec<Tmpfs>>,
     /// Swap the container may use, in MiB; 0 disables swap (not on Fargate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -524,9 +539,11 @@ pub struct LinuxParameters {
 pub struct KernelCapabilities {
     /// Capabilities added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub add: Option<Vec<String>>,
     /// Capabilities dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub drop: Option<Vec<String>>,
 }
 
@@ -541,6 +558,7 @@ pub struct Device {
     pub container_path: Option<String>,
     /// read, write, mknod. Default all three.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
     pub permissions: Option<Vec<DeviceCgroupPermission>>,
 }
 
@@ -610,6 +628,7 @@ pub struct LogConfiguration {
     pub options: Option<BTreeMap<String, String>>,
     /// Driver options read from secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["name"]))]
     pub secret_options: Option<Vec<Secret>>,
 }
 
@@ -706,8 +725,11 @@ pub struct FirelensConfiguration {
 #[x_kube(validation = Rule::new("has(self.name) || !(has(self.efsVolumeConfiguration) || has(self.s3filesVolumeConfiguration) || (has(self.configuredAtLaunch) && self.configuredAtLaunch))").message("volume-name: name is required for EFS, S3 Files and configuredAtLaunch volumes"))]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
-    /// Volume name, referenced by mountPoints.sourceVolume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Volume name, referenced by mountPoints.sourceVolume. Required: volumes are merged by
+    /// name (server-side apply map key), and a volume without one cannot be mounted.
+    // No serde default: a missing Option is None anyway, and without it the schema requires the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
     pub name: Option<String>,
     /// Bind mount; without sourcePath Docker picks a path that does not outlive the task.
@@ -863,9 +885,10 @@ pub struct TaskDefinitionPlacementConstraint {
     Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
 )]
 pub struct Tag {
-    /// Tag key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
+    /// Tag key. Required: tag lists are merged by key (server-side apply map key).
+    // No serde default: a missing Option is None anyway, and without it the schema requires the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, length(min = 1, max = 128))]
     pub key: Option<String>,
     /// Tag value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -884,6 +907,7 @@ pub struct ProxyConfiguration {
     pub container_name: String,
     /// CNI plugin settings: IgnoredUID, IgnoredGID, AppPorts, ProxyIngressPort, ProxyEgressPort, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_map(&["name"]))]
     pub properties: Option<Vec<KeyValuePair>>,
 }
 
