@@ -21,9 +21,9 @@ pub struct DesiredRepository {
     pub encryption_type: String,
     pub kms_key: Option<String>,
     pub tags: BTreeMap<String, String>,
-    /// Normalised lifecycle policy document.
+    /// Lifecycle policy document as written in the spec (sent as is, compared semantically).
     pub lifecycle_policy: Option<Value>,
-    /// Normalised repository policy document.
+    /// Repository policy document as written in the spec (sent as is, compared semantically).
     pub repository_policy: Option<Value>,
     pub force_delete: bool,
 }
@@ -124,9 +124,8 @@ pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepositor
         lifecycle_policy: spec
             .lifecycle_policy
             .as_ref()
-            .and_then(|p| serde_json::to_value(p).ok())
-            .map(|v| policy::normalize(&v)),
-        repository_policy: spec.repository_policy.as_ref().map(policy::normalize),
+            .and_then(|p| serde_json::to_value(p).ok()),
+        repository_policy: spec.repository_policy.clone(),
         force_delete: spec.force_delete.unwrap_or(false),
     }
 }
@@ -173,13 +172,13 @@ pub fn diff(desired: &DesiredRepository, observed: &ObservedRepository) -> Vec<C
         changes.push(Change::RemoveTags(remove));
     }
     match (&desired.lifecycle_policy, &observed.lifecycle_policy) {
-        (Some(want), Some(have)) if want == have => {}
+        (Some(want), Some(have)) if policy::equivalent(want, have) => {}
         (Some(want), _) => changes.push(Change::PutLifecyclePolicy(want.clone())),
         (None, Some(_)) => changes.push(Change::DeleteLifecyclePolicy),
         (None, None) => {}
     }
     match (&desired.repository_policy, &observed.repository_policy) {
-        (Some(want), Some(have)) if want == have => {}
+        (Some(want), Some(have)) if policy::equivalent(want, have) => {}
         (Some(want), _) => changes.push(Change::SetRepositoryPolicy(want.clone())),
         (None, Some(_)) => changes.push(Change::DeleteRepositoryPolicy),
         (None, None) => {}
@@ -223,10 +222,6 @@ fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilit
             })
             .collect(),
     )
-}
-
-fn to_text(v: &Value) -> String {
-    v.to_string()
 }
 
 /// Reads the repository and everything the spec manages. `None` when it does not exist.
@@ -456,7 +451,7 @@ pub async fn apply(
                 .put_lifecycle_policy()
                 .repository_name(name)
                 .set_registry_id(registry)
-                .lifecycle_policy_text(to_text(p))
+                .lifecycle_policy_text(policy::to_text(p))
                 .send()
                 .await
                 .map_err(|e| from_sdk("PutLifecyclePolicy", e))?;
@@ -475,7 +470,7 @@ pub async fn apply(
                 .set_repository_policy()
                 .repository_name(name)
                 .set_registry_id(registry)
-                .policy_text(to_text(p))
+                .policy_text(policy::to_text(p))
                 .send()
                 .await
                 .map_err(|e| from_sdk("SetRepositoryPolicy", e))?;
@@ -580,8 +575,7 @@ mod tests {
             f(&mut o);
             o
         };
-        let lifecycle_value =
-            policy::normalize(&serde_json::to_value(lifecycle()).expect("serialisable"));
+        let lifecycle_value = serde_json::to_value(lifecycle()).expect("serialisable");
         let cases: Vec<(&str, DesiredRepository, ObservedRepository, Vec<Change>)> = vec![
             (
                 "immutable tags",
@@ -673,8 +667,38 @@ mod tests {
                 with(&|s| s.repository_policy = Some(json!({"Statement": [{"Effect": "Allow"}]}))),
                 obs(&|_| {}),
                 vec![Change::SetRepositoryPolicy(
-                    json!({"Statement": {"Effect": "Allow"}}),
+                    json!({"Statement": [{"Effect": "Allow"}]}),
                 )],
+            ),
+            (
+                "repository policy sent as written: one-statement list, actions unsorted",
+                with(&|s| {
+                    s.repository_policy = Some(
+                        json!({"Statement": [{"Effect": "Allow", "Action": ["ecr:PutImage", "ecr:BatchGetImage"]}]}),
+                    )
+                }),
+                obs(&|o| {
+                    o.repository_policy = Some(policy::normalize_text(
+                        r#"{"Statement":[{"Effect":"Deny","Action":"ecr:*"}]}"#,
+                    ))
+                }),
+                vec![Change::SetRepositoryPolicy(
+                    json!({"Statement": [{"Effect": "Allow", "Action": ["ecr:PutImage", "ecr:BatchGetImage"]}]}),
+                )],
+            ),
+            (
+                "bare account principal equals the root ARN AWS stores",
+                with(&|s| {
+                    s.repository_policy = Some(
+                        json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "ecr:*"}]}),
+                    )
+                }),
+                obs(&|o| {
+                    o.repository_policy = Some(policy::normalize_text(
+                        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"ecr:*"}]}"#,
+                    ))
+                }),
+                vec![],
             ),
             (
                 "encryption differs",
