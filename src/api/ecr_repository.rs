@@ -200,8 +200,9 @@ pub struct Tag {
 #[x_kube(validation = Rule::new("self.rules.all(r, self.rules.exists_one(s, s.rulePriority == r.rulePriority))").message("lifecyclePolicy.rules: rulePriority values must be unique"))]
 pub struct LifecyclePolicy {
     /// Rules, applied in rulePriority order.
+    // Atomic, not a map keyed by rulePriority: the policy is one document, and the CEL rule
+    // above names duplicate priorities clearly where a map list answers with a 500.
     #[schemars(length(min = 1, max = 50))]
-    #[schemars(transform = list_map(&["rulePriority"]))]
     pub rules: Vec<LifecycleRule>,
 }
 

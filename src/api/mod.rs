@@ -61,7 +61,8 @@ mod tests {
     fn lists_with_a_natural_key_merge_under_server_side_apply() {
         // (kind, path, list type, map keys). Lists not named here stay atomic on purpose: their
         // order matters (command, placementStrategy, dnsServers, environmentFiles) or they have
-        // no required unique key (portMappings, mountPoints, loadBalancers, placementConstraints).
+        // no required unique key (portMappings, mountPoints, loadBalancers, placementConstraints);
+        // lifecyclePolicy.rules is one document, whose duplicate priorities a CEL rule reports.
         let map = |keys: &[&str]| Some(json!(keys));
         let cases: &[(&str, &str, &str, Option<Value>)] = &[
             ("EcrRepository", "spec.tags", "map", map(&["Key"])),
@@ -74,8 +75,8 @@ mod tests {
             (
                 "EcrRepository",
                 "spec.lifecyclePolicy.rules",
-                "map",
-                map(&["rulePriority"]),
+                "atomic",
+                None,
             ),
             (
                 "EcrRepository",
