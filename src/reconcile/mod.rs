@@ -24,6 +24,7 @@ pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod namespaces;
 pub mod ownership;
+pub mod rollout;
 pub mod task_definition;
 
 use std::collections::{BTreeMap, HashMap};
@@ -466,7 +467,13 @@ pub async fn reconcile<K: Managed, E: External<K>>(
                 .iter()
                 .find(|c| c.type_ == STALLED && c.status == ConditionStatus::True)
                 .cloned();
-            extra.retain(|c| c.type_ != STALLED && c.type_ != RECONCILING);
+            // ...and may say the spec is not what AWS runs (a failed rollout kept back).
+            let synced = extra
+                .iter()
+                .find(|c| c.type_ == SYNCED)
+                .cloned()
+                .unwrap_or(done.synced);
+            extra.retain(|c| c.type_ != STALLED && c.type_ != RECONCILING && c.type_ != SYNCED);
             let progress = match stalled {
                 Some(c) => Progress::Stalled {
                     reason: c.reason,
@@ -479,7 +486,7 @@ pub async fn reconcile<K: Managed, E: External<K>>(
                 },
             };
             let mut conditions = vec![
-                done.synced,
+                synced,
                 NewCondition::new(
                     READY,
                     done.readiness.ready,
