@@ -567,11 +567,20 @@ async fn aws_rejection_is_terminal_and_repository_stays_managed() -> Result<()> 
         synced.contains("SetRepositoryPolicy") && synced.contains("InvalidParameterException"),
         "{synced}"
     );
+    // Ready describes the latest generation, which AWS rejected (the repository itself still
+    // exists with the previous settings); Stalled tells kstatus it failed.
+    assert!(
+        conditions.iter().any(|c| c.type_ == "Ready"
+            && c.status == ecs_operator::api::ConditionStatus::False
+            && c.reason == "TerminalError"
+            && c.message.contains("is not applied")),
+        "Ready should say the generation is not applied: {conditions:?}"
+    );
     assert!(
         conditions
             .iter()
-            .any(|c| c.type_ == "Ready" && c.status == ecs_operator::api::ConditionStatus::True),
-        "repository should stay Ready"
+            .any(|c| c.type_ == "Stalled" && c.status == ecs_operator::api::ConditionStatus::True),
+        "{conditions:?}"
     );
 
     // No retry storm: unrelated changes (labels) re-trigger reconciles, but no AWS call is repeated.

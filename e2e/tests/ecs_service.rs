@@ -1,6 +1,7 @@
-//! EcsService end to end against the real bed. moto reports runningCount = 2 for new services
-//! (MOTO_ECS_SERVICE_RUNNING, set by e2e/env): desiredCount <= 2 is a finished rollout, more is
-//! one in progress.
+//! EcsService end to end against the real bed. The bed's moto runs a test-only ECS deployment
+//! model (e2e/moto/ecs_deployments.py): a deployment reaches its desired count and COMPLETES
+//! after MOTO_ECS_DEPLOYMENT_SECONDS (2 s), or after the task definition's
+//! `moto-ecs/deployment-seconds` tag. Rollout failures are in rollout.rs.
 
 use anyhow::{Result, anyhow, ensure};
 use e2e::{TestEnv, condition_message, unique};
@@ -222,9 +223,34 @@ async fn references_rollout_status_scale_redeploy_restart_and_delete() -> Result
 #[tokio::test]
 async fn rollout_in_progress_is_not_ready() -> Result<()> {
     let env = TestEnv::new("svc-progress").await?;
-    let (cluster, family) = bed_for_service(&env).await?;
+    let (cluster, _) = bed_for_service(&env).await?;
+    // A revision whose deployments take longer than the test looks.
+    let slow = env
+        .ecs
+        .register_task_definition()
+        .family(unique("svc-slow"))
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .memory(64)
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("moto-ecs/deployment-seconds")
+                .value("300")
+                .build(),
+        )
+        .send()
+        .await?
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .ok_or_else(|| anyhow!("no ARN"))?
+        .to_string();
     let name = unique("big");
-    let spec = json!({"serviceName": name, "cluster": cluster, "taskDefinition": family, "desiredCount": 5});
+    let spec =
+        json!({"serviceName": name, "cluster": cluster, "taskDefinition": slow, "desiredCount": 5});
     env.apply::<EcsService>(&manifest("EcsService", "big", &spec))
         .await?;
     env.wait_condition::<EcsService>("big", "Synced", "True", None)
@@ -235,7 +261,7 @@ async fn rollout_in_progress_is_not_ready() -> Result<()> {
         "{s}"
     );
     ensure!(
-        s["desiredCount"] == 5 && s["runningCount"] == 2 && s["pendingCount"] == 3,
+        s["desiredCount"] == 5 && s["runningCount"] == 0 && s["pendingCount"] == 5,
         "{s}"
     );
     ensure!(s["rolloutState"] == "IN_PROGRESS", "{s}");

@@ -10,6 +10,7 @@ KUBE_DIR="$cache/kubernetes-$KUBE_VERSION"
 ETCD_DIR="$cache/etcd-$ETCD_VERSION"
 HELM_DIR="$cache/helm-$HELM_VERSION"
 MOTO_DIR="$cache/moto-$MOTO_VERSION"
+KSTATUS_DIR="$cache/kstatus-$KSTATUS_VERSION"
 
 log() { echo "[build-tools] $*" >&2; }
 need() {
@@ -61,6 +62,13 @@ build_helm() {
   mv "$HELM_DIR/.build/helm" "$HELM_DIR/bin/helm" && rm -rf "$HELM_DIR/.build"
 }
 
+build_kstatus() {  # the e2e tests' checker: cli-utils' kstatus on JSON from stdin
+  [[ -x "$KSTATUS_DIR/bin/kstatus" ]] && return
+  need go "Go builds the kstatus checker from sigs.k8s.io/cli-utils"
+  log "building kstatus (cli-utils $KSTATUS_VERSION)"
+  go_build "$here/kstatus" "$KSTATUS_DIR" "-s -w" .
+}
+
 build_moto() {
   # pip creates bin/moto_server long before it finishes, so completion is marked separately.
   [[ -f "$MOTO_DIR/.complete" ]] && return
@@ -90,9 +98,10 @@ main() {
   local what="${1:-all}"
   case "$what" in
     kube) lock; build_kube ;; etcd) lock; build_etcd ;; helm) lock; build_helm ;; moto) lock; build_moto ;;
-    all) lock; build_moto; build_etcd; build_kube; build_helm ;;
-    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin" ;;
-    *) echo "usage: $0 [all|kube|etcd|helm|moto|paths]" >&2; exit 2 ;;
+    kstatus) lock; build_kstatus ;;
+    all) lock; build_moto; build_etcd; build_kube; build_helm; build_kstatus ;;
+    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin" ;;
+    *) echo "usage: $0 [all|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
   esac
 }
 main "$@"

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 pub const READY: &str = "Ready";
 /// Condition type set when the last reconcile converged AWS to the spec.
 pub const SYNCED: &str = "Synced";
+/// kstatus condition: work toward the latest generation is in flight (retried by itself).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus condition: no progress without a person (a spec change, a permission, a credential).
+pub const STALLED: &str = "Stalled";
 
 /// Status of a condition, as Kubernetes API conventions spell it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

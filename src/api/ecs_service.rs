@@ -1035,6 +1035,32 @@ pub struct EcsServiceStatus {
     /// The value of the restart annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// The last deployment the circuit breaker failed, while it still applies: its task
+    /// definition is not deployed again until the spec or the restart annotation changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_rollout: Option<FailedRollout>,
+}
+
+/// A deployment that failed (circuit breaker), as the operator remembers it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedRollout {
+    /// ID of the failed deployment.
+    pub deployment_id: String,
+    /// Task definition ARN of the failed deployment.
+    pub task_definition: String,
+    /// AWS's reason (the deployment's rolloutStateReason).
+    #[serde(default)]
+    pub reason: String,
+    /// metadata.generation when the failure was seen.
+    pub generation: i64,
+    /// The restart annotation's value when the failure was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Task definition ARN the service ran when the failure was seen (after a rollback, the
+    /// previous revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_task_definition: Option<String>,
 }
 
 /// One deployment of the service.

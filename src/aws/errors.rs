@@ -1,4 +1,4 @@
-//! AWS error classification: throttled, retryable, terminal or not-found.
+//! AWS error classification: throttled, retryable, terminal, environment or not-found.
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
@@ -9,8 +9,11 @@ pub enum ErrorClass {
     Throttled,
     /// Transient (network, 5xx, conflicting operation in progress): retry with backoff.
     Retryable,
-    /// The request itself is wrong (validation, limits, permissions): do not retry until the spec changes.
+    /// The request itself is wrong (validation, limits): do not retry until the spec changes.
     Terminal,
+    /// Not the spec's fault: the operator's AWS identity lacks a permission, or its credentials
+    /// are missing, unrecognised or expired. Retried slowly: fixing IAM heals it.
+    Environment,
     /// The resource does not exist.
     NotFound,
 }
@@ -69,16 +72,54 @@ const RETRYABLE: &[&str] = &[
     "RequestTimeoutException",
 ];
 
+/// A permission the identity lacks.
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "UnauthorizedException",
+    "AuthorizationError",
+    "NotAuthorized",
+];
+
+/// Credentials missing, unknown to AWS, expired, or signing with the wrong secret.
+const CREDENTIALS: &[&str] = &[
+    CREDENTIALS_ERROR,
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "InvalidAccessKeyId",
+    "RequestExpired",
+];
+
+/// Code given to a failure to obtain credentials before any call (no AWS error code exists).
+pub const CREDENTIALS_ERROR: &str = "CredentialsError";
+
+/// Whether an environment error is about credentials (else: a missing permission).
+pub fn is_credentials_code(code: Option<&str>) -> bool {
+    code.is_some_and(|c| CREDENTIALS.contains(&c))
+}
+
 /// Classifies an AWS error code (and HTTP status, when known). Pure: unit-tested.
 pub fn classify_code(code: Option<&str>, http_status: Option<u16>) -> ErrorClass {
     match code {
         Some(c) if THROTTLING.contains(&c) => ErrorClass::Throttled,
         Some(c) if RETRYABLE.contains(&c) => ErrorClass::Retryable,
+        Some(c) if ACCESS_DENIED.contains(&c) || CREDENTIALS.contains(&c) => {
+            ErrorClass::Environment
+        }
         Some(c) if c.ends_with("NotFoundException") || c.ends_with("NotFound") => {
             ErrorClass::NotFound
         }
         _ => match http_status {
             Some(429) => ErrorClass::Throttled,
+            Some(401 | 403) => ErrorClass::Environment,
             Some(s) if s >= 500 => ErrorClass::Retryable,
             Some(s) if (400..500).contains(&s) => ErrorClass::Terminal,
             // No code and no status: a malformed or unexpected answer; retry rather than give up.
@@ -91,7 +132,7 @@ pub fn classify_code(code: Option<&str>, http_status: Option<u16>) -> ErrorClass
 pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HttpStatus,
+    R: std::fmt::Debug + HttpStatus + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
@@ -117,16 +158,43 @@ where
             ),
             class: ErrorClass::Terminal,
         },
-        _ => AwsError {
-            operation,
-            code: None,
-            message: format!(
+        _ => {
+            let message = format!(
                 "{}",
                 aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-            class: ErrorClass::Retryable,
-        },
+            );
+            // The SDK resolves credentials before sending (e.g. AssumeRole for a namespace
+            // role): a failure there is the environment's, not the network's.
+            if loading_credentials_failed(&err) {
+                return AwsError {
+                    operation,
+                    code: Some(CREDENTIALS_ERROR.into()),
+                    message,
+                    class: ErrorClass::Environment,
+                };
+            }
+            AwsError {
+                operation,
+                code: None,
+                message,
+                class: ErrorClass::Retryable,
+            }
+        }
     }
+}
+
+/// Whether the error's source chain holds a credentials-provider error.
+fn loading_credentials_failed(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The HTTP status of a raw response (abstracts over the SDK's response type).
@@ -174,8 +242,27 @@ mod tests {
             (
                 Some("AccessDeniedException"),
                 Some(403),
-                ErrorClass::Terminal,
+                ErrorClass::Environment,
             ),
+            (Some("AccessDenied"), Some(403), ErrorClass::Environment),
+            (
+                Some("UnrecognizedClientException"),
+                Some(400),
+                ErrorClass::Environment,
+            ),
+            (
+                Some("ExpiredTokenException"),
+                Some(400),
+                ErrorClass::Environment,
+            ),
+            (
+                Some("InvalidClientTokenId"),
+                Some(403),
+                ErrorClass::Environment,
+            ),
+            (Some("CredentialsError"), None, ErrorClass::Environment),
+            (None, Some(403), ErrorClass::Environment),
+            (Some("ClientException"), Some(400), ErrorClass::Terminal),
             (
                 Some("RepositoryNotEmptyException"),
                 Some(400),
@@ -191,6 +278,32 @@ mod tests {
         for (code, status, want) in cases {
             assert_eq!(classify_code(*code, *status), *want, "{code:?} {status:?}");
         }
+    }
+
+    #[test]
+    fn credentials_or_permission() {
+        let cases = [
+            (Some("AccessDeniedException"), false),
+            (Some("UnrecognizedClientException"), true),
+            (Some("ExpiredToken"), true),
+            (Some(CREDENTIALS_ERROR), true),
+            (None, false),
+        ];
+        for (code, want) in cases {
+            assert_eq!(is_credentials_code(code), want, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn a_credentials_provider_failure_is_found_in_the_source_chain() {
+        use aws_credential_types::provider::error::CredentialsError;
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Wrapper(#[source] CredentialsError);
+        let wrapped = Wrapper(CredentialsError::provider_error("AssumeRole: AccessDenied"));
+        assert!(loading_credentials_failed(&wrapped));
+        let other = std::io::Error::other("connection refused");
+        assert!(!loading_credentials_failed(&other));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Pure condition bookkeeping: stable reasons and lastTransitionTime handling.
 
-use crate::api::common::{Condition, ConditionStatus};
+use crate::api::common::{Condition, ConditionStatus, RECONCILING, STALLED};
 
 /// Stable condition reasons. Tools and alerts match on these; do not rename.
 pub mod reason {
@@ -25,6 +25,68 @@ pub mod reason {
     pub const PAUSED: &str = "Paused";
     /// managementPolicy ObserveOnly: status mirrors AWS, nothing is written.
     pub const OBSERVE_ONLY: &str = "ObserveOnly";
+    /// AWS refused the operator's identity a permission (retried slowly: an IAM fix heals it).
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// The operator's AWS credentials are missing, unrecognised or expired (retried slowly).
+    pub const CREDENTIALS_ERROR: &str = "CredentialsError";
+    /// A service deployment failed (circuit breaker); the revision is not sent again until the
+    /// spec or the restart annotation changes.
+    pub const ROLLOUT_FAILED: &str = "RolloutFailed";
+    /// A namespace annotation (role ARN, deletion policy) is malformed (retried slowly).
+    pub const INVALID_NAMESPACE_ANNOTATION: &str = "InvalidNamespaceAnnotation";
+    /// Reconciling/Stalled are False: the latest generation is reconciled.
+    pub const SETTLED: &str = "Settled";
+}
+
+/// The condition message for an environment error: what is wrong, that no spec change is
+/// needed, then the error itself (which names the call, the code and, from AWS, the permission).
+pub fn environment_message(why: &str, error: &str) -> String {
+    let what = match why {
+        reason::ACCESS_DENIED => "the operator's AWS identity lacks a permission",
+        reason::CREDENTIALS_ERROR => {
+            "the operator's AWS credentials are missing, unrecognised or expired"
+        }
+        reason::INVALID_NAMESPACE_ANNOTATION => "the namespace's annotations are invalid",
+        _ => "the operator's environment is not usable",
+    };
+    format!("{what}: {error}. Retried every few minutes; no spec change is needed once it is fixed")
+}
+
+/// Where the latest generation stands, as kstatus (Flux, kpt, cli-utils) reads it from the
+/// `Reconciling` and `Stalled` conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Reconciled; nothing in flight (Ready then tells whether the resource is usable).
+    Settled,
+    /// Work in flight or retried by itself: kstatus InProgress.
+    InFlight { reason: String, message: String },
+    /// Waits for a person (spec change, IAM fix): kstatus Failed.
+    Stalled { reason: String, message: String },
+}
+
+impl Progress {
+    /// `Reconciling` and `Stalled`; at most one of them True.
+    pub fn conditions(&self) -> [NewCondition; 2] {
+        match self {
+            Progress::Settled => [
+                NewCondition::new(RECONCILING, false, reason::SETTLED, ""),
+                NewCondition::new(STALLED, false, reason::SETTLED, ""),
+            ],
+            Progress::InFlight { reason, message } => [
+                NewCondition::new(RECONCILING, true, reason.clone(), message.clone()),
+                NewCondition::new(STALLED, false, reason.clone(), "retried automatically"),
+            ],
+            Progress::Stalled { reason, message } => [
+                NewCondition::new(
+                    RECONCILING,
+                    false,
+                    reason.clone(),
+                    "not retried until fixed",
+                ),
+                NewCondition::new(STALLED, true, reason.clone(), message.clone()),
+            ],
+        }
+    }
 }
 
 /// A condition before it is stamped with time and generation.
@@ -102,6 +164,29 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_table() {
+        let flight = Progress::InFlight {
+            reason: "ReconcileError".into(),
+            message: "m".into(),
+        };
+        let stalled = Progress::Stalled {
+            reason: "TerminalError".into(),
+            message: "bad".into(),
+        };
+        let cases = [
+            (Progress::Settled, false, false),
+            (flight, true, false),
+            (stalled, false, true),
+        ];
+        for (p, reconciling, stall) in cases {
+            let [r, s] = p.conditions();
+            assert_eq!((r.type_, s.type_), (RECONCILING, STALLED));
+            assert_eq!(r.status == ConditionStatus::True, reconciling, "{p:?}");
+            assert_eq!(s.status == ConditionStatus::True, stall, "{p:?}");
+        }
+    }
 
     fn cond(type_: &str, status: ConditionStatus, time: &str) -> Condition {
         Condition {

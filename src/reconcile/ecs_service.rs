@@ -11,6 +11,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
+use super::rollout;
 use super::{DeleteOutcome, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
@@ -76,6 +77,8 @@ pub struct Desired {
     /// The restart annotation's value when it differs from the one last acted on.
     pub restart: Option<String>,
     restarted: AtomicBool,
+    /// Failed rollouts not to deploy again.
+    pub rollout: rollout::Memory,
 }
 
 impl Desired {
@@ -287,6 +290,7 @@ impl External<EcsService> for EcsServices {
             service,
             restart,
             restarted: AtomicBool::new(false),
+            rollout: rollout::Memory::of(obj),
         })
     }
 
@@ -320,10 +324,11 @@ impl External<EcsService> for EcsServices {
     }
 
     fn differences(&self, d: &Desired, observed: &ObservedService) -> Vec<String> {
-        let mut out: Vec<String> = mapping::diff(&d.service, observed)
-            .iter()
-            .map(Change::describe)
-            .collect();
+        let mut out: Vec<String> =
+            mapping::diff(&d.rollout.service(&d.service, observed), observed)
+                .iter()
+                .map(Change::describe)
+                .collect();
         if d.restart_pending() {
             out.push(format!(
                 "restart requested ({})",
@@ -351,10 +356,11 @@ impl External<EcsService> for EcsServices {
         d: &Desired,
         observed: &ObservedService,
     ) -> Result<(), Error> {
-        for change in mapping::diff(&d.service, observed) {
+        let service = d.rollout.service(&d.service, observed);
+        for change in mapping::diff(&service, observed) {
             match change {
                 Change::UpdateService { .. } => {
-                    mapping::update_input(&d.service, observed)?
+                    mapping::update_input(&service, observed)?
                         .send_with(&aws.ecs)
                         .await
                         .map_err(|e| from_sdk("UpdateService", e))?;
@@ -436,10 +442,15 @@ impl External<EcsService> for EcsServices {
         let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
         let restarted = obj.restart_requested().map(str::to_string).or(acted_on);
         fields.insert("restartedAt".into(), json!(restarted));
+        let failed = rollout::Memory::of(obj).record(observed);
+        fields.insert("failedRollout".into(), json!(failed));
         fields
     }
 
-    fn readiness(&self, _obj: &EcsService, observed: &ObservedService) -> Readiness {
+    fn readiness(&self, obj: &EcsService, observed: &ObservedService) -> Readiness {
+        if let Some(failed) = rollout::Memory::of(obj).readiness(observed) {
+            return failed;
+        }
         let (ready, progressing, why, message) = mapping::readiness(observed);
         let progressing_reason = if progressing {
             reason_in_progress(why)

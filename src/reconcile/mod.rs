@@ -24,6 +24,7 @@ pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod namespaces;
 pub mod ownership;
+pub mod rollout;
 pub mod task_definition;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,13 +47,17 @@ use tracing::{debug, info, warn};
 
 use crate::api::FINALIZER;
 use crate::api::common::{
-    Condition, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies, READY, SYNCED,
-    find_condition,
+    Condition, ConditionStatus, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies,
+    READY, RECONCILING, STALLED, SYNCED, find_condition,
 };
 use crate::aws::{AwsClients, AwsError, AwsProvider, ErrorClass};
-use conditions::{NewCondition, reason};
+use conditions::{NewCondition, Progress, reason};
 use namespaces::Namespaces;
 use ownership::{Claim, Identity, Plan};
+
+/// Environment errors (permissions, credentials, namespace settings) back off this many times
+/// slower than other errors: 30 s, 1, 2, 4, 5 minutes with the default settings.
+const ENVIRONMENT_BACKOFF_FACTOR: u32 = 15;
 
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "ecs-operator";
@@ -79,6 +84,12 @@ pub enum Error {
     /// AWS accepted the update but still differs from the spec.
     #[error("AWS accepted the update but still differs from the spec in: {0}; retrying")]
     NotConverged(String),
+    /// Not the spec's fault and not AWS's answer: e.g. a malformed namespace annotation.
+    #[error("{message}")]
+    Environment {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl Error {
@@ -96,6 +107,7 @@ impl Error {
             | Error::ReferenceNotReady(_)
             | Error::Refused { .. } => ErrorClass::Retryable,
             Error::InvalidSpec(_) => ErrorClass::Terminal,
+            Error::Environment { .. } => ErrorClass::Environment,
         }
     }
 
@@ -104,7 +116,14 @@ impl Error {
         match self {
             Error::NotConverged(_) => return reason::NOT_CONVERGED,
             Error::ReferenceNotReady(_) => return reason::REFERENCE_NOT_READY,
-            Error::Refused { reason, .. } => return reason,
+            Error::Refused { reason, .. } | Error::Environment { reason, .. } => return reason,
+            Error::Aws(e) if e.class == ErrorClass::Environment => {
+                return if crate::aws::errors::is_credentials_code(e.code.as_deref()) {
+                    reason::CREDENTIALS_ERROR
+                } else {
+                    reason::ACCESS_DENIED
+                };
+            }
             _ => {}
         }
         match self.class() {
@@ -441,8 +460,33 @@ pub async fn reconcile<K: Managed, E: External<K>>(
             ctx.reset_backoff(&key);
             debug!(object = %key, ready = done.readiness.ready, ?mode, "reconciled: in sync");
             let ready = done.readiness.ready;
+            let mut extra = done.readiness.extra;
+            // A kind may report a stall (a failed rollout); otherwise a resource that is not
+            // ready yet (rollout, provisioning) is work in flight, polled below.
+            let stalled = extra
+                .iter()
+                .find(|c| c.type_ == STALLED && c.status == ConditionStatus::True)
+                .cloned();
+            // ...and may say the spec is not what AWS runs (a failed rollout kept back).
+            let synced = extra
+                .iter()
+                .find(|c| c.type_ == SYNCED)
+                .cloned()
+                .unwrap_or(done.synced);
+            extra.retain(|c| c.type_ != STALLED && c.type_ != RECONCILING && c.type_ != SYNCED);
+            let progress = match stalled {
+                Some(c) => Progress::Stalled {
+                    reason: c.reason,
+                    message: c.message,
+                },
+                None if ready || mode != Mode::Full => Progress::Settled,
+                None => Progress::InFlight {
+                    reason: done.readiness.reason.clone(),
+                    message: done.readiness.message.clone(),
+                },
+            };
             let mut conditions = vec![
-                done.synced,
+                synced,
                 NewCondition::new(
                     READY,
                     done.readiness.ready,
@@ -450,7 +494,8 @@ pub async fn reconcile<K: Managed, E: External<K>>(
                     done.readiness.message,
                 ),
             ];
-            conditions.extend(done.readiness.extra);
+            conditions.extend(progress.conditions());
+            conditions.extend(extra);
             write_status(obj.as_ref(), &ctx.client, done.fields, &conditions).await?;
             Ok(Action::requeue(if ready {
                 ctx.settings.resync
@@ -841,7 +886,10 @@ async fn handle_error<K: Managed, E: External<K>>(
     action: Option<&str>,
 ) -> Result<Action, Error> {
     let class = err.class();
-    let message = err.to_string();
+    let message = match class {
+        ErrorClass::Environment => conditions::environment_message(err.reason(), &err.to_string()),
+        _ => err.to_string(),
+    };
     crate::runtime::metrics::count_reconcile_error(&K::kind(&()), err.reason());
     warn!(object = %key, error = %message, ?class, "reconcile error");
     publish(
@@ -853,21 +901,53 @@ async fn handle_error<K: Managed, E: External<K>>(
         message.clone(),
     )
     .await;
-    let mut conditions = vec![NewCondition::new(SYNCED, false, err.reason(), message)];
-    if find_condition(obj.conditions(), READY).is_none() {
-        conditions.push(NewCondition::new(
-            READY,
-            false,
-            reason::UNAVAILABLE,
-            "the AWS resource has not been reconciled yet",
-        ));
+    // kstatus: an error that waits for a person is Stalled (Failed) for this generation; any
+    // other is work in flight, and the generation stays unobserved until it converges.
+    let stalled = matches!(class, ErrorClass::Terminal | ErrorClass::Environment);
+    let progress = if stalled {
+        Progress::Stalled {
+            reason: err.reason().into(),
+            message: message.clone(),
+        }
+    } else {
+        Progress::InFlight {
+            reason: err.reason().into(),
+            message: message.clone(),
+        }
+    };
+    let mut conditions = vec![NewCondition::new(
+        SYNCED,
+        false,
+        err.reason(),
+        message.clone(),
+    )];
+    conditions.extend(progress.conditions());
+    // Ready describes the latest generation: one that was never applied is not ready, even
+    // while AWS still runs the previous one. An error on a resync of an applied generation
+    // (drift correction) leaves Ready alone.
+    let generation = obj.meta().generation;
+    let applied = generation.is_some() && observed_generation(obj) == generation;
+    if !applied || find_condition(obj.conditions(), READY).is_none() {
+        let ready_message = match (find_condition(obj.conditions(), READY), generation) {
+            (None, _) => format!("the AWS resource has not been reconciled yet: {message}"),
+            (Some(_), Some(g)) => format!("generation {g} is not applied: {message}"),
+            (Some(_), None) => message.clone(),
+        };
+        conditions.push(NewCondition::new(READY, false, err.reason(), ready_message));
     }
-    write_status(obj, &ctx.client, None, &conditions).await?;
+    write_status_at(obj, &ctx.client, None, &conditions, stalled).await?;
     if class == ErrorClass::Terminal && action.is_none() {
         ctx.reset_backoff(key);
         return Ok(Action::await_change());
     }
-    Ok(Action::requeue(ctx.next_backoff(key, class)))
+    let delay = ctx.next_backoff(key, class);
+    if class == ErrorClass::Environment {
+        // Someone has to fix IAM or the namespace first: retry every few minutes, not seconds.
+        return Ok(Action::requeue(
+            (delay * ENVIRONMENT_BACKOFF_FACTOR).min(ctx.settings.backoff_max),
+        ));
+    }
+    Ok(Action::requeue(delay))
 }
 
 async fn publish<K: Managed, E>(
@@ -898,6 +978,27 @@ async fn write_status<K: Managed>(
     fields: Option<Map<String, Value>>,
     updates: &[NewCondition],
 ) -> Result<(), Error> {
+    write_status_at(obj, client, fields, updates, true).await
+}
+
+/// `status.observedGeneration` of an object (`None` before the first status write).
+fn observed_generation<K: Managed>(obj: &K) -> Option<i64> {
+    serde_json::to_value(obj)
+        .ok()?
+        .get("status")?
+        .get("observedGeneration")?
+        .as_i64()
+}
+
+/// [`write_status`]; `observed` says whether `status.observedGeneration` moves to the current
+/// generation (kstatus: only a reconciled or stalled generation is observed) or keeps its value.
+async fn write_status_at<K: Managed>(
+    obj: &K,
+    client: &kube::Client,
+    fields: Option<Map<String, Value>>,
+    updates: &[NewCondition],
+    observed: bool,
+) -> Result<(), Error> {
     let generation = obj.meta().generation;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut status = match fields {
@@ -912,7 +1013,13 @@ async fn write_status<K: Managed>(
         "conditions".into(),
         serde_json::to_value(conditions).unwrap_or(Value::Null),
     );
-    status.insert("observedGeneration".into(), json!(generation));
+    if observed {
+        status.insert("observedGeneration".into(), json!(generation));
+    } else if let Some(previous) = observed_generation(obj) {
+        status.insert("observedGeneration".into(), json!(previous));
+    } else {
+        status.remove("observedGeneration");
+    }
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
@@ -1109,6 +1216,32 @@ mod tests {
                 reason::NOT_CONVERGED,
             ),
         ];
+        let denied = |code: &str| {
+            Error::Aws(AwsError {
+                operation: "CreateCluster",
+                code: Some(code.into()),
+                message: "not authorized to perform: ecs:CreateCluster".into(),
+                class: crate::aws::errors::classify_code(Some(code), Some(400)),
+            })
+        };
+        let environment = [
+            (denied("AccessDeniedException"), reason::ACCESS_DENIED),
+            (
+                denied("UnrecognizedClientException"),
+                reason::CREDENTIALS_ERROR,
+            ),
+            (denied("ExpiredTokenException"), reason::CREDENTIALS_ERROR),
+            (
+                Error::Environment {
+                    reason: reason::INVALID_NAMESPACE_ANNOTATION,
+                    message: "m".into(),
+                },
+                reason::INVALID_NAMESPACE_ANNOTATION,
+            ),
+        ];
+        let cases = cases
+            .into_iter()
+            .chain(environment.map(|(e, r)| (e, ErrorClass::Environment, r)));
         for (err, class, reason) in cases {
             assert_eq!(err.class(), class, "{err}");
             assert_eq!(err.reason(), reason, "{err}");

@@ -83,7 +83,11 @@ impl Namespaces {
         // Fail closed: without the annotations we cannot know which AWS identity to use.
         let ns = api.get_opt(namespace).await?;
         let annotations = ns.and_then(|n| n.metadata.annotations).unwrap_or_default();
-        let settings = parse(namespace, &annotations).map_err(Error::InvalidSpec)?;
+        // The namespace is wrong, not the object: retried (slowly) until the annotation is fixed.
+        let settings = parse(namespace, &annotations).map_err(|message| Error::Environment {
+            reason: super::conditions::reason::INVALID_NAMESPACE_ANNOTATION,
+            message,
+        })?;
         self.lock()
             .insert(namespace.to_string(), (Instant::now(), settings.clone()));
         Ok(settings)

@@ -1,0 +1,9 @@
+"""Python imports this at start-up when e2e/moto is on PYTHONPATH (e2e/env sets it for moto
+only): installs the test-only ECS deployment model from ecs_deployments.py."""
+
+import os
+
+if os.environ.get("MOTO_ECS_DEPLOYMENTS") == "1":
+    import ecs_deployments
+
+    ecs_deployments.install()

@@ -1,0 +1,251 @@
+//! Health as GitOps tools compute it, on objects read from the bed: kstatus (Flux, kpt,
+//! cli-utils) through the e2e/tools/kstatus checker (cli-utils' own code, built by
+//! e2e/tools/build.sh), and the chart's Argo CD Lua health check through Debian's `lua5.1`
+//! (Argo CD runs gopher-lua, Lua 5.1). Every kstatus check also checks the Lua verdict.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use crate::TestEnv;
+
+/// The kstatus checker, built on first use (build.sh caches it and serialises builds).
+pub async fn kstatus_bin() -> Result<PathBuf> {
+    static BIN: OnceCell<PathBuf> = OnceCell::const_new();
+    BIN.get_or_try_init(|| async {
+        let build = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/build.sh");
+        let build = build.to_string_lossy().into_owned();
+        crate::tool(&build, &["kstatus"]).await?;
+        let paths = crate::tool(&build, &["paths"]).await?;
+        let dir = paths
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("KSTATUS_BIN="))
+            .ok_or_else(|| anyhow!("build.sh paths names no KSTATUS_BIN: {paths}"))?;
+        Ok(PathBuf::from(dir).join("kstatus"))
+    })
+    .await
+    .cloned()
+}
+
+/// kstatus of one object JSON: (status, message).
+pub async fn kstatus_of(object: &Value) -> Result<(String, String)> {
+    let mut child = tokio::process::Command::new(kstatus_bin().await?)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("run kstatus")?;
+    let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
+    stdin.write_all(&serde_json::to_vec(object)?).await?;
+    drop(stdin);
+    let out = child.wait_with_output().await?;
+    ensure!(
+        out.status.success(),
+        "kstatus: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut parts = line.splitn(3, ' ');
+    let _object = parts.next();
+    let status = parts.next().unwrap_or_default().to_string();
+    let message = parts.next().unwrap_or_default().to_string();
+    Ok((status, message))
+}
+
+pub async fn kstatus<K>(env: &TestEnv, name: &str) -> Result<(String, String)>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+{
+    let obj = serde_json::to_value(env.api::<K>().get(name).await?)?;
+    let (status, message) = kstatus_of(&obj).await?;
+    // Argo CD must agree with kstatus: Current = Healthy, Failed = Degraded, else Progressing.
+    let want = match status.as_str() {
+        "Current" => "Healthy",
+        "Failed" => "Degraded",
+        _ => "Progressing",
+    };
+    if observed_value(&obj) {
+        let (health, health_message) = argocd_health(&obj).await?;
+        ensure!(
+            health == want,
+            "Argo CD health {health} ({health_message}) but kstatus {status} ({message}): {obj}"
+        );
+    }
+    Ok((status, message))
+}
+
+/// The chart's Argo CD health script (one script for every kind).
+pub fn health_script() -> Result<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/ecs-operator/health/ecs.operator.dev.lua");
+    std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+}
+
+/// A JSON value as a Lua table constructor.
+fn lua_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(lua_literal).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("[{k:?}] = {}", lua_literal(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+    }
+}
+
+/// Runs the Argo CD health script on `obj` with lua5.1: (status, message).
+pub async fn argocd_health(obj: &Value) -> Result<(String, String)> {
+    let program = format!(
+        "obj = {}\nlocal function health()\n{}\nend\nlocal hs = health()\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
+        lua_literal(obj),
+        health_script()?
+    );
+    let mut child = tokio::process::Command::new("lua5.1")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("run lua5.1 (Debian package lua5.1)")?;
+    let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
+    stdin.write_all(program.as_bytes()).await?;
+    drop(stdin);
+    let out = child.wait_with_output().await?;
+    ensure!(
+        out.status.success(),
+        "lua5.1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    Ok((status.to_string(), message.to_string()))
+}
+
+/// Whether the operator has written a status. kstatus calls an object without one Current (it
+/// cannot tell "no controller" from "done"), so every check waits for the first status write.
+async fn observed<K>(env: &TestEnv, name: &str) -> Result<bool>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+{
+    let obj = serde_json::to_value(env.api::<K>().get(name).await?)?;
+    Ok(observed_value(&obj))
+}
+
+fn observed_value(obj: &Value) -> bool {
+    obj["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+}
+
+/// Waits until kstatus reports `want` (once the operator has written a status).
+pub async fn wait_kstatus<K>(env: &TestEnv, name: &str, want: &str) -> Result<String>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+{
+    env.wait_for(&format!("kstatus {want} for {name}"), || async {
+        if !observed::<K>(env, name).await? {
+            return Ok(None);
+        }
+        let (status, message) = kstatus::<K>(env, name).await?;
+        Ok((status == want).then_some(message))
+    })
+    .await
+}
+
+/// Samples kstatus for `during`: never Current, and InProgress at the end (the operator has
+/// retried a few times by then). Also `kubectl wait --for=condition=Ready` must not return.
+pub async fn stays_in_progress<K>(env: &TestEnv, plural: &str, name: &str) -> Result<String>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+{
+    env.wait_for(&format!("a status on {name}"), || async {
+        Ok(observed::<K>(env, name).await?.then_some(()))
+    })
+    .await?;
+    let start = Instant::now();
+    let mut last = (String::new(), String::new());
+    while start.elapsed() < Duration::from_secs(8) {
+        last = kstatus::<K>(env, name).await?;
+        if last.0 == "Current" {
+            bail!(
+                "kstatus says Current for a change that cannot converge: {last:?}\n{:?}",
+                env.api::<K>().get(name).await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    ensure!(last.0 == "InProgress", "{last:?}");
+    let target = format!("{plural}/{name}");
+    let out = env
+        .kubectl(&["wait", "--for=condition=Ready", &target, "--timeout=3s"])
+        .await?;
+    ensure!(
+        !out.status.success(),
+        "kubectl wait --for=condition=Ready returned for a change that did not converge: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok(last.1)
+}
+
+/// [`wait_kstatus`] with its own deadline (for slow retries).
+pub async fn wait_kstatus_within<K>(
+    env: &TestEnv,
+    name: &str,
+    want: &str,
+    within: Duration,
+) -> Result<String>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+{
+    let start = Instant::now();
+    loop {
+        let (status, message) = kstatus::<K>(env, name).await?;
+        if status == want && observed::<K>(env, name).await? {
+            return Ok(message);
+        }
+        if start.elapsed() > within {
+            bail!(
+                "kstatus still {status} ({message}) after {within:?}, want {want}\n{}",
+                env.operator_log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
