@@ -18,8 +18,9 @@ use crate::api::ecs_service::EcsService;
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
+use crate::aws::ecs_service_io as io;
 use crate::aws::ecs_tags;
-use crate::aws::errors::{AwsError, from_sdk};
+use crate::aws::errors::AwsError;
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
@@ -202,24 +203,13 @@ impl EcsServices {
         }
         let names = batch_names(service, self.peers_in(cluster));
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
-        let out = aws
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(names.clone()))
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeServices", e));
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
+            return Ok(None);
         };
         let active = |name: &str| {
-            out.services()
+            found
                 .iter()
-                .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+                .find(|s| s.service_name() == Some(name))
                 .cloned()
         };
         if let Ok(mut batch) = self.batch.lock() {
@@ -337,10 +327,7 @@ impl External<EcsService> for EcsServices {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        mapping::create_input(&d.service, &token)?
-            .send_with(&aws.ecs)
-            .await
-            .map_err(|e| from_sdk("CreateService", e))?;
+        io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?;
         Ok(())
     }
 
@@ -354,10 +341,7 @@ impl External<EcsService> for EcsServices {
         for change in mapping::diff(&d.service, observed) {
             match change {
                 Change::UpdateService { .. } => {
-                    mapping::update_input(&d.service, observed)?
-                        .send_with(&aws.ecs)
-                        .await
-                        .map_err(|e| from_sdk("UpdateService", e))?;
+                    io::update(&aws.ecs, mapping::update_input(&d.service, observed)?).await?;
                 }
                 Change::AddTags(tags) => {
                     ecs_tags::tag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &tags)
@@ -370,10 +354,7 @@ impl External<EcsService> for EcsServices {
             }
         }
         if d.restart_pending() {
-            mapping::restart_input(&d.service)
-                .send_with(&aws.ecs)
-                .await
-                .map_err(|e| from_sdk("UpdateService", e))?;
+            io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
             d.restarted.store(true, Ordering::SeqCst);
         }
         Ok(())
@@ -398,32 +379,9 @@ impl External<EcsService> for EcsServices {
             .scheduling_strategy()
             .is_some_and(|s| s.as_str() == "DAEMON");
         if !daemon && svc.desired_count() > 0 {
-            aws.ecs
-                .update_service()
-                .cluster(cluster)
-                .service(name)
-                .desired_count(0)
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdateService", e))?;
+            io::scale_to_zero(&aws.ecs, cluster, name).await?;
         }
-        match aws
-            .ecs
-            .delete_service()
-            .cluster(cluster)
-            .service(name)
-            .force(daemon)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let e = from_sdk("DeleteService", e);
-                if !e.is_not_found() {
-                    return Err(e.into());
-                }
-            }
-        }
+        io::delete(&aws.ecs, cluster, name, daemon).await?;
         self.forget(aws, cluster, name);
         Ok(match self.describe(aws, cluster, name).await? {
             None => DeleteOutcome::Deleted,
