@@ -714,8 +714,8 @@ async fn describe_asg_providers(
 }
 
 /// Creates the spec's Auto Scaling group providers, then the cluster with everything
-/// CreateCluster takes (capacity providers and default strategy included).
-pub async fn create(client: &Client, d: &DesiredCluster) -> Result<(), AwsError> {
+/// CreateCluster takes (capacity providers and default strategy included). Returns its ARN.
+pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsError> {
     for p in d.asg_providers.values() {
         create_asg_provider(client, p).await?;
     }
@@ -742,8 +742,8 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<(), AwsError>
         )
         .send()
         .await
-        .map_err(|e| from_sdk("CreateCluster", e))?;
-    Ok(())
+        .map_err(|e| from_sdk("CreateCluster", e))
+        .map(|out| out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default())
 }
 
 /// CreateCapacityProvider; a provider of that name that already exists for the same Auto

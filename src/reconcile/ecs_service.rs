@@ -2,7 +2,6 @@
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
-use super::{DeleteOutcome, Error, External, Managed, Readiness};
+use super::{Changes, DeleteOutcome, Describe, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::EcsService;
@@ -74,14 +73,34 @@ pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = Strin
 /// The resolved service plus a pending restart request.
 pub struct Desired {
     pub service: DesiredService,
-    /// The restart annotation's value when it differs from the one last acted on.
+    /// The restart annotation's value when it differs from the one last acted on; cleared by
+    /// `update` once the restart is sent.
     pub restart: Option<String>,
-    restarted: AtomicBool,
 }
 
-impl Desired {
-    fn restart_pending(&self) -> bool {
-        self.restart.is_some() && !self.restarted.load(Ordering::SeqCst)
+/// What `diff` finds for a service: the mapping's changes plus a pending restart.
+#[derive(Debug, PartialEq)]
+pub struct ServiceChanges {
+    pub changes: Vec<Change>,
+    pub restart: Option<String>,
+}
+
+impl Changes for ServiceChanges {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.restart.is_none()
+    }
+    fn describe(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.changes.iter().map(Change::describe).collect();
+        if let Some(r) = &self.restart {
+            out.push(format!("restart requested ({r})"));
+        }
+        out
+    }
+}
+
+impl Describe for Change {
+    fn describe(&self) -> String {
+        Change::describe(self)
     }
 }
 
@@ -230,6 +249,7 @@ impl EcsServices {
 impl External<EcsService> for EcsServices {
     type Desired = Desired;
     type Observed = ObservedService;
+    type Changes = ServiceChanges;
 
     fn aws_name(&self, obj: &EcsService) -> String {
         format!("service {}", obj.service_name())
@@ -273,11 +293,7 @@ impl External<EcsService> for EcsServices {
                         }),
                 );
         }
-        Ok(Desired {
-            service,
-            restart,
-            restarted: AtomicBool::new(false),
-        })
+        Ok(Desired { service, restart })
     }
 
     async fn observe(
@@ -309,53 +325,46 @@ impl External<EcsService> for EcsServices {
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
-    fn differences(&self, d: &Desired, observed: &ObservedService) -> Vec<String> {
-        let mut out: Vec<String> = mapping::diff(&d.service, observed)
-            .iter()
-            .map(Change::describe)
-            .collect();
-        if d.restart_pending() {
-            out.push(format!(
-                "restart requested ({})",
-                d.restart.as_deref().unwrap_or_default()
-            ));
+    fn diff(&self, d: &Desired, observed: &ObservedService) -> ServiceChanges {
+        ServiceChanges {
+            changes: mapping::diff(&d.service, observed),
+            restart: d.restart.clone(),
         }
-        out
     }
 
-    async fn create(&self, obj: &EcsService, aws: &AwsClients, d: &Desired) -> Result<(), Error> {
+    async fn create(
+        &self,
+        obj: &EcsService,
+        aws: &AwsClients,
+        d: &Desired,
+    ) -> Result<String, Error> {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?;
-        Ok(())
+        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
     }
 
     async fn update(
         &self,
         _obj: &EcsService,
         aws: &AwsClients,
-        d: &Desired,
+        d: &mut Desired,
         observed: &ObservedService,
+        changes: &ServiceChanges,
     ) -> Result<(), Error> {
-        for change in mapping::diff(&d.service, observed) {
+        let arn = observed.arn.as_deref().unwrap_or_default();
+        for change in &changes.changes {
             match change {
-                Change::UpdateService { .. } => {
-                    io::update(&aws.ecs, mapping::update_input(&d.service, observed)?).await?;
+                Change::UpdateService { fields } => {
+                    io::update(&aws.ecs, mapping::update_request(&d.service, fields)?).await?;
                 }
-                Change::AddTags(tags) => {
-                    ecs_tags::tag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &tags)
-                        .await?;
-                }
-                Change::RemoveTags(keys) => {
-                    ecs_tags::untag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &keys)
-                        .await?;
-                }
+                Change::AddTags(tags) => ecs_tags::tag(&aws.ecs, arn, tags).await?,
+                Change::RemoveTags(keys) => ecs_tags::untag(&aws.ecs, arn, keys).await?,
             }
         }
-        if d.restart_pending() {
+        if changes.restart.is_some() {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
-            d.restarted.store(true, Ordering::SeqCst);
+            d.restart = None;
         }
         Ok(())
     }
