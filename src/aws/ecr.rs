@@ -351,7 +351,8 @@ pub fn observed_from(
 }
 
 /// Creates the repository with everything CreateRepository takes, then the policies.
-pub async fn create(client: &Client, d: &DesiredRepository) -> Result<(), AwsError> {
+/// Returns the repository's ARN.
+pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, AwsError> {
     let encryption = ecr::EncryptionConfiguration::builder()
         .encryption_type(ecr::EncryptionType::from(d.encryption_type.as_str()))
         .set_kms_key(d.kms_key.clone())
@@ -363,7 +364,7 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<(), AwsErr
                 e.to_string(),
             )
         })?;
-    client
+    let created = client
         .create_repository()
         .repository_name(&d.repository_name)
         .set_registry_id(d.registry_id.clone())
@@ -387,7 +388,10 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<(), AwsErr
     if let Some(p) = &d.repository_policy {
         apply(client, d, None, &Change::SetRepositoryPolicy(p.clone())).await?;
     }
-    Ok(())
+    Ok(created
+        .repository
+        .and_then(|r| r.repository_arn)
+        .unwrap_or_default())
 }
 
 /// Applies one change. `observed` gives the ARN for tag calls.

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types as ecs;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::bridge;
 use super::ecs_tags::{tag, untag};
 use super::errors::{AwsError, ErrorClass, from_sdk};
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
@@ -490,78 +491,26 @@ fn strategy_from_sdk(items: Option<Vec<ecs::CapacityProviderStrategyItem>>) -> V
 
 /// The desired configuration, or one that resets ECS Exec to its defaults when the spec has none.
 fn configuration(d: &DesiredCluster) -> ecs::ClusterConfiguration {
-    let spec: api::ClusterConfiguration = d
-        .configuration
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let exec = spec.execute_command_configuration.unwrap_or_default();
-    let log = exec.log_configuration.map(|l| {
-        ecs::ExecuteCommandLogConfiguration::builder()
-            .set_cloud_watch_log_group_name(l.cloud_watch_log_group_name)
-            .set_cloud_watch_encryption_enabled(l.cloud_watch_encryption_enabled)
-            .set_s3_bucket_name(l.s3_bucket_name)
-            .set_s3_encryption_enabled(l.s3_encryption_enabled)
-            .set_s3_key_prefix(l.s3_key_prefix)
-            .build()
-    });
-    let storage = spec.managed_storage_configuration.map(|m| {
-        ecs::ManagedStorageConfiguration::builder()
-            .set_kms_key_id(m.kms_key_id)
-            .set_fargate_ephemeral_storage_kms_key_id(m.fargate_ephemeral_storage_kms_key_id)
-            .build()
-    });
-    ecs::ClusterConfiguration::builder()
-        .execute_command_configuration(
-            ecs::ExecuteCommandConfiguration::builder()
-                .set_kms_key_id(exec.kms_key_id)
-                .logging(ecs::ExecuteCommandLogging::from(
-                    exec.logging
-                        .unwrap_or(api::ExecuteCommandLogging::Default)
-                        .as_str(),
-                ))
-                .set_log_configuration(log)
-                .build(),
-        )
-        .set_managed_storage_configuration(storage)
-        .build()
+    let mut v = d.configuration.clone().unwrap_or_else(|| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        let exec = obj
+            .entry("executeCommandConfiguration")
+            .or_insert_with(|| json!({}));
+        if let Some(exec) = exec.as_object_mut() {
+            exec.entry("logging").or_insert_with(|| json!("DEFAULT"));
+        }
+    }
+    bridge::to_sdk(&v, ecs::ClusterConfiguration::deserialize).unwrap_or_else(|e| {
+        // `d.configuration` is a parsed spec value, so this does not happen; sending the reset
+        // is the safe answer if it ever does (UpdateCluster then shows the spec not applied).
+        tracing::warn!(error = %e, "cluster configuration does not form an SDK value");
+        ecs::ClusterConfiguration::builder().build()
+    })
 }
 
 fn configuration_from_sdk(c: &ecs::ClusterConfiguration) -> Option<Value> {
-    let exec = c
-        .execute_command_configuration
-        .as_ref()
-        .map(|e| api::ExecuteCommandConfiguration {
-            kms_key_id: e.kms_key_id.clone(),
-            logging: e.logging.as_ref().and_then(|l| match l {
-                ecs::ExecuteCommandLogging::None => Some(api::ExecuteCommandLogging::None),
-                ecs::ExecuteCommandLogging::Default => Some(api::ExecuteCommandLogging::Default),
-                ecs::ExecuteCommandLogging::Override => Some(api::ExecuteCommandLogging::Override),
-                _ => None,
-            }),
-            log_configuration: e.log_configuration.as_ref().map(|l| {
-                api::ExecuteCommandLogConfiguration {
-                    cloud_watch_log_group_name: l.cloud_watch_log_group_name.clone(),
-                    cloud_watch_encryption_enabled: Some(l.cloud_watch_encryption_enabled),
-                    s3_bucket_name: l.s3_bucket_name.clone(),
-                    s3_encryption_enabled: Some(l.s3_encryption_enabled),
-                    s3_key_prefix: l.s3_key_prefix.clone(),
-                }
-            }),
-        });
-    let storage =
-        c.managed_storage_configuration
-            .as_ref()
-            .map(|m| api::ManagedStorageConfiguration {
-                kms_key_id: m.kms_key_id.clone(),
-                fargate_ephemeral_storage_kms_key_id: m
-                    .fargate_ephemeral_storage_kms_key_id
-                    .clone(),
-            });
-    canonical_configuration(&api::ClusterConfiguration {
-        execute_command_configuration: exec,
-        managed_storage_configuration: storage,
-    })
+    let config: api::ClusterConfiguration = bridge::from_sdk(c).ok()?;
+    canonical_configuration(&config)
 }
 
 fn service_connect_defaults(
@@ -722,6 +671,7 @@ async fn describe_asg_providers(
     if names.is_empty() {
         return Ok(found);
     }
+    // DescribeCapacityProviders has no SDK paginator.
     let mut next_token = None;
     loop {
         let out = client
@@ -764,8 +714,8 @@ async fn describe_asg_providers(
 }
 
 /// Creates the spec's Auto Scaling group providers, then the cluster with everything
-/// CreateCluster takes (capacity providers and default strategy included).
-pub async fn create(client: &Client, d: &DesiredCluster) -> Result<(), AwsError> {
+/// CreateCluster takes (capacity providers and default strategy included). Returns its ARN.
+pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsError> {
     for p in d.asg_providers.values() {
         create_asg_provider(client, p).await?;
     }
@@ -792,8 +742,8 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<(), AwsError>
         )
         .send()
         .await
-        .map_err(|e| from_sdk("CreateCluster", e))?;
-    Ok(())
+        .map_err(|e| from_sdk("CreateCluster", e))
+        .map(|out| out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default())
 }
 
 /// CreateCapacityProvider; a provider of that name that already exists for the same Auto
@@ -1046,22 +996,15 @@ pub async fn list_services(
     client: &Client,
     cluster: &str,
 ) -> Result<Vec<aws_sdk_ecs::types::Service>, AwsError> {
-    let mut arns = Vec::new();
-    let mut next_token = None;
-    loop {
-        let out = client
-            .list_services()
-            .cluster(cluster)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListServices", e))?;
-        arns.extend(out.service_arns.unwrap_or_default());
-        next_token = out.next_token;
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let arns: Vec<String> = client
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| from_sdk("ListServices", e))?;
     let mut services = Vec::new();
     // DescribeServices takes at most 10 services per call.
     for batch in arns.chunks(10) {

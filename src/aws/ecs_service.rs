@@ -2,24 +2,21 @@
 //! `desired` (spec -> resolved desired state), `create_input` / `update_input` (requests),
 //! `observed_from` (DescribeServices answer), `diff`, `readiness` and `status_fields`. No I/O here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_ecs::operation::create_service::CreateServiceInput;
 use aws_sdk_ecs::operation::create_service::builders::CreateServiceInputBuilder;
 use aws_sdk_ecs::operation::update_service::UpdateServiceInput;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceInputBuilder;
 use aws_sdk_ecs::types as ecs;
-use aws_smithy_types::error::operation::BuildError;
-use aws_smithy_types::{Document, Number};
+use aws_smithy_schema::serde::{SerdeError, ShapeDeserializer};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
+use super::bridge;
 use super::errors::AwsError;
-use super::sdk_convert::{
-    FromSdk, from_enum, from_enum_list, from_list, from_opt, to_enum, to_enum_list,
-};
 use crate::api::ecs_service::{
-    self as api, AwsEnum, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
+    self as api, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
 };
 
 const CREATE: &str = "CreateService";
@@ -112,36 +109,41 @@ pub fn create_input(
     d: &DesiredService,
     client_token: &str,
 ) -> Result<CreateServiceInputBuilder, AwsError> {
-    let s = &d.spec;
+    let mut request = request_json(&d.spec, CREATE)?;
+    // Resolved by the caller (references); the spec's own values are not sent.
+    request.remove("cluster");
+    request.remove("taskDefinition");
+    let i = to_sdk(request, CreateServiceInput::deserialize, CREATE)?;
+    // The SDK builds the fluent request only member by member; these are the top-level ones.
     Ok(CreateServiceInput::builder()
         .cluster(&d.cluster)
         .service_name(&d.service_name)
         .set_task_definition((!d.task_definition.is_empty()).then(|| d.task_definition.clone()))
-        .set_availability_zone_rebalancing(to_enum(s.availability_zone_rebalancing))
-        .set_load_balancers(to_list(&s.load_balancers, CREATE)?)
-        .set_service_registries(to_list(&s.service_registries, CREATE)?)
-        .set_desired_count(s.desired_count)
         .client_token(client_token)
-        .set_launch_type(to_enum(s.launch_type))
-        .set_capacity_provider_strategy(to_list(&s.capacity_provider_strategy, CREATE)?)
-        .set_platform_version(s.platform_version.clone())
-        .set_role(s.role.clone())
-        .set_deployment_configuration(to_opt(&s.deployment_configuration, CREATE)?)
-        .set_placement_constraints(to_list(&s.placement_constraints, CREATE)?)
-        .set_placement_strategy(to_list(&s.placement_strategy, CREATE)?)
-        .set_network_configuration(to_opt(&s.network_configuration, CREATE)?)
-        .set_health_check_grace_period_seconds(s.health_check_grace_period_seconds)
-        .set_scheduling_strategy(to_enum(s.scheduling_strategy))
-        .set_deployment_controller(to_opt(&s.deployment_controller, CREATE)?)
-        .set_tags(to_list(&s.tags, CREATE)?.filter(|t| !t.is_empty()))
-        .set_enable_ecs_managed_tags(s.enable_ecs_managed_tags)
-        .set_propagate_tags(to_enum(s.propagate_tags))
-        .set_enable_execute_command(s.enable_execute_command)
-        .set_service_connect_configuration(to_opt(&s.service_connect_configuration, CREATE)?)
-        .set_volume_configurations(to_list(&s.volume_configurations, CREATE)?)
-        .set_vpc_lattice_configurations(to_list(&s.vpc_lattice_configurations, CREATE)?)
-        .set_gateway_connectors(to_list(&s.gateway_connectors, CREATE)?)
-        .set_monitoring(to_opt(&s.monitoring, CREATE)?))
+        .set_availability_zone_rebalancing(i.availability_zone_rebalancing)
+        .set_load_balancers(i.load_balancers)
+        .set_service_registries(i.service_registries)
+        .set_desired_count(i.desired_count)
+        .set_launch_type(i.launch_type)
+        .set_capacity_provider_strategy(i.capacity_provider_strategy)
+        .set_platform_version(i.platform_version)
+        .set_role(i.role)
+        .set_deployment_configuration(i.deployment_configuration)
+        .set_placement_constraints(i.placement_constraints)
+        .set_placement_strategy(i.placement_strategy)
+        .set_network_configuration(i.network_configuration)
+        .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds)
+        .set_scheduling_strategy(i.scheduling_strategy)
+        .set_deployment_controller(i.deployment_controller)
+        .set_tags(i.tags.filter(|t| !t.is_empty()))
+        .set_enable_ecs_managed_tags(i.enable_ecs_managed_tags)
+        .set_propagate_tags(i.propagate_tags)
+        .set_enable_execute_command(i.enable_execute_command)
+        .set_service_connect_configuration(i.service_connect_configuration)
+        .set_volume_configurations(i.volume_configurations)
+        .set_vpc_lattice_configurations(i.vpc_lattice_configurations)
+        .set_gateway_connectors(i.gateway_connectors)
+        .set_monitoring(i.monitoring))
 }
 
 /// The UpdateService request for the fields [`diff`] reports as different; an unset spec field
@@ -153,105 +155,118 @@ pub fn update_input(
     d: &DesiredService,
     observed: &ObservedService,
 ) -> Result<UpdateServiceInputBuilder, AwsError> {
-    let s = &d.spec;
-    let fields = changed_fields(d, observed);
-    let has = |f: &str| fields.contains(&f);
-    let mut b = UpdateServiceInput::builder()
+    update_request(d, &changed_fields(d, observed))
+}
+
+/// The UpdateService request that sends `fields` (what [`Change::UpdateService`] carries).
+pub fn update_request(
+    d: &DesiredService,
+    fields: &[&'static str],
+) -> Result<UpdateServiceInputBuilder, AwsError> {
+    let spec = request_json(&d.spec, UPDATE)?;
+    let mut request = Map::new();
+    for key in ["gatewayConnectors", "monitoring"]
+        .into_iter()
+        .chain(fields.iter().copied())
+    {
+        let value = match key {
+            "taskDefinition" => Some(Value::from(d.task_definition.clone())),
+            _ => spec
+                .get(key)
+                .cloned()
+                .or_else(|| unset_default(key, d.is_daemon())),
+        };
+        if let Some(value) = value {
+            request.insert(key.to_string(), value);
+        }
+    }
+    let i = to_sdk(request, UpdateServiceInput::deserialize, UPDATE)?;
+    Ok(UpdateServiceInput::builder()
         .cluster(&d.cluster)
         .service(&d.service_name)
-        .set_gateway_connectors(to_list(&s.gateway_connectors, UPDATE)?)
-        .set_monitoring(to_opt(&s.monitoring, UPDATE)?);
-    if has("desiredCount") {
-        b = b.set_desired_count(s.desired_count);
+        .set_desired_count(i.desired_count)
+        .set_task_definition(i.task_definition)
+        .set_capacity_provider_strategy(i.capacity_provider_strategy)
+        .set_deployment_configuration(i.deployment_configuration)
+        .set_availability_zone_rebalancing(i.availability_zone_rebalancing)
+        .set_network_configuration(i.network_configuration)
+        .set_placement_constraints(i.placement_constraints)
+        .set_placement_strategy(i.placement_strategy)
+        .set_platform_version(i.platform_version)
+        .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds)
+        .set_deployment_controller(i.deployment_controller)
+        .set_enable_execute_command(i.enable_execute_command)
+        .set_enable_ecs_managed_tags(i.enable_ecs_managed_tags)
+        .set_load_balancers(i.load_balancers)
+        .set_propagate_tags(i.propagate_tags)
+        .set_service_registries(i.service_registries)
+        .set_service_connect_configuration(i.service_connect_configuration)
+        .set_volume_configurations(i.volume_configurations)
+        .set_vpc_lattice_configurations(i.vpc_lattice_configurations)
+        .set_gateway_connectors(i.gateway_connectors)
+        .set_monitoring(i.monitoring))
+}
+
+/// What UpdateService is sent for a field the spec leaves unset (AWS's own default), or
+/// nothing when leaving it out keeps the current value.
+fn unset_default(key: &str, daemon: bool) -> Option<Value> {
+    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
+    Some(match key {
+        "capacityProviderStrategy"
+        | "placementConstraints"
+        | "placementStrategy"
+        | "loadBalancers"
+        | "serviceRegistries"
+        | "volumeConfigurations"
+        | "vpcLatticeConfigurations" => json!([]),
+        // What DescribeServices reports when none was given.
+        "deploymentConfiguration" => json!({
+            "maximumPercent": max,
+            "minimumHealthyPercent": min,
+            "deploymentCircuitBreaker": {"enable": false, "rollback": false},
+            "strategy": "ROLLING",
+        }),
+        "platformVersion" => json!("LATEST"),
+        "healthCheckGracePeriodSeconds" => json!(0),
+        "deploymentController" => json!({"type": "ECS"}),
+        "enableExecuteCommand" | "enableECSManagedTags" => json!(false),
+        "propagateTags" => json!("NONE"),
+        "serviceConnectConfiguration" => json!({"enabled": false}),
+        _ => return None,
+    })
+}
+
+/// AWS's deployment configuration when none is given (the values DescribeServices reports).
+#[cfg(test)]
+fn default_deployment_configuration(daemon: bool) -> ecs::DeploymentConfiguration {
+    unset_default("deploymentConfiguration", daemon)
+        .and_then(|v| bridge::to_sdk(&v, ecs::DeploymentConfiguration::deserialize).ok())
+        .unwrap_or_else(|| ecs::DeploymentConfiguration::builder().build())
+}
+
+/// The spec as request JSON: entries of `containerConfigurations` that set nothing are
+/// dropped (the SDK shape is a union, which needs a member).
+fn request_json(spec: &EcsServiceSpec, op: &'static str) -> Result<Map<String, Value>, AwsError> {
+    let mut v = serde_json::to_value(spec)
+        .map_err(|e| AwsError::terminal(op, "InvalidServiceSpec", e.to_string()))?;
+    if let Some(Value::Array(items)) =
+        v.pointer_mut("/serviceConnectConfiguration/containerConfigurations")
+    {
+        items.retain(|c| c.as_object().is_some_and(|o| !o.is_empty()));
     }
-    if has("taskDefinition") {
-        b = b.task_definition(&d.task_definition);
+    match v {
+        Value::Object(map) => Ok(map),
+        _ => Ok(Map::new()),
     }
-    if has("capacityProviderStrategy") {
-        b = b.set_capacity_provider_strategy(Some(
-            to_list(&s.capacity_provider_strategy, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("deploymentConfiguration") {
-        let config = match &s.deployment_configuration {
-            Some(c) => c.to_sdk(UPDATE)?,
-            None => default_deployment_configuration(d.is_daemon()),
-        };
-        b = b.deployment_configuration(config);
-    }
-    if has("availabilityZoneRebalancing") {
-        b = b.set_availability_zone_rebalancing(to_enum(s.availability_zone_rebalancing));
-    }
-    if has("networkConfiguration") {
-        b = b.set_network_configuration(to_opt(&s.network_configuration, UPDATE)?);
-    }
-    if has("placementConstraints") {
-        b = b.set_placement_constraints(Some(
-            to_list(&s.placement_constraints, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("placementStrategy") {
-        b = b.set_placement_strategy(Some(
-            to_list(&s.placement_strategy, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("platformVersion") {
-        b = b.platform_version(s.platform_version.as_deref().unwrap_or("LATEST"));
-    }
-    if has("healthCheckGracePeriodSeconds") {
-        b = b.health_check_grace_period_seconds(s.health_check_grace_period_seconds.unwrap_or(0));
-    }
-    if has("deploymentController") {
-        let controller = match &s.deployment_controller {
-            Some(c) => c.to_sdk(UPDATE)?,
-            None => built(
-                ecs::DeploymentController::builder()
-                    .r#type(ecs::DeploymentControllerType::Ecs)
-                    .build(),
-                UPDATE,
-            )?,
-        };
-        b = b.deployment_controller(controller);
-    }
-    if has("enableExecuteCommand") {
-        b = b.enable_execute_command(s.enable_execute_command.unwrap_or(false));
-    }
-    if has("enableECSManagedTags") {
-        b = b.enable_ecs_managed_tags(s.enable_ecs_managed_tags.unwrap_or(false));
-    }
-    if has("loadBalancers") {
-        b = b.set_load_balancers(Some(
-            to_list(&s.load_balancers, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("propagateTags") {
-        b = b.propagate_tags(to_enum(s.propagate_tags).unwrap_or(ecs::PropagateTags::None));
-    }
-    if has("serviceRegistries") {
-        b = b.set_service_registries(Some(
-            to_list(&s.service_registries, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("serviceConnectConfiguration") {
-        let config = match &s.service_connect_configuration {
-            Some(c) => c.to_sdk(UPDATE)?,
-            None => ecs::ServiceConnectConfiguration::builder()
-                .enabled(false)
-                .build(),
-        };
-        b = b.service_connect_configuration(config);
-    }
-    if has("volumeConfigurations") {
-        b = b.set_volume_configurations(Some(
-            to_list(&s.volume_configurations, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    if has("vpcLatticeConfigurations") {
-        b = b.set_vpc_lattice_configurations(Some(
-            to_list(&s.vpc_lattice_configurations, UPDATE)?.unwrap_or_default(),
-        ));
-    }
-    Ok(b)
+}
+
+fn to_sdk<T>(
+    request: Map<String, Value>,
+    read: fn(&mut dyn ShapeDeserializer) -> Result<T, SerdeError>,
+    op: &'static str,
+) -> Result<T, AwsError> {
+    bridge::to_sdk(&request, read)
+        .map_err(|e| AwsError::terminal(op, "InvalidServiceSpec", e.to_string()))
 }
 
 /// UpdateService with forceNewDeployment: the restart requested by the restart annotation.
@@ -268,22 +283,6 @@ impl DesiredService {
     }
 }
 
-/// AWS's deployment configuration when none is given (the values DescribeServices reports).
-fn default_deployment_configuration(daemon: bool) -> ecs::DeploymentConfiguration {
-    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
-    ecs::DeploymentConfiguration::builder()
-        .maximum_percent(max)
-        .minimum_healthy_percent(min)
-        .deployment_circuit_breaker(
-            ecs::DeploymentCircuitBreaker::builder()
-                .enable(false)
-                .rollback(false)
-                .build(),
-        )
-        .strategy(ecs::DeploymentStrategy::Rolling)
-        .build()
-}
-
 /// The state of `svc` (from DescribeServices with `include: TAGS`).
 pub fn observed_from(svc: &ecs::Service) -> ObservedService {
     let deployments = svc.deployments.as_deref().unwrap_or_default();
@@ -292,31 +291,14 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
         .find(|d| d.status.as_deref() == Some("PRIMARY"));
     let mut events: Vec<&ecs::ServiceEvent> = svc.events.iter().flatten().collect();
     events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
-    let spec = EcsServiceSpec {
-        service_name: svc.service_name.clone(),
-        capacity_provider_strategy: from_list(&svc.capacity_provider_strategy),
-        platform_version: svc.platform_version.clone(),
-        role: svc.role_arn.clone(),
-        deployment_configuration: from_opt(&svc.deployment_configuration),
-        placement_constraints: from_list(&svc.placement_constraints),
-        placement_strategy: from_list(&svc.placement_strategy),
-        network_configuration: from_opt(&svc.network_configuration),
-        health_check_grace_period_seconds: svc.health_check_grace_period_seconds,
-        scheduling_strategy: from_enum(svc.scheduling_strategy.as_ref()),
-        deployment_controller: from_opt(&svc.deployment_controller),
-        load_balancers: from_list(&svc.load_balancers),
-        service_registries: from_list(&svc.service_registries),
-        service_connect_configuration: primary
-            .and_then(|p| from_opt(&p.service_connect_configuration)),
-        enable_execute_command: Some(svc.enable_execute_command),
-        propagate_tags: from_enum(svc.propagate_tags.as_ref()),
-        enable_ecs_managed_tags: Some(svc.enable_ecs_managed_tags),
-        availability_zone_rebalancing: from_enum(svc.availability_zone_rebalancing.as_ref()),
-        volume_configurations: primary.and_then(|p| from_list(&p.volume_configurations)),
-        vpc_lattice_configurations: primary.and_then(|p| from_list(&p.vpc_lattice_configurations)),
-        launch_type: from_enum(svc.launch_type.as_ref()),
-        desired_count: Some(svc.desired_count),
-        ..EcsServiceSpec::default()
+    let spec = match observed_spec(svc, primary) {
+        Ok(spec) => spec,
+        Err(e) => {
+            // Never seen: the SDK wrote this JSON itself. An empty spec differs from any
+            // desired one, so the next update resends the spec rather than trusting a guess.
+            tracing::warn!(error = %e, "service does not read back as a spec");
+            EcsServiceSpec::default()
+        }
     };
     ObservedService {
         arn: svc.service_arn.clone(),
@@ -350,6 +332,59 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
             })
             .collect(),
     }
+}
+
+/// The spec fields DescribeServices reports, in the request's names. Service Connect, volume
+/// and VPC Lattice configurations live on the PRIMARY deployment.
+fn observed_spec(
+    svc: &ecs::Service,
+    primary: Option<&ecs::Deployment>,
+) -> Result<EcsServiceSpec, bridge::BridgeError> {
+    const FROM_SERVICE: &[&str] = &[
+        "serviceName",
+        "capacityProviderStrategy",
+        "platformVersion",
+        "deploymentConfiguration",
+        "placementConstraints",
+        "placementStrategy",
+        "networkConfiguration",
+        "healthCheckGracePeriodSeconds",
+        "schedulingStrategy",
+        "deploymentController",
+        "loadBalancers",
+        "serviceRegistries",
+        "enableExecuteCommand",
+        "propagateTags",
+        "enableECSManagedTags",
+        "availabilityZoneRebalancing",
+        "launchType",
+        "desiredCount",
+    ];
+    const FROM_DEPLOYMENT: &[&str] = &[
+        "serviceConnectConfiguration",
+        "volumeConfigurations",
+        "vpcLatticeConfigurations",
+    ];
+    let service = bridge::to_json(svc)?;
+    let mut spec = Map::new();
+    for key in FROM_SERVICE {
+        if let Some(v) = service.get(*key) {
+            spec.insert((*key).to_string(), v.clone());
+        }
+    }
+    // The response says roleArn for the request's role.
+    if let Some(role) = service.get("roleArn") {
+        spec.insert("role".into(), role.clone());
+    }
+    if let Some(primary) = primary {
+        let deployment = bridge::to_json(primary)?;
+        for key in FROM_DEPLOYMENT {
+            if let Some(v) = deployment.get(*key) {
+                spec.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
+    bridge::from_json(Value::Object(spec))
 }
 
 fn deployment_status(d: &ecs::Deployment) -> DeploymentStatus {
@@ -745,867 +780,6 @@ pub fn status_fields(o: &ObservedService) -> Map<String, Value> {
         map.entry(key).or_insert(Value::Null);
     }
     map
-}
-
-// ---- spec -> SDK ---------------------------------------------------------------------------
-
-/// An API type with an SDK counterpart in the CreateService / UpdateService request.
-trait ToSdk {
-    type Sdk;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError>;
-}
-
-fn built<T>(result: Result<T, BuildError>, op: &'static str) -> Result<T, AwsError> {
-    result.map_err(|e| AwsError::terminal(op, "InvalidServiceSpec", e.to_string()))
-}
-
-fn to_opt<T: ToSdk>(item: &Option<T>, op: &'static str) -> Result<Option<T::Sdk>, AwsError> {
-    item.as_ref().map(|i| i.to_sdk(op)).transpose()
-}
-
-fn to_list<T: ToSdk>(
-    items: &Option<Vec<T>>,
-    op: &'static str,
-) -> Result<Option<Vec<T::Sdk>>, AwsError> {
-    items
-        .as_ref()
-        .map(|v| v.iter().map(|i| i.to_sdk(op)).collect())
-        .transpose()
-}
-
-fn to_document(v: &Value) -> Document {
-    match v {
-        Value::Null => Document::Null,
-        Value::Bool(b) => Document::Bool(*b),
-        Value::Number(n) => Document::Number(if let Some(u) = n.as_u64() {
-            Number::PosInt(u)
-        } else if let Some(i) = n.as_i64() {
-            Number::NegInt(i)
-        } else {
-            Number::Float(n.as_f64().unwrap_or_default())
-        }),
-        Value::String(s) => Document::String(s.clone()),
-        Value::Array(a) => Document::Array(a.iter().map(to_document).collect()),
-        Value::Object(o) => {
-            Document::Object(o.iter().map(|(k, v)| (k.clone(), to_document(v))).collect())
-        }
-    }
-}
-
-fn from_document(d: &Document) -> Value {
-    match d {
-        Document::Null => Value::Null,
-        Document::Bool(b) => Value::Bool(*b),
-        Document::Number(Number::PosInt(u)) => Value::from(*u),
-        Document::Number(Number::NegInt(i)) => Value::from(*i),
-        Document::Number(Number::Float(f)) => Value::from(*f),
-        Document::String(s) => Value::String(s.clone()),
-        Document::Array(a) => Value::Array(a.iter().map(from_document).collect()),
-        Document::Object(o) => {
-            let sorted: BTreeMap<_, _> = o.iter().collect();
-            Value::Object(
-                sorted
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), from_document(v)))
-                    .collect(),
-            )
-        }
-    }
-}
-
-impl ToSdk for api::Tag {
-    type Sdk = ecs::Tag;
-    fn to_sdk(&self, _: &'static str) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::Tag::builder()
-            .set_key(self.key.clone())
-            .set_value(self.value.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::Tag> for api::Tag {
-    fn from_sdk(s: &ecs::Tag) -> Option<Self> {
-        Some(Self {
-            key: s.key.clone(),
-            value: s.value.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::CapacityProviderStrategyItem {
-    type Sdk = ecs::CapacityProviderStrategyItem;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::CapacityProviderStrategyItem::builder()
-                .capacity_provider(&self.capacity_provider)
-                .set_weight(self.weight)
-                .set_base(self.base)
-                .build(),
-            op,
-        )
-    }
-}
-
-impl FromSdk<ecs::CapacityProviderStrategyItem> for api::CapacityProviderStrategyItem {
-    fn from_sdk(s: &ecs::CapacityProviderStrategyItem) -> Option<Self> {
-        Some(Self {
-            capacity_provider: s.capacity_provider.clone(),
-            weight: Some(s.weight),
-            base: Some(s.base),
-        })
-    }
-}
-
-impl ToSdk for api::DeploymentConfiguration {
-    type Sdk = ecs::DeploymentConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let breaker = self.deployment_circuit_breaker.as_ref().map(|b| {
-            Ok::<_, AwsError>(
-                ecs::DeploymentCircuitBreaker::builder()
-                    .enable(b.enable)
-                    .rollback(b.rollback)
-                    .set_reset_on_healthy_task(b.reset_on_healthy_task)
-                    .set_threshold_configuration(
-                        b.threshold_configuration
-                            .as_ref()
-                            .map(|t| {
-                                built(
-                                    ecs::ThresholdConfiguration::builder()
-                                        .r#type(ecs::ThresholdType::from(t.type_.as_str()))
-                                        .value(t.value)
-                                        .build(),
-                                    op,
-                                )
-                            })
-                            .transpose()?,
-                    )
-                    .build(),
-            )
-        });
-        let alarms = self
-            .alarms
-            .as_ref()
-            .map(|a| {
-                built(
-                    ecs::DeploymentAlarms::builder()
-                        .set_alarm_names(Some(a.alarm_names.clone()))
-                        .enable(a.enable)
-                        .rollback(a.rollback)
-                        .build(),
-                    op,
-                )
-            })
-            .transpose()?;
-        let hooks = self.lifecycle_hooks.as_ref().map(|hooks| {
-            hooks
-                .iter()
-                .map(|h| {
-                    ecs::DeploymentLifecycleHook::builder()
-                        .set_target_type(to_enum(h.target_type))
-                        .set_hook_target_arn(h.hook_target_arn.clone())
-                        .set_role_arn(h.role_arn.clone())
-                        .set_lifecycle_stages(to_enum_list(&h.lifecycle_stages))
-                        .set_hook_details(h.hook_details.as_ref().map(to_document))
-                        .set_timeout_configuration(h.timeout_configuration.as_ref().map(|t| {
-                            ecs::DeploymentLifecycleHookTimeoutConfiguration::builder()
-                                .set_timeout_in_minutes(t.timeout_in_minutes)
-                                .set_action(to_enum(t.action))
-                                .build()
-                        }))
-                        .build()
-                })
-                .collect()
-        });
-        Ok(ecs::DeploymentConfiguration::builder()
-            .set_deployment_circuit_breaker(breaker.transpose()?)
-            .set_maximum_percent(self.maximum_percent)
-            .set_minimum_healthy_percent(self.minimum_healthy_percent)
-            .set_alarms(alarms)
-            .set_strategy(to_enum(self.strategy))
-            .set_bake_time_in_minutes(self.bake_time_in_minutes)
-            .set_lifecycle_hooks(hooks)
-            .set_linear_configuration(self.linear_configuration.as_ref().map(|l| {
-                ecs::LinearConfiguration::builder()
-                    .set_step_percent(l.step_percent)
-                    .set_step_bake_time_in_minutes(l.step_bake_time_in_minutes)
-                    .build()
-            }))
-            .set_canary_configuration(self.canary_configuration.as_ref().map(|c| {
-                ecs::CanaryConfiguration::builder()
-                    .set_canary_percent(c.canary_percent)
-                    .set_canary_bake_time_in_minutes(c.canary_bake_time_in_minutes)
-                    .build()
-            }))
-            .set_early_success_criteria(self.early_success_criteria.as_ref().map(|e| {
-                ecs::DeploymentEarlySuccessCriteria::builder()
-                    .enable(e.enable)
-                    .set_healthy_percent(e.healthy_percent)
-                    .set_source_service_revision_cleanup(to_enum(e.source_service_revision_cleanup))
-                    .build()
-            }))
-            .build())
-    }
-}
-
-impl FromSdk<ecs::DeploymentConfiguration> for api::DeploymentConfiguration {
-    fn from_sdk(s: &ecs::DeploymentConfiguration) -> Option<Self> {
-        Some(Self {
-            deployment_circuit_breaker: s.deployment_circuit_breaker.as_ref().map(|b| {
-                api::DeploymentCircuitBreaker {
-                    enable: b.enable,
-                    rollback: b.rollback,
-                    reset_on_healthy_task: b.reset_on_healthy_task,
-                    threshold_configuration: b.threshold_configuration.as_ref().and_then(|t| {
-                        Some(api::ThresholdConfiguration {
-                            type_: api::ThresholdType::from_aws(t.r#type.as_str())?,
-                            value: t.value,
-                        })
-                    }),
-                }
-            }),
-            maximum_percent: s.maximum_percent,
-            minimum_healthy_percent: s.minimum_healthy_percent,
-            alarms: s.alarms.as_ref().map(|a| api::DeploymentAlarms {
-                alarm_names: a.alarm_names.clone(),
-                enable: a.enable,
-                rollback: a.rollback,
-            }),
-            strategy: from_enum(s.strategy.as_ref()),
-            bake_time_in_minutes: s.bake_time_in_minutes,
-            lifecycle_hooks: s.lifecycle_hooks.as_ref().map(|hooks| {
-                hooks
-                    .iter()
-                    .map(|h| api::DeploymentLifecycleHook {
-                        target_type: from_enum(h.target_type.as_ref()),
-                        hook_target_arn: h.hook_target_arn.clone(),
-                        role_arn: h.role_arn.clone(),
-                        lifecycle_stages: from_enum_list(&h.lifecycle_stages),
-                        hook_details: h.hook_details.as_ref().map(from_document),
-                        timeout_configuration: h.timeout_configuration.as_ref().map(|t| {
-                            api::DeploymentLifecycleHookTimeoutConfiguration {
-                                timeout_in_minutes: t.timeout_in_minutes,
-                                action: from_enum(t.action.as_ref()),
-                            }
-                        }),
-                    })
-                    .collect()
-            }),
-            linear_configuration: s.linear_configuration.as_ref().map(|l| {
-                api::LinearConfiguration {
-                    step_percent: l.step_percent,
-                    step_bake_time_in_minutes: l.step_bake_time_in_minutes,
-                }
-            }),
-            canary_configuration: s.canary_configuration.as_ref().map(|c| {
-                api::CanaryConfiguration {
-                    canary_percent: c.canary_percent,
-                    canary_bake_time_in_minutes: c.canary_bake_time_in_minutes,
-                }
-            }),
-            early_success_criteria: s.early_success_criteria.as_ref().map(|e| {
-                api::DeploymentEarlySuccessCriteria {
-                    enable: e.enable,
-                    healthy_percent: e.healthy_percent,
-                    source_service_revision_cleanup: from_enum(
-                        e.source_service_revision_cleanup.as_ref(),
-                    ),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::DeploymentController {
-    type Sdk = ecs::DeploymentController;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::DeploymentController::builder()
-                .r#type(ecs::DeploymentControllerType::from(self.type_.as_str()))
-                .build(),
-            op,
-        )
-    }
-}
-
-impl FromSdk<ecs::DeploymentController> for api::DeploymentController {
-    fn from_sdk(s: &ecs::DeploymentController) -> Option<Self> {
-        Some(Self {
-            type_: api::DeploymentControllerType::from_aws(s.r#type.as_str())?,
-        })
-    }
-}
-
-impl ToSdk for api::NetworkConfiguration {
-    type Sdk = ecs::NetworkConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let vpc = self
-            .awsvpc_configuration
-            .as_ref()
-            .map(|c| {
-                built(
-                    ecs::AwsVpcConfiguration::builder()
-                        .set_subnets(Some(c.subnets.clone()))
-                        .set_security_groups(c.security_groups.clone())
-                        .set_assign_public_ip(to_enum(c.assign_public_ip))
-                        .build(),
-                    op,
-                )
-            })
-            .transpose()?;
-        Ok(ecs::NetworkConfiguration::builder()
-            .set_awsvpc_configuration(vpc)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::NetworkConfiguration> for api::NetworkConfiguration {
-    fn from_sdk(s: &ecs::NetworkConfiguration) -> Option<Self> {
-        Some(Self {
-            awsvpc_configuration: s.awsvpc_configuration.as_ref().map(|c| {
-                api::AwsVpcConfiguration {
-                    subnets: c.subnets.clone(),
-                    security_groups: c.security_groups.clone(),
-                    assign_public_ip: from_enum(c.assign_public_ip.as_ref()),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::LoadBalancer {
-    type Sdk = ecs::LoadBalancer;
-    fn to_sdk(&self, _: &'static str) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::LoadBalancer::builder()
-            .set_target_group_arn(self.target_group_arn.clone())
-            .set_load_balancer_name(self.load_balancer_name.clone())
-            .set_container_name(self.container_name.clone())
-            .set_container_port(self.container_port)
-            .set_advanced_configuration(self.advanced_configuration.as_ref().map(|a| {
-                ecs::AdvancedConfiguration::builder()
-                    .set_alternate_target_group_arn(a.alternate_target_group_arn.clone())
-                    .set_production_listener_rule(a.production_listener_rule.clone())
-                    .set_test_listener_rule(a.test_listener_rule.clone())
-                    .set_role_arn(a.role_arn.clone())
-                    .build()
-            }))
-            .build())
-    }
-}
-
-impl FromSdk<ecs::LoadBalancer> for api::LoadBalancer {
-    fn from_sdk(s: &ecs::LoadBalancer) -> Option<Self> {
-        Some(Self {
-            target_group_arn: s.target_group_arn.clone(),
-            load_balancer_name: s.load_balancer_name.clone(),
-            container_name: s.container_name.clone(),
-            container_port: s.container_port,
-            advanced_configuration: s.advanced_configuration.as_ref().map(|a| {
-                api::AdvancedConfiguration {
-                    alternate_target_group_arn: a.alternate_target_group_arn.clone(),
-                    production_listener_rule: a.production_listener_rule.clone(),
-                    test_listener_rule: a.test_listener_rule.clone(),
-                    role_arn: a.role_arn.clone(),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::ServiceRegistry {
-    type Sdk = ecs::ServiceRegistry;
-    fn to_sdk(&self, _: &'static str) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::ServiceRegistry::builder()
-            .set_registry_arn(self.registry_arn.clone())
-            .set_port(self.port)
-            .set_container_name(self.container_name.clone())
-            .set_container_port(self.container_port)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::ServiceRegistry> for api::ServiceRegistry {
-    fn from_sdk(s: &ecs::ServiceRegistry) -> Option<Self> {
-        Some(Self {
-            registry_arn: s.registry_arn.clone(),
-            port: s.port,
-            container_name: s.container_name.clone(),
-            container_port: s.container_port,
-        })
-    }
-}
-
-impl ToSdk for api::PlacementConstraint {
-    type Sdk = ecs::PlacementConstraint;
-    fn to_sdk(&self, _: &'static str) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::PlacementConstraint::builder()
-            .set_type(to_enum(self.type_))
-            .set_expression(self.expression.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::PlacementConstraint> for api::PlacementConstraint {
-    fn from_sdk(s: &ecs::PlacementConstraint) -> Option<Self> {
-        Some(Self {
-            type_: from_enum(s.r#type.as_ref()),
-            expression: s.expression.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::PlacementStrategy {
-    type Sdk = ecs::PlacementStrategy;
-    fn to_sdk(&self, _: &'static str) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::PlacementStrategy::builder()
-            .set_type(to_enum(self.type_))
-            .set_field(self.field.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::PlacementStrategy> for api::PlacementStrategy {
-    fn from_sdk(s: &ecs::PlacementStrategy) -> Option<Self> {
-        Some(Self {
-            type_: from_enum(s.r#type.as_ref()),
-            field: s.field.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::ServiceConnectConfiguration {
-    type Sdk = ecs::ServiceConnectConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let log = self
-            .log_configuration
-            .as_ref()
-            .map(|l| {
-                let secrets = l
-                    .secret_options
-                    .as_ref()
-                    .map(|s| {
-                        s.iter()
-                            .map(|s| {
-                                built(
-                                    ecs::Secret::builder()
-                                        .name(&s.name)
-                                        .value_from(&s.value_from)
-                                        .build(),
-                                    op,
-                                )
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .transpose()?;
-                built(
-                    ecs::LogConfiguration::builder()
-                        .log_driver(ecs::LogDriver::from(l.log_driver.as_str()))
-                        .set_options(l.options.as_ref().map(|o| {
-                            o.iter()
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect::<HashMap<_, _>>()
-                        }))
-                        .set_secret_options(secrets)
-                        .build(),
-                    op,
-                )
-            })
-            .transpose()?;
-        let access_log = self
-            .access_log_configuration
-            .as_ref()
-            .map(|a| {
-                built(
-                    ecs::ServiceConnectAccessLogConfiguration::builder()
-                        .format(ecs::ServiceConnectAccessLoggingFormat::from(
-                            a.format.as_str(),
-                        ))
-                        .set_include_query_parameters(to_enum(a.include_query_parameters))
-                        .build(),
-                    op,
-                )
-            })
-            .transpose()?;
-        Ok(ecs::ServiceConnectConfiguration::builder()
-            .enabled(self.enabled)
-            .set_namespace(self.namespace.clone())
-            .set_services(to_list(&self.services, op)?)
-            .set_log_configuration(log)
-            .set_access_log_configuration(access_log)
-            .set_container_configurations(self.container_configurations.as_ref().map(|c| {
-                c.iter()
-                    .filter_map(|c| {
-                        c.log_level.map(|l| {
-                            ecs::ServiceConnectContainerConfiguration::LogLevel(
-                                ecs::ServiceConnectContainerLogLevel::from(l.as_str()),
-                            )
-                        })
-                    })
-                    .collect()
-            }))
-            .build())
-    }
-}
-
-impl FromSdk<ecs::ServiceConnectConfiguration> for api::ServiceConnectConfiguration {
-    fn from_sdk(s: &ecs::ServiceConnectConfiguration) -> Option<Self> {
-        Some(Self {
-            enabled: s.enabled,
-            namespace: s.namespace.clone(),
-            services: from_list(&s.services),
-            log_configuration: s.log_configuration.as_ref().and_then(|l| {
-                Some(api::LogConfiguration {
-                    log_driver: AwsEnum::from_aws(l.log_driver.as_str())?,
-                    options: l
-                        .options
-                        .as_ref()
-                        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-                    secret_options: l.secret_options.as_ref().map(|s| {
-                        s.iter()
-                            .map(|s| crate::api::task_definition::Secret {
-                                name: s.name.clone(),
-                                value_from: s.value_from.clone(),
-                            })
-                            .collect()
-                    }),
-                })
-            }),
-            access_log_configuration: s.access_log_configuration.as_ref().and_then(|a| {
-                Some(api::ServiceConnectAccessLogConfiguration {
-                    format: AwsEnum::from_aws(a.format.as_str())?,
-                    include_query_parameters: from_enum(a.include_query_parameters.as_ref()),
-                })
-            }),
-            container_configurations: s.container_configurations.as_ref().map(|c| {
-                c.iter()
-                    .filter_map(|c| match c {
-                        ecs::ServiceConnectContainerConfiguration::LogLevel(l) => {
-                            Some(api::ServiceConnectContainerConfiguration {
-                                log_level: AwsEnum::from_aws(l.as_str()),
-                            })
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::ServiceConnectService {
-    type Sdk = ecs::ServiceConnectService;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let aliases = self
-            .client_aliases
-            .as_ref()
-            .map(|aliases| {
-                aliases
-                    .iter()
-                    .map(|a| {
-                        let header = a
-                            .test_traffic_rules
-                            .as_ref()
-                            .and_then(|r| r.header.as_ref())
-                            .map(|h| {
-                                let value = h
-                                    .value
-                                    .as_ref()
-                                    .map(|v| {
-                                        built(
-                                            ecs::ServiceConnectTestTrafficHeaderMatchRules::builder()
-                                                .exact(&v.exact)
-                                                .build(),
-                                            op,
-                                        )
-                                    })
-                                    .transpose()?;
-                                built(
-                                    ecs::ServiceConnectTestTrafficHeaderRules::builder()
-                                        .name(&h.name)
-                                        .set_value(value)
-                                        .build(),
-                                    op,
-                                )
-                            })
-                            .transpose()?;
-                        built(
-                            ecs::ServiceConnectClientAlias::builder()
-                                .port(a.port)
-                                .set_dns_name(a.dns_name.clone())
-                                .set_test_traffic_rules(a.test_traffic_rules.as_ref().map(|_| {
-                                    ecs::ServiceConnectTestTrafficRules::builder()
-                                        .set_header(header)
-                                        .build()
-                                }))
-                                .build(),
-                            op,
-                        )
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        built(
-            ecs::ServiceConnectService::builder()
-                .port_name(&self.port_name)
-                .set_discovery_name(self.discovery_name.clone())
-                .set_client_aliases(aliases)
-                .set_ingress_port_override(self.ingress_port_override)
-                .set_timeout(self.timeout.as_ref().map(|t| {
-                    ecs::TimeoutConfiguration::builder()
-                        .set_idle_timeout_seconds(t.idle_timeout_seconds)
-                        .set_per_request_timeout_seconds(t.per_request_timeout_seconds)
-                        .build()
-                }))
-                .set_tls(self.tls.as_ref().map(|t| {
-                    ecs::ServiceConnectTlsConfiguration::builder()
-                        .set_issuer_certificate_authority(
-                            t.issuer_certificate_authority.as_ref().map(|ca| {
-                                ecs::ServiceConnectTlsCertificateAuthority::builder()
-                                    .set_aws_pca_authority_arn(ca.aws_pca_authority_arn.clone())
-                                    .build()
-                            }),
-                        )
-                        .set_kms_key(t.kms_key.clone())
-                        .set_role_arn(t.role_arn.clone())
-                        .build()
-                }))
-                .build(),
-            op,
-        )
-    }
-}
-
-impl FromSdk<ecs::ServiceConnectService> for api::ServiceConnectService {
-    fn from_sdk(s: &ecs::ServiceConnectService) -> Option<Self> {
-        Some(Self {
-            port_name: s.port_name.clone(),
-            discovery_name: s.discovery_name.clone(),
-            client_aliases: s.client_aliases.as_ref().map(|aliases| {
-                aliases
-                    .iter()
-                    .map(|a| api::ServiceConnectClientAlias {
-                        port: a.port,
-                        dns_name: a.dns_name.clone(),
-                        test_traffic_rules: a.test_traffic_rules.as_ref().map(|r| {
-                            api::ServiceConnectTestTrafficRules {
-                                header: r.header.as_ref().map(|h| {
-                                    api::ServiceConnectTestTrafficHeaderRules {
-                                        name: h.name.clone(),
-                                        value: h.value.as_ref().map(|v| {
-                                            api::ServiceConnectTestTrafficHeaderMatchRules {
-                                                exact: v.exact.clone(),
-                                            }
-                                        }),
-                                    }
-                                }),
-                            }
-                        }),
-                    })
-                    .collect()
-            }),
-            ingress_port_override: s.ingress_port_override,
-            timeout: s.timeout.as_ref().map(|t| api::TimeoutConfiguration {
-                idle_timeout_seconds: t.idle_timeout_seconds,
-                per_request_timeout_seconds: t.per_request_timeout_seconds,
-            }),
-            tls: s.tls.as_ref().map(|t| api::ServiceConnectTlsConfiguration {
-                issuer_certificate_authority: t.issuer_certificate_authority.as_ref().map(|ca| {
-                    api::ServiceConnectTlsCertificateAuthority {
-                        aws_pca_authority_arn: ca.aws_pca_authority_arn.clone(),
-                    }
-                }),
-                kms_key: t.kms_key.clone(),
-                role_arn: t.role_arn.clone(),
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::ServiceVolumeConfiguration {
-    type Sdk = ecs::ServiceVolumeConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let ebs = self
-            .managed_ebs_volume
-            .as_ref()
-            .map(|e| {
-                let specs = e
-                    .tag_specifications
-                    .as_ref()
-                    .map(|specs| {
-                        specs
-                            .iter()
-                            .map(|t| {
-                                built(
-                                    ecs::EbsTagSpecification::builder()
-                                        .resource_type(ecs::EbsResourceType::from(
-                                            t.resource_type.as_str(),
-                                        ))
-                                        .set_tags(to_list(&t.tags, op)?)
-                                        .set_propagate_tags(to_enum(t.propagate_tags))
-                                        .build(),
-                                    op,
-                                )
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .transpose()?;
-                built(
-                    ecs::ServiceManagedEbsVolumeConfiguration::builder()
-                        .set_encrypted(e.encrypted)
-                        .set_kms_key_id(e.kms_key_id.clone())
-                        .set_volume_type(e.volume_type.clone())
-                        .set_size_in_gib(e.size_in_gib)
-                        .set_snapshot_id(e.snapshot_id.clone())
-                        .set_volume_initialization_rate(e.volume_initialization_rate)
-                        .set_iops(e.iops)
-                        .set_throughput(e.throughput)
-                        .set_tag_specifications(specs)
-                        .role_arn(&e.role_arn)
-                        .set_filesystem_type(to_enum(e.filesystem_type))
-                        .build(),
-                    op,
-                )
-            })
-            .transpose()?;
-        built(
-            ecs::ServiceVolumeConfiguration::builder()
-                .name(&self.name)
-                .set_managed_ebs_volume(ebs)
-                .build(),
-            op,
-        )
-    }
-}
-
-impl FromSdk<ecs::ServiceVolumeConfiguration> for api::ServiceVolumeConfiguration {
-    fn from_sdk(s: &ecs::ServiceVolumeConfiguration) -> Option<Self> {
-        Some(Self {
-            name: s.name.clone(),
-            managed_ebs_volume: s.managed_ebs_volume.as_ref().map(|e| {
-                api::ServiceManagedEbsVolumeConfiguration {
-                    encrypted: e.encrypted,
-                    kms_key_id: e.kms_key_id.clone(),
-                    volume_type: e.volume_type.clone(),
-                    size_in_gib: e.size_in_gib,
-                    snapshot_id: e.snapshot_id.clone(),
-                    volume_initialization_rate: e.volume_initialization_rate,
-                    iops: e.iops,
-                    throughput: e.throughput,
-                    tag_specifications: e.tag_specifications.as_ref().map(|specs| {
-                        specs
-                            .iter()
-                            .filter_map(|t| {
-                                Some(api::EbsTagSpecification {
-                                    resource_type: AwsEnum::from_aws(t.resource_type.as_str())?,
-                                    tags: from_list(&t.tags),
-                                    propagate_tags: from_enum(t.propagate_tags.as_ref()),
-                                })
-                            })
-                            .collect()
-                    }),
-                    role_arn: e.role_arn.clone(),
-                    filesystem_type: from_enum(e.filesystem_type.as_ref()),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::VpcLatticeConfiguration {
-    type Sdk = ecs::VpcLatticeConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::VpcLatticeConfiguration::builder()
-                .role_arn(&self.role_arn)
-                .target_group_arn(&self.target_group_arn)
-                .port_name(&self.port_name)
-                .set_advanced_configuration(self.advanced_configuration.as_ref().map(|a| {
-                    ecs::VpcLatticeAdvancedConfiguration::builder()
-                        .set_alternate_target_group_arn(a.alternate_target_group_arn.clone())
-                        .set_production_listener_rule(a.production_listener_rule.clone())
-                        .set_test_listener_rule(a.test_listener_rule.clone())
-                        .build()
-                }))
-                .build(),
-            op,
-        )
-    }
-}
-
-impl FromSdk<ecs::VpcLatticeConfiguration> for api::VpcLatticeConfiguration {
-    fn from_sdk(s: &ecs::VpcLatticeConfiguration) -> Option<Self> {
-        Some(Self {
-            role_arn: s.role_arn.clone(),
-            target_group_arn: s.target_group_arn.clone(),
-            port_name: s.port_name.clone(),
-            advanced_configuration: s.advanced_configuration.as_ref().map(|a| {
-                api::VpcLatticeAdvancedConfiguration {
-                    alternate_target_group_arn: a.alternate_target_group_arn.clone(),
-                    production_listener_rule: a.production_listener_rule.clone(),
-                    test_listener_rule: a.test_listener_rule.clone(),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::GatewayConnector {
-    type Sdk = ecs::GatewayConnector;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::GatewayConnector::builder()
-                .port_name(&self.port_name)
-                .set_health_check(self.health_check.as_ref().map(|h| {
-                    ecs::GatewayConnectorHealthCheck::builder()
-                        .set_health_check_protocol(to_enum(h.health_check_protocol))
-                        .set_health_check_port(h.health_check_port)
-                        .set_health_check_path(h.health_check_path.clone())
-                        .set_health_check_timeout_seconds(h.health_check_timeout_seconds)
-                        .set_health_check_interval_seconds(h.health_check_interval_seconds)
-                        .set_healthy_threshold_count(h.healthy_threshold_count)
-                        .set_unhealthy_threshold_count(h.unhealthy_threshold_count)
-                        .set_matcher(h.matcher.as_ref().map(|m| {
-                            ecs::GatewayConnectorHealthCheckMatcher::builder()
-                                .set_http_code(m.http_code.clone())
-                                .set_grpc_code(m.grpc_code.clone())
-                                .build()
-                        }))
-                        .build()
-                }))
-                .set_filters(self.filters.as_ref().map(|f| {
-                    ecs::GatewayConnectorFilters::builder()
-                        .set_access_types(to_enum_list(&f.access_types))
-                        .build()
-                }))
-                .build(),
-            op,
-        )
-    }
-}
-
-impl ToSdk for api::MonitoringConfiguration {
-    type Sdk = ecs::MonitoringConfiguration;
-    fn to_sdk(&self, op: &'static str) -> Result<Self::Sdk, AwsError> {
-        let metrics = self
-            .metric_configurations
-            .as_ref()
-            .map(|m| {
-                m.iter()
-                    .map(|m| {
-                        built(
-                            ecs::MetricConfiguration::builder()
-                                .set_metric_names(Some(m.metric_names.clone()))
-                                .resolution_seconds(m.resolution_seconds)
-                                .build(),
-                            op,
-                        )
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        Ok(ecs::MonitoringConfiguration::builder()
-            .set_metric_configurations(metrics)
-            .build())
-    }
 }
 
 #[cfg(test)]
@@ -2132,7 +1306,14 @@ mod tests {
 
     #[test]
     fn hook_details_round_trip() {
+        // hookDetails is a Smithy document: the bridge carries it both ways unchanged.
         let v = serde_json::json!({"a": [1, -2, 1.5, "x", true, null]});
-        assert_eq!(from_document(&to_document(&v)), v);
+        let hook = bridge::to_sdk(
+            &serde_json::json!({"hookTargetArn": "arn:h", "hookDetails": v}),
+            ecs::DeploymentLifecycleHook::deserialize,
+        )
+        .expect("to SDK");
+        assert!(hook.hook_details.is_some());
+        assert_eq!(bridge::to_json(&hook).expect("to JSON")["hookDetails"], v);
     }
 }

@@ -481,21 +481,14 @@ const CLUSTERS_PER_CALL: usize = 100;
 
 /// ARNs of every cluster in the region.
 pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
-    let mut arns = Vec::new();
-    let mut next_token = None;
-    loop {
-        let out = client
-            .list_clusters()
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListClusters", e))?;
-        arns.extend(out.cluster_arns.unwrap_or_default());
-        next_token = out.next_token;
-        if next_token.is_none() {
-            return Ok(arns);
-        }
-    }
+    client
+        .list_clusters()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| from_sdk("ListClusters", e))
 }
 
 /// The clusters named (names or ARNs), with settings, configurations and tags; INACTIVE and
@@ -555,53 +548,41 @@ pub async fn latest_active_revision(
     client: &aws_sdk_ecs::Client,
     family: &str,
 ) -> Result<Option<String>, AwsError> {
-    let mut latest: Option<(i32, String)> = None;
-    let mut next_token = None;
-    loop {
-        let out = client
-            .list_task_definitions()
-            .family_prefix(family)
-            .status(ecs::TaskDefinitionStatus::Active)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
-        // familyPrefix is a prefix: `web` also lists `web-api`.
-        for arn in out.task_definition_arns.unwrap_or_default() {
-            if let Some((f, revision)) = parse_task_definition_arn(&arn)
-                && f == family
-                && latest.as_ref().is_none_or(|(r, _)| revision > *r)
-            {
-                latest = Some((revision, arn));
-            }
-        }
-        next_token = out.next_token;
-        if next_token.is_none() {
-            return Ok(latest.map(|(_, arn)| arn));
-        }
-    }
+    let arns: Vec<String> = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(ecs::TaskDefinitionStatus::Active)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+    // familyPrefix is a prefix: `web` also lists `web-api`.
+    Ok(arns
+        .into_iter()
+        .filter_map(|arn| {
+            let (f, revision) = parse_task_definition_arn(&arn)?;
+            (f == family).then_some((revision, arn.clone()))
+        })
+        .max_by_key(|(revision, _)| *revision)
+        .map(|(_, arn)| arn))
 }
 
 /// Every task definition family with an ACTIVE revision.
 pub async fn active_families(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
-    let mut families = Vec::new();
-    let mut next_token = None;
-    loop {
-        let out = client
-            .list_task_definition_families()
-            .status(ecs::TaskDefinitionFamilyStatus::Active)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTaskDefinitionFamilies", e))?;
-        families.extend(out.families.unwrap_or_default());
-        next_token = out.next_token;
-        if next_token.is_none() {
-            families.sort();
-            families.dedup();
-            return Ok(families);
-        }
-    }
+    let mut families: Vec<String> = client
+        .list_task_definition_families()
+        .status(ecs::TaskDefinitionFamilyStatus::Active)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| from_sdk("ListTaskDefinitionFamilies", e))?;
+    families.sort();
+    families.dedup();
+    Ok(families)
 }
 
 /// Every repository whose name starts with `prefix` (all with `None`), with its tags and policies.
@@ -609,33 +590,24 @@ pub async fn repositories(
     client: &aws_sdk_ecr::Client,
     prefix: Option<&str>,
 ) -> Result<Vec<RepositoryState>, AwsError> {
-    let mut repos = Vec::new();
-    let mut next_token = None;
-    loop {
-        let out = client
-            .describe_repositories()
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeRepositories", e))?;
-        repos.extend(
-            out.repositories
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| {
-                    prefix.is_none_or(|p| {
-                        r.repository_name
-                            .as_deref()
-                            .unwrap_or_default()
-                            .starts_with(p)
-                    })
-                }),
-        );
-        next_token = out.next_token;
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let repos: Vec<aws_sdk_ecr::types::Repository> = client
+        .describe_repositories()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| from_sdk("DescribeRepositories", e))?
+        .into_iter()
+        .filter(|r| {
+            prefix.is_none_or(|p| {
+                r.repository_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with(p)
+            })
+        })
+        .collect();
     let mut states = Vec::new();
     for repository in repos {
         let extras = super::ecr::extras(client, &repository).await?;

@@ -1,15 +1,16 @@
 //! The AWS side: client construction, error classification, and per-kind spec <-> SDK mapping.
 //! Nothing here touches the Kubernetes client.
 
+pub mod bridge;
 pub mod call_metrics;
 pub mod ecr;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_service_io;
 pub mod ecs_tags;
 pub mod errors;
 pub mod export;
 pub mod policy;
-pub(crate) mod sdk_convert;
 pub mod task_definition;
 pub mod task_definition_io;
 

@@ -1,20 +1,18 @@
 //! TaskDefinition <-> Amazon ECS RegisterTaskDefinition / DescribeTaskDefinition. Pure mapping:
 //! `register_input` (spec -> request), `spec_from_aws` (response -> spec), `normalize` (canonical
-//! form for comparing the two) and `spec_from_json` (AWS CLI JSON -> spec). No I/O here.
-
-use std::collections::{BTreeMap, HashMap};
+//! form for comparing the two) and `spec_from_json` (AWS CLI JSON -> spec). No I/O here. The
+//! spec is the request's JSON, so both directions go through [`super::bridge`].
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
 use aws_sdk_ecs::types as ecs;
-use aws_smithy_types::error::operation::BuildError;
 use serde_json::{Map, Value};
 
+use super::bridge;
 use super::errors::AwsError;
-use super::sdk_convert::{
-    FromSdk, from_enum, from_enum_list, from_list, from_opt, to_enum, to_enum_list,
-};
-use crate::api::task_definition::{self as api, AwsEnum, TaskDefinitionSpec};
+#[cfg(test)]
+use crate::api::task_definition::AwsEnum;
+use crate::api::task_definition::{self as api, TaskDefinitionSpec};
 
 const OPERATION: &str = "RegisterTaskDefinition";
 
@@ -28,95 +26,117 @@ pub fn register_input(
     family: &str,
     extra_tags: &[(String, String)],
 ) -> Result<RegisterTaskDefinitionInputBuilder, AwsError> {
-    let containers = spec
+    if let Some(c) = spec
         .container_definitions
         .iter()
-        .map(ToSdk::to_sdk)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut tags: Vec<ecs::Tag> = spec
+        .find(|c| c.image.is_none())
+    {
+        return Err(AwsError::terminal(
+            OPERATION,
+            "ImageUnresolved",
+            format!(
+                "container {}: no image (imageRef must be resolved before registering)",
+                c.name
+            ),
+        ));
+    }
+    let mut request = spec.clone();
+    request.family = Some(family.to_string());
+    let mut tags: Vec<api::Tag> = spec
         .tags
         .iter()
         .flatten()
-        .filter(|t| {
-            !extra_tags
-                .iter()
-                .any(|(k, _)| t.key.as_deref() == Some(k.as_str()))
-        })
-        .map(|t| {
-            ecs::Tag::builder()
-                .set_key(t.key.clone())
-                .set_value(t.value.clone())
-                .build()
-        })
+        .filter(|t| !extra_tags.iter().any(|(k, _)| t.key.as_deref() == Some(k)))
+        .cloned()
         .collect();
-    tags.extend(
-        extra_tags
-            .iter()
-            .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build()),
-    );
-    let builder = RegisterTaskDefinitionInput::builder()
-        .family(family)
-        .set_task_role_arn(spec.task_role_arn.clone())
-        .set_execution_role_arn(spec.execution_role_arn.clone())
-        .set_network_mode(to_enum(spec.network_mode))
-        .set_container_definitions(Some(containers))
-        .set_volumes(to_list(&spec.volumes)?)
-        .set_placement_constraints(to_list(&spec.placement_constraints)?)
-        .set_requires_compatibilities(to_enum_list(&spec.requires_compatibilities))
-        .set_cpu(spec.cpu.clone())
-        .set_memory(spec.memory.clone())
-        .set_tags((!tags.is_empty()).then_some(tags))
-        .set_pid_mode(to_enum(spec.pid_mode))
-        .set_ipc_mode(to_enum(spec.ipc_mode))
-        .set_proxy_configuration(to_opt(&spec.proxy_configuration)?)
-        .set_ephemeral_storage(to_opt(&spec.ephemeral_storage)?)
-        .set_runtime_platform(to_opt(&spec.runtime_platform)?)
-        .set_enable_fault_injection(spec.enable_fault_injection);
-    // Elastic Inference is deprecated by AWS but still part of the request surface.
+    tags.extend(extra_tags.iter().map(|(k, v)| api::Tag {
+        key: Some(k.clone()),
+        value: Some(v.clone()),
+    }));
+    request.tags = (!tags.is_empty()).then_some(tags);
+    let input = bridge::to_sdk(&request, RegisterTaskDefinitionInput::deserialize)
+        .map_err(|e| AwsError::terminal(OPERATION, "InvalidTaskDefinition", e.to_string()))?;
+    // The SDK builds the fluent request only member by member; these are the top-level ones.
     #[allow(deprecated)]
-    let builder = builder.set_inference_accelerators(to_list(&spec.inference_accelerators)?);
+    let accelerators = input.inference_accelerators;
+    #[allow(deprecated)]
+    let builder = RegisterTaskDefinitionInput::builder()
+        .set_inference_accelerators(accelerators)
+        .set_family(input.family)
+        .set_task_role_arn(input.task_role_arn)
+        .set_execution_role_arn(input.execution_role_arn)
+        .set_network_mode(input.network_mode)
+        .set_container_definitions(input.container_definitions)
+        .set_volumes(input.volumes)
+        .set_placement_constraints(input.placement_constraints)
+        .set_requires_compatibilities(input.requires_compatibilities)
+        .set_cpu(input.cpu)
+        .set_memory(input.memory)
+        .set_tags(input.tags)
+        .set_pid_mode(input.pid_mode)
+        .set_ipc_mode(input.ipc_mode)
+        .set_proxy_configuration(input.proxy_configuration)
+        .set_ephemeral_storage(input.ephemeral_storage)
+        .set_runtime_platform(input.runtime_platform)
+        .set_enable_fault_injection(input.enable_fault_injection);
     Ok(builder)
 }
 
 /// The spec a DescribeTaskDefinition answer corresponds to (`tags` as returned with
-/// `include: TAGS`). Operator-only fields are unset; `family` is set. Values this SDK build cannot
-/// represent (enum values newer than the SDK) are dropped.
+/// `include: TAGS`). Operator-only fields are unset; `family` is set. Values this build cannot
+/// represent (enum values newer than the CRD) are dropped.
 pub fn spec_from_aws(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefinitionSpec {
-    let tags: Vec<api::Tag> = tags
-        .iter()
-        .map(|t| api::Tag {
-            key: t.key.clone(),
-            value: t.value.clone(),
-        })
-        .collect();
-    TaskDefinitionSpec {
-        policies: Default::default(),
-        family: td.family.clone(),
-        task_role_arn: td.task_role_arn.clone(),
-        execution_role_arn: td.execution_role_arn.clone(),
-        network_mode: from_enum(td.network_mode.as_ref()),
-        container_definitions: td
-            .container_definitions
-            .iter()
-            .flatten()
-            .filter_map(FromSdk::from_sdk)
-            .collect(),
-        volumes: from_list(&td.volumes),
-        placement_constraints: from_list(&td.placement_constraints),
-        requires_compatibilities: from_enum_list(&td.requires_compatibilities),
-        cpu: td.cpu.clone(),
-        memory: td.memory.clone(),
-        tags: (!tags.is_empty()).then_some(tags),
-        pid_mode: from_enum(td.pid_mode.as_ref()),
-        ipc_mode: from_enum(td.ipc_mode.as_ref()),
-        proxy_configuration: from_opt(&td.proxy_configuration),
-        inference_accelerators: from_list(&td.inference_accelerators),
-        ephemeral_storage: from_opt(&td.ephemeral_storage),
-        runtime_platform: from_opt(&td.runtime_platform),
-        enable_fault_injection: td.enable_fault_injection,
-        revision_history_limit: None,
-        delete_revisions_on_deletion: None,
+    match try_spec_from_aws(td, tags) {
+        Ok(spec) => spec,
+        Err(e) => {
+            // Never seen: the SDK wrote this JSON itself. The family alone never matches a spec,
+            // so the reconciler falls back to its spec-hash tag rather than a wrong answer.
+            tracing::warn!(error = %e, "task definition does not read back as a spec");
+            TaskDefinitionSpec {
+                family: td.family.clone(),
+                ..Default::default()
+            }
+        }
     }
+}
+
+fn try_spec_from_aws(
+    td: &ecs::TaskDefinition,
+    tags: &[ecs::Tag],
+) -> Result<TaskDefinitionSpec, bridge::BridgeError> {
+    let mut v = bridge::to_json(td)?;
+    if let Some(obj) = v.as_object_mut() {
+        for key in OUTPUT_ONLY {
+            obj.remove(*key);
+        }
+        let tags = tags
+            .iter()
+            .map(|t| bridge::to_json(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !tags.is_empty() {
+            obj.insert("tags".into(), Value::Array(tags));
+        }
+        // The SDK models these as required, so an unset value comes back as 0 / "".
+        for c in array_items(obj, "containerDefinitions") {
+            remove_if(c, "cpu", 0);
+            for r in array_items(c, "resourceRequirements") {
+                remove_if(r, "value", "");
+            }
+        }
+    }
+    bridge::from_json(v)
+}
+
+/// The objects of the list `obj[key]`.
+fn array_items<'a>(
+    obj: &'a mut Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut Map<String, Value>> {
+    obj.get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
 }
 
 /// Fields of a DescribeTaskDefinition answer that AWS computes; they are not request fields.
@@ -415,897 +435,6 @@ fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<String
             }
         }
         _ => {}
-    }
-}
-
-// ---- spec -> SDK ---------------------------------------------------------------------------
-
-/// An API type with an SDK counterpart in the RegisterTaskDefinition request.
-trait ToSdk {
-    type Sdk;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError>;
-}
-
-/// A builder error (a required field missing) as a terminal error: the spec must change.
-fn built<T>(result: Result<T, BuildError>) -> Result<T, AwsError> {
-    result.map_err(|e| AwsError::terminal(OPERATION, "InvalidTaskDefinition", e.to_string()))
-}
-
-fn to_opt<T: ToSdk>(item: &Option<T>) -> Result<Option<T::Sdk>, AwsError> {
-    item.as_ref().map(ToSdk::to_sdk).transpose()
-}
-
-fn to_list<T: ToSdk>(items: &Option<Vec<T>>) -> Result<Option<Vec<T::Sdk>>, AwsError> {
-    items
-        .as_ref()
-        .map(|v| v.iter().map(ToSdk::to_sdk).collect())
-        .transpose()
-}
-
-fn to_map(map: &Option<BTreeMap<String, String>>) -> Option<HashMap<String, String>> {
-    map.as_ref()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-fn from_map(map: &Option<HashMap<String, String>>) -> Option<BTreeMap<String, String>> {
-    map.as_ref()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-impl ToSdk for api::ContainerDefinition {
-    type Sdk = ecs::ContainerDefinition;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        let Some(image) = &self.image else {
-            return Err(AwsError::terminal(
-                OPERATION,
-                "ImageUnresolved",
-                format!(
-                    "container {}: no image (imageRef must be resolved before registering)",
-                    self.name
-                ),
-            ));
-        };
-        Ok(ecs::ContainerDefinition::builder()
-            .name(&self.name)
-            .image(image)
-            .set_repository_credentials(to_opt(&self.repository_credentials)?)
-            .set_cpu(self.cpu)
-            .set_memory(self.memory)
-            .set_memory_reservation(self.memory_reservation)
-            .set_links(self.links.clone())
-            .set_port_mappings(to_list(&self.port_mappings)?)
-            .set_essential(self.essential)
-            .set_restart_policy(to_opt(&self.restart_policy)?)
-            .set_entry_point(self.entry_point.clone())
-            .set_command(self.command.clone())
-            .set_environment(to_list(&self.environment)?)
-            .set_environment_files(to_list(&self.environment_files)?)
-            .set_mount_points(to_list(&self.mount_points)?)
-            .set_volumes_from(to_list(&self.volumes_from)?)
-            .set_linux_parameters(to_opt(&self.linux_parameters)?)
-            .set_secrets(to_list(&self.secrets)?)
-            .set_depends_on(to_list(&self.depends_on)?)
-            .set_start_timeout(self.start_timeout)
-            .set_stop_timeout(self.stop_timeout)
-            .set_version_consistency(to_enum(self.version_consistency))
-            .set_hostname(self.hostname.clone())
-            .set_user(self.user.clone())
-            .set_working_directory(self.working_directory.clone())
-            .set_disable_networking(self.disable_networking)
-            .set_privileged(self.privileged)
-            .set_readonly_root_filesystem(self.readonly_root_filesystem)
-            .set_dns_servers(self.dns_servers.clone())
-            .set_dns_search_domains(self.dns_search_domains.clone())
-            .set_extra_hosts(to_list(&self.extra_hosts)?)
-            .set_docker_security_options(self.docker_security_options.clone())
-            .set_interactive(self.interactive)
-            .set_pseudo_terminal(self.pseudo_terminal)
-            .set_docker_labels(to_map(&self.docker_labels))
-            .set_ulimits(to_list(&self.ulimits)?)
-            .set_log_configuration(to_opt(&self.log_configuration)?)
-            .set_health_check(to_opt(&self.health_check)?)
-            .set_system_controls(to_list(&self.system_controls)?)
-            .set_resource_requirements(to_list(&self.resource_requirements)?)
-            .set_firelens_configuration(to_opt(&self.firelens_configuration)?)
-            .set_credential_specs(self.credential_specs.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::ContainerDefinition> for api::ContainerDefinition {
-    fn from_sdk(c: &ecs::ContainerDefinition) -> Option<Self> {
-        Some(Self {
-            name: c.name.clone().unwrap_or_default(),
-            image: c.image.clone(),
-            image_ref: None,
-            repository_credentials: from_opt(&c.repository_credentials),
-            // The SDK reports an unset cpu as 0.
-            cpu: (c.cpu != 0).then_some(c.cpu),
-            memory: c.memory,
-            memory_reservation: c.memory_reservation,
-            links: c.links.clone(),
-            port_mappings: from_list(&c.port_mappings),
-            essential: c.essential,
-            restart_policy: from_opt(&c.restart_policy),
-            entry_point: c.entry_point.clone(),
-            command: c.command.clone(),
-            environment: from_list(&c.environment),
-            environment_files: from_list(&c.environment_files),
-            mount_points: from_list(&c.mount_points),
-            volumes_from: from_list(&c.volumes_from),
-            linux_parameters: from_opt(&c.linux_parameters),
-            secrets: from_list(&c.secrets),
-            depends_on: from_list(&c.depends_on),
-            start_timeout: c.start_timeout,
-            stop_timeout: c.stop_timeout,
-            version_consistency: from_enum(c.version_consistency.as_ref()),
-            hostname: c.hostname.clone(),
-            user: c.user.clone(),
-            working_directory: c.working_directory.clone(),
-            disable_networking: c.disable_networking,
-            privileged: c.privileged,
-            readonly_root_filesystem: c.readonly_root_filesystem,
-            dns_servers: c.dns_servers.clone(),
-            dns_search_domains: c.dns_search_domains.clone(),
-            extra_hosts: from_list(&c.extra_hosts),
-            docker_security_options: c.docker_security_options.clone(),
-            interactive: c.interactive,
-            pseudo_terminal: c.pseudo_terminal,
-            docker_labels: from_map(&c.docker_labels),
-            ulimits: from_list(&c.ulimits),
-            log_configuration: from_opt(&c.log_configuration),
-            health_check: from_opt(&c.health_check),
-            system_controls: from_list(&c.system_controls),
-            resource_requirements: from_list(&c.resource_requirements),
-            firelens_configuration: from_opt(&c.firelens_configuration),
-            credential_specs: c.credential_specs.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::RepositoryCredentials {
-    type Sdk = ecs::RepositoryCredentials;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::RepositoryCredentials::builder()
-                .credentials_parameter(&self.credentials_parameter)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::RepositoryCredentials> for api::RepositoryCredentials {
-    fn from_sdk(s: &ecs::RepositoryCredentials) -> Option<Self> {
-        Some(Self {
-            credentials_parameter: s.credentials_parameter.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::PortMapping {
-    type Sdk = ecs::PortMapping;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::PortMapping::builder()
-            .set_container_port(self.container_port)
-            .set_host_port(self.host_port)
-            .set_protocol(to_enum(self.protocol))
-            .set_name(self.name.clone())
-            .set_app_protocol(to_enum(self.app_protocol))
-            .set_container_port_range(self.container_port_range.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::PortMapping> for api::PortMapping {
-    fn from_sdk(s: &ecs::PortMapping) -> Option<Self> {
-        Some(Self {
-            container_port: s.container_port,
-            host_port: s.host_port,
-            protocol: from_enum(s.protocol.as_ref()),
-            name: s.name.clone(),
-            app_protocol: from_enum(s.app_protocol.as_ref()),
-            container_port_range: s.container_port_range.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::ContainerRestartPolicy {
-    type Sdk = ecs::ContainerRestartPolicy;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::ContainerRestartPolicy::builder()
-                .enabled(self.enabled)
-                .set_ignored_exit_codes(self.ignored_exit_codes.clone())
-                .set_restart_attempt_period(self.restart_attempt_period)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::ContainerRestartPolicy> for api::ContainerRestartPolicy {
-    fn from_sdk(s: &ecs::ContainerRestartPolicy) -> Option<Self> {
-        Some(Self {
-            enabled: s.enabled,
-            ignored_exit_codes: s.ignored_exit_codes.clone(),
-            restart_attempt_period: s.restart_attempt_period,
-        })
-    }
-}
-
-impl ToSdk for api::KeyValuePair {
-    type Sdk = ecs::KeyValuePair;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::KeyValuePair::builder()
-            .set_name(self.name.clone())
-            .set_value(self.value.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::KeyValuePair> for api::KeyValuePair {
-    fn from_sdk(s: &ecs::KeyValuePair) -> Option<Self> {
-        Some(Self {
-            name: s.name.clone(),
-            value: s.value.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::EnvironmentFile {
-    type Sdk = ecs::EnvironmentFile;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::EnvironmentFile::builder()
-                .value(&self.value)
-                .r#type(ecs::EnvironmentFileType::from(self.type_.as_str()))
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::EnvironmentFile> for api::EnvironmentFile {
-    fn from_sdk(s: &ecs::EnvironmentFile) -> Option<Self> {
-        Some(Self {
-            value: s.value.clone(),
-            type_: from_enum(Some(&s.r#type))?,
-        })
-    }
-}
-
-impl ToSdk for api::MountPoint {
-    type Sdk = ecs::MountPoint;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::MountPoint::builder()
-            .set_source_volume(self.source_volume.clone())
-            .set_container_path(self.container_path.clone())
-            .set_read_only(self.read_only)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::MountPoint> for api::MountPoint {
-    fn from_sdk(s: &ecs::MountPoint) -> Option<Self> {
-        Some(Self {
-            source_volume: s.source_volume.clone(),
-            container_path: s.container_path.clone(),
-            read_only: s.read_only,
-        })
-    }
-}
-
-impl ToSdk for api::VolumeFrom {
-    type Sdk = ecs::VolumeFrom;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::VolumeFrom::builder()
-            .set_source_container(self.source_container.clone())
-            .set_read_only(self.read_only)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::VolumeFrom> for api::VolumeFrom {
-    fn from_sdk(s: &ecs::VolumeFrom) -> Option<Self> {
-        Some(Self {
-            source_container: s.source_container.clone(),
-            read_only: s.read_only,
-        })
-    }
-}
-
-impl ToSdk for api::LinuxParameters {
-    type Sdk = ecs::LinuxParameters;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::LinuxParameters::builder()
-            .set_capabilities(to_opt(&self.capabilities)?)
-            .set_devices(to_list(&self.devices)?)
-            .set_init_process_enabled(self.init_process_enabled)
-            .set_shared_memory_size(self.shared_memory_size)
-            .set_tmpfs(to_list(&self.tmpfs)?)
-            .set_max_swap(self.max_swap)
-            .set_swappiness(self.swappiness)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::LinuxParameters> for api::LinuxParameters {
-    fn from_sdk(s: &ecs::LinuxParameters) -> Option<Self> {
-        Some(Self {
-            capabilities: from_opt(&s.capabilities),
-            devices: from_list(&s.devices),
-            init_process_enabled: s.init_process_enabled,
-            shared_memory_size: s.shared_memory_size,
-            tmpfs: from_list(&s.tmpfs),
-            max_swap: s.max_swap,
-            swappiness: s.swappiness,
-        })
-    }
-}
-
-impl ToSdk for api::KernelCapabilities {
-    type Sdk = ecs::KernelCapabilities;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::KernelCapabilities::builder()
-            .set_add(self.add.clone())
-            .set_drop(self.drop.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::KernelCapabilities> for api::KernelCapabilities {
-    fn from_sdk(s: &ecs::KernelCapabilities) -> Option<Self> {
-        Some(Self {
-            add: s.add.clone(),
-            drop: s.drop.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::Device {
-    type Sdk = ecs::Device;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::Device::builder()
-                .host_path(&self.host_path)
-                .set_container_path(self.container_path.clone())
-                .set_permissions(to_enum_list(&self.permissions))
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::Device> for api::Device {
-    fn from_sdk(s: &ecs::Device) -> Option<Self> {
-        Some(Self {
-            host_path: s.host_path.clone(),
-            container_path: s.container_path.clone(),
-            permissions: from_enum_list(&s.permissions),
-        })
-    }
-}
-
-impl ToSdk for api::Tmpfs {
-    type Sdk = ecs::Tmpfs;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::Tmpfs::builder()
-                .container_path(&self.container_path)
-                .size(self.size)
-                .set_mount_options(self.mount_options.clone())
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::Tmpfs> for api::Tmpfs {
-    fn from_sdk(s: &ecs::Tmpfs) -> Option<Self> {
-        Some(Self {
-            container_path: s.container_path.clone(),
-            size: s.size,
-            mount_options: s.mount_options.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::Secret {
-    type Sdk = ecs::Secret;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::Secret::builder()
-                .name(&self.name)
-                .value_from(&self.value_from)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::Secret> for api::Secret {
-    fn from_sdk(s: &ecs::Secret) -> Option<Self> {
-        Some(Self {
-            name: s.name.clone(),
-            value_from: s.value_from.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::ContainerDependency {
-    type Sdk = ecs::ContainerDependency;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::ContainerDependency::builder()
-                .container_name(&self.container_name)
-                .condition(ecs::ContainerCondition::from(self.condition.as_str()))
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::ContainerDependency> for api::ContainerDependency {
-    fn from_sdk(s: &ecs::ContainerDependency) -> Option<Self> {
-        Some(Self {
-            container_name: s.container_name.clone(),
-            condition: from_enum(Some(&s.condition))?,
-        })
-    }
-}
-
-impl ToSdk for api::HostEntry {
-    type Sdk = ecs::HostEntry;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::HostEntry::builder()
-                .hostname(&self.hostname)
-                .ip_address(&self.ip_address)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::HostEntry> for api::HostEntry {
-    fn from_sdk(s: &ecs::HostEntry) -> Option<Self> {
-        Some(Self {
-            hostname: s.hostname.clone(),
-            ip_address: s.ip_address.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::Ulimit {
-    type Sdk = ecs::Ulimit;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::Ulimit::builder()
-                .name(ecs::UlimitName::from(self.name.as_str()))
-                .soft_limit(self.soft_limit)
-                .hard_limit(self.hard_limit)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::Ulimit> for api::Ulimit {
-    fn from_sdk(s: &ecs::Ulimit) -> Option<Self> {
-        Some(Self {
-            name: from_enum(Some(&s.name))?,
-            soft_limit: s.soft_limit,
-            hard_limit: s.hard_limit,
-        })
-    }
-}
-
-impl ToSdk for api::LogConfiguration {
-    type Sdk = ecs::LogConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::LogConfiguration::builder()
-                .log_driver(ecs::LogDriver::from(self.log_driver.as_str()))
-                .set_options(to_map(&self.options))
-                .set_secret_options(to_list(&self.secret_options)?)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::LogConfiguration> for api::LogConfiguration {
-    fn from_sdk(s: &ecs::LogConfiguration) -> Option<Self> {
-        Some(Self {
-            log_driver: from_enum(Some(&s.log_driver))?,
-            options: from_map(&s.options),
-            secret_options: from_list(&s.secret_options),
-        })
-    }
-}
-
-impl ToSdk for api::HealthCheck {
-    type Sdk = ecs::HealthCheck;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::HealthCheck::builder()
-                .set_command(Some(self.command.clone()))
-                .set_interval(self.interval)
-                .set_timeout(self.timeout)
-                .set_retries(self.retries)
-                .set_start_period(self.start_period)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::HealthCheck> for api::HealthCheck {
-    fn from_sdk(s: &ecs::HealthCheck) -> Option<Self> {
-        Some(Self {
-            command: s.command.clone(),
-            interval: s.interval,
-            timeout: s.timeout,
-            retries: s.retries,
-            start_period: s.start_period,
-        })
-    }
-}
-
-impl ToSdk for api::SystemControl {
-    type Sdk = ecs::SystemControl;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::SystemControl::builder()
-            .set_namespace(self.namespace.clone())
-            .set_value(self.value.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::SystemControl> for api::SystemControl {
-    fn from_sdk(s: &ecs::SystemControl) -> Option<Self> {
-        Some(Self {
-            namespace: s.namespace.clone(),
-            value: s.value.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::ResourceRequirement {
-    type Sdk = ecs::ResourceRequirement;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        // The SDK models `value` as required and sends "" when it is unset (sharingStrategy).
-        built(
-            ecs::ResourceRequirement::builder()
-                .set_value(self.value.clone())
-                .r#type(ecs::ResourceType::from(self.type_.as_str()))
-                .set_sharing_strategy(to_opt(&self.sharing_strategy)?)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::ResourceRequirement> for api::ResourceRequirement {
-    fn from_sdk(s: &ecs::ResourceRequirement) -> Option<Self> {
-        Some(Self {
-            value: (!s.value.is_empty()).then(|| s.value.clone()),
-            type_: from_enum(Some(&s.r#type))?,
-            sharing_strategy: from_opt(&s.sharing_strategy),
-        })
-    }
-}
-
-impl ToSdk for api::SharingStrategy {
-    type Sdk = ecs::SharingStrategy;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        match &self.nvidia_mps {
-            Some(mps) => Ok(ecs::SharingStrategy::NvidiaMps(built(
-                ecs::NvidiaMpsAllocation::builder()
-                    .memory(mps.memory)
-                    .set_max_compute_percent(mps.max_compute_percent)
-                    .build(),
-            )?)),
-            None => Err(AwsError::terminal(
-                OPERATION,
-                "InvalidTaskDefinition",
-                "sharingStrategy: set nvidiaMps",
-            )),
-        }
-    }
-}
-
-impl FromSdk<ecs::SharingStrategy> for api::SharingStrategy {
-    fn from_sdk(s: &ecs::SharingStrategy) -> Option<Self> {
-        match s {
-            ecs::SharingStrategy::NvidiaMps(mps) => Some(Self {
-                nvidia_mps: Some(api::NvidiaMpsAllocation {
-                    memory: mps.memory,
-                    max_compute_percent: mps.max_compute_percent,
-                }),
-            }),
-            _ => None,
-        }
-    }
-}
-
-impl ToSdk for api::FirelensConfiguration {
-    type Sdk = ecs::FirelensConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::FirelensConfiguration::builder()
-                .r#type(ecs::FirelensConfigurationType::from(self.type_.as_str()))
-                .set_options(to_map(&self.options))
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::FirelensConfiguration> for api::FirelensConfiguration {
-    fn from_sdk(s: &ecs::FirelensConfiguration) -> Option<Self> {
-        Some(Self {
-            type_: from_enum(Some(&s.r#type))?,
-            options: from_map(&s.options),
-        })
-    }
-}
-
-impl ToSdk for api::Volume {
-    type Sdk = ecs::Volume;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::Volume::builder()
-            .set_name(self.name.clone())
-            .set_host(self.host.as_ref().map(|h| {
-                ecs::HostVolumeProperties::builder()
-                    .set_source_path(h.source_path.clone())
-                    .build()
-            }))
-            .set_docker_volume_configuration(to_opt(&self.docker_volume_configuration)?)
-            .set_efs_volume_configuration(to_opt(&self.efs_volume_configuration)?)
-            .set_s3files_volume_configuration(to_opt(&self.s3files_volume_configuration)?)
-            .set_fsx_windows_file_server_volume_configuration(to_opt(
-                &self.fsx_windows_file_server_volume_configuration,
-            )?)
-            .set_configured_at_launch(self.configured_at_launch)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::Volume> for api::Volume {
-    fn from_sdk(s: &ecs::Volume) -> Option<Self> {
-        Some(Self {
-            name: s.name.clone(),
-            host: s.host.as_ref().map(|h| api::HostVolumeProperties {
-                source_path: h.source_path.clone(),
-            }),
-            docker_volume_configuration: from_opt(&s.docker_volume_configuration),
-            efs_volume_configuration: from_opt(&s.efs_volume_configuration),
-            s3files_volume_configuration: from_opt(&s.s3files_volume_configuration),
-            fsx_windows_file_server_volume_configuration: from_opt(
-                &s.fsx_windows_file_server_volume_configuration,
-            ),
-            configured_at_launch: s.configured_at_launch,
-        })
-    }
-}
-
-impl ToSdk for api::DockerVolumeConfiguration {
-    type Sdk = ecs::DockerVolumeConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::DockerVolumeConfiguration::builder()
-            .set_scope(to_enum(self.scope))
-            .set_autoprovision(self.autoprovision)
-            .set_driver(self.driver.clone())
-            .set_driver_opts(to_map(&self.driver_opts))
-            .set_labels(to_map(&self.labels))
-            .build())
-    }
-}
-
-impl FromSdk<ecs::DockerVolumeConfiguration> for api::DockerVolumeConfiguration {
-    fn from_sdk(s: &ecs::DockerVolumeConfiguration) -> Option<Self> {
-        Some(Self {
-            scope: from_enum(s.scope.as_ref()),
-            autoprovision: s.autoprovision,
-            driver: s.driver.clone(),
-            driver_opts: from_map(&s.driver_opts),
-            labels: from_map(&s.labels),
-        })
-    }
-}
-
-impl ToSdk for api::EfsVolumeConfiguration {
-    type Sdk = ecs::EfsVolumeConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::EfsVolumeConfiguration::builder()
-                .file_system_id(&self.file_system_id)
-                .set_root_directory(self.root_directory.clone())
-                .set_transit_encryption(to_enum(self.transit_encryption))
-                .set_transit_encryption_port(self.transit_encryption_port)
-                .set_authorization_config(self.authorization_config.as_ref().map(|a| {
-                    ecs::EfsAuthorizationConfig::builder()
-                        .set_access_point_id(a.access_point_id.clone())
-                        .set_iam(to_enum(a.iam))
-                        .build()
-                }))
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::EfsVolumeConfiguration> for api::EfsVolumeConfiguration {
-    fn from_sdk(s: &ecs::EfsVolumeConfiguration) -> Option<Self> {
-        Some(Self {
-            file_system_id: s.file_system_id.clone(),
-            root_directory: s.root_directory.clone(),
-            transit_encryption: from_enum(s.transit_encryption.as_ref()),
-            transit_encryption_port: s.transit_encryption_port,
-            authorization_config: s.authorization_config.as_ref().map(|a| {
-                api::EfsAuthorizationConfig {
-                    access_point_id: a.access_point_id.clone(),
-                    iam: from_enum(a.iam.as_ref()),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::S3FilesVolumeConfiguration {
-    type Sdk = ecs::S3FilesVolumeConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::S3FilesVolumeConfiguration::builder()
-                .file_system_arn(&self.file_system_arn)
-                .set_root_directory(self.root_directory.clone())
-                .set_transit_encryption_port(self.transit_encryption_port)
-                .set_access_point_arn(self.access_point_arn.clone())
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::S3FilesVolumeConfiguration> for api::S3FilesVolumeConfiguration {
-    fn from_sdk(s: &ecs::S3FilesVolumeConfiguration) -> Option<Self> {
-        Some(Self {
-            file_system_arn: s.file_system_arn.clone(),
-            root_directory: s.root_directory.clone(),
-            transit_encryption_port: s.transit_encryption_port,
-            access_point_arn: s.access_point_arn.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::FSxWindowsFileServerVolumeConfiguration {
-    type Sdk = ecs::FSxWindowsFileServerVolumeConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        let auth = self
-            .authorization_config
-            .as_ref()
-            .map(|a| {
-                built(
-                    ecs::FSxWindowsFileServerAuthorizationConfig::builder()
-                        .credentials_parameter(&a.credentials_parameter)
-                        .domain(&a.domain)
-                        .build(),
-                )
-            })
-            .transpose()?;
-        built(
-            ecs::FSxWindowsFileServerVolumeConfiguration::builder()
-                .file_system_id(&self.file_system_id)
-                .root_directory(&self.root_directory)
-                .set_authorization_config(auth)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::FSxWindowsFileServerVolumeConfiguration>
-    for api::FSxWindowsFileServerVolumeConfiguration
-{
-    fn from_sdk(s: &ecs::FSxWindowsFileServerVolumeConfiguration) -> Option<Self> {
-        Some(Self {
-            file_system_id: s.file_system_id.clone(),
-            root_directory: s.root_directory.clone(),
-            authorization_config: s.authorization_config.as_ref().map(|a| {
-                api::FSxWindowsFileServerAuthorizationConfig {
-                    credentials_parameter: a.credentials_parameter.clone(),
-                    domain: a.domain.clone(),
-                }
-            }),
-        })
-    }
-}
-
-impl ToSdk for api::TaskDefinitionPlacementConstraint {
-    type Sdk = ecs::TaskDefinitionPlacementConstraint;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::TaskDefinitionPlacementConstraint::builder()
-            .set_type(to_enum(self.type_))
-            .set_expression(self.expression.clone())
-            .build())
-    }
-}
-
-impl FromSdk<ecs::TaskDefinitionPlacementConstraint> for api::TaskDefinitionPlacementConstraint {
-    fn from_sdk(s: &ecs::TaskDefinitionPlacementConstraint) -> Option<Self> {
-        Some(Self {
-            type_: from_enum(s.r#type.as_ref()),
-            expression: s.expression.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::ProxyConfiguration {
-    type Sdk = ecs::ProxyConfiguration;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::ProxyConfiguration::builder()
-                .set_type(to_enum(self.type_))
-                .container_name(&self.container_name)
-                .set_properties(to_list(&self.properties)?)
-                .build(),
-        )
-    }
-}
-
-impl FromSdk<ecs::ProxyConfiguration> for api::ProxyConfiguration {
-    fn from_sdk(s: &ecs::ProxyConfiguration) -> Option<Self> {
-        Some(Self {
-            type_: from_enum(s.r#type.as_ref()),
-            container_name: s.container_name.clone(),
-            properties: from_list(&s.properties),
-        })
-    }
-}
-
-// Elastic Inference is deprecated by AWS but still part of the request surface.
-#[allow(deprecated)]
-impl ToSdk for api::InferenceAccelerator {
-    type Sdk = ecs::InferenceAccelerator;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        built(
-            ecs::InferenceAccelerator::builder()
-                .device_name(&self.device_name)
-                .device_type(&self.device_type)
-                .build(),
-        )
-    }
-}
-
-#[allow(deprecated)]
-impl FromSdk<ecs::InferenceAccelerator> for api::InferenceAccelerator {
-    fn from_sdk(s: &ecs::InferenceAccelerator) -> Option<Self> {
-        Some(Self {
-            device_name: s.device_name.clone(),
-            device_type: s.device_type.clone(),
-        })
-    }
-}
-
-impl ToSdk for api::EphemeralStorage {
-    type Sdk = ecs::EphemeralStorage;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::EphemeralStorage::builder()
-            .size_in_gib(self.size_in_gib)
-            .build())
-    }
-}
-
-impl FromSdk<ecs::EphemeralStorage> for api::EphemeralStorage {
-    fn from_sdk(s: &ecs::EphemeralStorage) -> Option<Self> {
-        Some(Self {
-            size_in_gib: s.size_in_gib,
-        })
-    }
-}
-
-impl ToSdk for api::RuntimePlatform {
-    type Sdk = ecs::RuntimePlatform;
-    fn to_sdk(&self) -> Result<Self::Sdk, AwsError> {
-        Ok(ecs::RuntimePlatform::builder()
-            .set_cpu_architecture(to_enum(self.cpu_architecture))
-            .set_operating_system_family(to_enum(self.operating_system_family))
-            .build())
-    }
-}
-
-impl FromSdk<ecs::RuntimePlatform> for api::RuntimePlatform {
-    fn from_sdk(s: &ecs::RuntimePlatform) -> Option<Self> {
-        Some(Self {
-            cpu_architecture: from_enum(s.cpu_architecture.as_ref()),
-            operating_system_family: from_enum(s.operating_system_family.as_ref()),
-        })
     }
 }
 

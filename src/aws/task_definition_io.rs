@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
-use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
 
 use super::errors::{AwsError, from_sdk};
 
@@ -56,6 +56,49 @@ pub async fn describe(client: &Client, what: &str) -> Result<Option<Revision>, A
         task_definition: td,
         aws_tags,
     }))
+}
+
+/// How many of a family's newest ACTIVE revisions [`find_tagged`] looks at.
+const NEWEST_LOOKED_AT: usize = 10;
+
+/// The newest ACTIVE revision of `family` (among its newest few) carrying every one of `tags`:
+/// RegisterTaskDefinition has no client token, so a retried register first looks for the
+/// revision a previous attempt may have registered.
+pub async fn find_tagged(
+    client: &Client,
+    family: &str,
+    tags: &[(&str, &str)],
+) -> Result<Option<Revision>, AwsError> {
+    let arns: Vec<String> = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+    // familyPrefix is a prefix: `web` also lists `web-api`.
+    let own_family = arns
+        .iter()
+        .filter(|arn| {
+            arn.rsplit_once(":task-definition/")
+                .and_then(|(_, rest)| rest.rsplit_once(':'))
+                .is_some_and(|(f, _)| f == family)
+        })
+        .take(NEWEST_LOOKED_AT);
+    for arn in own_family {
+        if let Some(rev) = describe(client, arn).await?
+            && tags
+                .iter()
+                .all(|(k, v)| rev.tags.get(*k).map(String::as_str) == Some(*v))
+        {
+            return Ok(Some(rev));
+        }
+    }
+    Ok(None)
 }
 
 /// Registers a revision; returns its exact ARN.

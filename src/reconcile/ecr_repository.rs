@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{DeleteOutcome, Error, External};
+use super::{DeleteOutcome, Describe, Error, External};
 use crate::api::ecr_repository::EcrRepository;
 use crate::aws::AwsClients;
 use crate::aws::ecr::{self, Change, ObservedRepository};
@@ -21,6 +21,7 @@ fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {
 impl External<EcrRepository> for EcrRepositories {
     type Desired = ecr::DesiredRepository;
     type Observed = ObservedRepository;
+    type Changes = Vec<Change>;
 
     fn aws_name(&self, obj: &EcrRepository) -> String {
         format!("repository {}", desired(obj).repository_name)
@@ -58,15 +59,8 @@ impl External<EcrRepository> for EcrRepositories {
         Ok(ecr::observe(&aws.ecr, &desired(obj)).await?.map(|o| o.tags))
     }
 
-    fn differences(
-        &self,
-        d: &ecr::DesiredRepository,
-        observed: &ObservedRepository,
-    ) -> Vec<String> {
+    fn diff(&self, d: &ecr::DesiredRepository, observed: &ObservedRepository) -> Vec<Change> {
         ecr::diff(d, observed)
-            .iter()
-            .map(Change::describe)
-            .collect()
     }
 
     async fn create(
@@ -74,7 +68,7 @@ impl External<EcrRepository> for EcrRepositories {
         _obj: &EcrRepository,
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         Ok(ecr::create(&aws.ecr, d).await?)
     }
 
@@ -82,15 +76,15 @@ impl External<EcrRepository> for EcrRepositories {
         &self,
         _obj: &EcrRepository,
         aws: &AwsClients,
-        d: &ecr::DesiredRepository,
+        d: &mut ecr::DesiredRepository,
         observed: &ObservedRepository,
+        changes: &Vec<Change>,
     ) -> Result<(), Error> {
-        let changes = ecr::diff(d, observed);
         // Apply everything that can be applied; report an impossible change (encryption) last.
-        let (impossible, possible): (Vec<Change>, Vec<Change>) = changes
-            .into_iter()
+        let (impossible, possible): (Vec<&Change>, Vec<&Change>) = changes
+            .iter()
             .partition(|c| matches!(c, Change::EncryptionDiffers { .. }));
-        for change in possible.iter().chain(impossible.iter()) {
+        for change in possible.into_iter().chain(impossible) {
             ecr::apply(&aws.ecr, d, Some(observed), change).await?;
         }
         Ok(())
@@ -118,5 +112,11 @@ impl External<EcrRepository> for EcrRepositories {
             m.insert("createdAt".into(), json!(created));
         }
         m
+    }
+}
+
+impl Describe for Change {
+    fn describe(&self) -> String {
+        Change::describe(self)
     }
 }

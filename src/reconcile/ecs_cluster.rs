@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::conditions::reason;
-use super::{DeleteOutcome, Error, External, Readiness};
+use super::{DeleteOutcome, Describe, Error, External, Readiness};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
@@ -18,6 +18,7 @@ pub struct EcsClusters;
 impl External<EcsCluster> for EcsClusters {
     type Desired = DesiredCluster;
     type Observed = ObservedCluster;
+    type Changes = Vec<Change>;
 
     fn aws_name(&self, obj: &EcsCluster) -> String {
         format!("cluster {}", obj.cluster_name())
@@ -56,11 +57,8 @@ impl External<EcsCluster> for EcsClusters {
         Ok(mapping::observe(&aws.ecs, &d).await?.map(|o| o.tags))
     }
 
-    fn differences(&self, d: &DesiredCluster, observed: &ObservedCluster) -> Vec<String> {
+    fn diff(&self, d: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change> {
         mapping::diff(d, observed)
-            .iter()
-            .map(Change::describe)
-            .collect()
     }
 
     async fn create(
@@ -68,7 +66,7 @@ impl External<EcsCluster> for EcsClusters {
         _obj: &EcsCluster,
         aws: &AwsClients,
         d: &DesiredCluster,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         Ok(mapping::create(&aws.ecs, d).await?)
     }
 
@@ -76,11 +74,12 @@ impl External<EcsCluster> for EcsClusters {
         &self,
         _obj: &EcsCluster,
         aws: &AwsClients,
-        d: &DesiredCluster,
+        d: &mut DesiredCluster,
         observed: &ObservedCluster,
+        changes: &Vec<Change>,
     ) -> Result<(), Error> {
-        for change in mapping::diff(d, observed) {
-            mapping::apply(&aws.ecs, d, Some(observed), &change).await?;
+        for change in changes {
+            mapping::apply(&aws.ecs, d, Some(observed), change).await?;
         }
         Ok(())
     }
@@ -125,5 +124,11 @@ impl External<EcsCluster> for EcsClusters {
                 extra: Vec::new(),
             }
         }
+    }
+}
+
+impl Describe for Change {
+    fn describe(&self) -> String {
+        Change::describe(self)
     }
 }

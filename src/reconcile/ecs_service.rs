@@ -2,7 +2,6 @@
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -12,15 +11,16 @@ use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
 use super::rollout;
-use super::{DeleteOutcome, Error, External, Managed, Readiness};
+use super::{Changes, DeleteOutcome, Describe, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::EcsService;
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
+use crate::aws::ecs_service_io as io;
 use crate::aws::ecs_tags;
-use crate::aws::errors::{AwsError, from_sdk};
+use crate::aws::errors::AwsError;
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
@@ -74,16 +74,36 @@ pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = Strin
 /// The resolved service plus a pending restart request.
 pub struct Desired {
     pub service: DesiredService,
-    /// The restart annotation's value when it differs from the one last acted on.
+    /// The restart annotation's value when it differs from the one last acted on; cleared by
+    /// `update` once the restart is sent.
     pub restart: Option<String>,
-    restarted: AtomicBool,
     /// Failed rollouts not to deploy again.
     pub rollout: rollout::Memory,
 }
 
-impl Desired {
-    fn restart_pending(&self) -> bool {
-        self.restart.is_some() && !self.restarted.load(Ordering::SeqCst)
+/// What `diff` finds for a service: the mapping's changes plus a pending restart.
+#[derive(Debug, PartialEq)]
+pub struct ServiceChanges {
+    pub changes: Vec<Change>,
+    pub restart: Option<String>,
+}
+
+impl Changes for ServiceChanges {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.restart.is_none()
+    }
+    fn describe(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.changes.iter().map(Change::describe).collect();
+        if let Some(r) = &self.restart {
+            out.push(format!("restart requested ({r})"));
+        }
+        out
+    }
+}
+
+impl Describe for Change {
+    fn describe(&self) -> String {
+        Change::describe(self)
     }
 }
 
@@ -205,24 +225,13 @@ impl EcsServices {
         }
         let names = batch_names(service, self.peers_in(cluster));
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
-        let out = aws
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(names.clone()))
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeServices", e));
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
+            return Ok(None);
         };
         let active = |name: &str| {
-            out.services()
+            found
                 .iter()
-                .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+                .find(|s| s.service_name() == Some(name))
                 .cloned()
         };
         if let Ok(mut batch) = self.batch.lock() {
@@ -243,6 +252,7 @@ impl EcsServices {
 impl External<EcsService> for EcsServices {
     type Desired = Desired;
     type Observed = ObservedService;
+    type Changes = ServiceChanges;
 
     fn aws_name(&self, obj: &EcsService) -> String {
         format!("service {}", obj.service_name())
@@ -289,7 +299,6 @@ impl External<EcsService> for EcsServices {
         Ok(Desired {
             service,
             restart,
-            restarted: AtomicBool::new(false),
             rollout: rollout::Memory::of(obj),
         })
     }
@@ -323,64 +332,49 @@ impl External<EcsService> for EcsServices {
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
-    fn differences(&self, d: &Desired, observed: &ObservedService) -> Vec<String> {
-        let mut out: Vec<String> =
-            mapping::diff(&d.rollout.service(&d.service, observed), observed)
-                .iter()
-                .map(Change::describe)
-                .collect();
-        if d.restart_pending() {
-            out.push(format!(
-                "restart requested ({})",
-                d.restart.as_deref().unwrap_or_default()
-            ));
+    fn diff(&self, d: &Desired, observed: &ObservedService) -> ServiceChanges {
+        ServiceChanges {
+            changes: mapping::diff(&d.rollout.service(&d.service, observed), observed),
+            restart: d.restart.clone(),
         }
-        out
     }
 
-    async fn create(&self, obj: &EcsService, aws: &AwsClients, d: &Desired) -> Result<(), Error> {
+    async fn create(
+        &self,
+        obj: &EcsService,
+        aws: &AwsClients,
+        d: &Desired,
+    ) -> Result<String, Error> {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        mapping::create_input(&d.service, &token)?
-            .send_with(&aws.ecs)
-            .await
-            .map_err(|e| from_sdk("CreateService", e))?;
-        Ok(())
+        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
     }
 
     async fn update(
         &self,
         _obj: &EcsService,
         aws: &AwsClients,
-        d: &Desired,
+        d: &mut Desired,
         observed: &ObservedService,
+        changes: &ServiceChanges,
     ) -> Result<(), Error> {
-        let service = d.rollout.service(&d.service, observed);
-        for change in mapping::diff(&service, observed) {
+        // A remembered failed rollout keeps the running revision: never send the failed one again.
+        let service = d.rollout.service(&d.service, observed).into_owned();
+        d.service = service;
+        let arn = observed.arn.as_deref().unwrap_or_default();
+        for change in &changes.changes {
             match change {
-                Change::UpdateService { .. } => {
-                    mapping::update_input(&service, observed)?
-                        .send_with(&aws.ecs)
-                        .await
-                        .map_err(|e| from_sdk("UpdateService", e))?;
+                Change::UpdateService { fields } => {
+                    io::update(&aws.ecs, mapping::update_request(&d.service, fields)?).await?;
                 }
-                Change::AddTags(tags) => {
-                    ecs_tags::tag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &tags)
-                        .await?;
-                }
-                Change::RemoveTags(keys) => {
-                    ecs_tags::untag(&aws.ecs, observed.arn.as_deref().unwrap_or_default(), &keys)
-                        .await?;
-                }
+                Change::AddTags(tags) => ecs_tags::tag(&aws.ecs, arn, tags).await?,
+                Change::RemoveTags(keys) => ecs_tags::untag(&aws.ecs, arn, keys).await?,
             }
         }
-        if d.restart_pending() {
-            mapping::restart_input(&d.service)
-                .send_with(&aws.ecs)
-                .await
-                .map_err(|e| from_sdk("UpdateService", e))?;
-            d.restarted.store(true, Ordering::SeqCst);
+        if changes.restart.is_some() {
+            io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
+            d.restart = None;
         }
         Ok(())
     }
@@ -404,32 +398,9 @@ impl External<EcsService> for EcsServices {
             .scheduling_strategy()
             .is_some_and(|s| s.as_str() == "DAEMON");
         if !daemon && svc.desired_count() > 0 {
-            aws.ecs
-                .update_service()
-                .cluster(cluster)
-                .service(name)
-                .desired_count(0)
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdateService", e))?;
+            io::scale_to_zero(&aws.ecs, cluster, name).await?;
         }
-        match aws
-            .ecs
-            .delete_service()
-            .cluster(cluster)
-            .service(name)
-            .force(daemon)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let e = from_sdk("DeleteService", e);
-                if !e.is_not_found() {
-                    return Err(e.into());
-                }
-            }
-        }
+        io::delete(&aws.ecs, cluster, name, daemon).await?;
         self.forget(aws, cluster, name);
         Ok(match self.describe(aws, cluster, name).await? {
             None => DeleteOutcome::Deleted,

@@ -165,6 +165,34 @@ impl Readiness {
     }
 }
 
+/// One change a kind's `update` applies, described for events, logs and conditions.
+pub trait Describe {
+    fn describe(&self) -> String;
+}
+
+/// The typed difference between the desired state and AWS (ACK's delta): produced by
+/// [`External::diff`], applied as is by [`External::update`].
+pub trait Changes: Send + Sync {
+    fn is_empty(&self) -> bool;
+    /// One short description per change.
+    fn describe(&self) -> Vec<String>;
+}
+
+impl<C: Describe + Send + Sync> Changes for Vec<C> {
+    fn is_empty(&self) -> bool {
+        <[C]>::is_empty(self)
+    }
+    fn describe(&self) -> Vec<String> {
+        self.iter().map(Describe::describe).collect()
+    }
+}
+
+/// Annotations recording a create, as Crossplane does: pending is written before the create
+/// call, succeeded (with the external name) right after it, before anything else.
+pub const CREATE_PENDING_ANNOTATION: &str = "ecs.operator.dev/external-create-pending";
+pub const CREATE_SUCCEEDED_ANNOTATION: &str = "ecs.operator.dev/external-create-succeeded";
+pub const EXTERNAL_NAME_ANNOTATION: &str = "ecs.operator.dev/external-name";
+
 /// Kinds the driver manages expose their conditions.
 pub trait Managed:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -188,6 +216,8 @@ pub trait External<K: Managed>: Send + Sync + 'static {
     /// The spec with references resolved, ready to compare and send.
     type Desired: Send + Sync;
     type Observed: Send + Sync;
+    /// What `diff` finds and `update` applies.
+    type Changes: Changes;
 
     /// The AWS name the object stands for (repository, family, cluster, service), for messages.
     fn aws_name(&self, obj: &K) -> String;
@@ -214,21 +244,26 @@ pub trait External<K: Managed>: Send + Sync + 'static {
         obj: &K,
         aws: &AwsClients,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, Error>> + Send;
-    /// Pure: what differs between the desired state and AWS, one short description per
-    /// difference (empty when AWS already matches).
-    fn differences(&self, desired: &Self::Desired, observed: &Self::Observed) -> Vec<String>;
+    /// Pure: what must change for AWS to match the desired state (empty when it does). The
+    /// same value is what `update` applies: nothing is re-derived there.
+    fn diff(&self, desired: &Self::Desired, observed: &Self::Observed) -> Self::Changes;
+    /// Creates the resource; returns its external identity (ARN), which the driver records
+    /// on the object before anything else.
     fn create(
         &self,
         obj: &K,
         aws: &AwsClients,
         desired: &Self::Desired,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Applies `changes` (from [`External::diff`]). A one-shot request it carried out (a
+    /// restart) is cleared from `desired`, so the check after the update does not ask again.
     fn update(
         &self,
         obj: &K,
         aws: &AwsClients,
-        desired: &Self::Desired,
+        desired: &mut Self::Desired,
         observed: &Self::Observed,
+        changes: &Self::Changes,
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Deletes whatever this object owns in AWS; an already-absent resource counts as deleted.
     /// The driver calls it only after checking ownership.
@@ -577,7 +612,7 @@ async fn converge<K: Managed, E: External<K>>(
         Mode::ObserveOnly => BTreeMap::new(),
         _ => me.tags(),
     };
-    let desired = ext.resolve(obj, &aws, &owner_tags).await?;
+    let mut desired = ext.resolve(obj, &aws, &owner_tags).await?;
     let observed = ext.observe(obj, &aws, &desired).await?;
     if mode != Mode::Full {
         return Ok(observe_only(obj, ext, &desired, observed.as_ref(), mode));
@@ -595,7 +630,25 @@ async fn converge<K: Managed, E: External<K>>(
     ) {
         Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
         Plan::Create => {
+            annotate(
+                obj,
+                &ctx.client,
+                &[(CREATE_PENDING_ANNOTATION, now_rfc3339())],
+            )
+            .await?;
             let created = ext.create(obj, &aws, &desired).await;
+            if let Ok(id) = &created {
+                // Recorded before anything else: a crash from here on finds the name.
+                annotate(
+                    obj,
+                    &ctx.client,
+                    &[
+                        (CREATE_SUCCEEDED_ANNOTATION, now_rfc3339()),
+                        (EXTERNAL_NAME_ANNOTATION, id.clone()),
+                    ],
+                )
+                .await?;
+            }
             let Some(now) = ext.observe(obj, &aws, &desired).await? else {
                 created?;
                 return Err(Error::Aws(AwsError {
@@ -628,7 +681,7 @@ async fn converge<K: Managed, E: External<K>>(
             publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
             // Some settings cannot be sent on create (or an endpoint ignores them there):
             // finish in this reconcile, so Synced is never claimed before AWS matches.
-            update_if_needed(obj, ctx, &aws, &desired, now).await?
+            update_if_needed(obj, ctx, &aws, &mut desired, now).await?
         }
         plan @ (Plan::Converge | Plan::Adopt) => {
             let Some(observed) = observed else {
@@ -644,7 +697,7 @@ async fn converge<K: Managed, E: External<K>>(
                 );
                 publish(ctx, obj, EventType::Normal, "Adopted", "Adopt", note).await;
             }
-            update_if_needed(obj, ctx, &aws, &desired, observed).await?
+            update_if_needed(obj, ctx, &aws, &mut desired, observed).await?
         }
     };
     Ok(Converged {
@@ -654,30 +707,30 @@ async fn converge<K: Managed, E: External<K>>(
     })
 }
 
-/// Applies the differences, then checks AWS shows them.
+/// Applies the changes `diff` finds, then checks AWS shows them.
 async fn update_if_needed<K: Managed, E: External<K>>(
     obj: &K,
     ctx: &Context<E>,
     aws: &AwsClients,
-    desired: &E::Desired,
+    desired: &mut E::Desired,
     observed: E::Observed,
 ) -> Result<E::Observed, Error> {
     let ext = &ctx.external;
-    let differences = ext.differences(desired, &observed);
-    if differences.is_empty() {
+    let changes = ext.diff(desired, &observed);
+    if changes.is_empty() {
         return Ok(observed);
     }
-    let differences = differences.join(", ");
-    ext.update(obj, aws, desired, &observed).await?;
+    let differences = changes.describe().join(", ");
+    ext.update(obj, aws, desired, &observed, &changes).await?;
     info!(object = %key_of(obj), %differences, "updated AWS resource");
     let note = format!("updated in AWS: {differences}");
     publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
     let after = ext.observe(obj, aws, desired).await?.unwrap_or(observed);
-    let left = ext.differences(desired, &after);
+    let left = ext.diff(desired, &after);
     if !left.is_empty() {
         // AWS accepted the calls but does not show the result (eventual consistency, or an
         // endpoint that ignores a field): retry with backoff instead of claiming Synced.
-        return Err(Error::NotConverged(left.join(", ")));
+        return Err(Error::NotConverged(left.describe().join(", ")));
     }
     Ok(after)
 }
@@ -714,7 +767,7 @@ fn observe_only<K: Managed, E: External<K>>(
             fields: None,
         };
     };
-    let differences = ext.differences(desired, observed);
+    let differences = ext.diff(desired, observed).describe();
     let message = if differences.is_empty() {
         format!("{what}: AWS matches the spec")
     } else {
@@ -1030,6 +1083,31 @@ async fn write_status_at<K: Managed>(
         &obj.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Sets annotations on the object (a merge patch of metadata only; no generation change).
+async fn annotate<K: Managed>(
+    obj: &K,
+    client: &kube::Client,
+    annotations: &[(&str, String)],
+) -> Result<(), Error> {
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let values: Map<String, Value> = annotations
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), json!(v)))
+        .collect();
+    let patch = json!({"metadata": {"annotations": values}});
+    api.patch_metadata(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
     )
     .await?;
     Ok(())

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::ownership::{OWNER_UID_TAG, is_ours};
-use super::{DeleteOutcome, Error, External};
+use super::{DeleteOutcome, Describe, Error, External};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
@@ -162,12 +162,13 @@ impl TaskDefinitions {
         }
     }
 
+    /// Registers a revision of the desired spec; returns its ARN.
     async fn register(
         &self,
         ecs: &aws_sdk_ecs::Client,
         obj: &TaskDefinition,
         d: &DesiredTaskDefinition,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
@@ -175,7 +176,27 @@ impl TaskDefinitions {
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
         self.deregister_old(ecs, obj, &dropped).await;
-        Ok(())
+        Ok(arn)
+    }
+}
+
+/// What must change for the family to hold the desired revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevisionChange {
+    /// The content differs from `revision`: register a new one.
+    Register { revision: i64 },
+    /// An adopted revision with the spec's content: add the ownership and spec-hash tags.
+    TagOwnership { revision: i64 },
+}
+
+impl Describe for RevisionChange {
+    fn describe(&self) -> String {
+        match self {
+            Self::Register { revision } => {
+                format!("spec differs from revision {revision} (a new revision is registered)")
+            }
+            Self::TagOwnership { revision } => format!("ownership tags on revision {revision}"),
+        }
     }
 }
 
@@ -202,6 +223,7 @@ fn same_content(d: &DesiredTaskDefinition, observed: &Revision) -> bool {
 impl External<TaskDefinition> for TaskDefinitions {
     type Desired = DesiredTaskDefinition;
     type Observed = Revision;
+    type Changes = Vec<RevisionChange>;
 
     fn aws_name(&self, obj: &TaskDefinition) -> String {
         format!("task definition family {}", obj.family())
@@ -277,43 +299,60 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(io::describe(&aws.ecs, &target).await?.map(|rev| rev.tags))
     }
 
-    fn differences(&self, d: &DesiredTaskDefinition, observed: &Revision) -> Vec<String> {
+    fn diff(&self, d: &DesiredTaskDefinition, observed: &Revision) -> Vec<RevisionChange> {
+        let revision = observed.revision;
         if !same_content(d, observed) {
-            return vec![format!(
-                "spec differs from revision {} (a new revision is registered)",
-                observed.revision
-            )];
+            return vec![RevisionChange::Register { revision }];
         }
         if !d.owner_tagged(observed) {
-            return vec![format!("ownership tags on revision {}", observed.revision)];
+            return vec![RevisionChange::TagOwnership { revision }];
         }
         vec![]
     }
 
+    /// RegisterTaskDefinition is not idempotent: a revision of this spec that this object
+    /// registered before (found by its owner and spec-hash tags) is used instead of a new one.
     async fn create(
         &self,
         obj: &TaskDefinition,
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
+        let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
+        let mine = [
+            (OWNER_UID_TAG, uid.as_str()),
+            (SPEC_HASH_TAG, d.hash.as_str()),
+        ];
+        if !uid.is_empty()
+            && let Some(rev) = io::find_tagged(&aws.ecs, &d.family, &mine).await?
+        {
+            info!(object = %obj.name_any(), arn = %rev.arn, "found the revision a previous register left");
+            return Ok(rev.arn);
+        }
         self.register(&aws.ecs, obj, d).await
     }
 
-    /// A new revision when the content differs; only ownership tags when an adopted revision
-    /// already has the spec's content (no spurious revision).
     async fn update(
         &self,
         obj: &TaskDefinition,
         aws: &AwsClients,
-        d: &DesiredTaskDefinition,
+        d: &mut DesiredTaskDefinition,
         observed: &Revision,
+        changes: &Vec<RevisionChange>,
     ) -> Result<(), Error> {
-        if same_content(d, observed) {
-            let mut tags: BTreeMap<String, String> = d.owner_tags.clone();
-            tags.insert(SPEC_HASH_TAG.to_string(), d.hash.clone());
-            return Ok(crate::aws::ecs_tags::tag(&aws.ecs, &observed.arn, &tags).await?);
+        for change in changes {
+            match change {
+                RevisionChange::TagOwnership { .. } => {
+                    let mut tags: BTreeMap<String, String> = d.owner_tags.clone();
+                    tags.insert(SPEC_HASH_TAG.to_string(), d.hash.clone());
+                    crate::aws::ecs_tags::tag(&aws.ecs, &observed.arn, &tags).await?;
+                }
+                RevisionChange::Register { .. } => {
+                    self.register(&aws.ecs, obj, d).await?;
+                }
+            }
         }
-        self.register(&aws.ecs, obj, d).await
+        Ok(())
     }
 
     /// Deregisters every revision this object registered (exact ARNs from status, plus the
