@@ -18,6 +18,8 @@ use serde_json::json;
 
 pub use ecs_operator::api;
 
+pub mod node;
+
 /// A manifest of one of the operator's kinds, as JSON text (valid YAML) for [`TestEnv::apply`].
 pub fn manifest(kind: &str, name: &str, spec: &serde_json::Value) -> String {
     json!({"apiVersion": "ecs.operator.dev/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec})

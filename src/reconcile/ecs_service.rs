@@ -14,7 +14,7 @@ use super::conditions::{NewCondition, reason};
 use super::{DeleteOutcome, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
-use crate::api::ecs_service::EcsService;
+use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
@@ -436,6 +436,8 @@ impl External<EcsService> for EcsServices {
         let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
         let restarted = obj.restart_requested().map(str::to_string).or(acted_on);
         fields.insert("restartedAt".into(), json!(restarted));
+        let name = obj.metadata.name.as_deref().unwrap_or_default();
+        fields.insert("selector".into(), json!(scale_selector(name)));
         fields
     }
 
