@@ -161,6 +161,8 @@ resolvConf: $NODE_DIR/resolv.conf
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+# Imported images cannot be pulled again: never garbage-collect them (a full disk would).
+imageMinimumGCAge: 87600h
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
 serializeImagePulls: false
@@ -302,6 +304,7 @@ cmd_image() {
     "${files[@]}" >/dev/null
   ctr_ images import "$out/operator.tar" >&2
   rm -f "$out/operator.tar"
+  ctr_quiet images check "name==$PAUSE_REF" && ctr_ images ls -q | grep -qx "$PAUSE_REF" || pause_image
   log "imported $ref"
   echo "IMAGE=$ref" >&3
 }
