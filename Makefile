@@ -7,14 +7,19 @@ CARGO ?= cargo
 BIN := target/debug/ecs-operator
 RUN_BED := $(CURDIR)/.bed
 TEST_BED := $(CURDIR)/.bed-test
+NODE_BED := $(CURDIR)/.bed-test-node
+# e2e/tests/node_*.rs need the node bed (pods, controller-manager); the rest run on the light bed.
+NODE_TESTS := $(sort $(basename $(notdir $(wildcard e2e/tests/node_*.rs))))
+LIGHT_TESTS := $(filter-out $(NODE_TESTS),$(sort $(basename $(notdir $(wildcard e2e/tests/*.rs)))))
 
 .PHONY: help
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## build/cache kube-apiserver, kubectl, etcd, helm and moto under ~/.cache/ecs-operator
+tools: ## build/cache kube-apiserver, kubectl, etcd, helm, moto and the node bed's kubelet etc.
 	e2e/tools/build.sh all
+	e2e/tools/build.sh node
 
 .PHONY: build
 build: ## build the operator and the e2e crate
@@ -42,11 +47,23 @@ unit: ## unit tests (pure mapping, diffing, normalisation, engine logic)
 	$(CARGO) test --lib --bins
 
 .PHONY: e2e
-e2e: tools build ## end-to-end tests against a fresh bed (own state dir; torn down afterwards)
+e2e: e2e-light e2e-node ## end-to-end tests: the light bed, then the node bed
+
+.PHONY: e2e-light
+e2e-light: tools build ## end-to-end tests against a fresh light bed (own state dir; torn down afterwards)
 	@ECS_BED_DIR=$(TEST_BED) e2e/env down >/dev/null 2>&1 || true
 	@trap 'ECS_BED_DIR=$(TEST_BED) e2e/env down >&2' EXIT; \
 	  eval "$$(ECS_BED_DIR=$(TEST_BED) e2e/env up)"; \
-	  $(CARGO) test -p e2e --tests -- --test-threads=$${E2E_THREADS:-3}
+	  $(CARGO) test -p e2e $(addprefix --test ,$(LIGHT_TESTS)) -- --test-threads=$${E2E_THREADS:-3}
+
+.PHONY: e2e-node
+e2e-node: tools build ## the node_* tests against a fresh node bed (the chart's pod on a kubelet)
+	@ECS_BED_DIR=$(NODE_BED) e2e/env down >/dev/null 2>&1 || true
+	@trap 'ECS_BED_DIR=$(NODE_BED) e2e/env down >&2' EXIT; \
+	  eval "$$(ECS_BED_DIR=$(NODE_BED) e2e/env up --node)"; \
+	  ECS_BED_IMAGE="$$(ECS_BED_DIR=$(NODE_BED) e2e/env image | sed -n 's/^IMAGE=//p')"; \
+	  [[ -n "$$ECS_BED_IMAGE" ]] || { echo "e2e/env image failed" >&2; exit 1; }; export ECS_BED_IMAGE; \
+	  $(CARGO) test -p e2e $(addprefix --test ,$(NODE_TESTS)) -- --test-threads=$${E2E_NODE_THREADS:-2}
 
 .PHONY: test
 test: lint check-crds unit e2e ## everything CI runs

@@ -19,6 +19,7 @@ use serde_json::json;
 pub use ecs_operator::api;
 
 pub mod kstatus;
+pub mod node;
 
 /// A manifest of one of the operator's kinds, as JSON text (valid YAML) for [`TestEnv::apply`].
 pub fn manifest(kind: &str, name: &str, spec: &serde_json::Value) -> String {

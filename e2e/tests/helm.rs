@@ -1,17 +1,17 @@
 //! The Helm chart (charts/ecs-operator) against the real bed: lint and schema, the rendered pod and
-//! RBAC, install and uninstall (CRDs, objects and AWS resources survive), and the RBAC proof: the
-//! operator reconciles every kind with a token of the chart's ServiceAccount.
+//! RBAC, install and uninstall (CRDs, objects and AWS resources survive), and what the chart's
+//! ServiceAccount may and may not do.
 //!
-//! The bed has no kubelet or controller-manager, so the chart's Deployment never runs a pod:
-//! releases are installed without `--wait`, and the operator under test runs as a local process.
+//! The light bed has no kubelet or controller-manager, so the chart's Deployment never runs a pod
+//! here: releases are installed without `--wait`. The chart's pod itself runs on the node bed
+//! (e2e/tests/node_*.rs).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail, ensure};
-use e2e::{TestEnv, manifest, token_kubeconfig, tool, tool_output, unique};
-use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+use e2e::{TestEnv, manifest, tool, tool_output, unique};
+use ecs_operator::api::{EcrRepository, EcsCluster, EcsService};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams};
@@ -904,42 +904,6 @@ async fn all_namespaces_rbac_allows_what_is_needed_and_nothing_else() -> Result<
     result
 }
 
-/// A minimal object of every kind: repository <- task definition (imageRef) <- service -> cluster.
-async fn apply_one_of_each_kind(env: &TestEnv) -> Result<(String, String, String)> {
-    let repo = unique("helm-rbac");
-    let family = unique("helm-rbac");
-    let cluster = unique("helm-rbac");
-    env.apply::<EcrRepository>(&manifest(
-        "EcrRepository",
-        "repo",
-        &json!({"repositoryName": repo}),
-    ))
-    .await?;
-    env.apply::<TaskDefinition>(&manifest(
-        "TaskDefinition",
-        "web",
-        &json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
-                "containerDefinitions": [{"name": "web", "memory": 128,
-                    "imageRef": {"repositoryRef": {"name": "repo"}, "tag": "v1"},
-                    "portMappings": [{"containerPort": 80, "hostPort": 0}]}]}),
-    ))
-    .await?;
-    env.apply::<EcsCluster>(&manifest(
-        "EcsCluster",
-        "cluster",
-        &json!({"clusterName": cluster}),
-    ))
-    .await?;
-    env.apply::<EcsService>(&manifest(
-        "EcsService",
-        "web",
-        &json!({"serviceName": "web", "clusterRef": {"name": "cluster"},
-                "taskDefinitionRef": {"name": "web"}, "desiredCount": 2, "launchType": "EC2"}),
-    ))
-    .await?;
-    Ok((repo, family, cluster))
-}
-
 #[tokio::test]
 async fn watch_namespace_rbac_is_enough_for_the_operator_and_nothing_more() -> Result<()> {
     // The watched namespace is the test's; the release (and ServiceAccount) live in another one.
@@ -994,118 +958,7 @@ async fn watch_namespace_proof(env: &mut TestEnv, release: &str, release_ns: &st
         "create events -n default".into(),
         format!("get leases.coordination.k8s.io -n {watched}"),
     ]);
-    expect_can(release_ns, &sa, &allowed, &denied).await?;
-
-    // Now the operator itself, authenticated only by a token of that ServiceAccount.
-    let token = tool(
-        "kubectl",
-        &["create", "token", &sa, "-n", release_ns, "--duration=1h"],
-    )
-    .await?;
-    let kubeconfig = std::env::temp_dir().join(format!("{watched}-sa-kubeconfig"));
-    token_kubeconfig(&token, &kubeconfig)?;
-    let result = reconcile_every_kind_as(env, &kubeconfig, &lease, release_ns).await;
-    let _ = std::fs::remove_file(&kubeconfig);
-    result
-}
-
-/// Runs the operator with `kubeconfig` on the watched namespace and takes one object of every
-/// kind through create, Ready and delete.
-async fn reconcile_every_kind_as(
-    env: &mut TestEnv,
-    kubeconfig: &Path,
-    lease: &str,
-    release_ns: &str,
-) -> Result<()> {
-    let watched = env.namespace.clone();
-    env.start_operator_with(
-        kubeconfig,
-        &["--watch-namespace", &watched, "--resync-seconds", "3"],
-        &[
-            ("POD_NAME", "helm-rbac-test"),
-            ("POD_NAMESPACE", release_ns),
-            ("ECS_OPERATOR_LEADER_ELECTION", "true"),
-            ("ECS_OPERATOR_LEADER_ELECTION_NAMESPACE", release_ns),
-            ("ECS_OPERATOR_LEADER_ELECTION_LEASE_NAME", lease),
-        ],
-    )?;
-    let (repo, family, cluster) = apply_one_of_each_kind(env).await?;
-    env.wait_condition::<EcrRepository>("repo", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<EcsService>("web", "Ready", "True", None)
-        .await?;
-
-    let repos = env
-        .ecr
-        .describe_repositories()
-        .repository_names(&repo)
-        .send()
-        .await?;
-    let uri = repos
-        .repositories()
-        .first()
-        .and_then(|r| r.repository_uri())
-        .context("repository without URI")?;
-    let td = env
-        .ecs
-        .describe_task_definition()
-        .task_definition(&family)
-        .send()
-        .await?;
-    let image = td
-        .task_definition()
-        .and_then(|t| t.container_definitions().first())
-        .and_then(|c| c.image())
-        .unwrap_or_default();
-    ensure!(
-        image == format!("{uri}:v1"),
-        "image {image}, repository {uri}"
-    );
-    let services = env
-        .ecs
-        .describe_services()
-        .cluster(&cluster)
-        .services("web")
-        .send()
-        .await?;
-    ensure!(
-        services
-            .services()
-            .iter()
-            .any(|s| s.status() == Some("ACTIVE")),
-        "{services:?}"
-    );
-    // It led through the chart's Lease, with the Role that allows get/create/patch on it.
-    let leases: Api<Lease> = Api::namespaced(env.client.clone(), release_ns);
-    let held = leases.get(lease).await.context("the operator's Lease")?;
-    let holder = held.spec.and_then(|s| s.holder_identity);
-    ensure!(
-        holder.as_deref() == Some("helm-rbac-test"),
-        "Lease holder {holder:?}"
-    );
-
-    // Deleting needs the finalizer rights too.
-    env.delete::<EcsService>("web").await?;
-    env.delete::<EcsCluster>("cluster").await?;
-    env.delete::<TaskDefinition>("web").await?;
-    env.delete::<EcrRepository>("repo").await?;
-    env.wait_gone::<EcsService>("web").await?;
-    env.wait_gone::<EcsCluster>("cluster").await?;
-    env.wait_gone::<TaskDefinition>("web").await?;
-    env.wait_gone::<EcrRepository>("repo").await?;
-    let denied_lines: Vec<String> = std::fs::read_to_string(&env.log_path)?
-        .lines()
-        .filter(|l| l.to_lowercase().contains("forbidden"))
-        .map(str::to_string)
-        .collect();
-    ensure!(
-        denied_lines.is_empty(),
-        "the operator was refused something:\n{}",
-        denied_lines.join("\n")
-    );
-    Ok(())
+    // The operator itself reconciling with these rights runs as the chart's pod on the node
+    // bed: e2e/tests/node_helm.rs.
+    expect_can(release_ns, &sa, &allowed, &denied).await
 }

@@ -11,6 +11,8 @@ ETCD_DIR="$cache/etcd-$ETCD_VERSION"
 HELM_DIR="$cache/helm-$HELM_VERSION"
 MOTO_DIR="$cache/moto-$MOTO_VERSION"
 KSTATUS_DIR="$cache/kstatus-$KSTATUS_VERSION"
+PAUSE_DIR="$cache/pause-$PAUSE_VERSION"
+CNI_BIN="${ECS_BED_CNI_BIN:-/usr/lib/cni}"
 
 log() { echo "[build-tools] $*" >&2; }
 need() {
@@ -18,9 +20,10 @@ need() {
 }
 
 # go_build <module dir> <out dir> <ldflags> <package>...: builds in a scratch copy so the repo stays clean.
+# GO_BUILD_WORK names the scratch dir (default <out>/.build), so two builds can share one <out>.
 go_build() {
   local mod="$1" out="$2" ldflags="$3"; shift 3
-  local work="$out/.build"
+  local work="${GO_BUILD_WORK:-$out/.build}"
   rm -rf "$work" && mkdir -p "$work" && cp "$mod"/* "$work"/
   (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$work/bin/" "$@")
   # Move finished binaries into place (rename is atomic), so an interrupted build never
@@ -29,10 +32,7 @@ go_build() {
   rm -rf "$work"
 }
 
-build_kube() {
-  [[ -x "$KUBE_DIR/bin/kube-apiserver" && -x "$KUBE_DIR/bin/kubectl" ]] && return
-  need go "Go builds kube-apiserver and kubectl from k8s.io/kubernetes"
-  log "building kube-apiserver and kubectl $KUBE_VERSION (first run only; several minutes)"
+kube_ldflags() {
   local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
   local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   local ld="-s -w"
@@ -40,7 +40,48 @@ build_kube() {
     ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
   done
-  go_build "$here/kube" "$KUBE_DIR" "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+  echo "$ld"
+}
+
+build_kube() {
+  [[ -x "$KUBE_DIR/bin/kube-apiserver" && -x "$KUBE_DIR/bin/kubectl" ]] && return
+  need go "Go builds kube-apiserver and kubectl from k8s.io/kubernetes"
+  log "building kube-apiserver and kubectl $KUBE_VERSION (first run only; several minutes)"
+  go_build "$here/kube" "$KUBE_DIR" "$(kube_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+}
+
+# The node bed's control plane and kubelet: same module and version as the apiserver.
+build_kube_node() {
+  [[ -x "$KUBE_DIR/bin/kubelet" && -x "$KUBE_DIR/bin/kube-controller-manager" && -x "$KUBE_DIR/bin/kube-scheduler" ]] && return
+  need go "Go builds kubelet, kube-controller-manager and kube-scheduler from k8s.io/kubernetes"
+  log "building kubelet, kube-controller-manager and kube-scheduler $KUBE_VERSION (first run only; several minutes)"
+  GO_BUILD_WORK="$KUBE_DIR/.build-node" go_build "$here/kube" "$KUBE_DIR" "$(kube_ldflags)" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# The pause image's program: a static binary that sleeps until signalled (no registry here).
+build_pause() {
+  [[ -x "$PAUSE_DIR/bin/pause" ]] && return
+  need gcc "gcc builds the node bed's pause program"
+  log "building the pause program"
+  mkdir -p "$PAUSE_DIR/bin"
+  gcc -static -O2 -o "$PAUSE_DIR/bin/pause.tmp" "$here/pause/pause.c"
+  mv "$PAUSE_DIR/bin/pause.tmp" "$PAUSE_DIR/bin/pause"
+}
+
+# Node runtime from Debian: containerd, runc, CNI plugins (bridge, host-local, loopback).
+need_node_packages() {
+  local missing=()
+  command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  [[ -x "$CNI_BIN/bridge" && -x "$CNI_BIN/host-local" && -x "$CNI_BIN/loopback" ]] || missing+=(containernetworking-plugins)
+  ((${#missing[@]} == 0)) && return
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]} with apt-get"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    echo "error: the node bed needs ${missing[*]} (Debian: apt-get install -y ${missing[*]})" >&2; exit 1
+  fi
 }
 
 build_etcd() {
@@ -84,10 +125,10 @@ build_moto() {
 }
 
 # lock: serialise builds, so two callers (e.g. two `e2e/env up`) never build the same tool at once.
-lock() {
+lock() {  # lock [name]
   command -v flock >/dev/null 2>&1 || return 0
   mkdir -p "$cache"
-  exec 9>"$cache/.build.lock"
+  exec 9>"$cache/.build${1:+-$1}.lock"
   if ! flock -n 9; then
     log "another build is running; waiting for it to finish"
     flock 9
@@ -100,8 +141,10 @@ main() {
     kube) lock; build_kube ;; etcd) lock; build_etcd ;; helm) lock; build_helm ;; moto) lock; build_moto ;;
     kstatus) lock; build_kstatus ;;
     all) lock; build_moto; build_etcd; build_kube; build_helm; build_kstatus ;;
-    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin" ;;
-    *) echo "usage: $0 [all|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
+    # The node bed's extras, under their own lock so they can build while `all` does.
+    node) lock node; need_node_packages; build_pause; build_kube_node ;;
+    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin PAUSE_BIN=$PAUSE_DIR/bin CNI_BIN=$CNI_BIN" ;;
+    *) echo "usage: $0 [all|node|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
   esac
 }
 main "$@"

@@ -33,7 +33,8 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
     doc = "An Amazon ECS service managed by ecs-operator.",
     scale(
         spec_replicas_path = ".spec.desiredCount",
-        status_replicas_path = ".status.runningCount"
+        status_replicas_path = ".status.runningCount",
+        label_selector_path = ".status.selector"
     ),
     printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredCount"),
     printcolumn(name = "Running", type_ = "integer", json_path = ".status.runningCount"),
@@ -1039,6 +1040,9 @@ pub struct EcsServiceStatus {
     /// definition is not deployed again until the spec or the restart annotation changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_rollout: Option<FailedRollout>,
+    /// Label selector of the scale subresource (HPA and KEDA require one); see [`scale_selector`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
 }
 
 /// A deployment that failed (circuit breaker), as the operator remembers it.
@@ -1061,6 +1065,22 @@ pub struct FailedRollout {
     /// previous revision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_task_definition: Option<String>,
+}
+
+/// The scale subresource's selector for the object `name`: `ecs.operator.dev/service=<name>`.
+/// No pod carries it (ECS tasks are not pods); it only has to parse and be stable. A label value
+/// holds at most 63 characters, so longer names keep a prefix and a hash of the whole name.
+pub fn scale_selector(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let value = if name.len() <= 63 {
+        name.to_string()
+    } else {
+        let digest = Sha256::digest(name.as_bytes());
+        let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let prefix: String = name.chars().take(54).collect();
+        format!("{}-{hash}", prefix.trim_end_matches(['-', '.']))
+    };
+    format!("ecs.operator.dev/service={value}")
 }
 
 /// One deployment of the service.
@@ -1140,6 +1160,30 @@ mod tests {
     use kube::CustomResourceExt;
 
     #[test]
+    fn scale_selector_table() {
+        let long = "a".repeat(70);
+        let cases = [
+            ("web", "ecs.operator.dev/service=web".to_string()),
+            ("api.v2", "ecs.operator.dev/service=api.v2".to_string()),
+            (
+                &long[..63],
+                format!("ecs.operator.dev/service={}", &long[..63]),
+            ),
+        ];
+        for (name, want) in cases {
+            assert_eq!(scale_selector(name), want, "{name}");
+        }
+        // Longer than a label value allows: a prefix and a hash, still distinct and stable.
+        let a = scale_selector(&long);
+        let b = scale_selector(&format!("{long}b"));
+        let value = a.trim_start_matches("ecs.operator.dev/service=");
+        assert!(value.len() <= 63, "{value}");
+        assert!(value.starts_with(&long[..54]), "{value}");
+        assert_ne!(a, b);
+        assert_eq!(a, scale_selector(&long));
+    }
+
+    #[test]
     fn crd_has_scale_categories_columns_and_rules() {
         let crd = EcsService::crd();
         assert_eq!(crd.spec.names.kind, "EcsService");
@@ -1154,7 +1198,8 @@ mod tests {
             version["subresources"]["scale"],
             serde_json::json!({
                 "specReplicasPath": ".spec.desiredCount",
-                "statusReplicasPath": ".status.runningCount"
+                "statusReplicasPath": ".status.runningCount",
+                "labelSelectorPath": ".status.selector"
             })
         );
         assert!(version["subresources"]["status"].is_object());

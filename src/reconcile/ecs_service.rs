@@ -14,7 +14,7 @@ use super::rollout;
 use super::{Changes, DeleteOutcome, Describe, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
-use crate::api::ecs_service::EcsService;
+use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
@@ -415,6 +415,8 @@ impl External<EcsService> for EcsServices {
         fields.insert("restartedAt".into(), json!(restarted));
         let failed = rollout::Memory::of(obj).record(observed);
         fields.insert("failedRollout".into(), json!(failed));
+        let name = obj.metadata.name.as_deref().unwrap_or_default();
+        fields.insert("selector".into(), json!(scale_selector(name)));
         fields
     }
 

@@ -1,0 +1,297 @@
+//! Helpers for tests on the node bed (`e2e/env up --node`): the operator runs as the Helm chart's
+//! pod on a real kubelet, and reaches the API server and moto only through the bed's forwarder.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::{tool, tool_output};
+
+/// What `e2e/env up --node` exported.
+#[derive(Clone, Debug)]
+pub struct NodeBed {
+    pub dir: PathBuf,
+    pub netns: String,
+    pub containerd: String,
+    /// Where pods reach the API server and moto (the forwarder inside the bed netns).
+    pub pod_api_host: String,
+    pub pod_api_port: String,
+    pub pod_aws_endpoint: String,
+}
+
+fn var(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| {
+        format!("{name} is not set: these tests need the node bed: eval \"$(e2e/env up --node)\" (make e2e does this)")
+    })
+}
+
+impl NodeBed {
+    pub fn from_env() -> Result<Self> {
+        ensure!(
+            var("ECS_BED_NODE")? == "1",
+            "ECS_BED_NODE is not 1: start the node bed with e2e/env up --node"
+        );
+        Ok(Self {
+            dir: PathBuf::from(var("ECS_BED_DIR")?),
+            netns: var("ECS_BED_NETNS")?,
+            containerd: var("ECS_BED_CONTAINERD")?,
+            pod_api_host: var("ECS_BED_POD_KUBERNETES_SERVICE_HOST")?,
+            pod_api_port: var("ECS_BED_POD_KUBERNETES_SERVICE_PORT")?,
+            pod_aws_endpoint: var("ECS_BED_POD_AWS_ENDPOINT_URL")?,
+        })
+    }
+
+    /// Lines of the forwarder's log (one per accepted connection).
+    pub fn forwarder_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs/bed-forward.log")).unwrap_or_default()
+    }
+
+    /// Connections the forwarder accepted from `peer_ip` towards host port `port`.
+    pub fn forwarded(&self, peer_ip: &str, port: &str) -> usize {
+        let peer = format!("accept peer={peer_ip}:");
+        let target = format!("-> 127.0.0.1:{port}");
+        self.forwarder_log()
+            .lines()
+            .filter(|l| l.contains(&peer) && l.ends_with(&target))
+            .count()
+    }
+
+    /// The moto port as the host sees it (same number inside the netns).
+    pub fn moto_port(&self) -> &str {
+        self.pod_aws_endpoint.rsplit(':').next().unwrap_or_default()
+    }
+
+    /// `ctr` against the node's containerd, in the kubelet's namespace.
+    pub async fn ctr(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["--address", &self.containerd, "--namespace", "k8s.io"];
+        all.extend_from_slice(args);
+        tool("ctr", &all).await
+    }
+}
+
+/// The operator image in the node: `ECS_BED_IMAGE` if set (make e2e builds it once), else built
+/// and imported now with `e2e/env image`. Returns (repository, tag).
+pub async fn operator_image() -> Result<(String, String)> {
+    static IMAGE: OnceCell<String> = OnceCell::const_new();
+    let image = IMAGE
+        .get_or_try_init(|| async {
+            if let Ok(image) = std::env::var("ECS_BED_IMAGE") {
+                return Ok::<_, anyhow::Error>(image);
+            }
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("env");
+            let out = tool(&script.display().to_string(), &["image"]).await?;
+            out.lines()
+                .find_map(|l| l.strip_prefix("IMAGE="))
+                .map(str::to_string)
+                .context("e2e/env image printed no IMAGE=")
+        })
+        .await?;
+    let (repo, tag) = image.rsplit_once(':').context("IMAGE without a tag")?;
+    Ok((repo.to_string(), tag.to_string()))
+}
+
+/// Creates a namespace; `restricted` labels it for Pod Security `restricted` enforcement.
+pub async fn create_namespace(client: &kube::Client, name: &str, restricted: bool) -> Result<()> {
+    let mut labels = json!({});
+    if restricted {
+        labels = json!({
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        });
+    }
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("create namespace {name}"))?;
+    Ok(())
+}
+
+/// A Secret `aws-credentials` in `namespace` with the bed's (moto's) credentials.
+pub async fn aws_secret(client: &kube::Client, namespace: &str) -> Result<()> {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "aws-credentials"},
+        "stringData": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    }))?;
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .context("create the AWS credentials Secret")?;
+    Ok(())
+}
+
+/// Chart values for the node bed: the imported image (pullPolicy Never), moto and the API
+/// server at the addresses pods reach, credentials from the `aws-credentials` Secret.
+pub fn chart_values(bed: &NodeBed, repository: &str, tag: &str) -> Value {
+    let secret = |key: &str| json!({"secretKeyRef": {"name": "aws-credentials", "key": key}});
+    json!({
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "aws": {"region": "us-east-1", "endpointUrl": bed.pod_aws_endpoint},
+        "resyncSeconds": 5,
+        "logLevel": "ecs_operator=debug,info",
+        "extraEnv": [
+            // No kube-proxy: in-cluster config must name the forwarder, not the Service IP.
+            {"name": "KUBERNETES_SERVICE_HOST", "value": bed.pod_api_host},
+            {"name": "KUBERNETES_SERVICE_PORT", "value": bed.pod_api_port},
+            {"name": "AWS_ACCESS_KEY_ID", "valueFrom": secret("AWS_ACCESS_KEY_ID")},
+            {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": secret("AWS_SECRET_ACCESS_KEY")},
+        ],
+    })
+}
+
+/// Sets `values[key] = value` for each pair (top-level keys; nested objects are replaced).
+pub fn with(mut values: Value, pairs: &[(&str, Value)]) -> Value {
+    for (k, v) in pairs {
+        values[*k] = v.clone();
+    }
+    values
+}
+
+/// `helm install|upgrade` of `chart` with `values` (written to a file: values only, no --set
+/// strings), waiting for the Deployment to be available.
+pub async fn helm_apply(
+    verb: &str,
+    release: &str,
+    namespace: &str,
+    chart: &Path,
+    values: &Value,
+) -> Result<String> {
+    let file = std::env::temp_dir().join(format!("{release}-{namespace}-values.yaml"));
+    std::fs::write(&file, serde_json::to_string_pretty(values)?)?;
+    let chart = chart.display().to_string();
+    let file_arg = file.display().to_string();
+    let out = tool(
+        "helm",
+        &[
+            verb,
+            release,
+            &chart,
+            "--namespace",
+            namespace,
+            "--values",
+            &file_arg,
+            "--wait",
+            "--timeout",
+            "180s",
+        ],
+    )
+    .await;
+    let _ = std::fs::remove_file(&file);
+    out
+}
+
+/// The release's operator pods (any phase).
+pub async fn operator_pods(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Vec<Pod>> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let lp = ListParams::default().labels(&format!("app.kubernetes.io/instance={release}"));
+    Ok(pods.list(&lp).await?.items)
+}
+
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+pub fn pod_ip(pod: &Pod) -> Option<String> {
+    pod.status.as_ref().and_then(|s| s.pod_ip.clone())
+}
+
+pub fn pod_name(pod: &Pod) -> String {
+    pod.metadata.name.clone().unwrap_or_default()
+}
+
+/// The containerd ID of the pod's (only) container.
+pub fn container_id(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let id = statuses.first()?.container_id.as_deref()?;
+    Some(id.trim_start_matches("containerd://").to_string())
+}
+
+pub fn restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .map(|c| c.restart_count)
+        .unwrap_or(0)
+}
+
+/// `GET path` on the pod's `port`, through the API server's pod proxy (the bed's egress proxy
+/// carries it into the bed netns to the pod's IP).
+pub async fn pod_http_get(namespace: &str, pod: &str, port: u16, path: &str) -> Result<String> {
+    let raw = format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}");
+    tool("kubectl", &["get", "--raw", &raw]).await
+}
+
+/// `kubectl logs` of the pod's container (`previous`: the last terminated one).
+pub async fn pod_logs(namespace: &str, pod: &str, previous: bool) -> Result<String> {
+    let mut args = vec!["logs", "-n", namespace, pod];
+    if previous {
+        args.push("--previous");
+    }
+    tool("kubectl", &args).await
+}
+
+/// Polls `check` until it returns Some or `deadline` passes.
+pub async fn poll_until<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let start = Instant::now();
+    loop {
+        let last = match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => "not yet".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if start.elapsed() > deadline {
+            bail!("timed out after {deadline:?} waiting for {what}: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Uninstalls the release and deletes its namespace (best effort; the node bed's
+/// controller-manager finalizes it).
+pub async fn uninstall(client: &kube::Client, release: &str, namespace: &str) {
+    let _ = tool_output(
+        "helm",
+        &["uninstall", release, "--namespace", namespace, "--wait"],
+    )
+    .await;
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(namespace, &DeleteParams::default())
+        .await;
+}
+
+/// Server-side applies `value` (a full object) with field manager `e2e-test`.
+pub async fn apply_json<K>(api: &Api<K>, value: &Value) -> Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = value["metadata"]["name"]
+        .as_str()
+        .context("metadata.name")?;
+    Ok(api
+        .patch(
+            name,
+            &PatchParams::apply("e2e-test").force(),
+            &Patch::Apply(value),
+        )
+        .await?)
+}
