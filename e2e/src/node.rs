@@ -295,3 +295,166 @@ where
         )
         .await?)
 }
+
+/// AWS names of the objects [`apply_one_of_each_kind`] made.
+#[derive(Clone, Debug)]
+pub struct OneOfEachKind {
+    pub repo: String,
+    pub family: String,
+    pub cluster: String,
+}
+
+/// Kubernetes names of the objects [`apply_one_of_each_kind`] makes (kind, name).
+pub const ONE_OF_EACH_KIND: [(&str, &str); 4] = [
+    ("EcrRepository", "repo"),
+    ("TaskDefinition", "web"),
+    ("EcsCluster", "cluster"),
+    ("EcsService", "web"),
+];
+
+/// A minimal object of every kind in `env`'s namespace: repository <- task definition
+/// (imageRef) <- service -> cluster. `extra` is merged into every spec (e.g. a deletionPolicy).
+pub async fn apply_one_of_each_kind(
+    env: &crate::TestEnv,
+    prefix: &str,
+    extra: Value,
+) -> Result<OneOfEachKind> {
+    use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+    let names = OneOfEachKind {
+        repo: crate::unique(prefix),
+        family: crate::unique(prefix),
+        cluster: crate::unique(prefix),
+    };
+    let spec = |mut v: Value| {
+        if let (Some(spec), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        v
+    };
+    let m = crate::manifest;
+    env.apply::<EcrRepository>(&m(
+        "EcrRepository",
+        "repo",
+        &spec(json!({"repositoryName": names.repo})),
+    ))
+    .await?;
+    env.apply::<TaskDefinition>(&m(
+        "TaskDefinition",
+        "web",
+        &spec(json!({"family": names.family, "networkMode": "bridge",
+            "requiresCompatibilities": ["EC2"],
+            "containerDefinitions": [{"name": "web", "memory": 128,
+                "imageRef": {"repositoryRef": {"name": "repo"}, "tag": "v1"},
+                "portMappings": [{"containerPort": 80, "hostPort": 0}]}]})),
+    ))
+    .await?;
+    env.apply::<EcsCluster>(&m(
+        "EcsCluster",
+        "cluster",
+        &spec(json!({"clusterName": names.cluster})),
+    ))
+    .await?;
+    env.apply::<EcsService>(&m(
+        "EcsService",
+        "web",
+        &spec(
+            json!({"serviceName": "web", "clusterRef": {"name": "cluster"},
+            "taskDefinitionRef": {"name": "web"}, "desiredCount": 2, "launchType": "EC2"}),
+        ),
+    ))
+    .await?;
+    Ok(names)
+}
+
+/// Waits until every object of [`apply_one_of_each_kind`] is Ready.
+pub async fn wait_one_of_each_kind_ready(env: &crate::TestEnv) -> Result<()> {
+    use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+    env.wait_condition::<EcrRepository>("repo", "Ready", "True", None)
+        .await?;
+    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
+        .await?;
+    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
+        .await?;
+    env.wait_condition::<EcsService>("web", "Ready", "True", None)
+        .await?;
+    Ok(())
+}
+
+/// What AWS (moto, read from the host) holds of one [`OneOfEachKind`] set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsHolds {
+    pub repository: bool,
+    /// ACTIVE revisions of the family.
+    pub active_revisions: usize,
+    pub cluster_active: bool,
+    pub service_active: bool,
+}
+
+impl AwsHolds {
+    pub const ALL: Self = Self {
+        repository: true,
+        active_revisions: 1,
+        cluster_active: true,
+        service_active: true,
+    };
+    pub const NOTHING: Self = Self {
+        repository: false,
+        active_revisions: 0,
+        cluster_active: false,
+        service_active: false,
+    };
+}
+
+pub async fn aws_holds(env: &crate::TestEnv, names: &OneOfEachKind) -> Result<AwsHolds> {
+    let repository = match env
+        .ecr
+        .describe_repositories()
+        .repository_names(&names.repo)
+        .send()
+        .await
+    {
+        Ok(out) => !out.repositories().is_empty(),
+        Err(e) if format!("{e:?}").contains("RepositoryNotFoundException") => false,
+        Err(e) => return Err(e.into()),
+    };
+    let active_revisions = env
+        .ecs
+        .list_task_definitions()
+        .family_prefix(&names.family)
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await?
+        .task_definition_arns()
+        .iter()
+        .filter(|arn| arn.contains(&format!("/{}:", names.family)))
+        .count();
+    let clusters = env
+        .ecs
+        .describe_clusters()
+        .clusters(&names.cluster)
+        .send()
+        .await?;
+    let cluster_active = clusters
+        .clusters()
+        .iter()
+        .any(|c| c.status() == Some("ACTIVE"));
+    let service_active = if cluster_active {
+        env.ecs
+            .describe_services()
+            .cluster(&names.cluster)
+            .services("web")
+            .send()
+            .await?
+            .services()
+            .iter()
+            .any(|s| s.status() == Some("ACTIVE"))
+    } else {
+        false
+    };
+    Ok(AwsHolds {
+        repository,
+        active_revisions,
+        cluster_active,
+        service_active,
+    })
+}

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use e2e::node::{
-    NodeBed, aws_secret, chart_values, create_namespace, helm_apply, operator_image, operator_pods,
-    pod_http_get, pod_ip, pod_logs, pod_name, pod_ready, poll_until, restarts, uninstall, with,
+    NodeBed, OneOfEachKind, apply_one_of_each_kind, aws_secret, chart_values, create_namespace,
+    helm_apply, operator_image, operator_pods, pod_http_get, pod_ip, pod_logs, pod_name, pod_ready,
+    poll_until, restarts, uninstall, wait_one_of_each_kind_ready, with,
 };
-use e2e::{TestEnv, manifest, metric_value, unique};
+use e2e::{TestEnv, metric_value, unique};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
@@ -19,42 +20,6 @@ use serde_json::json;
 
 fn chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
-}
-
-/// A minimal object of every kind: repository <- task definition (imageRef) <- service -> cluster.
-async fn apply_one_of_each_kind(env: &TestEnv) -> Result<(String, String, String)> {
-    let repo = unique("node-psa");
-    let family = unique("node-psa");
-    let cluster = unique("node-psa");
-    env.apply::<EcrRepository>(&manifest(
-        "EcrRepository",
-        "repo",
-        &json!({"repositoryName": repo}),
-    ))
-    .await?;
-    env.apply::<TaskDefinition>(&manifest(
-        "TaskDefinition",
-        "web",
-        &json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
-                "containerDefinitions": [{"name": "web", "memory": 128,
-                    "imageRef": {"repositoryRef": {"name": "repo"}, "tag": "v1"},
-                    "portMappings": [{"containerPort": 80, "hostPort": 0}]}]}),
-    ))
-    .await?;
-    env.apply::<EcsCluster>(&manifest(
-        "EcsCluster",
-        "cluster",
-        &json!({"clusterName": cluster}),
-    ))
-    .await?;
-    env.apply::<EcsService>(&manifest(
-        "EcsService",
-        "web",
-        &json!({"serviceName": "web", "clusterRef": {"name": "cluster"},
-                "taskDefinitionRef": {"name": "web"}, "desiredCount": 2, "launchType": "EC2"}),
-    ))
-    .await?;
-    Ok((repo, family, cluster))
 }
 
 #[tokio::test]
@@ -136,15 +101,12 @@ async fn restricted_install(
         "the operator pod uses the host network"
     );
 
-    let (repo, family, cluster) = apply_one_of_each_kind(env).await?;
-    env.wait_condition::<EcrRepository>("repo", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
-        .await?;
-    env.wait_condition::<EcsService>("web", "Ready", "True", None)
-        .await?;
+    let OneOfEachKind {
+        repo,
+        family,
+        cluster,
+    } = apply_one_of_each_kind(env, "node-psa", json!({})).await?;
+    wait_one_of_each_kind_ready(env).await?;
 
     // AWS (moto, read from the host) holds what the pod created.
     let repos = env
@@ -196,7 +158,10 @@ async fn restricted_install(
         .await?;
     let holder = lease.spec.and_then(|s| s.holder_identity);
     ensure!(
-        holder.as_deref() == Some(name.as_str()),
+        holder
+            .as_deref()
+            .map(ecs_operator::runtime::leader::pod_of_identity)
+            == Some(name.as_str()),
         "Lease holder {holder:?}, pod {name}"
     );
     ensure!(

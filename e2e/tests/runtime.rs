@@ -307,7 +307,8 @@ async fn two_replicas_one_leader_standby_takes_over_without_double_writes() -> R
         .and_then(|s| s.holder_identity)
         .context("lease without holder")?;
     ensure!(
-        holder.ends_with(&format!("-{}", leader.pid().context("leader pid")?)),
+        ecs_operator::runtime::leader::pod_of_identity(&holder)
+            .ends_with(&format!("-{}", leader.pid().context("leader pid")?)),
         "lease held by {holder}"
     );
 

@@ -46,18 +46,33 @@ pub enum LeaderError {
     },
 }
 
-/// Holder identity: `POD_NAME` when set (the Deployment passes it), else hostname and PID.
+/// Holder identity, unique per process: `<POD_NAME>_<start>` when `POD_NAME` is set (the
+/// Deployment passes it), else `<hostname>-<pid>_<start>`, where `<start>` is this process's start
+/// time in nanoseconds (hex). A container the kubelet restarts after a crash keeps its pod name
+/// (and PID 1) but gets a new identity, so it cannot mistake the dead process's Lease for its own
+/// and must wait for the Lease to expire like any standby (client-go adds a UUID for the same
+/// reason). Tools map an identity back to its pod with [`pod_of_identity`].
 pub fn default_identity() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME")
-        && !pod.is_empty()
-    {
-        return pod;
-    }
-    let host = hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "ecs-operator".into());
-    format!("{host}-{}", std::process::id())
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let base = match std::env::var("POD_NAME") {
+        Ok(pod) if !pod.is_empty() => pod,
+        _ => {
+            let host = hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "ecs-operator".into());
+            format!("{host}-{}", std::process::id())
+        }
+    };
+    format!("{base}_{start:x}")
+}
+
+/// The pod (or host-pid) part of a holder identity made by [`default_identity`].
+pub fn pod_of_identity(identity: &str) -> &str {
+    identity.rsplit_once('_').map_or(identity, |(base, _)| base)
 }
 
 /// Lease namespace: `POD_NAMESPACE` when set, else `default`.
@@ -301,9 +316,31 @@ mod tests {
     }
 
     #[test]
-    fn identity_is_unique_per_process_without_pod_name() {
+    fn identity_is_unique_per_process_start() {
+        let a = default_identity();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = default_identity();
+        assert_ne!(
+            a, b,
+            "two starts of one pod must not share a Lease identity"
+        );
+        assert_eq!(pod_of_identity(&a), pod_of_identity(&b));
         if std::env::var_os("POD_NAME").is_none() {
-            assert!(default_identity().ends_with(&format!("-{}", std::process::id())));
+            assert!(pod_of_identity(&a).ends_with(&format!("-{}", std::process::id())));
+        }
+    }
+
+    #[test]
+    fn pod_of_identity_strips_the_start_suffix() {
+        for (identity, pod) in [
+            (
+                "ops-ecs-operator-5d8f-abcde_18a2b3c4d5e6f708",
+                "ops-ecs-operator-5d8f-abcde",
+            ),
+            ("host-42_1", "host-42"),
+            ("no-suffix", "no-suffix"),
+        ] {
+            assert_eq!(pod_of_identity(identity), pod, "{identity}");
         }
     }
 }
