@@ -351,6 +351,24 @@ impl Drop for TestEnv {
 }
 
 impl TestEnv {
+    /// The ECR repository `name` as AWS describes it; `None` when it does not exist.
+    pub async fn ecr_repository(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_ecr::types::Repository>> {
+        match self
+            .ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.repositories().first().cloned()),
+            Err(e) if format!("{e:?}").contains("RepositoryNotFoundException") => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// How many operator log lines contain `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
         std::fs::read_to_string(&self.log_path)

@@ -406,17 +406,7 @@ impl AwsHolds {
 }
 
 pub async fn aws_holds(env: &crate::TestEnv, names: &OneOfEachKind) -> Result<AwsHolds> {
-    let repository = match env
-        .ecr
-        .describe_repositories()
-        .repository_names(&names.repo)
-        .send()
-        .await
-    {
-        Ok(out) => !out.repositories().is_empty(),
-        Err(e) if format!("{e:?}").contains("RepositoryNotFoundException") => false,
-        Err(e) => return Err(e.into()),
-    };
+    let repository = env.ecr_repository(&names.repo).await?.is_some();
     let active_revisions = env
         .ecs
         .list_task_definitions()
@@ -457,4 +447,67 @@ pub async fn aws_holds(env: &crate::TestEnv, names: &OneOfEachKind) -> Result<Aw
         cluster_active,
         service_active,
     })
+}
+
+/// The chart in this repository.
+pub fn chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
+}
+
+/// One Helm release of the operator on the node bed: its name, its namespace (enforcing Pod
+/// Security `restricted`, with the `aws-credentials` Secret) and the image it runs.
+pub struct Release {
+    pub bed: NodeBed,
+    pub repository: String,
+    pub tag: String,
+    pub name: String,
+    pub namespace: String,
+    client: kube::Client,
+}
+
+impl Release {
+    /// Names a release `<prefix>-…` in a new namespace `node-<prefix>-ops-…`; installs nothing.
+    pub async fn prepare(client: &kube::Client, prefix: &str) -> Result<Self> {
+        let bed = NodeBed::from_env()?;
+        let (repository, tag) = operator_image().await?;
+        let release = Self {
+            bed,
+            repository,
+            tag,
+            name: crate::unique(prefix),
+            namespace: crate::unique(&format!("node-{prefix}-ops")),
+            client: client.clone(),
+        };
+        create_namespace(client, &release.namespace, true).await?;
+        aws_secret(client, &release.namespace).await?;
+        Ok(release)
+    }
+
+    /// The node-bed chart values for this release's image.
+    pub fn values(&self) -> Value {
+        chart_values(&self.bed, &self.repository, &self.tag)
+    }
+
+    /// Passes `result` through after printing the operator pods' log tails (when it is an
+    /// error) and uninstalling the release with its namespace.
+    pub async fn finish<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            for pod in operator_pods(&self.client, &self.namespace, &self.name)
+                .await
+                .unwrap_or_default()
+            {
+                let logs = pod_logs(&self.namespace, &pod_name(&pod), false)
+                    .await
+                    .unwrap_or_default();
+                let lines: Vec<&str> = logs.lines().collect();
+                eprintln!(
+                    "--- {} log tail ---\n{}",
+                    pod_name(&pod),
+                    lines[lines.len().saturating_sub(40)..].join("\n")
+                );
+            }
+        }
+        uninstall(&self.client, &self.name, &self.namespace).await;
+        result
+    }
 }

@@ -22,22 +22,9 @@ struct AwsView {
 }
 
 async fn aws_view(env: &TestEnv, name: &str) -> Result<Option<AwsView>> {
-    let out = match env
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if format!("{e:?}").contains("RepositoryNotFoundException") => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(repo) = env.ecr_repository(name).await? else {
+        return Ok(None);
     };
-    let repo = out
-        .repositories()
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow!("empty describe"))?;
     let arn = repo.repository_arn().unwrap_or_default().to_string();
     let mut tags: Vec<(String, String)> = env
         .ecr

@@ -4,13 +4,13 @@
 //! replicas' logs show no two of them reconciled at the same time.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use e2e::node::{
-    NodeBed, aws_secret, chart_values, container_id, create_namespace, helm_apply, operator_image,
-    operator_pods, pod_logs, pod_name, pod_ready, poll_until, uninstall, with,
+    Release, chart, chart_values, container_id, helm_apply, operator_pods, pod_logs, pod_name,
+    pod_ready, poll_until, with,
 };
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::EcrRepository;
@@ -21,10 +21,6 @@ use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
 const LEASE_SECONDS: u64 = 10;
-
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
-}
 
 /// `kubectl logs -f` of a pod into a file: the only record of a pod that gets deleted.
 struct Follower {
@@ -124,28 +120,22 @@ fn assert_one_reconciler(logs: &BTreeMap<String, String>) -> Result<()> {
 
 #[tokio::test]
 async fn standby_takes_over_on_pod_delete_and_on_sigkill_without_overlap() -> Result<()> {
-    let bed = NodeBed::from_env()?;
-    let (repository, tag) = operator_image().await?;
     let mut env = TestEnv::new("node-lead").await?;
-    env.stop_operator();
-    let release = unique("lead");
-    let release_ns = unique("node-lead-ops");
-    create_namespace(&env.client, &release_ns, true).await?;
-    let result = failover(&bed, &env, &release, &release_ns, &repository, &tag).await;
-    uninstall(&env.client, &release, &release_ns).await;
-    result?;
+    env.stop_operator(); // the operator under test is the chart's pod
+    let rel = Release::prepare(&env.client, "lead").await?;
+    rel.finish(failover(&rel, &env).await).await?;
     env.cleanup::<EcrRepository>().await
 }
 
-async fn failover(
-    bed: &NodeBed,
-    env: &TestEnv,
-    release: &str,
-    release_ns: &str,
-    repository: &str,
-    tag: &str,
-) -> Result<()> {
-    aws_secret(&env.client, release_ns).await?;
+async fn failover(rel: &Release, env: &TestEnv) -> Result<()> {
+    let Release {
+        bed,
+        name: release,
+        namespace: release_ns,
+        repository,
+        tag,
+        ..
+    } = rel;
     let values = with(
         chart_values(bed, repository, tag),
         &[

@@ -2,66 +2,40 @@
 //! namespace enforcing the `restricted` Pod Security level, the pod Ready through its probes, and
 //! every kind reconciled by that pod under the chart's ServiceAccount via in-cluster config.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use e2e::node::{
-    NodeBed, OneOfEachKind, apply_one_of_each_kind, aws_secret, chart_values, create_namespace,
-    helm_apply, operator_image, operator_pods, pod_http_get, pod_ip, pod_logs, pod_name, pod_ready,
-    poll_until, restarts, uninstall, wait_one_of_each_kind_ready, with,
+    OneOfEachKind, Release, apply_one_of_each_kind, chart, chart_values, helm_apply, operator_pods,
+    pod_http_get, pod_ip, pod_logs, pod_name, pod_ready, poll_until, restarts,
+    wait_one_of_each_kind_ready, with,
 };
-use e2e::{TestEnv, metric_value, unique};
+use e2e::{TestEnv, metric_value};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
-}
-
 #[tokio::test]
 async fn restricted_install_runs_a_ready_pod_that_reconciles_every_kind_in_cluster() -> Result<()> {
-    let bed = NodeBed::from_env()?;
-    let (repository, tag) = operator_image().await?;
     // The watched namespace is the test's; the release lives in a restricted one of its own.
     let mut env = TestEnv::new("node-psa").await?;
     env.stop_operator(); // the operator under test is the chart's pod, not a local process
-    let release = unique("psa");
-    let release_ns = unique("node-ops");
-    create_namespace(&env.client, &release_ns, true).await?;
-    let result = restricted_install(&bed, &mut env, &release, &release_ns, &repository, &tag).await;
-    if result.is_err() {
-        for pod in operator_pods(&env.client, &release_ns, &release)
-            .await
-            .unwrap_or_default()
-        {
-            let logs = pod_logs(&release_ns, &pod_name(&pod), false)
-                .await
-                .unwrap_or_default();
-            eprintln!("--- {} log tail ---\n{}", pod_name(&pod), tail(&logs, 40));
-        }
-    }
-    uninstall(&env.client, &release, &release_ns).await;
-    result?;
+    let rel = Release::prepare(&env.client, "psa").await?;
+    rel.finish(restricted_install(&rel, &mut env).await).await?;
     env.cleanup::<EcsService>().await
 }
 
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-async fn restricted_install(
-    bed: &NodeBed,
-    env: &mut TestEnv,
-    release: &str,
-    release_ns: &str,
-    repository: &str,
-    tag: &str,
-) -> Result<()> {
+async fn restricted_install(rel: &Release, env: &mut TestEnv) -> Result<()> {
+    let Release {
+        bed,
+        name: release,
+        namespace: release_ns,
+        repository,
+        tag,
+        ..
+    } = rel;
     let watched = env.namespace.clone();
 
     // Pod Security admission really enforces `restricted` there: a hostNetwork pod is refused.
@@ -76,7 +50,6 @@ async fn restricted_install(
         "a hostNetwork pod was not refused by PodSecurity: {refused:?}"
     );
 
-    aws_secret(&env.client, release_ns).await?;
     let values = with(
         chart_values(bed, repository, tag),
         &[("watchNamespace", json!(watched))],

@@ -2,23 +2,15 @@
 //! through its scale subresource: below minReplicas it raises desiredCount in AWS to the
 //! minimum, above maxReplicas it lowers it to the maximum. The operator is the chart's pod.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use e2e::node::{
-    NodeBed, apply_json, aws_secret, chart_values, create_namespace, helm_apply, operator_image,
-    poll_until, uninstall, with,
-};
+use e2e::node::{Release, apply_json, chart, chart_values, helm_apply, poll_until, with};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::{EcsCluster, EcsService, TaskDefinition};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
-}
 
 /// desiredCount of the service in AWS (moto's DescribeServices).
 async fn aws_desired(env: &TestEnv, cluster: &str) -> Result<i32> {
@@ -50,28 +42,22 @@ async fn wait_aws_desired(env: &TestEnv, cluster: &str, want: i32) -> Result<()>
 
 #[tokio::test]
 async fn hpa_clamps_desired_count_in_aws_to_min_and_max_replicas() -> Result<()> {
-    let bed = NodeBed::from_env()?;
-    let (repository, tag) = operator_image().await?;
     let mut env = TestEnv::new("node-hpa").await?;
-    env.stop_operator();
-    let release = unique("hpa");
-    let release_ns = unique("node-hpa-ops");
-    create_namespace(&env.client, &release_ns, true).await?;
-    let result = clamp(&bed, &env, &release, &release_ns, &repository, &tag).await;
-    uninstall(&env.client, &release, &release_ns).await;
-    result?;
+    env.stop_operator(); // the operator under test is the chart's pod
+    let rel = Release::prepare(&env.client, "hpa").await?;
+    rel.finish(clamp(&rel, &env).await).await?;
     env.cleanup::<EcsService>().await
 }
 
-async fn clamp(
-    bed: &NodeBed,
-    env: &TestEnv,
-    release: &str,
-    release_ns: &str,
-    repository: &str,
-    tag: &str,
-) -> Result<()> {
-    aws_secret(&env.client, release_ns).await?;
+async fn clamp(rel: &Release, env: &TestEnv) -> Result<()> {
+    let Release {
+        bed,
+        name: release,
+        namespace: release_ns,
+        repository,
+        tag,
+        ..
+    } = rel;
     let values = with(
         chart_values(bed, repository, tag),
         &[("watchNamespace", json!(env.namespace))],

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use e2e::node::{
-    AwsHolds, NodeBed, ONE_OF_EACH_KIND, OneOfEachKind, apply_one_of_each_kind, aws_holds,
-    aws_secret, chart_values, create_namespace, helm_apply, operator_image, operator_pods,
-    pod_http_get, pod_logs, pod_name, pod_ready, poll_until, uninstall,
+    AwsHolds, ONE_OF_EACH_KIND, OneOfEachKind, Release, apply_one_of_each_kind, aws_holds, chart,
+    chart_values, helm_apply, operator_pods, pod_http_get, pod_name, pod_ready, poll_until,
 };
 use e2e::{TestEnv, metric_value, tool, unique};
 use k8s_openapi::api::core::v1::Namespace;
@@ -21,10 +20,6 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
-
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ecs-operator")
-}
 
 fn crd_file() -> PathBuf {
     chart().join("crds/ecs.operator.dev.yaml")
@@ -36,8 +31,6 @@ const NEW_COLUMN: &str = "Upgraded";
 #[tokio::test]
 async fn upgrade_namespace_deletion_and_uninstall_keep_status_and_aws_as_the_policies_say()
 -> Result<()> {
-    let bed = NodeBed::from_env()?;
-    let (repository, tag) = operator_image().await?;
     // Three namespaces of objects: one deleted with Delete policy, one deleted with Retain
     // policy, one that outlives the release.
     let mut doomed = TestEnv::new("node-life-del").await?;
@@ -46,54 +39,27 @@ async fn upgrade_namespace_deletion_and_uninstall_keep_status_and_aws_as_the_pol
     for env in [&mut doomed, &mut kept, &mut stays] {
         env.stop_operator(); // the operator under test is the chart's pod
     }
-    let release = unique("life");
-    let release_ns = unique("node-life-ops");
-    create_namespace(&doomed.client, &release_ns, true).await?;
-    let result = lifecycle(
-        &bed,
-        [&doomed, &kept, &stays],
-        &release,
-        &release_ns,
-        &repository,
-        &tag,
-    )
-    .await;
-    if result.is_err() {
-        for pod in operator_pods(&doomed.client, &release_ns, &release)
-            .await
-            .unwrap_or_default()
-        {
-            let logs = pod_logs(&release_ns, &pod_name(&pod), false)
-                .await
-                .unwrap_or_default();
-            let lines: Vec<&str> = logs.lines().collect();
-            eprintln!(
-                "--- {} log tail ---\n{}",
-                pod_name(&pod),
-                lines[lines.len().saturating_sub(40)..].join("\n")
-            );
-        }
-    }
+    let rel = Release::prepare(&doomed.client, "life").await?;
+    let result = lifecycle(&rel, [&doomed, &kept, &stays]).await;
     // Put the CRDs back as the chart has them (the test changed a printer column).
     let restored = kubectl_apply_crds(&crd_file()).await;
-    uninstall(&doomed.client, &release, &release_ns).await;
-    result?;
+    rel.finish(result).await?;
     restored?;
     doomed.cleanup_all().await?;
     kept.cleanup_all().await?;
     stays.cleanup_all().await
 }
 
-async fn lifecycle(
-    bed: &NodeBed,
-    [doomed, kept, stays]: [&TestEnv; 3],
-    release: &str,
-    release_ns: &str,
-    repository: &str,
-    tag: &str,
-) -> Result<()> {
+async fn lifecycle(rel: &Release, [doomed, kept, stays]: [&TestEnv; 3]) -> Result<()> {
+    let Release {
+        bed,
+        name: release,
+        namespace: release_ns,
+        repository,
+        tag,
+        ..
+    } = rel;
     let client = &doomed.client;
-    aws_secret(client, release_ns).await?;
     // Cluster-wide (the chart's default): a ClusterRole, so the operator keeps its rights while
     // a namespace it watches is being deleted.
     let values = chart_values(bed, repository, tag);
@@ -111,16 +77,7 @@ async fn lifecycle(
         ensure!(holds == AwsHolds::ALL, "{names:?}: {holds:?}");
     }
 
-    upgrade(
-        bed,
-        [doomed, kept, stays],
-        [&del, &keep, &stay],
-        release,
-        release_ns,
-        repository,
-        tag,
-    )
-    .await?;
+    upgrade(rel, [doomed, kept, stays], [&del, &keep, &stay]).await?;
 
     // Deleting namespaces: the namespace controller deletes the objects; the operator finalizes
     // them per their deletion policy and both namespaces go away.
@@ -194,15 +151,15 @@ async fn lifecycle(
 /// `helm upgrade` to a new image tag after the CRDs were changed with `kubectl apply
 /// --server-side` (the README's upgrade path): objects keep their status, and the new pod makes
 /// no mutating AWS call, since nothing in AWS needs to change.
-async fn upgrade(
-    bed: &NodeBed,
-    envs: [&TestEnv; 3],
-    names: [&OneOfEachKind; 3],
-    release: &str,
-    release_ns: &str,
-    repository: &str,
-    tag: &str,
-) -> Result<()> {
+async fn upgrade(rel: &Release, envs: [&TestEnv; 3], names: [&OneOfEachKind; 3]) -> Result<()> {
+    let Release {
+        bed,
+        name: release,
+        namespace: release_ns,
+        repository,
+        tag,
+        ..
+    } = rel;
     let client = &envs[0].client;
     let before = statuses(&envs).await?;
     let revisions_before = revisions(&envs, &names).await?;

@@ -15,21 +15,11 @@ const OWNER_UID: &str = "ecs.operator.dev/owner-uid";
 
 /// Tags of an ECR repository, `None` when it does not exist.
 async fn repo_tags(env: &TestEnv, name: &str) -> Result<Option<BTreeMap<String, String>>> {
-    let out = match env
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if format!("{e:?}").contains("RepositoryNotFoundException") => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(repo) = env.ecr_repository(name).await? else {
+        return Ok(None);
     };
-    let arn = out
-        .repositories()
-        .first()
-        .and_then(|r| r.repository_arn())
+    let arn = repo
+        .repository_arn()
         .ok_or_else(|| anyhow!("repository without ARN"))?
         .to_string();
     let tags = env
