@@ -10,7 +10,10 @@ TEST_BED := $(CURDIR)/.bed-test
 NODE_BED := $(CURDIR)/.bed-test-node
 # e2e/tests/node_*.rs need the node bed (pods, controller-manager); the rest run on the light bed.
 NODE_TESTS := $(sort $(basename $(notdir $(wildcard e2e/tests/node_*.rs))))
-LIGHT_TESTS := $(filter-out $(NODE_TESTS),$(sort $(basename $(notdir $(wildcard e2e/tests/*.rs)))))
+# Tests whose tools are too heavy for CI's budget (KEDA: ~10 minutes of Go build): make e2e-extended.
+EXTENDED_TESTS := keda
+LIGHT_TESTS := $(filter-out $(NODE_TESTS) $(EXTENDED_TESTS),$(sort $(basename $(notdir $(wildcard e2e/tests/*.rs)))))
+EXTENDED_BED := $(CURDIR)/.bed-test-extended
 
 .PHONY: help
 help: ## list targets
@@ -64,6 +67,14 @@ e2e-node: tools build ## the node_* tests against a fresh node bed (the chart's 
 	  ECS_BED_IMAGE="$$(ECS_BED_DIR=$(NODE_BED) e2e/env image | sed -n 's/^IMAGE=//p')"; \
 	  [[ -n "$$ECS_BED_IMAGE" ]] || { echo "e2e/env image failed" >&2; exit 1; }; export ECS_BED_IMAGE; \
 	  $(CARGO) test -p e2e $(addprefix --test ,$(NODE_TESTS)) -- --test-threads=$${E2E_NODE_THREADS:-2}
+
+.PHONY: e2e-extended
+e2e-extended: tools build ## tests outside CI: KEDA's real operator scaling an EcsService (builds KEDA once)
+	e2e/tools/build.sh keda
+	@ECS_BED_DIR=$(EXTENDED_BED) e2e/env down >/dev/null 2>&1 || true
+	@trap 'ECS_BED_DIR=$(EXTENDED_BED) e2e/env down >&2' EXIT; \
+	  eval "$$(ECS_BED_DIR=$(EXTENDED_BED) e2e/env up)"; \
+	  $(CARGO) test -p e2e $(addprefix --test ,$(EXTENDED_TESTS))
 
 .PHONY: test
 test: lint check-crds unit e2e ## everything CI runs

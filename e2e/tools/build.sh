@@ -12,6 +12,7 @@ HELM_DIR="$cache/helm-$HELM_VERSION"
 MOTO_DIR="$cache/moto-$MOTO_VERSION"
 KSTATUS_DIR="$cache/kstatus-$KSTATUS_VERSION"
 PAUSE_DIR="$cache/pause-$PAUSE_VERSION"
+KEDA_DIR="$cache/keda-$KEDA_VERSION"
 CNI_BIN="${ECS_BED_CNI_BIN:-/usr/lib/cni}"
 
 log() { echo "[build-tools] $*" >&2; }
@@ -110,6 +111,26 @@ build_kstatus() {  # the e2e tests' checker: cli-utils' kstatus on JSON from std
   go_build "$here/kstatus" "$KSTATUS_DIR" "-s -w" .
 }
 
+# KEDA's operator (the part that activates 0 <-> 1 and runs the scalers) and its CRDs, from the
+# module source (its go.mod has replace directives, so `go install pkg@version` refuses it).
+build_keda() {
+  [[ -x "$KEDA_DIR/bin/keda-operator" && -d "$KEDA_DIR/crds" ]] && return
+  need go "Go builds the KEDA operator from github.com/kedacore/keda/v2"
+  log "building the KEDA operator $KEDA_VERSION (first run only; several minutes)"
+  local src work="$KEDA_DIR/.build"
+  src="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$src" ]] || { echo "error: go mod download of keda $KEDA_VERSION gave no source dir" >&2; exit 1; }
+  rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/. "$work"/ && chmod -R u+w "$work"
+  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+    -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION" -o "$work/keda-operator" ./cmd/operator)
+  mkdir -p "$KEDA_DIR/bin" "$KEDA_DIR/.crds"
+  cp "$work"/config/crd/bases/*.yaml "$KEDA_DIR/.crds/"
+  rm -rf "$KEDA_DIR/crds" && mv "$KEDA_DIR/.crds" "$KEDA_DIR/crds"
+  mv "$work/keda-operator" "$KEDA_DIR/bin/keda-operator"
+  rm -rf "$work"
+}
+
 build_moto() {
   # pip creates bin/moto_server long before it finishes, so completion is marked separately.
   [[ -f "$MOTO_DIR/.complete" ]] && return
@@ -143,8 +164,9 @@ main() {
     all) lock; build_moto; build_etcd; build_kube; build_helm; build_kstatus ;;
     # The node bed's extras, under their own lock so they can build while `all` does.
     node) lock node; need_node_packages; build_pause; build_kube_node ;;
-    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin PAUSE_BIN=$PAUSE_DIR/bin CNI_BIN=$CNI_BIN" ;;
-    *) echo "usage: $0 [all|node|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
+    keda) lock keda; build_keda ;;
+    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin PAUSE_BIN=$PAUSE_DIR/bin CNI_BIN=$CNI_BIN KEDA_DIR=$KEDA_DIR" ;;
+    *) echo "usage: $0 [all|node|keda|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
   esac
 }
 main "$@"
