@@ -234,3 +234,40 @@ async fn task_definition_environment_from_two_field_managers() -> Result<()> {
     .await?;
     env.cleanup::<TaskDefinition>().await
 }
+
+#[tokio::test]
+async fn a_duplicate_key_is_refused_by_the_api_server_naming_it() -> Result<()> {
+    let env = TestEnv::new("ssa-dup").await?;
+    let spec = json!({"repositoryName": unique("ssa-dup"),
+        "tags": [{"Key": "team", "Value": "a"}, {"Key": "team", "Value": "b"}]});
+    // Server-side apply (kubectl apply --server-side, Argo CD, Flux).
+    let applied =
+        apply_as::<EcrRepository>(&env, "e2e-test", "EcrRepository", "dup", spec.clone()).await;
+    let message = format!(
+        "{:#}",
+        applied.err().context("a duplicate tag key was applied")?
+    );
+    anyhow::ensure!(
+        message.contains("duplicate entries for key [Key=\"team\"]"),
+        "server-side apply refusal does not name the key: {message}"
+    );
+    // A plain create (kubectl create / client-side apply).
+    let object: EcrRepository = serde_json::from_value(json!({
+        "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcrRepository",
+        "metadata": {"name": "dup"}, "spec": spec,
+    }))?;
+    let created = env
+        .api::<EcrRepository>()
+        .create(&kube::api::PostParams::default(), &object)
+        .await;
+    match created {
+        Err(kube::Error::Api(e)) => anyhow::ensure!(
+            e.code == 422 && e.message.contains("spec.tags[1]: Duplicate value"),
+            "create refusal: {} {}",
+            e.code,
+            e.message
+        ),
+        other => anyhow::bail!("a duplicate tag key was created: {other:?}"),
+    }
+    env.cleanup::<EcrRepository>().await
+}
