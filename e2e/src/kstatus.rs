@@ -1,7 +1,7 @@
 //! Health as GitOps tools compute it, on objects read from the bed: kstatus (Flux, kpt,
 //! cli-utils) through the e2e/tools/kstatus checker (cli-utils' own code, built by
-//! e2e/tools/build.sh), and the chart's Argo CD Lua health check through Debian's `lua5.1`
-//! (Argo CD runs gopher-lua, Lua 5.1). Every kstatus check also checks the Lua verdict.
+//! e2e/tools/build.sh), and the chart's Argo CD Lua health check through e2e/tools/argolua
+//! (gopher-lua, the Lua VM Argo CD embeds). Every kstatus check also checks the Lua verdict.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,22 +17,35 @@ use tokio::sync::OnceCell;
 
 use crate::TestEnv;
 
-/// The kstatus checker, built on first use (build.sh caches it and serialises builds).
+/// A Go test tool `name` from e2e/tools, built on first use (build.sh caches it and serialises
+/// builds); `key` is its entry in `build.sh paths`.
+async fn go_tool(name: &str, key: &str) -> Result<PathBuf> {
+    let build = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/build.sh");
+    let build = build.to_string_lossy().into_owned();
+    crate::tool(&build, &[name]).await?;
+    let paths = crate::tool(&build, &["paths"]).await?;
+    let prefix = format!("{key}=");
+    let dir = paths
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(prefix.as_str()))
+        .ok_or_else(|| anyhow!("build.sh paths names no {key}: {paths}"))?;
+    Ok(PathBuf::from(dir).join(name))
+}
+
+/// The kstatus checker (cli-utils' own status code).
 pub async fn kstatus_bin() -> Result<PathBuf> {
     static BIN: OnceCell<PathBuf> = OnceCell::const_new();
-    BIN.get_or_try_init(|| async {
-        let build = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/build.sh");
-        let build = build.to_string_lossy().into_owned();
-        crate::tool(&build, &["kstatus"]).await?;
-        let paths = crate::tool(&build, &["paths"]).await?;
-        let dir = paths
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("KSTATUS_BIN="))
-            .ok_or_else(|| anyhow!("build.sh paths names no KSTATUS_BIN: {paths}"))?;
-        Ok(PathBuf::from(dir).join("kstatus"))
-    })
-    .await
-    .cloned()
+    BIN.get_or_try_init(|| go_tool("kstatus", "KSTATUS_BIN"))
+        .await
+        .cloned()
+}
+
+/// The Argo CD health runner (gopher-lua).
+pub async fn argolua_bin() -> Result<PathBuf> {
+    static BIN: OnceCell<PathBuf> = OnceCell::const_new();
+    BIN.get_or_try_init(|| go_tool("argolua", "ARGOLUA_BIN"))
+        .await
+        .cloned()
 }
 
 /// kstatus of one object JSON: (status, message).
@@ -87,54 +100,32 @@ where
 }
 
 /// The chart's Argo CD health script (one script for every kind).
+pub fn health_script_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/ecs-operator/health/ecs.operator.dev.lua")
+}
+
 pub fn health_script() -> Result<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../charts/ecs-operator/health/ecs.operator.dev.lua");
+    let path = health_script_path();
     std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
 }
 
-/// A JSON value as a Lua table constructor.
-fn lua_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("{s:?}"),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(lua_literal).collect();
-            format!("{{{}}}", items.join(", "))
-        }
-        Value::Object(map) => {
-            let fields: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("[{k:?}] = {}", lua_literal(v)))
-                .collect();
-            format!("{{{}}}", fields.join(", "))
-        }
-    }
-}
-
-/// Runs the Argo CD health script on `obj` with lua5.1: (status, message).
+/// Runs the Argo CD health script on `obj` as Argo CD does (gopher-lua): (status, message).
 pub async fn argocd_health(obj: &Value) -> Result<(String, String)> {
-    let program = format!(
-        "obj = {}\nlocal function health()\n{}\nend\nlocal hs = health()\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
-        lua_literal(obj),
-        health_script()?
-    );
-    let mut child = tokio::process::Command::new("lua5.1")
-        .arg("-")
+    let mut child = tokio::process::Command::new(argolua_bin().await?)
+        .arg(health_script_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("run lua5.1 (Debian package lua5.1)")?;
+        .context("run argolua")?;
     let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
-    stdin.write_all(program.as_bytes()).await?;
+    stdin.write_all(&serde_json::to_vec(obj)?).await?;
     drop(stdin);
     let out = child.wait_with_output().await?;
     ensure!(
         out.status.success(),
-        "lua5.1: {}",
+        "argolua: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -13,6 +13,7 @@ MOTO_DIR="$cache/moto-$MOTO_VERSION"
 KSTATUS_DIR="$cache/kstatus-$KSTATUS_VERSION"
 PAUSE_DIR="$cache/pause-$PAUSE_VERSION"
 KEDA_DIR="$cache/keda-$KEDA_VERSION"
+ARGOLUA_DIR="$cache/argolua-$ARGOLUA_VERSION"
 CNI_BIN="${ECS_BED_CNI_BIN:-/usr/lib/cni}"
 
 log() { echo "[build-tools] $*" >&2; }
@@ -131,6 +132,13 @@ build_keda() {
   rm -rf "$work"
 }
 
+build_argolua() {  # the e2e tests' Argo CD health runner: gopher-lua, as Argo CD embeds it
+  [[ -x "$ARGOLUA_DIR/bin/argolua" ]] && return
+  need go "Go builds the Argo CD health runner from github.com/yuin/gopher-lua"
+  log "building argolua (gopher-lua, $ARGOLUA_VERSION)"
+  go_build "$here/argolua" "$ARGOLUA_DIR" "-s -w" .
+}
+
 build_moto() {
   # pip creates bin/moto_server long before it finishes, so completion is marked separately.
   [[ -f "$MOTO_DIR/.complete" ]] && return
@@ -160,13 +168,13 @@ main() {
   local what="${1:-all}"
   case "$what" in
     kube) lock; build_kube ;; etcd) lock; build_etcd ;; helm) lock; build_helm ;; moto) lock; build_moto ;;
-    kstatus) lock; build_kstatus ;;
-    all) lock; build_moto; build_etcd; build_kube; build_helm; build_kstatus ;;
+    kstatus) lock; build_kstatus ;; argolua) lock; build_argolua ;;
+    all) lock; build_moto; build_etcd; build_kube; build_helm; build_kstatus; build_argolua ;;
     # The node bed's extras, under their own lock so they can build while `all` does.
     node) lock node; need_node_packages; build_pause; build_kube_node ;;
     keda) lock keda; build_keda ;;
-    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin PAUSE_BIN=$PAUSE_DIR/bin CNI_BIN=$CNI_BIN KEDA_DIR=$KEDA_DIR" ;;
-    *) echo "usage: $0 [all|node|keda|kube|etcd|helm|moto|kstatus|paths]" >&2; exit 2 ;;
+    paths) echo "KUBE_BIN=$KUBE_DIR/bin ETCD_BIN=$ETCD_DIR/bin HELM_BIN=$HELM_DIR/bin MOTO_BIN=$MOTO_DIR/bin KSTATUS_BIN=$KSTATUS_DIR/bin ARGOLUA_BIN=$ARGOLUA_DIR/bin PAUSE_BIN=$PAUSE_DIR/bin CNI_BIN=$CNI_BIN KEDA_DIR=$KEDA_DIR" ;;
+    *) echo "usage: $0 [all|node|keda|kube|etcd|helm|moto|kstatus|argolua|paths]" >&2; exit 2 ;;
   esac
 }
 main "$@"
