@@ -19,6 +19,7 @@ macro_rules! managed_kind {
 }
 
 pub mod conditions;
+pub mod create;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
@@ -187,11 +188,10 @@ impl<C: Describe + Send + Sync> Changes for Vec<C> {
     }
 }
 
-/// Annotations recording a create, as Crossplane does: pending is written before the create
-/// call, succeeded (with the external name) right after it, before anything else.
-pub const CREATE_PENDING_ANNOTATION: &str = "ecs.operator.dev/external-create-pending";
-pub const CREATE_SUCCEEDED_ANNOTATION: &str = "ecs.operator.dev/external-create-succeeded";
-pub const EXTERNAL_NAME_ANNOTATION: &str = "ecs.operator.dev/external-name";
+pub use create::{
+    CREATE_FAILED_ANNOTATION, CREATE_PENDING_ANNOTATION, CREATE_SUCCEEDED_ANNOTATION,
+    EXTERNAL_NAME_ANNOTATION, Lookup,
+};
 
 /// Kinds the driver manages expose their conditions.
 pub trait Managed:
@@ -255,6 +255,21 @@ pub trait External<K: Managed>: Send + Sync + 'static {
         aws: &AwsClients,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Looks for what an earlier create of this object made, when its outcome is unknown (a
+    /// crash or a lost answer after the call) and observe found nothing. `external_name` is the
+    /// identity the last successful create recorded, if any. Default: the spec names the
+    /// resource and observe looks it up by that name, so nothing found means nothing exists (and
+    /// AWS refuses a second resource with that name, or returns the first: CreateCluster,
+    /// CreateService with its client token).
+    fn find_created(
+        &self,
+        _obj: &K,
+        _aws: &AwsClients,
+        _desired: &Self::Desired,
+        _external_name: Option<&str>,
+    ) -> impl Future<Output = Result<Lookup<Self::Observed>, Error>> + Send {
+        async { Ok(Lookup::Absent) }
+    }
     /// Applies `changes` (from [`External::diff`]). A one-shot request it carried out (a
     /// restart) is cleared from `desired`, so the check after the update does not ask again.
     fn update(
@@ -629,60 +644,7 @@ async fn converge<K: Managed, E: External<K>>(
         &ext.aws_name(obj),
     ) {
         Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
-        Plan::Create => {
-            annotate(
-                obj,
-                &ctx.client,
-                &[(CREATE_PENDING_ANNOTATION, now_rfc3339())],
-            )
-            .await?;
-            let created = ext.create(obj, &aws, &desired).await;
-            if let Ok(id) = &created {
-                // Recorded before anything else: a crash from here on finds the name.
-                annotate(
-                    obj,
-                    &ctx.client,
-                    &[
-                        (CREATE_SUCCEEDED_ANNOTATION, now_rfc3339()),
-                        (EXTERNAL_NAME_ANNOTATION, id.clone()),
-                    ],
-                )
-                .await?;
-            }
-            let Some(now) = ext.observe(obj, &aws, &desired).await? else {
-                created?;
-                return Err(Error::Aws(AwsError {
-                    operation: "Observe",
-                    code: None,
-                    message: "resource not visible yet after create".into(),
-                    class: ErrorClass::Retryable,
-                }));
-            };
-            // Lost a race (another object or someone in AWS created it first; CreateCluster
-            // even answers with the existing cluster): never converge what is not ours. The
-            // next attempt reports the precise reason.
-            if !ownership::is_ours(&ext.observed_tags(&now), &me) {
-                return Err(Error::Refused {
-                    reason: reason::ALREADY_EXISTS,
-                    message: format!(
-                        "{} was created by someone else while this object was creating it; \
-                         AWS was not changed",
-                        ext.aws_name(obj)
-                    ),
-                });
-            }
-            // A failed call whose resource exists and is ours (e.g. a timeout after success)
-            // counts as created.
-            if let Err(e) = created {
-                debug!(object = %key_of(obj), error = %e, "create reported an error, but the resource exists and is ours");
-            }
-            info!(object = %key_of(obj), "created AWS resource");
-            let note = "created the AWS resource".to_string();
-            publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
-            // Some settings cannot be sent on create (or an endpoint ignores them there):
-            // finish in this reconcile, so Synced is never claimed before AWS matches.
-            update_if_needed(obj, ctx, &aws, &mut desired, now).await?
-        }
+        Plan::Create => create_or_recover(obj, ctx, &aws, &me, &mut desired).await?,
         plan @ (Plan::Converge | Plan::Adopt) => {
             let Some(observed) = observed else {
                 return Err(Error::NotConverged(
@@ -705,6 +667,133 @@ async fn converge<K: Managed, E: External<K>>(
         readiness: ext.readiness(obj, &observed),
         fields: Some(ext.status_fields(obj, &observed)),
     })
+}
+
+/// Observe found nothing: create, unless an earlier create's outcome is unknown; then the
+/// kind looks for its result first and a found resource is recorded and converged instead.
+async fn create_or_recover<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    aws: &AwsClients,
+    me: &Identity,
+    desired: &mut E::Desired,
+) -> Result<E::Observed, Error> {
+    let ext = &ctx.external;
+    let record = create::record(obj.annotations());
+    let lookup = match record {
+        create::CreateRecord::Incomplete => {
+            let recorded = obj.annotations().get(EXTERNAL_NAME_ANNOTATION);
+            Some(
+                ext.find_created(obj, aws, desired, recorded.map(String::as_str))
+                    .await?,
+            )
+        }
+        _ => None,
+    };
+    let (id, found) = match create::step(record, lookup) {
+        create::CreateStep::Wait(message) => {
+            return Err(Error::Refused {
+                reason: reason::CREATE_PENDING,
+                message,
+            });
+        }
+        create::CreateStep::Recover { id, observed } => (id, observed),
+        create::CreateStep::Create => return create_new(obj, ctx, aws, me, desired).await,
+    };
+    if !ownership::is_ours(&ext.observed_tags(&found), me) {
+        return Err(Error::Refused {
+            reason: reason::ALREADY_EXISTS,
+            message: format!(
+                "{} found after an unfinished create is not owned by this object; AWS was not \
+                 changed",
+                ext.aws_name(obj)
+            ),
+        });
+    }
+    annotate(
+        obj,
+        &ctx.client,
+        &[
+            (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
+            (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
+        ],
+    )
+    .await?;
+    info!(object = %key_of(obj), %id, "found the resource an unfinished create made; not creating another");
+    let note =
+        format!("found {id}, made by an earlier create whose answer was lost; not created again");
+    publish(ctx, obj, EventType::Normal, "Recovered", "Create", note).await;
+    update_if_needed(obj, ctx, aws, desired, found).await
+}
+
+/// Creates the resource, recording the attempt and its outcome on the object.
+async fn create_new<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    aws: &AwsClients,
+    me: &Identity,
+    desired: &mut E::Desired,
+) -> Result<E::Observed, Error> {
+    let ext = &ctx.external;
+    annotate(
+        obj,
+        &ctx.client,
+        &[
+            (CREATE_PENDING_ANNOTATION, Some(now_rfc3339())),
+            (CREATE_SUCCEEDED_ANNOTATION, None),
+            (CREATE_FAILED_ANNOTATION, None),
+        ],
+    )
+    .await?;
+    let created = ext.create(obj, aws, desired).await;
+    // Recorded before anything else: a crash from here on finds the name.
+    let outcome = match &created {
+        Ok(id) => vec![
+            (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
+            (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
+        ],
+        Err(e) if create::certainly_refused(e.class()) => {
+            vec![(CREATE_FAILED_ANNOTATION, Some(now_rfc3339()))]
+        }
+        // The answer may hide a success: the record stays open, so the next attempt looks.
+        Err(_) => vec![],
+    };
+    if !outcome.is_empty() {
+        annotate(obj, &ctx.client, &outcome).await?;
+    }
+    let Some(now) = ext.observe(obj, aws, desired).await? else {
+        created?;
+        return Err(Error::Aws(AwsError {
+            operation: "Observe",
+            code: None,
+            message: "resource not visible yet after create".into(),
+            class: ErrorClass::Retryable,
+        }));
+    };
+    // Lost a race (another object or someone in AWS created it first; CreateCluster even
+    // answers with the existing cluster): never converge what is not ours. The next attempt
+    // reports the precise reason.
+    if !ownership::is_ours(&ext.observed_tags(&now), me) {
+        return Err(Error::Refused {
+            reason: reason::ALREADY_EXISTS,
+            message: format!(
+                "{} was created by someone else while this object was creating it; AWS was not \
+                 changed",
+                ext.aws_name(obj)
+            ),
+        });
+    }
+    // A failed call whose resource exists and is ours (e.g. a timeout after success) counts as
+    // created.
+    if let Err(e) = created {
+        debug!(object = %key_of(obj), error = %e, "create reported an error, but the resource exists and is ours");
+    }
+    info!(object = %key_of(obj), "created AWS resource");
+    let note = "created the AWS resource".to_string();
+    publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
+    // Some settings cannot be sent on create (or an endpoint ignores them there): finish in
+    // this reconcile, so Synced is never claimed before AWS matches.
+    update_if_needed(obj, ctx, aws, desired, now).await
 }
 
 /// Applies the changes `diff` finds, then checks AWS shows them.
@@ -1092,11 +1181,12 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Sets annotations on the object (a merge patch of metadata only; no generation change).
+/// Sets (`Some`) or removes (`None`) annotations on the object (a merge patch of metadata only;
+/// no generation change).
 async fn annotate<K: Managed>(
     obj: &K,
     client: &kube::Client,
-    annotations: &[(&str, String)],
+    annotations: &[(&str, Option<String>)],
 ) -> Result<(), Error> {
     let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let values: Map<String, Value> = annotations

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::ownership::{OWNER_UID_TAG, is_ours};
-use super::{DeleteOutcome, Describe, Error, External};
+use super::{DeleteOutcome, Describe, Error, External, Lookup};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
@@ -310,25 +310,52 @@ impl External<TaskDefinition> for TaskDefinitions {
         vec![]
     }
 
-    /// RegisterTaskDefinition is not idempotent: a revision of this spec that this object
-    /// registered before (found by its owner and spec-hash tags) is used instead of a new one.
+    /// RegisterTaskDefinition is not idempotent and has no client token: after a register whose
+    /// answer was lost, the revision it made is found by its owner and spec-hash tags (or by
+    /// the ARN a successful create recorded), never registered twice.
+    async fn find_created(
+        &self,
+        _obj: &TaskDefinition,
+        aws: &AwsClients,
+        d: &DesiredTaskDefinition,
+        external_name: Option<&str>,
+    ) -> Result<Lookup<Revision>, Error> {
+        let me = identity(d);
+        if let Some(arn) = external_name
+            && let Some(rev) = io::describe(&aws.ecs, arn).await?
+            && rev.active
+            && is_ours(&rev.tags, &me)
+        {
+            return Ok(Lookup::Found {
+                id: rev.arn.clone(),
+                observed: rev,
+            });
+        }
+        let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
+        if uid.is_empty() {
+            return Ok(Lookup::Unknown(
+                "the object has no UID to find its revision by".into(),
+            ));
+        }
+        let mine = [
+            (OWNER_UID_TAG, uid.as_str()),
+            (SPEC_HASH_TAG, d.hash.as_str()),
+        ];
+        Ok(match io::find_tagged(&aws.ecs, &d.family, &mine).await? {
+            Some(rev) => Lookup::Found {
+                id: rev.arn.clone(),
+                observed: rev,
+            },
+            None => Lookup::Absent,
+        })
+    }
+
     async fn create(
         &self,
         obj: &TaskDefinition,
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<String, Error> {
-        let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
-        let mine = [
-            (OWNER_UID_TAG, uid.as_str()),
-            (SPEC_HASH_TAG, d.hash.as_str()),
-        ];
-        if !uid.is_empty()
-            && let Some(rev) = io::find_tagged(&aws.ecs, &d.family, &mine).await?
-        {
-            info!(object = %obj.name_any(), arn = %rev.arn, "found the revision a previous register left");
-            return Ok(rev.arn);
-        }
         self.register(&aws.ecs, obj, d).await
     }
 
