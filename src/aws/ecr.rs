@@ -1,4 +1,9 @@
 //! EcrRepository <-> Amazon ECR. Pure mapping (`desired`, `diff`) plus the SDK calls at the edge.
+//!
+//! Not through the bridge (`bridge.rs`): aws-sdk-ecr 1.138.0, the newest release, generates
+//! none of the schema serde the bridge relies on (its shapes implement neither
+//! `SerializableStruct` nor `<Shape>::deserialize`), so the few ECR members the spec holds are
+//! mapped here. Revisit when an aws-sdk-ecr release carries schemas, as aws-sdk-ecs 1.157 does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
