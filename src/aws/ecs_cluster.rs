@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::bridge;
 use super::ecs_tags::{tag, untag};
 use super::errors::{AwsError, ErrorClass, from_sdk};
+use super::tags;
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
@@ -115,7 +116,8 @@ impl ObservedCluster {
     }
 }
 
-/// One update call needed to converge AWS to the spec.
+/// One update call needed to converge AWS to the spec (the cluster's tags are the driver's:
+/// [`crate::aws::tags`]; a capacity provider's are part of its update).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     UpdateSettings,
@@ -123,8 +125,6 @@ pub enum Change {
     UpdateServiceConnectDefaults,
     /// PutClusterCapacityProviders: the provider list and the default strategy together.
     PutCapacityProviders,
-    AddTags(BTreeMap<String, String>),
-    RemoveTags(Vec<String>),
     CreateAsgProvider(String),
     /// UpdateCapacityProvider plus the provider's tags.
     UpdateAsgProvider(String),
@@ -146,11 +146,6 @@ impl Change {
             Change::PutCapacityProviders => {
                 "capacityProviders/defaultCapacityProviderStrategy".into()
             }
-            Change::AddTags(t) => format!(
-                "tags (set {})",
-                t.keys().cloned().collect::<Vec<_>>().join(",")
-            ),
-            Change::RemoveTags(k) => format!("tags (remove {})", k.join(",")),
             Change::CreateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (create)"),
             Change::UpdateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (update)"),
             Change::AsgProviderGroupDiffers {
@@ -325,13 +320,6 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
     {
         changes.push(Change::PutCapacityProviders);
     }
-    let (add, remove) = tag_changes(&desired.tags, &observed.tags);
-    if !add.is_empty() {
-        changes.push(Change::AddTags(add));
-    }
-    if !remove.is_empty() {
-        changes.push(Change::RemoveTags(remove));
-    }
     changes
 }
 
@@ -388,23 +376,6 @@ fn asg_provider_matches(want: &AsgProvider, have: &AsgProvider) -> bool {
         m.remove("status");
     }
     want.provider == have_provider && want.tags == have.tags
-}
-
-fn tag_changes(
-    desired: &BTreeMap<String, String>,
-    observed: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Vec<String>) {
-    let add = desired
-        .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = observed
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
-    (add, remove)
 }
 
 // ---- SDK conversions ----
@@ -762,12 +733,6 @@ pub async fn apply(
                 .await
                 .map_err(|e| from_sdk("PutClusterCapacityProviders", e))?;
         }
-        Change::AddTags(add) => {
-            tag(client, &cluster_arn(observed, "TagResource")?, add).await?;
-        }
-        Change::RemoveTags(keys) => {
-            untag(client, &cluster_arn(observed, "UntagResource")?, keys).await?;
-        }
         Change::CreateAsgProvider(provider) => {
             create_asg_provider(client, asg_provider(d, provider, "CreateCapacityProvider")?)
                 .await?;
@@ -779,19 +744,22 @@ pub async fn apply(
                 .name(provider)
                 // The update shape is the create shape without the group: the codec skips it.
                 .auto_scaling_group_provider(
-                    bridge::to_sdk(&want.provider, ecs::AutoScalingGroupProviderUpdate::deserialize)
-                        .map_err(|e| invalid("InvalidAutoScalingGroupProvider", e))?,
+                    bridge::to_sdk(
+                        &want.provider,
+                        ecs::AutoScalingGroupProviderUpdate::deserialize,
+                    )
+                    .map_err(|e| invalid("InvalidAutoScalingGroupProvider", e))?,
                 )
                 .send()
                 .await
                 .map_err(|e| from_sdk("UpdateCapacityProvider", e))?;
             if let Some(have) = observed.and_then(|o| o.asg_providers.get(provider)) {
-                let (add, remove) = tag_changes(&want.tags, &have.provider.tags);
-                if !add.is_empty() {
-                    tag(client, &have.arn, &add).await?;
+                let changes = tags::diff(&want.tags, &have.provider.tags);
+                if !changes.add.is_empty() {
+                    tag(client, &have.arn, &changes.add).await?;
                 }
-                if !remove.is_empty() {
-                    untag(client, &have.arn, &remove).await?;
+                if !changes.remove.is_empty() {
+                    untag(client, &have.arn, &changes.remove).await?;
                 }
             }
         }
@@ -808,22 +776,6 @@ pub async fn apply(
         }
     }
     Ok(())
-}
-
-fn cluster_arn(
-    observed: Option<&ObservedCluster>,
-    operation: &'static str,
-) -> Result<String, AwsError> {
-    observed
-        .map(|o| o.arn.clone())
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            AwsError::terminal(
-                operation,
-                "MissingClusterArn",
-                "the cluster ARN is not known yet",
-            )
-        })
 }
 
 fn asg_provider<'a>(
@@ -1106,25 +1058,6 @@ mod tests {
                 vec![],
             ),
             (
-                "tag added and changed, one removed",
-                with(
-                    json!({"tags": [{"key": "team", "value": "a"}, {"key": "env", "value": "prod"}]}),
-                ),
-                obs(&|o| {
-                    o.tags = [
-                        ("team".to_string(), "b".to_string()),
-                        ("old".to_string(), "x".to_string()),
-                    ]
-                    .into()
-                }),
-                vec![
-                    Change::AddTags(
-                        [("env".into(), "prod".into()), ("team".into(), "a".into())].into(),
-                    ),
-                    Change::RemoveTags(vec!["old".into()]),
-                ],
-            ),
-            (
                 "fargate providers added",
                 with(json!({"capacityProviders": ["FARGATE_SPOT", "FARGATE"]})),
                 obs(&|_| {}),
@@ -1264,7 +1197,9 @@ mod tests {
                 {
                     let mut o = asg_in_sync.clone();
                     if let Some(p) = o.asg_providers.get_mut("workers") {
-                        p.provider.provider["autoScalingGroupArn"] = json!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/workers-asg");
+                        p.provider.provider["autoScalingGroupArn"] = json!(
+                            "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/workers-asg"
+                        );
                     }
                     o
                 },
@@ -1320,19 +1255,32 @@ mod tests {
         let want = &d.asg_providers["workers"];
         let sdk = bridge::to_sdk(&want.provider, ecs::AutoScalingGroupProvider::deserialize)
             .expect("create shape");
-        assert_eq!(sdk.managed_scaling.as_ref().and_then(|m| m.target_capacity), Some(90));
+        assert_eq!(
+            sdk.managed_scaling.as_ref().and_then(|m| m.target_capacity),
+            Some(90)
+        );
         let back = asg_provider_from_sdk("workers".into(), &sdk, None);
         assert!(asg_provider_matches(want, &back), "{want:?} vs {back:?}");
-        let update =
-            bridge::to_sdk(&want.provider, ecs::AutoScalingGroupProviderUpdate::deserialize)
-                .expect("update shape");
-        assert_eq!(update.managed_draining, Some(ecs::ManagedDraining::Disabled));
+        let update = bridge::to_sdk(
+            &want.provider,
+            ecs::AutoScalingGroupProviderUpdate::deserialize,
+        )
+        .expect("update shape");
         assert_eq!(
-            update.managed_scaling.and_then(|m| m.instance_warmup_period),
+            update.managed_draining,
+            Some(ecs::ManagedDraining::Disabled)
+        );
+        assert_eq!(
+            update
+                .managed_scaling
+                .and_then(|m| m.instance_warmup_period),
             Some(0)
         );
         let items = strategy(&d).expect("strategy shape");
-        assert_eq!(strategy_from_sdk(&items), d.default_capacity_provider_strategy);
+        assert_eq!(
+            strategy_from_sdk(&items),
+            d.default_capacity_provider_strategy
+        );
     }
 
     #[test]

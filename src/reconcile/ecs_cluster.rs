@@ -9,6 +9,7 @@ use super::{DeleteOutcome, Describe, Error, External, Readiness};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
+use crate::aws::tags::{TagService, TagTarget};
 
 managed_kind!(EcsCluster);
 
@@ -46,6 +47,17 @@ impl External<EcsCluster> for EcsClusters {
 
     fn observed_tags(&self, observed: &ObservedCluster) -> BTreeMap<String, String> {
         observed.tags.clone()
+    }
+
+    fn tag_target(&self, observed: &ObservedCluster) -> Option<TagTarget> {
+        Some(TagTarget {
+            service: TagService::Ecs,
+            arn: observed.arn.clone(),
+        })
+    }
+
+    fn desired_tags(&self, d: &DesiredCluster) -> BTreeMap<String, String> {
+        d.tags.clone()
     }
 
     async fn current_tags(

@@ -26,6 +26,7 @@ pub mod ecs_service;
 pub mod namespaces;
 pub mod ownership;
 pub mod rollout;
+pub mod run;
 pub mod task_definition;
 
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +52,7 @@ use crate::api::common::{
     Condition, ConditionStatus, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies,
     READY, RECONCILING, STALLED, SYNCED, find_condition,
 };
+use crate::aws::tags::{self, TagChanges, TagTarget};
 use crate::aws::{AwsClients, AwsError, AwsProvider, ErrorClass};
 use conditions::{NewCondition, Progress, reason};
 use namespaces::Namespaces;
@@ -237,6 +239,18 @@ pub trait External<K: Managed>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
     /// Pure: the tags the observed AWS resource carries (ownership is read from them).
     fn observed_tags(&self, observed: &Self::Observed) -> BTreeMap<String, String>;
+    /// Pure: where the driver keeps the resource's tags (its ARN and service). Tags are then
+    /// the driver's: it compares [`External::desired_tags`] with [`External::observed_tags`]
+    /// and applies the difference after `update`, so `diff` leaves them out. `None` (the
+    /// default) leaves them to the kind: a task definition's tags belong to its revision.
+    fn tag_target(&self, _observed: &Self::Observed) -> Option<TagTarget> {
+        None
+    }
+    /// Pure: the tags the resource must carry (spec tags plus the ownership tags `resolve` was
+    /// given). Used with [`External::tag_target`].
+    fn desired_tags(&self, _desired: &Self::Desired) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
     /// Tags of the AWS resource this object names, `None` when it does not exist. Used before
     /// deleting, so it must not need references to resolve (they may be gone already).
     fn current_tags(
@@ -796,7 +810,26 @@ async fn create_new<K: Managed, E: External<K>>(
     update_if_needed(obj, ctx, aws, desired, now).await
 }
 
-/// Applies the changes `diff` finds, then checks AWS shows them.
+/// The kind's changes plus the driver's tag changes (for kinds that name a tag target).
+fn all_changes<K: Managed, E: External<K>>(
+    ext: &E,
+    desired: &E::Desired,
+    observed: &E::Observed,
+) -> (E::Changes, Option<(TagTarget, TagChanges)>) {
+    let tag_changes = ext.tag_target(observed).and_then(|target| {
+        let changes = tags::diff(&ext.desired_tags(desired), &ext.observed_tags(observed));
+        (!changes.is_empty()).then_some((target, changes))
+    });
+    (ext.diff(desired, observed), tag_changes)
+}
+
+fn describe_all<C: Changes>(changes: &C, tag_changes: &Option<(TagTarget, TagChanges)>) -> String {
+    let mut all = changes.describe();
+    all.extend(tag_changes.iter().flat_map(|(_, t)| t.describe()));
+    all.join(", ")
+}
+
+/// Applies the changes `diff` finds (and the tag changes), then checks AWS shows them.
 async fn update_if_needed<K: Managed, E: External<K>>(
     obj: &K,
     ctx: &Context<E>,
@@ -805,21 +838,26 @@ async fn update_if_needed<K: Managed, E: External<K>>(
     observed: E::Observed,
 ) -> Result<E::Observed, Error> {
     let ext = &ctx.external;
-    let changes = ext.diff(desired, &observed);
-    if changes.is_empty() {
+    let (changes, tag_changes) = all_changes(ext, desired, &observed);
+    if changes.is_empty() && tag_changes.is_none() {
         return Ok(observed);
     }
-    let differences = changes.describe().join(", ");
-    ext.update(obj, aws, desired, &observed, &changes).await?;
+    let differences = describe_all(&changes, &tag_changes);
+    if !changes.is_empty() {
+        ext.update(obj, aws, desired, &observed, &changes).await?;
+    }
+    if let Some((target, tag_changes)) = &tag_changes {
+        tags::apply(aws, target, tag_changes).await?;
+    }
     info!(object = %key_of(obj), %differences, "updated AWS resource");
     let note = format!("updated in AWS: {differences}");
     publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
     let after = ext.observe(obj, aws, desired).await?.unwrap_or(observed);
-    let left = ext.diff(desired, &after);
-    if !left.is_empty() {
+    let (left, tags_left) = all_changes(ext, desired, &after);
+    if !left.is_empty() || tags_left.is_some() {
         // AWS accepted the calls but does not show the result (eventual consistency, or an
         // endpoint that ignores a field): retry with backoff instead of claiming Synced.
-        return Err(Error::NotConverged(left.describe().join(", ")));
+        return Err(Error::NotConverged(describe_all(&left, &tags_left)));
     }
     Ok(after)
 }
@@ -856,14 +894,12 @@ fn observe_only<K: Managed, E: External<K>>(
             fields: None,
         };
     };
-    let differences = ext.diff(desired, observed).describe();
+    let (changes, tag_changes) = all_changes(ext, desired, observed);
+    let differences = describe_all(&changes, &tag_changes);
     let message = if differences.is_empty() {
         format!("{what}: AWS matches the spec")
     } else {
-        format!(
-            "{what}: AWS differs from the spec in {}; not changed",
-            differences.join(", ")
-        )
+        format!("{what}: AWS differs from the spec in {differences}; not changed")
     };
     Converged {
         synced: NewCondition::new(SYNCED, status, reason, message),
