@@ -130,3 +130,82 @@ async fn unfinished_create_is_recovered_not_repeated() -> Result<()> {
     env.wait_gone::<TaskDefinition>("web").await?;
     env.cleanup::<TaskDefinition>().await
 }
+
+/// One object the operator cannot read must not stop its kind's controller. The bad object
+/// is honest: `status.activeServicesCount` is `integer` in the CRD schema, so the API server
+/// stores 3000000000, but the type is i32. (No CRD change: parallel tests are unaffected.) It
+/// exists before the operator starts, so the first list already holds it; a good object of the
+/// same kind must still converge, and the bad one is named in the log and an Event.
+#[tokio::test]
+async fn unreadable_object_is_skipped_and_named() -> Result<()> {
+    use ecs_operator::api::EcsCluster;
+    use kube::api::{Patch, PatchParams};
+    let mut env = TestEnv::new("engine-bad").await?;
+    env.stop_operator();
+    let bad_cluster = unique("bad");
+    let paused = json!({"ecs.operator.dev/paused": "true"});
+    let bad = serde_yaml::to_string(&json!({
+        "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster",
+        "metadata": {"name": "bad", "annotations": paused},
+        "spec": {"clusterName": bad_cluster},
+    }))?;
+    env.apply::<EcsCluster>(&bad).await?;
+    // Untyped: the typed client cannot read the answer either.
+    let resource = kube::api::ApiResource::erase::<EcsCluster>(&());
+    let clusters: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(env.client.clone(), &env.namespace, &resource);
+    let status = |count: u64| Patch::Merge(json!({"status": {"activeServicesCount": count}}));
+    clusters
+        .patch_status("bad", &PatchParams::default(), &status(3_000_000_000))
+        .await?;
+    env.start_operator()?;
+    let good_cluster = unique("good");
+    let good = serde_yaml::to_string(&json!({
+        "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster",
+        "metadata": {"name": "good"}, "spec": {"clusterName": good_cluster},
+    }))?;
+    env.apply::<EcsCluster>(&good).await?;
+    env.wait_condition::<EcsCluster>("good", "Ready", "True", None)
+        .await?;
+    let named = format!("namespace={} name=bad", env.namespace);
+    env.wait_for("the bad object named in the log", || async {
+        let log = std::fs::read_to_string(&env.log_path)?;
+        Ok(log
+            .lines()
+            .any(|l| l.contains("object cannot be read") && l.contains(&named))
+            .then_some(()))
+    })
+    .await?;
+    let events = env
+        .wait_for("an InvalidObject event for the bad object", || async {
+            let events = env.events_for("bad", "InvalidObject").await?;
+            Ok((!events.is_empty()).then_some(events))
+        })
+        .await?;
+    let message = events[0].message.clone().unwrap_or_default();
+    ensure!(
+        message.contains(&format!("EcsCluster {}/bad", env.namespace)),
+        "{message}"
+    );
+    // The paused bad object was never reconciled: nothing was created for it.
+    let described = env
+        .ecs
+        .describe_clusters()
+        .clusters(&bad_cluster)
+        .send()
+        .await?;
+    ensure!(
+        described
+            .clusters()
+            .iter()
+            .all(|c| c.status() == Some("INACTIVE")),
+        "a cluster was created for the unreadable object: {described:?}"
+    );
+    // Make it readable again so cleanup (typed lists) can remove it.
+    clusters
+        .patch_status("bad", &PatchParams::default(), &status(0))
+        .await?;
+    env.delete::<EcsCluster>("good").await?;
+    env.wait_gone::<EcsCluster>("good").await?;
+    env.cleanup::<EcsCluster>().await
+}

@@ -15,6 +15,16 @@ managed_kind!(EcrRepository);
 /// ECR-backed implementation of the four verbs.
 pub struct EcrRepositories;
 
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(super::run::<EcrRepository, _>(
+        shared.client,
+        shared.env,
+        EcrRepositories,
+        shared.settings,
+    ))
+}
+
 fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {
     ecr::desired(&obj.spec, &kube::ResourceExt::name_any(obj))
 }

@@ -16,6 +16,16 @@ managed_kind!(EcsCluster);
 /// ECS-backed implementation of the four verbs.
 pub struct EcsClusters;
 
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(super::run::<EcsCluster, _>(
+        shared.client,
+        shared.env,
+        EcsClusters,
+        shared.settings,
+    ))
+}
+
 impl External<EcsCluster> for EcsClusters {
     type Desired = DesiredCluster;
     type Observed = ObservedCluster;

@@ -28,6 +28,7 @@ pub mod ownership;
 pub mod rollout;
 pub mod run;
 pub mod task_definition;
+pub mod tolerant;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -40,7 +41,6 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -431,11 +431,14 @@ pub async fn run_with<K, E, F>(
     E: External<K>,
     F: FnOnce(Controller<K>) -> Controller<K>,
 {
-    let api: Api<K> = watched_api(&client, &settings);
     let concurrency = settings.concurrency;
     let ctx = Arc::new(Context::new(client, env, external, settings));
     info!(kind = %K::kind(&()), "starting controller");
-    let controller = Controller::new(api, watcher::Config::default())
+    // Watched as DynamicObject and converted per object: one object this version cannot read
+    // is reported and skipped instead of failing the whole watch.
+    let (store, objects) =
+        tolerant::controller_stream::<K>(&ctx.client, &ctx.settings, ctx.recorder.clone());
+    let controller = Controller::for_stream(objects, store)
         .with_config(controller::Config::default().concurrency(concurrency));
     // /readyz waits for this cache; /metrics counts its objects by condition.
     let synced = crate::runtime::track_controller(controller.store(), K::conditions);

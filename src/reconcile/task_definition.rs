@@ -31,6 +31,30 @@ pub struct TaskDefinitions {
     pub kube: kube::Client,
 }
 
+/// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
+/// is reconciled when that repository changes.
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    let crate::kinds::Shared {
+        client,
+        env,
+        settings,
+    } = shared;
+    let repositories = super::tolerant::related_stream::<EcrRepository>(&client, &settings);
+    let external = TaskDefinitions {
+        kube: client.clone(),
+    };
+    Box::pin(super::run_with::<TaskDefinition, _, _>(
+        client,
+        env,
+        external,
+        settings,
+        move |controller| {
+            let store = controller.store();
+            controller.watches_stream(repositories, move |repo| dependents(&store, &repo))
+        },
+    ))
+}
+
 /// The spec with image references resolved, plus its hash.
 pub struct DesiredTaskDefinition {
     pub family: String,
@@ -252,7 +276,7 @@ impl External<TaskDefinition> for TaskDefinitions {
 
     /// The revision this object stands for: the family's latest ACTIVE revision when it is
     /// ours (also right after a register whose status write was lost), else the one in status
-    /// while it is still ACTIVE and ours (someone else registered on top: we do not fight), else
+    /// (or recorded by the last create) while it is still ACTIVE and ours (someone else registered on top: we do not fight), else
     /// the latest ACTIVE revision whoever owns it (the driver decides about adopting it).
     async fn observe(
         &self,
@@ -269,7 +293,14 @@ impl External<TaskDefinition> for TaskDefinitions {
         {
             return Ok(latest);
         }
-        if let Some(arn) = obj.status.as_ref().and_then(|s| s.arn.clone())
+        // The revision in status, else the one the last create recorded (the status write
+        // may not have happened, or the watch delivered the object before it).
+        let known = obj.status.as_ref().and_then(|s| s.arn.clone()).or_else(|| {
+            obj.annotations()
+                .get(super::EXTERNAL_NAME_ANNOTATION)
+                .cloned()
+        });
+        if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
             && let Some(rev) = io::describe(&aws.ecs, &arn).await?
             && rev.active
