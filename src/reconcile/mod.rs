@@ -20,6 +20,8 @@ macro_rules! managed_kind {
 
 pub mod conditions;
 pub mod create;
+#[cfg(test)]
+mod driver_tests;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
