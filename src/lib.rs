@@ -3,11 +3,12 @@
 pub mod api;
 pub mod aws;
 pub mod export;
+pub mod kinds;
 pub mod reconcile;
 pub mod runtime;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, CustomResourceExt};
+use kube::Api;
 
 /// Startup failures, each with the fix in its message.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +63,7 @@ pub fn convert_task_definition(json: &str, name: Option<&str>) -> Result<String,
 /// All CRDs as one multi-document YAML stream.
 pub fn crds_yaml() -> Result<String, StartupError> {
     let mut out = String::new();
-    for crd in api::crds() {
+    for crd in kinds::crds() {
         out.push_str("---\n");
         out.push_str(
             &serde_yaml::to_string(&crd).map_err(|e| StartupError::Serialize(e.to_string()))?,
@@ -81,15 +82,10 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::ApiUnreachable(e.to_string()))?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in [
-        api::EcrRepository::crd_name(),
-        api::TaskDefinition::crd_name(),
-        api::EcsCluster::crd_name(),
-        api::EcsService::crd_name(),
-    ] {
-        match crds.get_opt(name).await {
+    for name in kinds::crds().into_iter().filter_map(|c| c.metadata.name) {
+        match crds.get_opt(&name).await {
             Ok(Some(_)) => {}
-            Ok(None) => return Err(StartupError::CrdMissing(name.to_string())),
+            Ok(None) => return Err(StartupError::CrdMissing(name)),
             // Without permission to read CRDs, let the watch itself report a missing kind.
             Err(kube::Error::Api(s)) if s.code == 403 => {}
             Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
@@ -115,66 +111,14 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let Some(process) = runtime::Process::start(&config.runtime).await? else {
         return Ok(());
     };
-    let ecr = reconcile::run::<api::EcrRepository, _>(
-        client.clone(),
-        env.clone(),
-        reconcile::ecr_repository::EcrRepositories,
-        config.settings.clone(),
-    );
-    // A TaskDefinition waiting for an EcrRepository is reconciled when that repository changes.
-    let repositories = reconcile::watched_api::<api::EcrRepository>(&client, &config.settings);
-    let task_definitions = reconcile::run_with::<api::TaskDefinition, _, _>(
-        client.clone(),
-        env.clone(),
-        reconcile::task_definition::TaskDefinitions {
-            kube: client.clone(),
-        },
-        config.settings.clone(),
-        move |controller| {
-            let store = controller.store();
-            controller.watches(
-                repositories,
-                kube::runtime::watcher::Config::default(),
-                move |repo| reconcile::task_definition::dependents(&store, &repo),
-            )
-        },
-    );
-    let clusters = reconcile::run::<api::EcsCluster, _>(
-        client.clone(),
-        env.clone(),
-        reconcile::ecs_cluster::EcsClusters,
-        config.settings.clone(),
-    );
-    // A service follows its references: a new TaskDefinition revision or a cluster becoming
-    // Ready reconciles the services that point at them.
-    let td_api = reconcile::watched_api::<api::TaskDefinition>(&client, &config.settings);
-    let cluster_api = reconcile::watched_api::<api::EcsCluster>(&client, &config.settings);
-    let peers = std::sync::Arc::new(std::sync::OnceLock::new());
-    let services = reconcile::run_with::<api::EcsService, _, _>(
-        client.clone(),
-        env.clone(),
-        reconcile::ecs_service::EcsServices::new(client.clone(), peers.clone()),
-        config.settings.clone(),
-        move |controller| {
-            let store = controller.store();
-            let store2 = store.clone();
-            let _ = peers.set(store.clone());
-            controller
-                .watches(
-                    td_api,
-                    kube::runtime::watcher::Config::default(),
-                    move |td| reconcile::ecs_service::dependents(&store, &td),
-                )
-                .watches(
-                    cluster_api,
-                    kube::runtime::watcher::Config::default(),
-                    move |c| reconcile::ecs_service::dependents(&store2, &c),
-                )
-        },
-    );
+    let shared = kinds::Shared {
+        client,
+        env,
+        settings: config.settings.clone(),
+    };
     process
         .run(async {
-            tokio::join!(ecr, task_definitions, clusters, services);
+            futures::future::join_all(kinds::KINDS.iter().map(|k| (k.start)(shared.clone()))).await;
         })
         .await?;
     Ok(())

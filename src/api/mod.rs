@@ -12,24 +12,10 @@ pub use ecs_cluster::EcsCluster;
 pub use ecs_service::EcsService;
 pub use task_definition::TaskDefinition;
 
-use kube::CustomResourceExt;
-
 /// API group of every kind this operator serves.
 pub const GROUP: &str = "ecs.operator.dev";
 /// Finalizer the engine puts on every managed object.
 pub const FINALIZER: &str = "ecs.operator.dev/finalizer";
-
-/// Every CustomResourceDefinition the operator serves, in a stable order.
-pub fn crds()
--> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
-{
-    vec![
-        EcrRepository::crd(),
-        task_definition::TaskDefinition::crd(),
-        ecs_cluster::EcsCluster::crd(),
-        ecs_service::EcsService::crd(),
-    ]
-}
 
 #[cfg(test)]
 mod tests {
@@ -37,7 +23,7 @@ mod tests {
 
     /// The schema at `path` ("spec.a[].b": `[]` steps into list items) of a kind's CRD.
     fn schema_at(kind: &str, path: &str) -> Value {
-        let crd = super::crds()
+        let crd = crate::kinds::crds()
             .into_iter()
             .find(|c| c.spec.names.kind == kind)
             .unwrap_or_else(|| panic!("no CRD for {kind}"));

@@ -1,4 +1,9 @@
 //! EcrRepository <-> Amazon ECR. Pure mapping (`desired`, `diff`) plus the SDK calls at the edge.
+//!
+//! Not through the bridge (`bridge.rs`): aws-sdk-ecr 1.138.0, the newest release, generates
+//! none of the schema serde the bridge relies on (its shapes implement neither
+//! `SerializableStruct` nor `<Shape>::deserialize`), so the few ECR members the spec holds are
+//! mapped here. Revisit when an aws-sdk-ecr release carries schemas, as aws-sdk-ecs 1.157 does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,13 +50,12 @@ pub struct ObservedRepository {
     pub repository_policy: Option<Value>,
 }
 
-/// One update call needed to converge AWS to the spec.
+/// One update call needed to converge AWS to the spec (tags are the driver's:
+/// [`crate::aws::tags`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     ImageTagMutability,
     ScanOnPush(bool),
-    AddTags(BTreeMap<String, String>),
-    RemoveTags(Vec<String>),
     PutLifecyclePolicy(Value),
     DeleteLifecyclePolicy,
     SetRepositoryPolicy(Value),
@@ -69,11 +73,6 @@ impl Change {
         match self {
             Change::ImageTagMutability => "imageTagMutability".into(),
             Change::ScanOnPush(_) => "imageScanningConfiguration".into(),
-            Change::AddTags(t) => format!(
-                "tags (set {})",
-                t.keys().cloned().collect::<Vec<_>>().join(",")
-            ),
-            Change::RemoveTags(k) => format!("tags (remove {})", k.join(",")),
             Change::PutLifecyclePolicy(_) => "lifecyclePolicy".into(),
             Change::DeleteLifecyclePolicy => "lifecyclePolicy (delete)".into(),
             Change::SetRepositoryPolicy(_) => "repositoryPolicy".into(),
@@ -151,25 +150,6 @@ pub fn diff(desired: &DesiredRepository, observed: &ObservedRepository) -> Vec<C
     }
     if desired.scan_on_push != observed.scan_on_push {
         changes.push(Change::ScanOnPush(desired.scan_on_push));
-    }
-    let add: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !add.is_empty() {
-        changes.push(Change::AddTags(add));
-    }
-    // `aws:` tags belong to AWS (CloudFormation, ...) and cannot be removed.
-    let remove: Vec<String> = observed
-        .tags
-        .keys()
-        .filter(|k| !desired.tags.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    if !remove.is_empty() {
-        changes.push(Change::RemoveTags(remove));
     }
     match (&desired.lifecycle_policy, &observed.lifecycle_policy) {
         (Some(want), Some(have)) if policy::equivalent(want, have) => {}
@@ -383,10 +363,10 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, Aw
         .await
         .map_err(|e| from_sdk("CreateRepository", e))?;
     if let Some(p) = &d.lifecycle_policy {
-        apply(client, d, None, &Change::PutLifecyclePolicy(p.clone())).await?;
+        apply(client, d, &Change::PutLifecyclePolicy(p.clone())).await?;
     }
     if let Some(p) = &d.repository_policy {
-        apply(client, d, None, &Change::SetRepositoryPolicy(p.clone())).await?;
+        apply(client, d, &Change::SetRepositoryPolicy(p.clone())).await?;
     }
     Ok(created
         .repository
@@ -394,16 +374,14 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, Aw
         .unwrap_or_default())
 }
 
-/// Applies one change. `observed` gives the ARN for tag calls.
+/// Applies one change.
 pub async fn apply(
     client: &Client,
     d: &DesiredRepository,
-    observed: Option<&ObservedRepository>,
     change: &Change,
 ) -> Result<(), AwsError> {
     let name = d.repository_name.as_str();
     let registry = d.registry_id.clone();
-    let arn = observed.map(|o| o.arn.clone()).unwrap_or_default();
     match change {
         Change::ImageTagMutability => {
             client
@@ -431,24 +409,6 @@ pub async fn apply(
                 .send()
                 .await
                 .map_err(|e| from_sdk("PutImageScanningConfiguration", e))?;
-        }
-        Change::AddTags(add) => {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags(add)))
-                .send()
-                .await
-                .map_err(|e| from_sdk("TagResource", e))?;
-        }
-        Change::RemoveTags(keys) => {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys.clone()))
-                .send()
-                .await
-                .map_err(|e| from_sdk("UntagResource", e))?;
         }
         Change::PutLifecyclePolicy(p) => {
             client
@@ -601,34 +561,6 @@ mod tests {
                 }),
                 obs(&|_| {}),
                 vec![Change::ScanOnPush(true)],
-            ),
-            (
-                "tag added and changed, one removed",
-                with(&|s| {
-                    s.tags = Some(vec![
-                        Tag {
-                            key: "team".into(),
-                            value: "a".into(),
-                        },
-                        Tag {
-                            key: "env".into(),
-                            value: "prod".into(),
-                        },
-                    ])
-                }),
-                obs(&|o| {
-                    o.tags = [
-                        ("team".to_string(), "b".to_string()),
-                        ("old".to_string(), "x".to_string()),
-                    ]
-                    .into()
-                }),
-                vec![
-                    Change::AddTags(
-                        [("env".into(), "prod".into()), ("team".into(), "a".into())].into(),
-                    ),
-                    Change::RemoveTags(vec!["old".into()]),
-                ],
             ),
             (
                 "lifecycle policy missing in AWS",

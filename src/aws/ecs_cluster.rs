@@ -11,46 +11,38 @@ use serde_json::{Value, json};
 use super::bridge;
 use super::ecs_tags::{tag, untag};
 use super::errors::{AwsError, ErrorClass, from_sdk};
+use super::tags;
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 
-/// ECS defaults for an Auto Scaling group provider's unset fields.
-const DEFAULT_TARGET_CAPACITY: i32 = 100;
-const DEFAULT_MINIMUM_SCALING_STEP_SIZE: i32 = 1;
-const DEFAULT_MAXIMUM_SCALING_STEP_SIZE: i32 = 10000;
-const DEFAULT_INSTANCE_WARMUP_PERIOD: i32 = 300;
-const DEFAULT_MANAGED_TERMINATION_PROTECTION: &str = "DISABLED";
-const DEFAULT_MANAGED_DRAINING: &str = "ENABLED";
 /// Value of a cluster setting that ECS does not report (containerInsights off).
 const DEFAULT_SETTING_VALUE: &str = "disabled";
 
-/// One item of a capacity provider strategy, with ECS defaults filled in.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One item of a capacity provider strategy, with ECS defaults filled in (the AWS JSON shape).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StrategyItem {
     pub capacity_provider: String,
+    #[serde(default)]
     pub weight: i32,
+    #[serde(default)]
     pub base: i32,
 }
 
-/// Managed scaling of an Auto Scaling group provider, with ECS defaults filled in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManagedScaling {
-    /// ENABLED or DISABLED; `None` in the desired form means "whatever ECS chose".
-    pub status: Option<String>,
-    pub target_capacity: i32,
-    pub minimum_scaling_step_size: i32,
-    pub maximum_scaling_step_size: i32,
-    pub instance_warmup_period: i32,
-}
-
-/// An Auto Scaling group capacity provider in comparable form (desired and observed alike).
+/// An Auto Scaling group capacity provider in comparable form (desired and observed alike):
+/// its `autoScalingGroupProvider` as AWS JSON with ECS's defaults filled in, and its tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AsgProvider {
     pub name: String,
-    pub auto_scaling_group_arn: String,
-    pub managed_scaling: ManagedScaling,
-    pub managed_termination_protection: String,
-    pub managed_draining: String,
+    pub provider: Value,
     pub tags: BTreeMap<String, String>,
+}
+
+impl AsgProvider {
+    fn group(&self) -> &str {
+        self.provider["autoScalingGroupArn"]
+            .as_str()
+            .unwrap_or_default()
+    }
 }
 
 /// What the spec asks for, in comparable form.
@@ -124,7 +116,8 @@ impl ObservedCluster {
     }
 }
 
-/// One update call needed to converge AWS to the spec.
+/// One update call needed to converge AWS to the spec (the cluster's tags are the driver's:
+/// [`crate::aws::tags`]; a capacity provider's are part of its update).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     UpdateSettings,
@@ -132,8 +125,6 @@ pub enum Change {
     UpdateServiceConnectDefaults,
     /// PutClusterCapacityProviders: the provider list and the default strategy together.
     PutCapacityProviders,
-    AddTags(BTreeMap<String, String>),
-    RemoveTags(Vec<String>),
     CreateAsgProvider(String),
     /// UpdateCapacityProvider plus the provider's tags.
     UpdateAsgProvider(String),
@@ -155,11 +146,6 @@ impl Change {
             Change::PutCapacityProviders => {
                 "capacityProviders/defaultCapacityProviderStrategy".into()
             }
-            Change::AddTags(t) => format!(
-                "tags (set {})",
-                t.keys().cloned().collect::<Vec<_>>().join(",")
-            ),
-            Change::RemoveTags(k) => format!("tags (remove {})", k.join(",")),
             Change::CreateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (create)"),
             Change::UpdateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (update)"),
             Change::AsgProviderGroupDiffers {
@@ -186,11 +172,7 @@ pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
         .default_capacity_provider_strategy
         .iter()
         .flatten()
-        .map(|s| StrategyItem {
-            capacity_provider: s.capacity_provider.clone(),
-            weight: s.weight.unwrap_or(0),
-            base: s.base.unwrap_or(0),
-        })
+        .filter_map(|s| serde_json::from_value(serde_json::to_value(s).ok()?).ok())
         .collect();
     strategy.sort();
     DesiredCluster {
@@ -226,33 +208,39 @@ pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
 }
 
 fn desired_asg_provider(p: &api::AutoScalingGroupCapacityProvider) -> AsgProvider {
-    let asg = &p.auto_scaling_group_provider;
-    let scaling = asg.managed_scaling.clone().unwrap_or_default();
     AsgProvider {
         name: p.name.clone(),
-        auto_scaling_group_arn: asg.auto_scaling_group_arn.clone(),
-        managed_scaling: ManagedScaling {
-            status: scaling.status.map(|s| s.as_str().to_string()),
-            target_capacity: scaling.target_capacity.unwrap_or(DEFAULT_TARGET_CAPACITY),
-            minimum_scaling_step_size: scaling
-                .minimum_scaling_step_size
-                .unwrap_or(DEFAULT_MINIMUM_SCALING_STEP_SIZE),
-            maximum_scaling_step_size: scaling
-                .maximum_scaling_step_size
-                .unwrap_or(DEFAULT_MAXIMUM_SCALING_STEP_SIZE),
-            instance_warmup_period: scaling
-                .instance_warmup_period
-                .unwrap_or(DEFAULT_INSTANCE_WARMUP_PERIOD),
-        },
-        managed_termination_protection: asg
-            .managed_termination_protection
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| DEFAULT_MANAGED_TERMINATION_PROTECTION.into()),
-        managed_draining: asg
-            .managed_draining
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| DEFAULT_MANAGED_DRAINING.into()),
+        provider: with_asg_defaults(
+            serde_json::to_value(&p.auto_scaling_group_provider).unwrap_or_default(),
+        ),
         tags: tag_map(p.tags.as_deref()),
+    }
+}
+
+/// An `autoScalingGroupProvider` with what ECS fills in for unset members.
+fn with_asg_defaults(mut provider: Value) -> Value {
+    fill_missing(
+        &mut provider,
+        &json!({
+            "managedScaling": {"targetCapacity": 100, "minimumScalingStepSize": 1,
+                "maximumScalingStepSize": 10000, "instanceWarmupPeriod": 300},
+            "managedTerminationProtection": "DISABLED",
+            "managedDraining": "ENABLED",
+        }),
+    );
+    provider
+}
+
+fn fill_missing(v: &mut Value, defaults: &Value) {
+    if let (Value::Object(have), Value::Object(want)) = (v, defaults) {
+        for (k, d) in want {
+            let slot = have.entry(k.clone()).or_insert_with(|| json!({}));
+            if d.is_object() {
+                fill_missing(slot, d);
+            } else if slot == &json!({}) {
+                *slot = d.clone();
+            }
+        }
     }
 }
 
@@ -295,16 +283,11 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
     for (name, want) in &desired.asg_providers {
         match observed.asg_providers.get(name) {
             None => changes.push(Change::CreateAsgProvider(name.clone())),
-            Some(have)
-                if !asg_matches(
-                    &want.auto_scaling_group_arn,
-                    &have.provider.auto_scaling_group_arn,
-                ) =>
-            {
+            Some(have) if !asg_matches(want.group(), have.provider.group()) => {
                 changes.push(Change::AsgProviderGroupDiffers {
                     name: name.clone(),
-                    desired: want.auto_scaling_group_arn.clone(),
-                    observed: have.provider.auto_scaling_group_arn.clone(),
+                    desired: want.group().to_string(),
+                    observed: have.provider.group().to_string(),
                 })
             }
             Some(have) if !asg_provider_matches(want, &have.provider) => {
@@ -336,13 +319,6 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
         || desired.default_capacity_provider_strategy != observed.default_capacity_provider_strategy
     {
         changes.push(Change::PutCapacityProviders);
-    }
-    let (add, remove) = tag_changes(&desired.tags, &observed.tags);
-    if !add.is_empty() {
-        changes.push(Change::AddTags(add));
-    }
-    if !remove.is_empty() {
-        changes.push(Change::RemoveTags(remove));
     }
     changes
 }
@@ -389,42 +365,17 @@ fn asg_matches(desired: &str, observed: &str) -> bool {
     desired == observed || observed.ends_with(&format!(":autoScalingGroupName/{desired}"))
 }
 
+/// Equal modulo the group's spelling (name or ARN) and, when the spec leaves it unset, the
+/// managed scaling status ECS chose.
 fn asg_provider_matches(want: &AsgProvider, have: &AsgProvider) -> bool {
-    let scaling_status_matches = want
-        .managed_scaling
-        .status
-        .as_ref()
-        .is_none_or(|s| have.managed_scaling.status.as_ref() == Some(s));
-    let scaling_rest = |m: &ManagedScaling| {
-        (
-            m.target_capacity,
-            m.minimum_scaling_step_size,
-            m.maximum_scaling_step_size,
-            m.instance_warmup_period,
-        )
-    };
-    scaling_status_matches
-        && scaling_rest(&want.managed_scaling) == scaling_rest(&have.managed_scaling)
-        && want.managed_termination_protection == have.managed_termination_protection
-        && want.managed_draining == have.managed_draining
-        && want.tags == have.tags
-}
-
-fn tag_changes(
-    desired: &BTreeMap<String, String>,
-    observed: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, Vec<String>) {
-    let add = desired
-        .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = observed
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
-    (add, remove)
+    let mut have_provider = have.provider.clone();
+    have_provider["autoScalingGroupArn"] = want.provider["autoScalingGroupArn"].clone();
+    if want.provider["managedScaling"].get("status").is_none()
+        && let Some(m) = have_provider["managedScaling"].as_object_mut()
+    {
+        m.remove("status");
+    }
+    want.provider == have_provider && want.tags == have.tags
 }
 
 // ---- SDK conversions ----
@@ -444,49 +395,35 @@ fn tags_from_sdk(tags: Option<Vec<ecs::Tag>>) -> BTreeMap<String, String> {
 }
 
 fn settings(d: &DesiredCluster) -> Vec<ecs::ClusterSetting> {
-    d.settings
+    let items: Vec<Value> = d
+        .settings
         .iter()
-        .map(|(k, v)| {
-            ecs::ClusterSetting::builder()
-                .name(ecs::ClusterSettingName::from(k.as_str()))
-                .value(v)
-                .build()
-        })
-        .collect()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    bridge::to_sdk_list(&items, ecs::ClusterSetting::deserialize).unwrap_or_default()
 }
 
 fn strategy(d: &DesiredCluster) -> Result<Vec<ecs::CapacityProviderStrategyItem>, AwsError> {
-    d.default_capacity_provider_strategy
-        .iter()
-        .map(|s| {
-            ecs::CapacityProviderStrategyItem::builder()
-                .capacity_provider(&s.capacity_provider)
-                .weight(s.weight)
-                .base(s.base)
-                .build()
-                .map_err(|e| {
-                    AwsError::terminal(
-                        "PutClusterCapacityProviders",
-                        "InvalidCapacityProviderStrategy",
-                        e.to_string(),
-                    )
-                })
-        })
-        .collect()
+    bridge::to_sdk_list(
+        &d.default_capacity_provider_strategy,
+        ecs::CapacityProviderStrategyItem::deserialize,
+    )
+    .map_err(|e| invalid("InvalidCapacityProviderStrategy", e))
 }
 
-fn strategy_from_sdk(items: Option<Vec<ecs::CapacityProviderStrategyItem>>) -> Vec<StrategyItem> {
+fn strategy_from_sdk(items: &[ecs::CapacityProviderStrategyItem]) -> Vec<StrategyItem> {
     let mut out: Vec<StrategyItem> = items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| StrategyItem {
-            capacity_provider: s.capacity_provider,
-            weight: s.weight,
-            base: s.base,
-        })
+        .iter()
+        .filter_map(|s| bridge::from_sdk(s).ok())
         .collect();
     out.sort();
     out
+}
+
+/// A desired value that does not form the SDK shape (the spec's schema allows what the
+/// request does not): a terminal error naming the shape.
+fn invalid(code: &str, e: bridge::BridgeError) -> AwsError {
+    AwsError::terminal("ECS request", code, e.to_string())
 }
 
 /// The desired configuration, or one that resets ECS Exec to its defaults when the spec has none.
@@ -534,50 +471,11 @@ fn asg_provider_from_sdk(
     asg: &ecs::AutoScalingGroupProvider,
     tags: Option<Vec<ecs::Tag>>,
 ) -> AsgProvider {
-    let scaling = asg.managed_scaling.as_ref();
     AsgProvider {
         name,
-        auto_scaling_group_arn: asg.auto_scaling_group_arn.clone(),
-        managed_scaling: ManagedScaling {
-            status: scaling
-                .and_then(|s| s.status.as_ref())
-                .map(|s| s.as_str().to_string()),
-            target_capacity: scaling
-                .and_then(|s| s.target_capacity)
-                .unwrap_or(DEFAULT_TARGET_CAPACITY),
-            minimum_scaling_step_size: scaling
-                .and_then(|s| s.minimum_scaling_step_size)
-                .unwrap_or(DEFAULT_MINIMUM_SCALING_STEP_SIZE),
-            maximum_scaling_step_size: scaling
-                .and_then(|s| s.maximum_scaling_step_size)
-                .unwrap_or(DEFAULT_MAXIMUM_SCALING_STEP_SIZE),
-            instance_warmup_period: scaling
-                .and_then(|s| s.instance_warmup_period)
-                .unwrap_or(DEFAULT_INSTANCE_WARMUP_PERIOD),
-        },
-        managed_termination_protection: asg
-            .managed_termination_protection
-            .as_ref()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| DEFAULT_MANAGED_TERMINATION_PROTECTION.into()),
-        managed_draining: asg
-            .managed_draining
-            .as_ref()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| DEFAULT_MANAGED_DRAINING.into()),
+        provider: with_asg_defaults(bridge::to_json(asg).unwrap_or_default()),
         tags: tags_from_sdk(tags),
     }
-}
-
-fn managed_scaling(p: &AsgProvider) -> ecs::ManagedScaling {
-    let m = &p.managed_scaling;
-    ecs::ManagedScaling::builder()
-        .set_status(m.status.as_deref().map(ecs::ManagedScalingStatus::from))
-        .target_capacity(m.target_capacity)
-        .minimum_scaling_step_size(m.minimum_scaling_step_size)
-        .maximum_scaling_step_size(m.maximum_scaling_step_size)
-        .instance_warmup_period(m.instance_warmup_period)
-        .build()
 }
 
 // ---- SDK calls ----
@@ -651,7 +549,10 @@ pub fn observed_from(
             .cloned()
             .collect(),
         default_capacity_provider_strategy: strategy_from_sdk(
-            cluster.default_capacity_provider_strategy.clone(),
+            cluster
+                .default_capacity_provider_strategy
+                .as_deref()
+                .unwrap_or_default(),
         ),
         tags: tags_from_sdk(cluster.tags.clone()),
         active_services_count: cluster.active_services_count,
@@ -749,21 +650,8 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsEr
 /// CreateCapacityProvider; a provider of that name that already exists for the same Auto
 /// Scaling group counts as created (its settings are converged by a later update).
 async fn create_asg_provider(client: &Client, p: &AsgProvider) -> Result<(), AwsError> {
-    let asg = ecs::AutoScalingGroupProvider::builder()
-        .auto_scaling_group_arn(&p.auto_scaling_group_arn)
-        .managed_scaling(managed_scaling(p))
-        .managed_termination_protection(ecs::ManagedTerminationProtection::from(
-            p.managed_termination_protection.as_str(),
-        ))
-        .managed_draining(ecs::ManagedDraining::from(p.managed_draining.as_str()))
-        .build()
-        .map_err(|e| {
-            AwsError::terminal(
-                "CreateCapacityProvider",
-                "InvalidAutoScalingGroupProvider",
-                e.to_string(),
-            )
-        })?;
+    let asg = bridge::to_sdk(&p.provider, ecs::AutoScalingGroupProvider::deserialize)
+        .map_err(|e| invalid("InvalidAutoScalingGroupProvider", e))?;
     let result = client
         .create_capacity_provider()
         .name(&p.name)
@@ -777,20 +665,15 @@ async fn create_asg_provider(client: &Client, p: &AsgProvider) -> Result<(), Aws
         Err(e) if e.message.to_ascii_lowercase().contains("already exists") => {
             let existing = describe_asg_providers(client, std::slice::from_ref(&p.name)).await?;
             match existing.get(&p.name) {
-                Some(o)
-                    if asg_matches(
-                        &p.auto_scaling_group_arn,
-                        &o.provider.auto_scaling_group_arn,
-                    ) =>
-                {
-                    Ok(())
-                }
+                Some(o) if asg_matches(p.group(), o.provider.group()) => Ok(()),
                 Some(o) => Err(AwsError::terminal(
                     "CreateCapacityProvider",
                     "CapacityProviderExists",
                     format!(
                         "capacity provider {} already exists for Auto Scaling group {}, not {}",
-                        p.name, o.provider.auto_scaling_group_arn, p.auto_scaling_group_arn
+                        p.name,
+                        o.provider.group(),
+                        p.group()
                     ),
                 )),
                 // Still being deleted: try again later.
@@ -850,12 +733,6 @@ pub async fn apply(
                 .await
                 .map_err(|e| from_sdk("PutClusterCapacityProviders", e))?;
         }
-        Change::AddTags(add) => {
-            tag(client, &cluster_arn(observed, "TagResource")?, add).await?;
-        }
-        Change::RemoveTags(keys) => {
-            untag(client, &cluster_arn(observed, "UntagResource")?, keys).await?;
-        }
         Change::CreateAsgProvider(provider) => {
             create_asg_provider(client, asg_provider(d, provider, "CreateCapacityProvider")?)
                 .await?;
@@ -865,27 +742,24 @@ pub async fn apply(
             client
                 .update_capacity_provider()
                 .name(provider)
+                // The update shape is the create shape without the group: the codec skips it.
                 .auto_scaling_group_provider(
-                    ecs::AutoScalingGroupProviderUpdate::builder()
-                        .managed_scaling(managed_scaling(want))
-                        .managed_termination_protection(ecs::ManagedTerminationProtection::from(
-                            want.managed_termination_protection.as_str(),
-                        ))
-                        .managed_draining(ecs::ManagedDraining::from(
-                            want.managed_draining.as_str(),
-                        ))
-                        .build(),
+                    bridge::to_sdk(
+                        &want.provider,
+                        ecs::AutoScalingGroupProviderUpdate::deserialize,
+                    )
+                    .map_err(|e| invalid("InvalidAutoScalingGroupProvider", e))?,
                 )
                 .send()
                 .await
                 .map_err(|e| from_sdk("UpdateCapacityProvider", e))?;
             if let Some(have) = observed.and_then(|o| o.asg_providers.get(provider)) {
-                let (add, remove) = tag_changes(&want.tags, &have.provider.tags);
-                if !add.is_empty() {
-                    tag(client, &have.arn, &add).await?;
+                let changes = tags::diff(&want.tags, &have.provider.tags);
+                if !changes.add.is_empty() {
+                    tag(client, &have.arn, &changes.add).await?;
                 }
-                if !remove.is_empty() {
-                    untag(client, &have.arn, &remove).await?;
+                if !changes.remove.is_empty() {
+                    untag(client, &have.arn, &changes.remove).await?;
                 }
             }
         }
@@ -902,22 +776,6 @@ pub async fn apply(
         }
     }
     Ok(())
-}
-
-fn cluster_arn(
-    observed: Option<&ObservedCluster>,
-    operation: &'static str,
-) -> Result<String, AwsError> {
-    observed
-        .map(|o| o.arn.clone())
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            AwsError::terminal(
-                operation,
-                "MissingClusterArn",
-                "the cluster ARN is not known yet",
-            )
-        })
 }
 
 fn asg_provider<'a>(
@@ -1069,7 +927,7 @@ mod tests {
 
     fn observed_asg(d: &DesiredCluster, name: &str) -> ObservedAsgProvider {
         let mut provider = d.asg_providers[name].clone();
-        provider.managed_scaling.status = Some("DISABLED".into());
+        provider.provider["managedScaling"]["status"] = json!("DISABLED");
         ObservedAsgProvider {
             arn: format!("arn:aws:ecs:us-east-1:123456789012:capacity-provider/{name}"),
             status: "ACTIVE".into(),
@@ -1128,9 +986,9 @@ mod tests {
             ]
         );
         let p = &d.asg_providers["workers"];
-        assert_eq!(p.managed_scaling.target_capacity, 100);
-        assert_eq!(p.managed_draining, "ENABLED");
-        assert_eq!(p.managed_termination_protection, "DISABLED");
+        assert_eq!(p.provider["managedScaling"]["targetCapacity"], 100);
+        assert_eq!(p.provider["managedDraining"], "ENABLED");
+        assert_eq!(p.provider["managedTerminationProtection"], "DISABLED");
         let named = desired(&spec(json!({"clusterName": "prod"})), "from-metadata");
         assert_eq!(named.cluster_name, "prod");
     }
@@ -1198,25 +1056,6 @@ mod tests {
                         .insert("containerInsights".into(), "enabled".into());
                 }),
                 vec![],
-            ),
-            (
-                "tag added and changed, one removed",
-                with(
-                    json!({"tags": [{"key": "team", "value": "a"}, {"key": "env", "value": "prod"}]}),
-                ),
-                obs(&|o| {
-                    o.tags = [
-                        ("team".to_string(), "b".to_string()),
-                        ("old".to_string(), "x".to_string()),
-                    ]
-                    .into()
-                }),
-                vec![
-                    Change::AddTags(
-                        [("env".into(), "prod".into()), ("team".into(), "a".into())].into(),
-                    ),
-                    Change::RemoveTags(vec!["old".into()]),
-                ],
             ),
             (
                 "fargate providers added",
@@ -1358,7 +1197,9 @@ mod tests {
                 {
                     let mut o = asg_in_sync.clone();
                     if let Some(p) = o.asg_providers.get_mut("workers") {
-                        p.provider.auto_scaling_group_arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/workers-asg".into();
+                        p.provider.provider["autoScalingGroupArn"] = json!(
+                            "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/workers-asg"
+                        );
                     }
                     o
                 },
@@ -1370,7 +1211,7 @@ mod tests {
                 {
                     let mut o = asg_in_sync.clone();
                     if let Some(p) = o.asg_providers.get_mut("workers") {
-                        p.provider.auto_scaling_group_arn = "other-asg".into();
+                        p.provider.provider["autoScalingGroupArn"] = json!("other-asg");
                     }
                     o
                 },
@@ -1400,6 +1241,46 @@ mod tests {
         // No configuration in the spec resets ECS Exec to its defaults, which compares as none.
         let empty = desired(&EcsClusterSpec::default(), "app");
         assert_eq!(configuration_from_sdk(&configuration(&empty)), None);
+    }
+
+    #[test]
+    fn asg_provider_round_trips_through_the_sdk_types() {
+        let mut v = asg_spec();
+        v["autoScalingGroupProviders"][0]["autoScalingGroupProvider"] = json!({
+            "autoScalingGroupArn": "workers-asg", "managedDraining": "DISABLED",
+            "managedTerminationProtection": "ENABLED",
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 90, "instanceWarmupPeriod": 0},
+        });
+        let d = desired(&spec(v), "app");
+        let want = &d.asg_providers["workers"];
+        let sdk = bridge::to_sdk(&want.provider, ecs::AutoScalingGroupProvider::deserialize)
+            .expect("create shape");
+        assert_eq!(
+            sdk.managed_scaling.as_ref().and_then(|m| m.target_capacity),
+            Some(90)
+        );
+        let back = asg_provider_from_sdk("workers".into(), &sdk, None);
+        assert!(asg_provider_matches(want, &back), "{want:?} vs {back:?}");
+        let update = bridge::to_sdk(
+            &want.provider,
+            ecs::AutoScalingGroupProviderUpdate::deserialize,
+        )
+        .expect("update shape");
+        assert_eq!(
+            update.managed_draining,
+            Some(ecs::ManagedDraining::Disabled)
+        );
+        assert_eq!(
+            update
+                .managed_scaling
+                .and_then(|m| m.instance_warmup_period),
+            Some(0)
+        );
+        let items = strategy(&d).expect("strategy shape");
+        assert_eq!(
+            strategy_from_sdk(&items),
+            d.default_capacity_provider_strategy
+        );
     }
 
     #[test]

@@ -159,17 +159,24 @@ pub fn repository_spec(state: &RepositoryState) -> ReadBack<EcrRepositorySpec> {
 /// What applying `spec` to this repository would change, apart from the operator's own tags.
 pub fn repository_differences(spec: &EcrRepositorySpec, state: &RepositoryState) -> Vec<String> {
     let desired = ecr_mapping::desired(spec, state.name());
-    ecr_mapping::diff(&desired, &state.observed())
-        .into_iter()
-        .filter_map(|change| match change {
-            ecr_mapping::Change::RemoveTags(keys) => {
-                let keys = operator_tags_left_out(keys);
-                (!keys.is_empty()).then_some(ecr_mapping::Change::RemoveTags(keys))
-            }
-            other => Some(other),
-        })
+    let observed = state.observed();
+    let mut out: Vec<String> = ecr_mapping::diff(&desired, &observed)
+        .iter()
         .map(|c| c.describe())
-        .collect()
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
+}
+
+/// The driver's tag comparison, apart from the operator's own tags (it writes those when it
+/// adopts).
+fn tag_differences(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut changes = super::tags::diff(desired, observed);
+    changes.remove = operator_tags_left_out(changes.remove);
+    changes.describe()
 }
 
 /// Tag keys to remove, without the operator's own (it writes those when it adopts).
@@ -250,20 +257,13 @@ pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
 pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec<String> {
     let name = cluster.cluster_name.as_deref().unwrap_or_default();
     let desired = ecs_cluster::desired(spec, name);
-    ecs_cluster::diff(
-        &desired,
-        &ecs_cluster::observed_from(cluster, BTreeMap::new()),
-    )
-    .into_iter()
-    .filter_map(|change| match change {
-        ecs_cluster::Change::RemoveTags(keys) => {
-            let keys = operator_tags_left_out(keys);
-            (!keys.is_empty()).then_some(ecs_cluster::Change::RemoveTags(keys))
-        }
-        other => Some(other),
-    })
-    .map(|c| c.describe())
-    .collect()
+    let observed = ecs_cluster::observed_from(cluster, BTreeMap::new());
+    let mut out: Vec<String> = ecs_cluster::diff(&desired, &observed)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
 }
 
 // ---- EcsService -------------------------------------------------------------------------------

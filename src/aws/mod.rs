@@ -11,6 +11,7 @@ pub mod ecs_tags;
 pub mod errors;
 pub mod export;
 pub mod policy;
+pub mod tags;
 pub mod task_definition;
 pub mod task_definition_io;
 

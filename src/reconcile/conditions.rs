@@ -34,6 +34,15 @@ pub mod reason {
     pub const ROLLOUT_FAILED: &str = "RolloutFailed";
     /// A namespace annotation (role ARN, deletion policy) is malformed (retried slowly).
     pub const INVALID_NAMESPACE_ANNOTATION: &str = "InvalidNamespaceAnnotation";
+    /// An earlier create's outcome is unknown and its result was not found yet: nothing is
+    /// created until it is (retried).
+    pub const CREATE_PENDING: &str = "CreatePending";
+    /// A run-to-completion resource has started and not finished.
+    pub const RUNNING: &str = "Running";
+    /// A run-to-completion resource finished as intended.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// A run-to-completion resource finished otherwise (Stalled: waits for a spec change).
+    pub const FAILED: &str = "Failed";
     /// Reconciling/Stalled are False: the latest generation is reconciled.
     pub const SETTLED: &str = "Settled";
 }

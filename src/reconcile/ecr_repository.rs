@@ -8,11 +8,22 @@ use super::{DeleteOutcome, Describe, Error, External};
 use crate::api::ecr_repository::EcrRepository;
 use crate::aws::AwsClients;
 use crate::aws::ecr::{self, Change, ObservedRepository};
+use crate::aws::tags::{TagService, TagTarget};
 
 managed_kind!(EcrRepository);
 
 /// ECR-backed implementation of the four verbs.
 pub struct EcrRepositories;
+
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(super::run::<EcrRepository, _>(
+        shared.client,
+        shared.env,
+        EcrRepositories,
+        shared.settings,
+    ))
+}
 
 fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {
     ecr::desired(&obj.spec, &kube::ResourceExt::name_any(obj))
@@ -51,6 +62,17 @@ impl External<EcrRepository> for EcrRepositories {
         observed.tags.clone()
     }
 
+    fn tag_target(&self, observed: &ObservedRepository) -> Option<TagTarget> {
+        Some(TagTarget {
+            service: TagService::Ecr,
+            arn: observed.arn.clone(),
+        })
+    }
+
+    fn desired_tags(&self, d: &ecr::DesiredRepository) -> BTreeMap<String, String> {
+        d.tags.clone()
+    }
+
     async fn current_tags(
         &self,
         obj: &EcrRepository,
@@ -77,7 +99,7 @@ impl External<EcrRepository> for EcrRepositories {
         _obj: &EcrRepository,
         aws: &AwsClients,
         d: &mut ecr::DesiredRepository,
-        observed: &ObservedRepository,
+        _observed: &ObservedRepository,
         changes: &Vec<Change>,
     ) -> Result<(), Error> {
         // Apply everything that can be applied; report an impossible change (encryption) last.
@@ -85,7 +107,7 @@ impl External<EcrRepository> for EcrRepositories {
             .iter()
             .partition(|c| matches!(c, Change::EncryptionDiffers { .. }));
         for change in possible.into_iter().chain(impossible) {
-            ecr::apply(&aws.ecr, d, Some(observed), change).await?;
+            ecr::apply(&aws.ecr, d, change).await?;
         }
         Ok(())
     }

@@ -9,11 +9,22 @@ use super::{DeleteOutcome, Describe, Error, External, Readiness};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::AwsClients;
 use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
+use crate::aws::tags::{TagService, TagTarget};
 
 managed_kind!(EcsCluster);
 
 /// ECS-backed implementation of the four verbs.
 pub struct EcsClusters;
+
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(super::run::<EcsCluster, _>(
+        shared.client,
+        shared.env,
+        EcsClusters,
+        shared.settings,
+    ))
+}
 
 impl External<EcsCluster> for EcsClusters {
     type Desired = DesiredCluster;
@@ -46,6 +57,17 @@ impl External<EcsCluster> for EcsClusters {
 
     fn observed_tags(&self, observed: &ObservedCluster) -> BTreeMap<String, String> {
         observed.tags.clone()
+    }
+
+    fn tag_target(&self, observed: &ObservedCluster) -> Option<TagTarget> {
+        Some(TagTarget {
+            service: TagService::Ecs,
+            arn: observed.arn.clone(),
+        })
+    }
+
+    fn desired_tags(&self, d: &DesiredCluster) -> BTreeMap<String, String> {
+        d.tags.clone()
     }
 
     async fn current_tags(

@@ -19,13 +19,18 @@ macro_rules! managed_kind {
 }
 
 pub mod conditions;
+pub mod create;
+#[cfg(test)]
+mod driver_tests;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod namespaces;
 pub mod ownership;
 pub mod rollout;
+pub mod run;
 pub mod task_definition;
+pub mod tolerant;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -38,7 +43,6 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +54,7 @@ use crate::api::common::{
     Condition, ConditionStatus, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies,
     READY, RECONCILING, STALLED, SYNCED, find_condition,
 };
+use crate::aws::tags::{self, TagChanges, TagTarget};
 use crate::aws::{AwsClients, AwsError, AwsProvider, ErrorClass};
 use conditions::{NewCondition, Progress, reason};
 use namespaces::Namespaces;
@@ -187,11 +192,10 @@ impl<C: Describe + Send + Sync> Changes for Vec<C> {
     }
 }
 
-/// Annotations recording a create, as Crossplane does: pending is written before the create
-/// call, succeeded (with the external name) right after it, before anything else.
-pub const CREATE_PENDING_ANNOTATION: &str = "ecs.operator.dev/external-create-pending";
-pub const CREATE_SUCCEEDED_ANNOTATION: &str = "ecs.operator.dev/external-create-succeeded";
-pub const EXTERNAL_NAME_ANNOTATION: &str = "ecs.operator.dev/external-name";
+pub use create::{
+    CREATE_FAILED_ANNOTATION, CREATE_PENDING_ANNOTATION, CREATE_SUCCEEDED_ANNOTATION,
+    EXTERNAL_NAME_ANNOTATION, Lookup,
+};
 
 /// Kinds the driver manages expose their conditions.
 pub trait Managed:
@@ -237,6 +241,18 @@ pub trait External<K: Managed>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
     /// Pure: the tags the observed AWS resource carries (ownership is read from them).
     fn observed_tags(&self, observed: &Self::Observed) -> BTreeMap<String, String>;
+    /// Pure: where the driver keeps the resource's tags (its ARN and service). Tags are then
+    /// the driver's: it compares [`External::desired_tags`] with [`External::observed_tags`]
+    /// and applies the difference after `update`, so `diff` leaves them out. `None` (the
+    /// default) leaves them to the kind: a task definition's tags belong to its revision.
+    fn tag_target(&self, _observed: &Self::Observed) -> Option<TagTarget> {
+        None
+    }
+    /// Pure: the tags the resource must carry (spec tags plus the ownership tags `resolve` was
+    /// given). Used with [`External::tag_target`].
+    fn desired_tags(&self, _desired: &Self::Desired) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
     /// Tags of the AWS resource this object names, `None` when it does not exist. Used before
     /// deleting, so it must not need references to resolve (they may be gone already).
     fn current_tags(
@@ -255,6 +271,21 @@ pub trait External<K: Managed>: Send + Sync + 'static {
         aws: &AwsClients,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Looks for what an earlier create of this object made, when its outcome is unknown (a
+    /// crash or a lost answer after the call) and observe found nothing. `external_name` is the
+    /// identity the last successful create recorded, if any. Default: the spec names the
+    /// resource and observe looks it up by that name, so nothing found means nothing exists (and
+    /// AWS refuses a second resource with that name, or returns the first: CreateCluster,
+    /// CreateService with its client token).
+    fn find_created(
+        &self,
+        _obj: &K,
+        _aws: &AwsClients,
+        _desired: &Self::Desired,
+        _external_name: Option<&str>,
+    ) -> impl Future<Output = Result<Lookup<Self::Observed>, Error>> + Send {
+        async { Ok(Lookup::Absent) }
+    }
     /// Applies `changes` (from [`External::diff`]). A one-shot request it carried out (a
     /// restart) is cleared from `desired`, so the check after the update does not ask again.
     fn update(
@@ -402,11 +433,14 @@ pub async fn run_with<K, E, F>(
     E: External<K>,
     F: FnOnce(Controller<K>) -> Controller<K>,
 {
-    let api: Api<K> = watched_api(&client, &settings);
     let concurrency = settings.concurrency;
     let ctx = Arc::new(Context::new(client, env, external, settings));
     info!(kind = %K::kind(&()), "starting controller");
-    let controller = Controller::new(api, watcher::Config::default())
+    // Watched as DynamicObject and converted per object: one object this version cannot read
+    // is reported and skipped instead of failing the whole watch.
+    let (store, objects) =
+        tolerant::controller_stream::<K>(&ctx.client, &ctx.settings, ctx.recorder.clone());
+    let controller = Controller::for_stream(objects, store)
         .with_config(controller::Config::default().concurrency(concurrency));
     // /readyz waits for this cache; /metrics counts its objects by condition.
     let synced = crate::runtime::track_controller(controller.store(), K::conditions);
@@ -629,60 +663,7 @@ async fn converge<K: Managed, E: External<K>>(
         &ext.aws_name(obj),
     ) {
         Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
-        Plan::Create => {
-            annotate(
-                obj,
-                &ctx.client,
-                &[(CREATE_PENDING_ANNOTATION, now_rfc3339())],
-            )
-            .await?;
-            let created = ext.create(obj, &aws, &desired).await;
-            if let Ok(id) = &created {
-                // Recorded before anything else: a crash from here on finds the name.
-                annotate(
-                    obj,
-                    &ctx.client,
-                    &[
-                        (CREATE_SUCCEEDED_ANNOTATION, now_rfc3339()),
-                        (EXTERNAL_NAME_ANNOTATION, id.clone()),
-                    ],
-                )
-                .await?;
-            }
-            let Some(now) = ext.observe(obj, &aws, &desired).await? else {
-                created?;
-                return Err(Error::Aws(AwsError {
-                    operation: "Observe",
-                    code: None,
-                    message: "resource not visible yet after create".into(),
-                    class: ErrorClass::Retryable,
-                }));
-            };
-            // Lost a race (another object or someone in AWS created it first; CreateCluster
-            // even answers with the existing cluster): never converge what is not ours. The
-            // next attempt reports the precise reason.
-            if !ownership::is_ours(&ext.observed_tags(&now), &me) {
-                return Err(Error::Refused {
-                    reason: reason::ALREADY_EXISTS,
-                    message: format!(
-                        "{} was created by someone else while this object was creating it; \
-                         AWS was not changed",
-                        ext.aws_name(obj)
-                    ),
-                });
-            }
-            // A failed call whose resource exists and is ours (e.g. a timeout after success)
-            // counts as created.
-            if let Err(e) = created {
-                debug!(object = %key_of(obj), error = %e, "create reported an error, but the resource exists and is ours");
-            }
-            info!(object = %key_of(obj), "created AWS resource");
-            let note = "created the AWS resource".to_string();
-            publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
-            // Some settings cannot be sent on create (or an endpoint ignores them there):
-            // finish in this reconcile, so Synced is never claimed before AWS matches.
-            update_if_needed(obj, ctx, &aws, &mut desired, now).await?
-        }
+        Plan::Create => create_or_recover(obj, ctx, &aws, &me, &mut desired).await?,
         plan @ (Plan::Converge | Plan::Adopt) => {
             let Some(observed) = observed else {
                 return Err(Error::NotConverged(
@@ -707,7 +688,153 @@ async fn converge<K: Managed, E: External<K>>(
     })
 }
 
-/// Applies the changes `diff` finds, then checks AWS shows them.
+/// Observe found nothing: create, unless an earlier create's outcome is unknown; then the
+/// kind looks for its result first and a found resource is recorded and converged instead.
+async fn create_or_recover<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    aws: &AwsClients,
+    me: &Identity,
+    desired: &mut E::Desired,
+) -> Result<E::Observed, Error> {
+    let ext = &ctx.external;
+    let record = create::record(obj.annotations());
+    let lookup = match record {
+        create::CreateRecord::Incomplete => {
+            let recorded = obj.annotations().get(EXTERNAL_NAME_ANNOTATION);
+            Some(
+                ext.find_created(obj, aws, desired, recorded.map(String::as_str))
+                    .await?,
+            )
+        }
+        _ => None,
+    };
+    let (id, found) = match create::step(record, lookup) {
+        create::CreateStep::Wait(message) => {
+            return Err(Error::Refused {
+                reason: reason::CREATE_PENDING,
+                message,
+            });
+        }
+        create::CreateStep::Recover { id, observed } => (id, observed),
+        create::CreateStep::Create => return create_new(obj, ctx, aws, me, desired).await,
+    };
+    if !ownership::is_ours(&ext.observed_tags(&found), me) {
+        return Err(Error::Refused {
+            reason: reason::ALREADY_EXISTS,
+            message: format!(
+                "{} found after an unfinished create is not owned by this object; AWS was not \
+                 changed",
+                ext.aws_name(obj)
+            ),
+        });
+    }
+    annotate(
+        obj,
+        &ctx.client,
+        &[
+            (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
+            (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
+        ],
+    )
+    .await?;
+    info!(object = %key_of(obj), %id, "found the resource an unfinished create made; not creating another");
+    let note =
+        format!("found {id}, made by an earlier create whose answer was lost; not created again");
+    publish(ctx, obj, EventType::Normal, "Recovered", "Create", note).await;
+    update_if_needed(obj, ctx, aws, desired, found).await
+}
+
+/// Creates the resource, recording the attempt and its outcome on the object.
+async fn create_new<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    aws: &AwsClients,
+    me: &Identity,
+    desired: &mut E::Desired,
+) -> Result<E::Observed, Error> {
+    let ext = &ctx.external;
+    annotate(
+        obj,
+        &ctx.client,
+        &[
+            (CREATE_PENDING_ANNOTATION, Some(now_rfc3339())),
+            (CREATE_SUCCEEDED_ANNOTATION, None),
+            (CREATE_FAILED_ANNOTATION, None),
+        ],
+    )
+    .await?;
+    let created = ext.create(obj, aws, desired).await;
+    // Recorded before anything else: a crash from here on finds the name.
+    let outcome = match &created {
+        Ok(id) => vec![
+            (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
+            (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
+        ],
+        Err(e) if create::certainly_refused(e.class()) => {
+            vec![(CREATE_FAILED_ANNOTATION, Some(now_rfc3339()))]
+        }
+        // The answer may hide a success: the record stays open, so the next attempt looks.
+        Err(_) => vec![],
+    };
+    if !outcome.is_empty() {
+        annotate(obj, &ctx.client, &outcome).await?;
+    }
+    let Some(now) = ext.observe(obj, aws, desired).await? else {
+        created?;
+        return Err(Error::Aws(AwsError {
+            operation: "Observe",
+            code: None,
+            message: "resource not visible yet after create".into(),
+            class: ErrorClass::Retryable,
+        }));
+    };
+    // Lost a race (another object or someone in AWS created it first; CreateCluster even
+    // answers with the existing cluster): never converge what is not ours. The next attempt
+    // reports the precise reason.
+    if !ownership::is_ours(&ext.observed_tags(&now), me) {
+        return Err(Error::Refused {
+            reason: reason::ALREADY_EXISTS,
+            message: format!(
+                "{} was created by someone else while this object was creating it; AWS was not \
+                 changed",
+                ext.aws_name(obj)
+            ),
+        });
+    }
+    // A failed call whose resource exists and is ours (e.g. a timeout after success) counts as
+    // created.
+    if let Err(e) = created {
+        debug!(object = %key_of(obj), error = %e, "create reported an error, but the resource exists and is ours");
+    }
+    info!(object = %key_of(obj), "created AWS resource");
+    let note = "created the AWS resource".to_string();
+    publish(ctx, obj, EventType::Normal, "Created", "Create", note).await;
+    // Some settings cannot be sent on create (or an endpoint ignores them there): finish in
+    // this reconcile, so Synced is never claimed before AWS matches.
+    update_if_needed(obj, ctx, aws, desired, now).await
+}
+
+/// The kind's changes plus the driver's tag changes (for kinds that name a tag target).
+fn all_changes<K: Managed, E: External<K>>(
+    ext: &E,
+    desired: &E::Desired,
+    observed: &E::Observed,
+) -> (E::Changes, Option<(TagTarget, TagChanges)>) {
+    let tag_changes = ext.tag_target(observed).and_then(|target| {
+        let changes = tags::diff(&ext.desired_tags(desired), &ext.observed_tags(observed));
+        (!changes.is_empty()).then_some((target, changes))
+    });
+    (ext.diff(desired, observed), tag_changes)
+}
+
+fn describe_all<C: Changes>(changes: &C, tag_changes: &Option<(TagTarget, TagChanges)>) -> String {
+    let mut all = changes.describe();
+    all.extend(tag_changes.iter().flat_map(|(_, t)| t.describe()));
+    all.join(", ")
+}
+
+/// Applies the changes `diff` finds (and the tag changes), then checks AWS shows them.
 async fn update_if_needed<K: Managed, E: External<K>>(
     obj: &K,
     ctx: &Context<E>,
@@ -716,21 +843,26 @@ async fn update_if_needed<K: Managed, E: External<K>>(
     observed: E::Observed,
 ) -> Result<E::Observed, Error> {
     let ext = &ctx.external;
-    let changes = ext.diff(desired, &observed);
-    if changes.is_empty() {
+    let (changes, tag_changes) = all_changes(ext, desired, &observed);
+    if changes.is_empty() && tag_changes.is_none() {
         return Ok(observed);
     }
-    let differences = changes.describe().join(", ");
-    ext.update(obj, aws, desired, &observed, &changes).await?;
+    let differences = describe_all(&changes, &tag_changes);
+    if !changes.is_empty() {
+        ext.update(obj, aws, desired, &observed, &changes).await?;
+    }
+    if let Some((target, tag_changes)) = &tag_changes {
+        tags::apply(aws, target, tag_changes).await?;
+    }
     info!(object = %key_of(obj), %differences, "updated AWS resource");
     let note = format!("updated in AWS: {differences}");
     publish(ctx, obj, EventType::Normal, "Updated", "Update", note).await;
     let after = ext.observe(obj, aws, desired).await?.unwrap_or(observed);
-    let left = ext.diff(desired, &after);
-    if !left.is_empty() {
+    let (left, tags_left) = all_changes(ext, desired, &after);
+    if !left.is_empty() || tags_left.is_some() {
         // AWS accepted the calls but does not show the result (eventual consistency, or an
         // endpoint that ignores a field): retry with backoff instead of claiming Synced.
-        return Err(Error::NotConverged(left.describe().join(", ")));
+        return Err(Error::NotConverged(describe_all(&left, &tags_left)));
     }
     Ok(after)
 }
@@ -767,14 +899,12 @@ fn observe_only<K: Managed, E: External<K>>(
             fields: None,
         };
     };
-    let differences = ext.diff(desired, observed).describe();
+    let (changes, tag_changes) = all_changes(ext, desired, observed);
+    let differences = describe_all(&changes, &tag_changes);
     let message = if differences.is_empty() {
         format!("{what}: AWS matches the spec")
     } else {
-        format!(
-            "{what}: AWS differs from the spec in {}; not changed",
-            differences.join(", ")
-        )
+        format!("{what}: AWS differs from the spec in {differences}; not changed")
     };
     Converged {
         synced: NewCondition::new(SYNCED, status, reason, message),
@@ -1092,11 +1222,12 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Sets annotations on the object (a merge patch of metadata only; no generation change).
+/// Sets (`Some`) or removes (`None`) annotations on the object (a merge patch of metadata only;
+/// no generation change).
 async fn annotate<K: Managed>(
     obj: &K,
     client: &kube::Client,
-    annotations: &[(&str, String)],
+    annotations: &[(&str, Option<String>)],
 ) -> Result<(), Error> {
     let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let values: Map<String, Value> = annotations

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::ownership::{OWNER_UID_TAG, is_ours};
-use super::{DeleteOutcome, Describe, Error, External};
+use super::{DeleteOutcome, Describe, Error, External, Lookup};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
@@ -29,6 +29,30 @@ managed_kind!(TaskDefinition);
 /// ECS-backed implementation of the four verbs.
 pub struct TaskDefinitions {
     pub kube: kube::Client,
+}
+
+/// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
+/// is reconciled when that repository changes.
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    let crate::kinds::Shared {
+        client,
+        env,
+        settings,
+    } = shared;
+    let repositories = super::tolerant::related_stream::<EcrRepository>(&client, &settings);
+    let external = TaskDefinitions {
+        kube: client.clone(),
+    };
+    Box::pin(super::run_with::<TaskDefinition, _, _>(
+        client,
+        env,
+        external,
+        settings,
+        move |controller| {
+            let store = controller.store();
+            controller.watches_stream(repositories, move |repo| dependents(&store, &repo))
+        },
+    ))
 }
 
 /// The spec with image references resolved, plus its hash.
@@ -252,7 +276,7 @@ impl External<TaskDefinition> for TaskDefinitions {
 
     /// The revision this object stands for: the family's latest ACTIVE revision when it is
     /// ours (also right after a register whose status write was lost), else the one in status
-    /// while it is still ACTIVE and ours (someone else registered on top: we do not fight), else
+    /// (or recorded by the last create) while it is still ACTIVE and ours (someone else registered on top: we do not fight), else
     /// the latest ACTIVE revision whoever owns it (the driver decides about adopting it).
     async fn observe(
         &self,
@@ -269,7 +293,14 @@ impl External<TaskDefinition> for TaskDefinitions {
         {
             return Ok(latest);
         }
-        if let Some(arn) = obj.status.as_ref().and_then(|s| s.arn.clone())
+        // The revision in status, else the one the last create recorded (the status write
+        // may not have happened, or the watch delivered the object before it).
+        let known = obj.status.as_ref().and_then(|s| s.arn.clone()).or_else(|| {
+            obj.annotations()
+                .get(super::EXTERNAL_NAME_ANNOTATION)
+                .cloned()
+        });
+        if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
             && let Some(rev) = io::describe(&aws.ecs, &arn).await?
             && rev.active
@@ -310,25 +341,52 @@ impl External<TaskDefinition> for TaskDefinitions {
         vec![]
     }
 
-    /// RegisterTaskDefinition is not idempotent: a revision of this spec that this object
-    /// registered before (found by its owner and spec-hash tags) is used instead of a new one.
+    /// RegisterTaskDefinition is not idempotent and has no client token: after a register whose
+    /// answer was lost, the revision it made is found by its owner and spec-hash tags (or by
+    /// the ARN a successful create recorded), never registered twice.
+    async fn find_created(
+        &self,
+        _obj: &TaskDefinition,
+        aws: &AwsClients,
+        d: &DesiredTaskDefinition,
+        external_name: Option<&str>,
+    ) -> Result<Lookup<Revision>, Error> {
+        let me = identity(d);
+        if let Some(arn) = external_name
+            && let Some(rev) = io::describe(&aws.ecs, arn).await?
+            && rev.active
+            && is_ours(&rev.tags, &me)
+        {
+            return Ok(Lookup::Found {
+                id: rev.arn.clone(),
+                observed: rev,
+            });
+        }
+        let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
+        if uid.is_empty() {
+            return Ok(Lookup::Unknown(
+                "the object has no UID to find its revision by".into(),
+            ));
+        }
+        let mine = [
+            (OWNER_UID_TAG, uid.as_str()),
+            (SPEC_HASH_TAG, d.hash.as_str()),
+        ];
+        Ok(match io::find_tagged(&aws.ecs, &d.family, &mine).await? {
+            Some(rev) => Lookup::Found {
+                id: rev.arn.clone(),
+                observed: rev,
+            },
+            None => Lookup::Absent,
+        })
+    }
+
     async fn create(
         &self,
         obj: &TaskDefinition,
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<String, Error> {
-        let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
-        let mine = [
-            (OWNER_UID_TAG, uid.as_str()),
-            (SPEC_HASH_TAG, d.hash.as_str()),
-        ];
-        if !uid.is_empty()
-            && let Some(rev) = io::find_tagged(&aws.ecs, &d.family, &mine).await?
-        {
-            info!(object = %obj.name_any(), arn = %rev.arn, "found the revision a previous register left");
-            return Ok(rev.arn);
-        }
         self.register(&aws.ecs, obj, d).await
     }
 

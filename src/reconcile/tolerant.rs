@@ -1,0 +1,175 @@
+//! Watches that survive an object the operator cannot read. A typed kube watcher fails its
+//! whole list when one object does not deserialize (written while the schema was looser, or a
+//! value the schema allows and the Rust type does not, such as an integer beyond i32), so one
+//! bad object would stop its kind's controller. These watch the kind as `DynamicObject` and
+//! convert each object on its own: a bad one is named in a warn log and a Warning Event and
+//! left out; the others keep flowing.
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector};
+use serde::de::DeserializeOwned;
+use tracing::warn;
+
+use super::{Managed, Settings};
+
+/// Event reason on an object the operator cannot read.
+pub const INVALID_OBJECT: &str = "InvalidObject";
+
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} {namespace}/{name} cannot be read by this operator version: {source}")]
+pub struct ConvertError {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// One object as `K`. Pure.
+pub fn convert<K: kube::Resource<DynamicType = ()> + DeserializeOwned>(
+    obj: &DynamicObject,
+) -> Result<K, ConvertError> {
+    let value = serde_json::to_value(obj).and_then(serde_json::from_value);
+    value.map_err(|source| ConvertError {
+        kind: K::kind(&()).into_owned(),
+        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        source,
+    })
+}
+
+/// The watcher events of `K`, with objects that do not convert left out (and reported).
+fn converted<K: Managed>(
+    client: &kube::Client,
+    settings: &Settings,
+    recorder: Option<Recorder>,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static {
+    let resource = ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = match &settings.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    watcher(api, watcher::Config::default()).filter_map(move |event| {
+        let recorder = recorder.clone();
+        async move {
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => return Some(Err(e)),
+            };
+            let mut bad = None;
+            let mut one = |obj: DynamicObject| match convert::<K>(&obj) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    bad = Some((obj, e));
+                    None
+                }
+            };
+            let converted = match event {
+                watcher::Event::Apply(o) => one(o).map(watcher::Event::Apply),
+                watcher::Event::InitApply(o) => one(o).map(watcher::Event::InitApply),
+                // A bad object never reached the store, so its deletion is nothing to it (and
+                // not reported again).
+                watcher::Event::Delete(o) => convert::<K>(&o).ok().map(watcher::Event::Delete),
+                watcher::Event::Init => Some(watcher::Event::Init),
+                watcher::Event::InitDone => Some(watcher::Event::InitDone),
+            };
+            if let Some((obj, error)) = bad {
+                report(recorder.as_ref(), &obj, &error).await;
+            }
+            converted.map(Ok)
+        }
+    })
+}
+
+async fn report(recorder: Option<&Recorder>, obj: &DynamicObject, error: &ConvertError) {
+    warn!(kind = %error.kind, namespace = %error.namespace, name = %error.name, error = %error.source,
+        "object cannot be read; skipped, the others keep reconciling");
+    let Some(recorder) = recorder else { return };
+    let reference = ObjectReference {
+        api_version: obj.types.as_ref().map(|t| t.api_version.clone()),
+        kind: Some(error.kind.clone()),
+        name: obj.metadata.name.clone(),
+        namespace: obj.metadata.namespace.clone(),
+        uid: obj.metadata.uid.clone(),
+        ..Default::default()
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: INVALID_OBJECT.into(),
+        note: Some(
+            format!("{error}; the operator skips this object until it is fixed")
+                .chars()
+                .take(1024)
+                .collect(),
+        ),
+        action: "Read".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &reference).await {
+        tracing::debug!(error = %e, "could not publish event");
+    }
+}
+
+/// The controller's own watch of `K`: a store and the objects that changed.
+pub fn controller_stream<K: Managed>(
+    client: &kube::Client,
+    settings: &Settings,
+    recorder: Recorder,
+) -> (
+    reflector::Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let stream = converted::<K>(client, settings, Some(recorder))
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    (reader, stream)
+}
+
+/// A watch of `K` for another kind's controller (`Controller::watches_stream`): bad objects
+/// are skipped there too (its own controller reports them).
+pub fn related_stream<K: Managed>(
+    client: &kube::Client,
+    settings: &Settings,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    converted::<K>(client, settings, None)
+        .default_backoff()
+        .touched_objects()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::EcsCluster;
+    use serde_json::json;
+
+    fn dynamic(status: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster",
+            "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+            "spec": {"clusterName": "c"}, "status": status,
+        }))
+        .expect("dynamic object")
+    }
+
+    #[test]
+    fn converts_good_and_names_bad_objects() {
+        let good: EcsCluster = convert(&dynamic(json!({"activeServicesCount": 2}))).expect("good");
+        assert_eq!(good.status.and_then(|s| s.active_services_count), Some(2));
+        // The schema says integer; the type says i32.
+        let err = convert::<EcsCluster>(&dynamic(json!({"activeServicesCount": 3_000_000_000u64})))
+            .expect_err("out of range");
+        assert_eq!((err.namespace.as_str(), err.name.as_str()), ("ns", "c"));
+        assert!(
+            err.to_string()
+                .starts_with("EcsCluster ns/c cannot be read"),
+            "{err}"
+        );
+    }
+}
