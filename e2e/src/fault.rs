@@ -39,6 +39,17 @@ pub struct FaultConfig {
     pub buckets: bool,
     /// Seed of the fault dice (same seed, same sequence of decisions for the same call order).
     pub seed: u64,
+    /// Keep (time, action, body) of every call for [`FaultProxy::recorded`] (the benchmark's
+    /// apply-to-first-call latency).
+    pub record: bool,
+}
+
+/// One recorded call: when the proxy received it (since the proxy started), action, body.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub at: Duration,
+    pub action: String,
+    pub body: String,
 }
 
 /// A token bucket: `capacity` tokens (the burst), refilled at `refill` tokens per second (the
@@ -224,6 +235,7 @@ struct Inner {
     dice: Dice,
     buckets: BTreeMap<String, Bucket>,
     counts: Counts,
+    recorded: Vec<Recorded>,
 }
 
 /// What to do with one call.
@@ -240,6 +252,18 @@ impl State {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn record(&self, action: &str, body: &[u8]) {
+        let at = self.origin.elapsed();
+        let mut inner = self.inner();
+        if inner.config.record {
+            inner.recorded.push(Recorded {
+                at,
+                action: action.to_string(),
+                body: String::from_utf8_lossy(body).into_owned(),
+            });
+        }
+    }
+
     /// Decides (and counts) a call; the latency to add comes back too.
     fn decide(&self, service: &str, action: &str) -> (Verdict, Duration) {
         let now = self.origin.elapsed();
@@ -249,6 +273,7 @@ impl State {
             dice,
             buckets,
             counts,
+            ..
         } = &mut *inner;
         let counts = counts.entry(format!("{service}:{action}")).or_default();
         counts.calls += 1;
@@ -309,6 +334,7 @@ impl FaultProxy {
                 config,
                 buckets: BTreeMap::new(),
                 counts: Counts::new(),
+                recorded: Vec::new(),
             }),
         });
         let shared = state.clone();
@@ -352,6 +378,16 @@ impl FaultProxy {
 
     pub fn reset_counts(&self) {
         self.state.inner().counts.clear();
+    }
+
+    /// Calls recorded while `record` was on.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.inner().recorded.clone()
+    }
+
+    /// Time since the proxy started (the clock of [`Recorded::at`]).
+    pub fn now(&self) -> Duration {
+        self.state.origin.elapsed()
     }
 }
 
@@ -579,6 +615,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> Result<()> {
             control(&state, &req)
         } else if let Some((service, action)) = req.header("x-amz-target").and_then(parse_target) {
             let (verdict, latency) = state.decide(service, &action);
+            state.record(&action, &req.body);
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
@@ -789,6 +826,7 @@ mod tests {
                     dice: Dice(seed),
                     buckets: BTreeMap::new(),
                     counts: Counts::new(),
+                    recorded: Vec::new(),
                 }),
             };
             let verdicts: Vec<Verdict> = (0..10_000)
@@ -824,6 +862,7 @@ mod tests {
                 dice: Dice(1),
                 buckets: BTreeMap::new(),
                 counts: Counts::new(),
+                recorded: Vec::new(),
             }),
         };
         // 20 RegisterTaskDefinition go through at once; the rest of a quick burst is throttled

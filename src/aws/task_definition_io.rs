@@ -227,11 +227,17 @@ mod tests {
     #[test]
     fn only_throttling_is_retried() {
         let cases = [
-            (RetryAction::throttling_error(), RetryAction::NoActionIndicated),
+            (
+                RetryAction::throttling_error(),
+                RetryAction::NoActionIndicated,
+            ),
             (RetryAction::transient_error(), RetryAction::RetryForbidden),
             (RetryAction::server_error(), RetryAction::RetryForbidden),
             (RetryAction::client_error(), RetryAction::RetryForbidden),
-            (RetryAction::NoActionIndicated, RetryAction::NoActionIndicated),
+            (
+                RetryAction::NoActionIndicated,
+                RetryAction::NoActionIndicated,
+            ),
             (RetryAction::RetryForbidden, RetryAction::NoActionIndicated),
         ];
         for (previous, want) in cases {
