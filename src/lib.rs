@@ -126,9 +126,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let task_definitions = reconcile::run_with::<api::TaskDefinition, _, _>(
         client.clone(),
         env.clone(),
-        reconcile::task_definition::TaskDefinitions {
-            kube: client.clone(),
-        },
+        reconcile::task_definition::TaskDefinitions::new(client.clone(), config.settings.resync),
         config.settings.clone(),
         move |controller| {
             let store = controller.store();
@@ -153,7 +151,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let services = reconcile::run_with::<api::EcsService, _, _>(
         client.clone(),
         env.clone(),
-        reconcile::ecs_service::EcsServices::new(client.clone(), peers.clone()),
+        reconcile::ecs_service::EcsServices::new(client.clone(), peers.clone())
+            .with_resync(config.settings.resync),
         config.settings.clone(),
         move |controller| {
             let store = controller.store();

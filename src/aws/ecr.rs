@@ -244,7 +244,14 @@ pub async fn observe(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let extras = extras(client, &repo).await?;
+    let check_absent = absent_policies_due(&repo);
+    let extras = extras_for(
+        client,
+        &repo,
+        d.lifecycle_policy.is_some() || check_absent,
+        d.repository_policy.is_some() || check_absent,
+    )
+    .await?;
     Ok(Some(observed_from(
         &repo,
         &extras.tags,
@@ -262,8 +269,35 @@ pub struct RepositoryExtras {
     pub repository_policy_text: Option<String>,
 }
 
+/// A policy the spec does not have is read on a repository's first observe in this process and
+/// then on every this-many-th (drift: someone added one in AWS), not on every resync: reads do
+/// not grow with the policies a repository does not have.
+pub const ABSENT_POLICY_EVERY: u32 = 10;
+
+/// Whether this observe of `repo` reads the policies its spec does not have.
+fn absent_policies_due(repo: &ecr::Repository) -> bool {
+    static OBSERVES: std::sync::Mutex<BTreeMap<String, u32>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let key = repo.repository_arn.clone().unwrap_or_default();
+    let mut observes = OBSERVES.lock().unwrap_or_else(|p| p.into_inner());
+    let n = observes.entry(key).or_insert(0);
+    let due = *n % ABSENT_POLICY_EVERY == 0;
+    *n = n.wrapping_add(1);
+    due
+}
+
 /// Tags and the two policy texts of a described repository (three calls).
 pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<RepositoryExtras, AwsError> {
+    extras_for(client, repo, true, true).await
+}
+
+/// Tags, and the policy texts asked for (a policy not read counts as absent).
+async fn extras_for(
+    client: &Client,
+    repo: &ecr::Repository,
+    lifecycle: bool,
+    repository: bool,
+) -> Result<RepositoryExtras, AwsError> {
     let name = repo.repository_name.clone().unwrap_or_default();
     let registry_id = repo.registry_id.clone();
     let tags = client
@@ -274,29 +308,37 @@ pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<Repositor
         .map_err(|e| from_sdk("ListTagsForResource", e))?
         .tags
         .unwrap_or_default();
-    let lifecycle_policy_text = match client
-        .get_lifecycle_policy()
-        .repository_name(&name)
-        .set_registry_id(registry_id.clone())
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetLifecyclePolicy", e))
-    {
-        Ok(out) => out.lifecycle_policy_text,
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e),
+    let lifecycle_policy_text = if !lifecycle {
+        None
+    } else {
+        match client
+            .get_lifecycle_policy()
+            .repository_name(&name)
+            .set_registry_id(registry_id.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetLifecyclePolicy", e))
+        {
+            Ok(out) => out.lifecycle_policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        }
     };
-    let repository_policy_text = match client
-        .get_repository_policy()
-        .repository_name(&name)
-        .set_registry_id(registry_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetRepositoryPolicy", e))
-    {
-        Ok(out) => out.policy_text,
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e),
+    let repository_policy_text = if !repository {
+        None
+    } else {
+        match client
+            .get_repository_policy()
+            .repository_name(&name)
+            .set_registry_id(registry_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetRepositoryPolicy", e))
+        {
+            Ok(out) => out.policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        }
     };
     Ok(RepositoryExtras {
         tags,

@@ -107,6 +107,32 @@ pub async fn find_tagged(
     Ok(None)
 }
 
+/// Every ACTIVE task definition ARN of the account and Region (100 per call), or `None` when
+/// there are more than `max_pages` pages.
+pub async fn list_active(
+    client: &Client,
+    max_pages: usize,
+) -> Result<Option<Vec<String>>, AwsError> {
+    let mut arns = Vec::new();
+    let mut token = None;
+    for _ in 0..max_pages {
+        let out = client
+            .list_task_definitions()
+            .status(TaskDefinitionStatus::Active)
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+        arns.extend(out.task_definition_arns.unwrap_or_default());
+        token = out.next_token;
+        if token.is_none() {
+            return Ok(Some(arns));
+        }
+    }
+    Ok(None)
+}
+
 /// Lets the SDK retry a non-idempotent call only when AWS refused it (throttling): a timeout,
 /// a dropped connection or a 5xx may come after AWS carried it out, and RegisterTaskDefinition
 /// sent twice registers two revisions. Such errors go to the driver, whose next attempt looks

@@ -59,6 +59,9 @@ use ownership::{Claim, Identity, Plan};
 /// slower than other errors: 30 s, 1, 2, 4, 5 minutes with the default settings.
 const ENVIRONMENT_BACKOFF_FACTOR: u32 = 15;
 
+/// Longest wait before retrying a throttled reconcile.
+const THROTTLED_BACKOFF_MAX: Duration = Duration::from_secs(32);
+
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "ecs-operator";
 
@@ -356,11 +359,16 @@ impl<E> Context<E> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let n = failures.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
-        let base = match class {
-            ErrorClass::Throttled => self.settings.backoff_base * 4,
-            _ => self.settings.backoff_base,
-        };
-        backoff_delay(base, self.settings.backoff_max, *n)
+        match class {
+            // AWS's buckets refill within seconds: retry throttled calls soon, never minutes
+            // later (that would bound convergence by the backoff, not by AWS).
+            ErrorClass::Throttled => backoff_delay(
+                self.settings.backoff_base * 4,
+                THROTTLED_BACKOFF_MAX.min(self.settings.backoff_max),
+                *n,
+            ),
+            _ => backoff_delay(self.settings.backoff_base, self.settings.backoff_max, *n),
+        }
     }
 
     fn reset_backoff(&self, key: &str) {
@@ -630,12 +638,18 @@ async fn converge<K: Managed, E: External<K>>(
     ) {
         Plan::Refuse { reason, message } => return Err(Error::Refused { reason, message }),
         Plan::Create => {
-            annotate(
-                obj,
-                &ctx.client,
-                &[(CREATE_PENDING_ANNOTATION, now_rfc3339())],
-            )
-            .await?;
+            // Once per create: rewriting it on every retry (say, while throttled) would change
+            // the object, and the watch event would retry at once, past the backoff.
+            let pending = obj.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+                && !obj.annotations().contains_key(CREATE_SUCCEEDED_ANNOTATION);
+            if !pending {
+                annotate(
+                    obj,
+                    &ctx.client,
+                    &[(CREATE_PENDING_ANNOTATION, now_rfc3339())],
+                )
+                .await?;
+            }
             let created = ext.create(obj, &aws, &desired).await;
             if let Ok(id) = &created {
                 // Recorded before anything else: a crash from here on finds the name.
