@@ -281,7 +281,7 @@ fn absent_policies_due(repo: &ecr::Repository) -> bool {
     let key = repo.repository_arn.clone().unwrap_or_default();
     let mut observes = OBSERVES.lock().unwrap_or_else(|p| p.into_inner());
     let n = observes.entry(key).or_insert(0);
-    let due = *n % ABSENT_POLICY_EVERY == 0;
+    let due = n.is_multiple_of(ABSENT_POLICY_EVERY);
     *n = n.wrapping_add(1);
     due
 }

@@ -254,10 +254,10 @@ impl EcsServices {
             };
             let window = self.window;
             batch.retain(|_, a| a.at.elapsed() < window);
-            if let Some(answer) = batch.remove(&key) {
-                if answer.at.elapsed() < self.max_age(&answer.service) {
-                    return Ok(Some(answer.service));
-                }
+            if let Some(answer) = batch.remove(&key)
+                && answer.at.elapsed() < self.max_age(&answer.service)
+            {
+                return Ok(Some(answer.service));
             }
             self.peers_in(cluster)
                 .into_iter()

@@ -362,9 +362,15 @@ impl<E> Context<E> {
         match class {
             // AWS's buckets refill within seconds: retry throttled calls soon, never minutes
             // later (that would bound convergence by the backoff, not by AWS).
-            ErrorClass::Throttled => backoff_delay(
-                self.settings.backoff_base * 4,
-                THROTTLED_BACKOFF_MAX.min(self.settings.backoff_max),
+            // Spread (50-100 %, fixed per object and attempt), so objects throttled together
+            // do not come back together.
+            ErrorClass::Throttled => spread(
+                backoff_delay(
+                    self.settings.backoff_base * 4,
+                    THROTTLED_BACKOFF_MAX.min(self.settings.backoff_max),
+                    *n,
+                ),
+                key,
                 *n,
             ),
             _ => backoff_delay(self.settings.backoff_base, self.settings.backoff_max, *n),
@@ -377,6 +383,15 @@ impl<E> Context<E> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
     }
+}
+
+/// Pure: `delay` scaled into 50-100 % by a hash of (key, attempt).
+pub fn spread(delay: Duration, key: &str, attempt: u32) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (key, attempt).hash(&mut h);
+    let fraction = 0.5 + (h.finish() % 1000) as f64 / 2000.0;
+    delay.mul_f64(fraction)
 }
 
 /// Pure backoff computation: base * 2^(attempt-1), capped at max.
@@ -1192,6 +1207,21 @@ mod tests {
                 "attempt {attempt}"
             );
         }
+    }
+
+    #[test]
+    fn spread_stays_within_half_and_whole_and_differs_by_object() {
+        let d = Duration::from_secs(32);
+        let all: Vec<Duration> = (0..50)
+            .map(|i| spread(d, &format!("ns/obj{i}"), 3))
+            .collect();
+        assert!(all.iter().all(|s| *s >= d / 2 && *s <= d), "{all:?}");
+        assert_eq!(spread(d, "ns/a", 1), spread(d, "ns/a", 1), "deterministic");
+        let distinct: std::collections::BTreeSet<_> = all.iter().collect();
+        assert!(
+            distinct.len() > 25,
+            "objects throttled together must spread: {all:?}"
+        );
     }
 
     #[test]
