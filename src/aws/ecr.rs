@@ -244,14 +244,9 @@ pub async fn observe(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let check_absent = absent_policies_due(&repo);
-    let extras = extras_for(
-        client,
-        &repo,
-        d.lifecycle_policy.is_some() || check_absent,
-        d.repository_policy.is_some() || check_absent,
-    )
-    .await?;
+    let read = policies_to_read(&repo, d);
+    let extras = extras_for(client, &repo, read.0, read.1).await?;
+    policies_read(&repo, read, &extras);
     Ok(Some(observed_from(
         &repo,
         &extras.tags,
@@ -269,21 +264,50 @@ pub struct RepositoryExtras {
     pub repository_policy_text: Option<String>,
 }
 
-/// A policy the spec does not have is read on a repository's first observe in this process and
-/// then on every this-many-th (drift: someone added one in AWS), not on every resync: reads do
-/// not grow with the policies a repository does not have.
+/// A policy the spec does not have is read on a repository's first observe in this process,
+/// whenever the last read found one in AWS (so removing it from the spec deletes it), and
+/// otherwise on every this-many-th observe (drift: someone added one in AWS): reads do not
+/// grow with the policies a repository does not have.
 pub const ABSENT_POLICY_EVERY: u32 = 10;
 
-/// Whether this observe of `repo` reads the policies its spec does not have.
-fn absent_policies_due(repo: &ecr::Repository) -> bool {
-    static OBSERVES: std::sync::Mutex<BTreeMap<String, u32>> =
-        std::sync::Mutex::new(BTreeMap::new());
+/// What the last observes of one repository read.
+#[derive(Clone, Copy, Default)]
+struct PolicyReads {
+    observes: u32,
+    /// The last read found a lifecycle policy in AWS.
+    lifecycle_seen: bool,
+    /// The last read found a repository policy in AWS.
+    repository_seen: bool,
+}
+
+static POLICY_READS: std::sync::Mutex<BTreeMap<String, PolicyReads>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Which policies this observe of `repo` reads: (lifecycle, repository). Counts the observe.
+fn policies_to_read(repo: &ecr::Repository, d: &DesiredRepository) -> (bool, bool) {
     let key = repo.repository_arn.clone().unwrap_or_default();
-    let mut observes = OBSERVES.lock().unwrap_or_else(|p| p.into_inner());
-    let n = observes.entry(key).or_insert(0);
-    let due = n.is_multiple_of(ABSENT_POLICY_EVERY);
-    *n = n.wrapping_add(1);
-    due
+    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let first = !reads.contains_key(&key);
+    let r = reads.entry(key).or_default();
+    let due = first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
+    r.observes = r.observes.wrapping_add(1);
+    (
+        d.lifecycle_policy.is_some() || due || r.lifecycle_seen,
+        d.repository_policy.is_some() || due || r.repository_seen,
+    )
+}
+
+/// Records what was read (a policy not read keeps its last state).
+fn policies_read(repo: &ecr::Repository, read: (bool, bool), extras: &RepositoryExtras) {
+    let key = repo.repository_arn.clone().unwrap_or_default();
+    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let r = reads.entry(key).or_default();
+    if read.0 {
+        r.lifecycle_seen = extras.lifecycle_policy_text.is_some();
+    }
+    if read.1 {
+        r.repository_seen = extras.repository_policy_text.is_some();
+    }
 }
 
 /// Tags and the two policy texts of a described repository (three calls).
