@@ -66,9 +66,11 @@ impl EcsServices {
         }
     }
 
-    /// Batched answers of steady services serve for `resync` (the drift-check period).
+    /// Batched answers of steady services serve for 1.5 `resync` (the drift-check period): a
+    /// peer's next resync comes one period after its last reconcile, plus that reconcile's
+    /// own time, so an answer fetched just after it must outlive one period a little.
     pub fn with_resync(mut self, resync: Duration) -> Self {
-        self.window = resync.max(BATCH_TTL);
+        self.window = (resync + resync / 2).max(BATCH_TTL);
         self
     }
 
@@ -235,7 +237,7 @@ impl EcsServices {
     }
 
     /// Describes a service, batching up to ten services of the same cluster per call. The answers
-    /// for the other services of the batch are kept and used once each: for a resync window
+    /// for the other services of the batch are kept and used once each: for 1.5 resync periods
     /// when the service is steady, a few seconds otherwise; each batch takes the peers that
     /// have no kept answer, so one resync round of a cluster costs one call per ten services.
     /// A service's own answer is never kept, nor "not found", and every write forgets the

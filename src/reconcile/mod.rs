@@ -655,8 +655,15 @@ async fn converge<K: Managed, E: External<K>>(
         Plan::Create => {
             // Once per create: rewriting it on every retry (say, while throttled) would change
             // the object, and the watch event would retry at once, past the backoff.
-            let pending = obj.annotations().contains_key(CREATE_PENDING_ANNOTATION)
-                && !obj.annotations().contains_key(CREATE_SUCCEEDED_ANNOTATION);
+            let pending = match (
+                obj.annotations().get(CREATE_PENDING_ANNOTATION),
+                obj.annotations().get(CREATE_SUCCEEDED_ANNOTATION),
+            ) {
+                // RFC 3339 UTC timestamps of one format order as strings.
+                (Some(pending), Some(succeeded)) => pending > succeeded,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
             if !pending {
                 annotate(
                     obj,
