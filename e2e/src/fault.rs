@@ -33,6 +33,9 @@ pub struct FaultConfig {
     pub server_error: f64,
     /// Lost response on mutating calls: forwarded to moto, then the connection is closed.
     pub lost: f64,
+    /// The first this-many calls of every mutating action lose their answer (deterministic,
+    /// before any other fault), then `lost` applies.
+    pub lose_first: u64,
     /// Uniform random extra latency in 0..=latency_ms before a call is handled.
     pub latency_ms: u64,
     /// Enforce AWS's published token buckets ([`bucket_for`]).
@@ -282,7 +285,10 @@ impl State {
         } else {
             Duration::ZERO
         };
-        let verdict = if config.buckets
+        let verdict = if is_mutating(action) && counts.calls <= config.lose_first {
+            counts.lost += 1;
+            Verdict::Forward { lose: true }
+        } else if config.buckets
             && let Some((category, capacity, refill)) = bucket_for(service, action)
             && !buckets
                 .entry(category)
@@ -847,6 +853,33 @@ mod tests {
             "{counts:?}"
         );
         assert!((frac(counts.lost) - 0.02).abs() < 0.008, "{counts:?}");
+    }
+
+    #[test]
+    fn lose_first_loses_the_first_answers_of_each_mutating_action() {
+        let state = State {
+            upstream: SocketAddr::from(([127, 0, 0, 1], 1)),
+            origin: Instant::now(),
+            inner: Mutex::new(Inner {
+                config: FaultConfig {
+                    lose_first: 2,
+                    ..FaultConfig::default()
+                },
+                dice: Dice(1),
+                buckets: BTreeMap::new(),
+                counts: Counts::new(),
+                recorded: Vec::new(),
+            }),
+        };
+        let lost = |action: &str| {
+            matches!(
+                state.decide("ecs", action).0,
+                Verdict::Forward { lose: true }
+            )
+        };
+        assert!(lost("CreateService") && lost("CreateService") && !lost("CreateService"));
+        assert!(lost("RegisterTaskDefinition"), "counted per action");
+        assert!(!lost("DescribeServices"), "reads never lose their answer");
     }
 
     #[test]
