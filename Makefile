@@ -8,6 +8,8 @@ BIN := target/debug/ecs-operator
 RUN_BED := $(CURDIR)/.bed
 TEST_BED := $(CURDIR)/.bed-test
 NODE_BED := $(CURDIR)/.bed-test-node
+CHAOS_BED := $(CURDIR)/.bed-chaos
+BENCH_BED := $(CURDIR)/.bed-bench
 # e2e/tests/node_*.rs need the node bed (pods, controller-manager); the rest run on the light bed.
 NODE_TESTS := $(sort $(basename $(notdir $(wildcard e2e/tests/node_*.rs))))
 # Tests whose tools are too heavy for CI's budget (KEDA: ~10 minutes of Go build): make e2e-extended.
@@ -76,8 +78,22 @@ e2e-extended: tools build ## tests outside CI: KEDA's real operator scaling an E
 	  eval "$$(ECS_BED_DIR=$(EXTENDED_BED) e2e/env up)"; \
 	  $(CARGO) test -p e2e $(addprefix --test ,$(EXTENDED_TESTS))
 
+.PHONY: chaos
+chaos: tools build ## chaos tests only (AWS faults, SIGKILLs, API server/etcd restarts; also part of e2e-light)
+	@ECS_BED_DIR=$(CHAOS_BED) e2e/env down >/dev/null 2>&1 || true
+	@trap 'ECS_BED_DIR=$(CHAOS_BED) e2e/env down >&2' EXIT; \
+	  eval "$$(ECS_BED_DIR=$(CHAOS_BED) e2e/env up)"; \
+	  $(CARGO) test -p e2e --test chaos -- --test-threads=1
+
+.PHONY: bench
+bench: tools build ## benchmark on its own bed: BENCH_N=100,1000 pairs + 200 ECR repos, AWS buckets emulated
+	@ECS_BED_DIR=$(BENCH_BED) e2e/env down >/dev/null 2>&1 || true
+	@trap 'ECS_BED_DIR=$(BENCH_BED) e2e/env down >&2' EXIT; \
+	  eval "$$(ECS_BED_DIR=$(BENCH_BED) e2e/env up)"; \
+	  target/debug/bench
+
 .PHONY: test
-test: lint check-crds unit e2e ## everything CI runs
+test: lint check-crds unit e2e ## everything CI runs (the chaos tests run in e2e-light)
 
 .PHONY: run
 run: tools build ## start the bed, run the operator on it, apply examples/, show both sides; Ctrl-C stops all

@@ -76,7 +76,8 @@ fn start_services(shared: Shared) -> BoxFuture<'static, ()> {
         reconcile::run_with::<api::EcsService, _, _>(
             client.clone(),
             env,
-            reconcile::ecs_service::EcsServices::new(client, peers.clone()),
+            reconcile::ecs_service::EcsServices::new(client, peers.clone())
+                .with_resync(settings.resync),
             settings,
             move |controller| {
                 let store = controller.store();

@@ -18,6 +18,7 @@ use serde_json::json;
 
 pub use ecs_operator::api;
 
+pub mod fault;
 pub mod kstatus;
 pub mod node;
 

@@ -224,7 +224,9 @@ pub async fn observe(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let extras = extras(client, &repo).await?;
+    let read = policies_to_read(&repo, d);
+    let extras = extras_for(client, &repo, read.0, read.1).await?;
+    policies_read(&repo, read, &extras);
     Ok(Some(observed_from(
         &repo,
         &extras.tags,
@@ -242,8 +244,64 @@ pub struct RepositoryExtras {
     pub repository_policy_text: Option<String>,
 }
 
+/// A policy the spec does not have is read on a repository's first observe in this process,
+/// whenever the last read found one in AWS (so removing it from the spec deletes it), and
+/// otherwise on every this-many-th observe (drift: someone added one in AWS): reads do not
+/// grow with the policies a repository does not have.
+pub const ABSENT_POLICY_EVERY: u32 = 10;
+
+/// What the last observes of one repository read.
+#[derive(Clone, Copy, Default)]
+struct PolicyReads {
+    observes: u32,
+    /// The last read found a lifecycle policy in AWS.
+    lifecycle_seen: bool,
+    /// The last read found a repository policy in AWS.
+    repository_seen: bool,
+}
+
+static POLICY_READS: std::sync::Mutex<BTreeMap<String, PolicyReads>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Which policies this observe of `repo` reads: (lifecycle, repository). Counts the observe.
+fn policies_to_read(repo: &ecr::Repository, d: &DesiredRepository) -> (bool, bool) {
+    let key = repo.repository_arn.clone().unwrap_or_default();
+    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let first = !reads.contains_key(&key);
+    let r = reads.entry(key).or_default();
+    let due = first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
+    r.observes = r.observes.wrapping_add(1);
+    (
+        d.lifecycle_policy.is_some() || due || r.lifecycle_seen,
+        d.repository_policy.is_some() || due || r.repository_seen,
+    )
+}
+
+/// Records what was read (a policy not read keeps its last state).
+fn policies_read(repo: &ecr::Repository, read: (bool, bool), extras: &RepositoryExtras) {
+    let key = repo.repository_arn.clone().unwrap_or_default();
+    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let r = reads.entry(key).or_default();
+    if read.0 {
+        r.lifecycle_seen = extras.lifecycle_policy_text.is_some();
+    }
+    if read.1 {
+        r.repository_seen = extras.repository_policy_text.is_some();
+    }
+}
+
 /// Tags and the two policy texts of a described repository (three calls).
 pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<RepositoryExtras, AwsError> {
+    extras_for(client, repo, true, true).await
+}
+
+/// Tags, and the policy texts asked for (a policy not read counts as absent).
+async fn extras_for(
+    client: &Client,
+    repo: &ecr::Repository,
+    lifecycle: bool,
+    repository: bool,
+) -> Result<RepositoryExtras, AwsError> {
     let name = repo.repository_name.clone().unwrap_or_default();
     let registry_id = repo.registry_id.clone();
     let tags = client
@@ -254,29 +312,37 @@ pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<Repositor
         .map_err(|e| from_sdk("ListTagsForResource", e))?
         .tags
         .unwrap_or_default();
-    let lifecycle_policy_text = match client
-        .get_lifecycle_policy()
-        .repository_name(&name)
-        .set_registry_id(registry_id.clone())
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetLifecyclePolicy", e))
-    {
-        Ok(out) => out.lifecycle_policy_text,
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e),
+    let lifecycle_policy_text = if !lifecycle {
+        None
+    } else {
+        match client
+            .get_lifecycle_policy()
+            .repository_name(&name)
+            .set_registry_id(registry_id.clone())
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetLifecyclePolicy", e))
+        {
+            Ok(out) => out.lifecycle_policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        }
     };
-    let repository_policy_text = match client
-        .get_repository_policy()
-        .repository_name(&name)
-        .set_registry_id(registry_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetRepositoryPolicy", e))
-    {
-        Ok(out) => out.policy_text,
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e),
+    let repository_policy_text = if !repository {
+        None
+    } else {
+        match client
+            .get_repository_policy()
+            .repository_name(&name)
+            .set_registry_id(registry_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetRepositoryPolicy", e))
+        {
+            Ok(out) => out.policy_text,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        }
     };
     Ok(RepositoryExtras {
         tags,

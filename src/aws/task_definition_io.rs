@@ -7,6 +7,12 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
 use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
 
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
+};
+use aws_smithy_types::retry::ErrorKind;
+
 use super::errors::{AwsError, from_sdk};
 
 /// One registered revision as AWS reports it.
@@ -101,13 +107,88 @@ pub async fn find_tagged(
     Ok(None)
 }
 
-/// Registers a revision; returns its exact ARN.
+/// Every ACTIVE task definition ARN of the account and Region (100 per call), or `None` when
+/// there are more than `max_pages` pages.
+pub async fn list_active(
+    client: &Client,
+    max_pages: usize,
+) -> Result<Option<Vec<String>>, AwsError> {
+    let mut arns = Vec::new();
+    let mut token = None;
+    for _ in 0..max_pages {
+        let out = client
+            .list_task_definitions()
+            .status(TaskDefinitionStatus::Active)
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+        arns.extend(out.task_definition_arns.unwrap_or_default());
+        token = out.next_token;
+        if token.is_none() {
+            return Ok(Some(arns));
+        }
+    }
+    Ok(None)
+}
+
+/// Lets the SDK retry a non-idempotent call only when AWS refused it (throttling): a timeout,
+/// a dropped connection or a 5xx may come after AWS carried it out, and RegisterTaskDefinition
+/// sent twice registers two revisions. Such errors go to the driver, whose next attempt looks
+/// for the revision the lost call registered before registering again.
+#[derive(Debug, Default)]
+pub struct RetryOnlyThrottling;
+
+impl ClassifyRetry for RetryOnlyThrottling {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, _ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        retry_only_throttling(previous)
+    }
+
+    fn name(&self) -> &'static str {
+        "RetryOnlyThrottling"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        // After every standard classifier, so it has the last word.
+        RetryClassifierPriority::run_after(RetryClassifierPriority::run_after(
+            RetryClassifierPriority::transient_error_classifier(),
+        ))
+    }
+}
+
+/// Pure: keep a throttling verdict, forbid any other retry.
+pub fn retry_only_throttling(previous: &RetryAction) -> RetryAction {
+    match previous {
+        RetryAction::RetryIndicated(RetryReason::RetryableError { kind, .. })
+            if *kind == ErrorKind::ThrottlingError =>
+        {
+            RetryAction::NoActionIndicated
+        }
+        RetryAction::RetryIndicated(_) => RetryAction::RetryForbidden,
+        _ => RetryAction::NoActionIndicated,
+    }
+}
+
+/// Registers a revision; returns its exact ARN. Retried by the SDK only when throttled.
 pub async fn register(
     client: &Client,
     input: RegisterTaskDefinitionInputBuilder,
 ) -> Result<String, AwsError> {
+    // The same client (interceptors, credentials, endpoint) with the stricter retry rule.
+    let careful = Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_classifier(RetryOnlyThrottling)
+            .build(),
+    );
     let out = input
-        .send_with(client)
+        .send_with(&careful)
         .await
         .map_err(|e| from_sdk("RegisterTaskDefinition", e))?;
     out.task_definition
@@ -163,4 +244,30 @@ pub async fn delete(client: &Client, arns: &[String]) -> Result<(), AwsError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_throttling_is_retried() {
+        let cases = [
+            (
+                RetryAction::throttling_error(),
+                RetryAction::NoActionIndicated,
+            ),
+            (RetryAction::transient_error(), RetryAction::RetryForbidden),
+            (RetryAction::server_error(), RetryAction::RetryForbidden),
+            (RetryAction::client_error(), RetryAction::RetryForbidden),
+            (
+                RetryAction::NoActionIndicated,
+                RetryAction::NoActionIndicated,
+            ),
+            (RetryAction::RetryForbidden, RetryAction::NoActionIndicated),
+        ];
+        for (previous, want) in cases {
+            assert_eq!(retry_only_throttling(&previous), want, "{previous}");
+        }
+    }
 }

@@ -29,12 +29,19 @@ managed_kind!(EcsService);
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_BATCH: usize = 10;
-/// How long a batched DescribeServices answer serves the other services of the batch.
+/// How long a batched answer serves a service that is not steady (a rollout in flight): its
+/// readiness is polled, so it must see AWS move.
 pub const BATCH_TTL: Duration = Duration::from_secs(5);
+
+/// A DescribeServices answer kept for a service that was described with another one.
+struct Answer {
+    at: Instant,
+    service: aws_sdk_ecs::types::Service,
+}
 
 /// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
 /// service): objects in other regions or accounts never share answers.
-type BatchCache = HashMap<(String, String, String), (Instant, aws_sdk_ecs::types::Service)>;
+type BatchCache = HashMap<(String, String, String), Answer>;
 
 /// ECS-backed implementation of the four verbs.
 pub struct EcsServices {
@@ -44,6 +51,9 @@ pub struct EcsServices {
     pub peers: Arc<OnceLock<Store<EcsService>>>,
     /// Recent DescribeServices answers by (cluster, service name).
     batch: Mutex<BatchCache>,
+    /// How long a batched answer serves a steady service: the resync period, so that every
+    /// service's resync within one period finds the answer a peer's call brought.
+    window: Duration,
 }
 
 impl EcsServices {
@@ -52,6 +62,26 @@ impl EcsServices {
             kube,
             peers,
             batch: Mutex::new(HashMap::new()),
+            window: BATCH_TTL,
+        }
+    }
+
+    /// Batched answers of steady services serve for 1.5 `resync` (the drift-check period): a
+    /// peer's next resync comes one period after its last reconcile, plus that reconcile's
+    /// own time, so an answer fetched just after it must outlive one period a little.
+    pub fn with_resync(mut self, resync: Duration) -> Self {
+        self.window = (resync + resync / 2).max(BATCH_TTL);
+        self
+    }
+
+    /// How long a kept answer may serve: a resync window when the service is steady (rollout
+    /// done, counts reached), else a few seconds.
+    fn max_age(&self, service: &aws_sdk_ecs::types::Service) -> Duration {
+        let (ready, progressing, _, _) = mapping::readiness(&mapping::observed_from(service));
+        if ready && !progressing {
+            self.window
+        } else {
+            BATCH_TTL
         }
     }
 }
@@ -207,23 +237,38 @@ impl EcsServices {
     }
 
     /// Describes a service, batching up to ten services of the same cluster per call. The answers
-    /// for the other services of the batch are kept for [`BATCH_TTL`] and used once each, so a
-    /// resync round of a cluster's services costs one call per ten services. A service's own
-    /// answer is never cached, and neither is "not found".
+    /// for the other services of the batch are kept and used once each: for 1.5 resync periods
+    /// when the service is steady, a few seconds otherwise; each batch takes the peers that
+    /// have no kept answer, so one resync round of a cluster costs one call per ten services.
+    /// A service's own answer is never kept, nor "not found", and every write forgets the
+    /// written service's answer.
     async fn describe(
         &self,
         aws: &AwsClients,
         cluster: &str,
         service: &str,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
-        let key = (aws.target(), cluster.to_string(), service.to_string());
-        if let Ok(mut batch) = self.batch.lock() {
-            batch.retain(|_, (at, _)| at.elapsed() < BATCH_TTL);
-            if let Some((_, svc)) = batch.remove(&key) {
-                return Ok(Some(svc));
+        let target = aws.target();
+        let key = (target.clone(), cluster.to_string(), service.to_string());
+        let waiting: Vec<String> = {
+            let Ok(mut batch) = self.batch.lock() else {
+                return Ok(None);
+            };
+            let window = self.window;
+            batch.retain(|_, a| a.at.elapsed() < window);
+            if let Some(answer) = batch.remove(&key)
+                && answer.at.elapsed() < self.max_age(&answer.service)
+            {
+                return Ok(Some(answer.service));
             }
-        }
-        let names = batch_names(service, self.peers_in(cluster));
+            self.peers_in(cluster)
+                .into_iter()
+                .filter(|name| {
+                    !batch.contains_key(&(target.clone(), cluster.to_string(), name.clone()))
+                })
+                .collect()
+        };
+        let names = batch_names(service, waiting);
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
         let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
             return Ok(None);
@@ -239,8 +284,11 @@ impl EcsServices {
             for name in names.iter().filter(|n| n.as_str() != service) {
                 if let Some(svc) = active(name) {
                     batch.insert(
-                        (aws.target(), cluster.to_string(), name.clone()),
-                        (now, svc),
+                        (target.clone(), cluster.to_string(), name.clone()),
+                        Answer {
+                            at: now,
+                            service: svc,
+                        },
                     );
                 }
             }
@@ -362,6 +410,7 @@ impl External<EcsService> for EcsServices {
         // A remembered failed rollout keeps the running revision: never send the failed one again.
         let service = d.rollout.service(&d.service, observed).into_owned();
         d.service = service;
+        self.forget(aws, &d.service.cluster, &d.service.service_name);
         let arn = observed.arn.as_deref().unwrap_or_default();
         for change in &changes.changes {
             match change {
@@ -376,6 +425,8 @@ impl External<EcsService> for EcsServices {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
             d.restart = None;
         }
+        // A peer's batch may have kept an answer from before these writes.
+        self.forget(aws, &d.service.cluster, &d.service.service_name);
         Ok(())
     }
 

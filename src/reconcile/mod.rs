@@ -64,6 +64,9 @@ use ownership::{Claim, Identity, Plan};
 /// slower than other errors: 30 s, 1, 2, 4, 5 minutes with the default settings.
 const ENVIRONMENT_BACKOFF_FACTOR: u32 = 15;
 
+/// Longest wait before retrying a throttled reconcile.
+const THROTTLED_BACKOFF_MAX: Duration = Duration::from_secs(32);
+
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "ecs-operator";
 
@@ -387,11 +390,22 @@ impl<E> Context<E> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let n = failures.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
-        let base = match class {
-            ErrorClass::Throttled => self.settings.backoff_base * 4,
-            _ => self.settings.backoff_base,
-        };
-        backoff_delay(base, self.settings.backoff_max, *n)
+        match class {
+            // AWS's buckets refill within seconds: retry throttled calls soon, never minutes
+            // later (that would bound convergence by the backoff, not by AWS).
+            // Spread (50-100 %, fixed per object and attempt), so objects throttled together
+            // do not come back together.
+            ErrorClass::Throttled => spread(
+                backoff_delay(
+                    self.settings.backoff_base * 4,
+                    THROTTLED_BACKOFF_MAX.min(self.settings.backoff_max),
+                    *n,
+                ),
+                key,
+                *n,
+            ),
+            _ => backoff_delay(self.settings.backoff_base, self.settings.backoff_max, *n),
+        }
     }
 
     fn reset_backoff(&self, key: &str) {
@@ -400,6 +414,15 @@ impl<E> Context<E> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
     }
+}
+
+/// Pure: `delay` scaled into 50-100 % by a hash of (key, attempt).
+pub fn spread(delay: Duration, key: &str, attempt: u32) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (key, attempt).hash(&mut h);
+    let fraction = 0.5 + (h.finish() % 1000) as f64 / 2000.0;
+    delay.mul_f64(fraction)
 }
 
 /// Pure backoff computation: base * 2^(attempt-1), capped at max.
@@ -754,16 +777,24 @@ async fn create_new<K: Managed, E: External<K>>(
     desired: &mut E::Desired,
 ) -> Result<E::Observed, Error> {
     let ext = &ctx.external;
-    annotate(
-        obj,
-        &ctx.client,
-        &[
-            (CREATE_PENDING_ANNOTATION, Some(now_rfc3339())),
-            (CREATE_SUCCEEDED_ANNOTATION, None),
-            (CREATE_FAILED_ANNOTATION, None),
-        ],
-    )
-    .await?;
+    // Once per create attempt that left no record: rewriting the pending mark on every retry
+    // (say, while throttled, after a lookup found nothing) would change the object, and its
+    // watch event would retry at once, past the backoff.
+    if !matches!(
+        create::record(obj.annotations()),
+        create::CreateRecord::Incomplete
+    ) {
+        annotate(
+            obj,
+            &ctx.client,
+            &[
+                (CREATE_PENDING_ANNOTATION, Some(now_rfc3339())),
+                (CREATE_SUCCEEDED_ANNOTATION, None),
+                (CREATE_FAILED_ANNOTATION, None),
+            ],
+        )
+        .await?;
+    }
     let created = ext.create(obj, aws, desired).await;
     // Recorded before anything else: a crash from here on finds the name.
     let outcome = match &created {
@@ -771,7 +802,9 @@ async fn create_new<K: Managed, E: External<K>>(
             (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
             (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
         ],
-        Err(e) if create::certainly_refused(e.class()) => {
+        // Throttling made nothing either, but marking it would change the object and retry
+        // at once, past the backoff: the record stays open (the next attempt looks first).
+        Err(e) if create::certainly_refused(e.class()) && e.class() != ErrorClass::Throttled => {
             vec![(CREATE_FAILED_ANNOTATION, Some(now_rfc3339()))]
         }
         // The answer may hide a success: the record stays open, so the next attempt looks.
@@ -1309,6 +1342,21 @@ mod tests {
                 "attempt {attempt}"
             );
         }
+    }
+
+    #[test]
+    fn spread_stays_within_half_and_whole_and_differs_by_object() {
+        let d = Duration::from_secs(32);
+        let all: Vec<Duration> = (0..50)
+            .map(|i| spread(d, &format!("ns/obj{i}"), 3))
+            .collect();
+        assert!(all.iter().all(|s| *s >= d / 2 && *s <= d), "{all:?}");
+        assert_eq!(spread(d, "ns/a", 1), spread(d, "ns/a", 1), "deterministic");
+        let distinct: std::collections::BTreeSet<_> = all.iter().collect();
+        assert!(
+            distinct.len() > 25,
+            "objects throttled together must spread: {all:?}"
+        );
     }
 
     #[test]

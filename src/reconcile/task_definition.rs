@@ -2,7 +2,9 @@
 //! nothing else does. Each revision carries a hash of the resolved spec as a tag, so "is this
 //! revision our spec?" survives resyncs, operator restarts and AWS-added defaults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
@@ -29,6 +31,281 @@ managed_kind!(TaskDefinition);
 /// ECS-backed implementation of the four verbs.
 pub struct TaskDefinitions {
     pub kube: kube::Client,
+    revisions: RevisionCache,
+}
+
+impl TaskDefinitions {
+    /// `resync` is the drift-check period: the shared list of ACTIVE revisions is read at
+    /// most once per period.
+    pub fn new(kube: kube::Client, resync: Duration) -> Self {
+        Self {
+            kube,
+            revisions: RevisionCache::new(resync),
+        }
+    }
+}
+
+/// Pages (of 100 ARNs) one shared ListTaskDefinitions may take; an account with more ACTIVE
+/// revisions falls back to one DescribeTaskDefinition per family and resync.
+const MAX_LIST_PAGES: usize = 20;
+/// Windows after which a kept revision (its tags may change, its content never) is read again,
+/// and after which a too-large account's list is tried again.
+const CONTENT_WINDOWS: u32 = 10;
+
+/// The ACTIVE revisions of one AWS target, as one paginated ListTaskDefinitions saw them.
+#[derive(Default)]
+struct Snapshot {
+    at: Option<Instant>,
+    /// False when the account had more than [`MAX_LIST_PAGES`] pages: not used then.
+    complete: bool,
+    active: HashSet<String>,
+    /// Newest ACTIVE (revision, ARN) per family.
+    latest: HashMap<String, (i64, String)>,
+}
+
+/// (family, revision) of a task definition ARN. Pure.
+pub fn family_revision(arn: &str) -> Option<(&str, i64)> {
+    let (_, rest) = arn.rsplit_once(":task-definition/")?;
+    let (family, revision) = rest.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
+}
+
+impl Snapshot {
+    fn from_arns(arns: &[String], at: Instant) -> Self {
+        let mut s = Snapshot {
+            at: Some(at),
+            complete: true,
+            ..Snapshot::default()
+        };
+        for arn in arns {
+            s.add(arn);
+        }
+        s
+    }
+
+    fn add(&mut self, arn: &str) {
+        self.active.insert(arn.to_string());
+        if let Some((family, revision)) = family_revision(arn) {
+            let newer = self
+                .latest
+                .get(family)
+                .is_none_or(|(have, _)| *have < revision);
+            if newer {
+                self.latest
+                    .insert(family.to_string(), (revision, arn.to_string()));
+            }
+        }
+    }
+
+    fn remove(&mut self, arn: &str) {
+        self.active.remove(arn);
+        if let Some((family, _)) = family_revision(arn)
+            && self.latest.get(family).is_some_and(|(_, a)| a == arn)
+        {
+            // Recompute the family's newest from what is left.
+            let newest = self
+                .active
+                .iter()
+                .filter_map(|a| family_revision(a).map(|(f, r)| (f, r, a)))
+                .filter(|(f, _, _)| *f == family)
+                .max_by_key(|(_, r, _)| *r)
+                .map(|(_, r, a)| (r, a.clone()));
+            match newest {
+                Some(n) => self.latest.insert(family.to_string(), n),
+                None => self.latest.remove(family),
+            };
+        }
+    }
+}
+
+/// Fewer DescribeTaskDefinition calls: a revision's content never changes once registered
+/// (only its status can), so revisions are kept by ARN, and which revisions are ACTIVE comes
+/// from one shared, paginated ListTaskDefinitions per AWS target and resync period instead
+/// of one DescribeTaskDefinition per family and resync. Anything the snapshot does not know
+/// (a new family, a revision registered by someone else since) falls back to a describe.
+struct RevisionCache {
+    window: Duration,
+    snapshots: Mutex<HashMap<String, Snapshot>>,
+    /// One refresh at a time per process.
+    refreshing: tokio::sync::Mutex<()>,
+    contents: Mutex<HashMap<(String, String), (Instant, Revision)>>,
+}
+
+impl RevisionCache {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            snapshots: Mutex::new(HashMap::new()),
+            refreshing: tokio::sync::Mutex::new(()),
+            contents: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn snapshots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Snapshot>> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn contents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Revision)>> {
+        self.contents.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the target's snapshot is usable now; `None` asks for a refresh.
+    fn usable(&self, target: &str) -> Option<bool> {
+        let snapshots = self.snapshots();
+        let s = snapshots.get(target)?;
+        let age = s.at?.elapsed();
+        if s.complete {
+            (age < self.window).then_some(true)
+        } else {
+            (age < self.window * CONTENT_WINDOWS).then_some(false)
+        }
+    }
+
+    /// Reads the target's ACTIVE revisions if the snapshot is older than a window. Returns
+    /// whether a complete, fresh snapshot exists.
+    async fn refresh(&self, aws: &AwsClients) -> Result<bool, crate::aws::AwsError> {
+        let target = aws.target();
+        if let Some(ok) = self.usable(&target) {
+            return Ok(ok);
+        }
+        let _one = self.refreshing.lock().await;
+        if let Some(ok) = self.usable(&target) {
+            return Ok(ok);
+        }
+        let at = Instant::now();
+        let listed = io::list_active(&aws.ecs, MAX_LIST_PAGES).await?;
+        let snapshot = match listed {
+            Some(arns) => Snapshot::from_arns(&arns, at),
+            None => Snapshot {
+                at: Some(at),
+                ..Snapshot::default()
+            },
+        };
+        let complete = snapshot.complete;
+        self.snapshots().insert(target, snapshot);
+        Ok(complete)
+    }
+
+    /// The newest ACTIVE ARN of `family` per the snapshot: `Some(None)` when the snapshot is
+    /// complete and has none, `None` when the snapshot cannot tell.
+    async fn latest_arn(
+        &self,
+        aws: &AwsClients,
+        family: &str,
+    ) -> Result<Option<String>, crate::aws::AwsError> {
+        if !self.refresh(aws).await? {
+            return Ok(None);
+        }
+        Ok(self
+            .snapshots()
+            .get(&aws.target())
+            .and_then(|s| s.latest.get(family).map(|(_, arn)| arn.clone())))
+    }
+
+    /// Whether `arn` is ACTIVE per a complete, fresh snapshot (`None`: cannot tell).
+    async fn is_active(
+        &self,
+        aws: &AwsClients,
+        arn: &str,
+    ) -> Result<Option<bool>, crate::aws::AwsError> {
+        if !self.refresh(aws).await? {
+            return Ok(None);
+        }
+        Ok(self
+            .snapshots()
+            .get(&aws.target())
+            .map(|s| s.active.contains(arn)))
+    }
+
+    /// The revision by ARN, kept for [`CONTENT_WINDOWS`] windows.
+    async fn content(
+        &self,
+        aws: &AwsClients,
+        arn: &str,
+    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+        let key = (aws.target(), arn.to_string());
+        if let Some((at, rev)) = self.contents().get(&key)
+            && at.elapsed() < self.window * CONTENT_WINDOWS
+        {
+            return Ok(Some(rev.clone()));
+        }
+        let rev = io::describe(&aws.ecs, arn).await?;
+        if let Some(r) = &rev {
+            self.keep(aws, r);
+        }
+        Ok(rev)
+    }
+
+    fn keep(&self, aws: &AwsClients, rev: &Revision) {
+        let mut contents = self.contents();
+        let window = self.window * CONTENT_WINDOWS;
+        contents.retain(|_, (at, _)| at.elapsed() < window);
+        contents.insert(
+            (aws.target(), rev.arn.clone()),
+            (Instant::now(), rev.clone()),
+        );
+    }
+
+    fn forget(&self, aws: &AwsClients, arn: &str) {
+        self.contents().remove(&(aws.target(), arn.to_string()));
+    }
+
+    /// This process registered `arn`: it is ACTIVE and its family's newest.
+    fn registered(&self, aws: &AwsClients, arn: &str) {
+        if let Some(s) = self.snapshots().get_mut(&aws.target()) {
+            s.add(arn);
+        }
+    }
+
+    /// This process deregistered `arn`.
+    fn deregistered(&self, aws: &AwsClients, arn: &str) {
+        if let Some(s) = self.snapshots().get_mut(&aws.target()) {
+            s.remove(arn);
+        }
+        self.forget(aws, arn);
+    }
+
+    /// The family's newest ACTIVE revision: from the snapshot and kept contents when they
+    /// know, else DescribeTaskDefinition of the family.
+    async fn latest(
+        &self,
+        aws: &AwsClients,
+        family: &str,
+    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+        if let Some(arn) = self.latest_arn(aws, family).await?
+            && let Some(mut rev) = self.content(aws, &arn).await?
+        {
+            // Listed ACTIVE in this window (a kept copy may predate that).
+            rev.active = true;
+            return Ok(Some(rev));
+        }
+        let rev = io::describe(&aws.ecs, family)
+            .await?
+            .filter(|rev| rev.active);
+        if let Some(r) = &rev {
+            self.keep(aws, r);
+            self.registered(aws, &r.arn);
+        }
+        Ok(rev)
+    }
+
+    /// The revision `arn` if it is ACTIVE.
+    async fn active(
+        &self,
+        aws: &AwsClients,
+        arn: &str,
+    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+        match self.is_active(aws, arn).await? {
+            Some(false) => Ok(None),
+            Some(true) => Ok(self.content(aws, arn).await?.map(|mut rev| {
+                rev.active = true;
+                rev
+            })),
+            None => Ok(io::describe(&aws.ecs, arn).await?.filter(|rev| rev.active)),
+        }
+    }
 }
 
 /// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
@@ -40,9 +317,7 @@ pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static
         settings,
     } = shared;
     let repositories = super::tolerant::related_stream::<EcrRepository>(&client, &settings);
-    let external = TaskDefinitions {
-        kube: client.clone(),
-    };
+    let external = TaskDefinitions::new(client.clone(), settings.resync);
     Box::pin(super::run_with::<TaskDefinition, _, _>(
         client,
         env,
@@ -167,15 +442,11 @@ impl TaskDefinitions {
         }
     }
 
-    async fn deregister_old(
-        &self,
-        ecs: &aws_sdk_ecs::Client,
-        obj: &TaskDefinition,
-        arns: &[String],
-    ) {
+    async fn deregister_old(&self, aws: &AwsClients, obj: &TaskDefinition, arns: &[String]) {
         for arn in arns {
-            match io::deregister(ecs, arn).await {
+            match io::deregister(&aws.ecs, arn).await {
                 Ok(()) => {
+                    self.revisions.deregistered(aws, arn);
                     info!(object = %obj.name_any(), %arn, "deregistered old revision (retention)")
                 }
                 // Retention is best effort: the revision stays in status and is retried next time.
@@ -189,17 +460,18 @@ impl TaskDefinitions {
     /// Registers a revision of the desired spec; returns its ARN.
     async fn register(
         &self,
-        ecs: &aws_sdk_ecs::Client,
+        aws: &AwsClients,
         obj: &TaskDefinition,
         d: &DesiredTaskDefinition,
     ) -> Result<String, Error> {
         let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
-        let arn = io::register(ecs, input).await?;
+        let arn = io::register(&aws.ecs, input).await?;
+        self.revisions.registered(aws, &arn);
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
-        self.deregister_old(ecs, obj, &dropped).await;
+        self.deregister_old(aws, obj, &dropped).await;
         Ok(arn)
     }
 }
@@ -285,9 +557,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
         let me = identity(d);
-        let latest = io::describe(&aws.ecs, &d.family)
-            .await?
-            .filter(|rev| rev.active);
+        let latest = self.revisions.latest(aws, &d.family).await?;
         if let Some(rev) = &latest
             && is_ours(&rev.tags, &me)
         {
@@ -302,8 +572,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         });
         if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
-            && let Some(rev) = io::describe(&aws.ecs, &arn).await?
-            && rev.active
+            && let Some(rev) = self.revisions.active(aws, &arn).await?
             && is_ours(&rev.tags, &me)
         {
             return Ok(Some(rev));
@@ -357,6 +626,7 @@ impl External<TaskDefinition> for TaskDefinitions {
             && rev.active
             && is_ours(&rev.tags, &me)
         {
+            self.revisions.registered(aws, &rev.arn);
             return Ok(Lookup::Found {
                 id: rev.arn.clone(),
                 observed: rev,
@@ -373,10 +643,13 @@ impl External<TaskDefinition> for TaskDefinitions {
             (SPEC_HASH_TAG, d.hash.as_str()),
         ];
         Ok(match io::find_tagged(&aws.ecs, &d.family, &mine).await? {
-            Some(rev) => Lookup::Found {
-                id: rev.arn.clone(),
-                observed: rev,
-            },
+            Some(rev) => {
+                self.revisions.registered(aws, &rev.arn);
+                Lookup::Found {
+                    id: rev.arn.clone(),
+                    observed: rev,
+                }
+            }
             None => Lookup::Absent,
         })
     }
@@ -387,7 +660,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<String, Error> {
-        self.register(&aws.ecs, obj, d).await
+        self.register(aws, obj, d).await
     }
 
     async fn update(
@@ -403,10 +676,11 @@ impl External<TaskDefinition> for TaskDefinitions {
                 RevisionChange::TagOwnership { .. } => {
                     let mut tags: BTreeMap<String, String> = d.owner_tags.clone();
                     tags.insert(SPEC_HASH_TAG.to_string(), d.hash.clone());
+                    self.revisions.forget(aws, &observed.arn);
                     crate::aws::ecs_tags::tag(&aws.ecs, &observed.arn, &tags).await?;
                 }
                 RevisionChange::Register { .. } => {
-                    self.register(&aws.ecs, obj, d).await?;
+                    self.register(aws, obj, d).await?;
                 }
             }
         }
@@ -430,6 +704,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         }
         for arn in &arns {
             io::deregister(&aws.ecs, arn).await?;
+            self.revisions.deregistered(aws, arn);
         }
         if obj.spec.delete_revisions_on_deletion.unwrap_or(false) && !arns.is_empty() {
             io::delete(&aws.ecs, &arns).await?;
@@ -451,6 +726,34 @@ impl External<TaskDefinition> for TaskDefinitions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_knows_each_familys_newest_active_revision() {
+        let arn = |f: &str, r: i64| format!("arn:aws:ecs:us-east-1:1:task-definition/{f}:{r}");
+        assert_eq!(family_revision(&arn("web-api", 12)), Some(("web-api", 12)));
+        assert_eq!(family_revision("arn:aws:ecs:us-east-1:1:cluster/x"), None);
+        let mut s = Snapshot::from_arns(
+            &[
+                arn("web", 2),
+                arn("web", 10),
+                arn("web-api", 3),
+                arn("web", 9),
+            ],
+            Instant::now(),
+        );
+        let newest = |s: &Snapshot, f: &str| s.latest.get(f).map(|(r, _)| *r);
+        assert_eq!(newest(&s, "web"), Some(10), "numeric, not lexical, order");
+        assert_eq!(newest(&s, "web-api"), Some(3), "a prefix is another family");
+        s.add(&arn("web", 11));
+        assert_eq!(newest(&s, "web"), Some(11));
+        s.remove(&arn("web", 11));
+        s.remove(&arn("web", 10));
+        assert_eq!(newest(&s, "web"), Some(9), "the next newest takes over");
+        assert!(!s.active.contains(&arn("web", 10)));
+        s.remove(&arn("web-api", 3));
+        assert_eq!(newest(&s, "web-api"), None);
+        s.remove(&arn("nothing", 1));
+    }
 
     #[test]
     fn retention_table() {
