@@ -701,6 +701,11 @@ async fn converge<K: Managed, E: External<K>>(
                 );
                 publish(ctx, obj, EventType::Normal, "Adopted", "Adopt", note).await;
             }
+            if plan == Plan::Converge
+                && create::record(obj.annotations()) == create::CreateRecord::Incomplete
+            {
+                close_create_record(obj, ctx, &observed).await?;
+            }
             update_if_needed(obj, ctx, &aws, &mut desired, observed).await?
         }
     };
@@ -709,6 +714,33 @@ async fn converge<K: Managed, E: External<K>>(
         readiness: ext.readiness(obj, &observed),
         fields: Some(ext.status_fields(obj, &observed)),
     })
+}
+
+/// Observe found this object's own resource while the record of an earlier create is still
+/// open (its answer was lost, or the process died before recording it): the create did happen,
+/// so the record is closed with the resource's ARN and nothing is created again.
+async fn close_create_record<K: Managed, E: External<K>>(
+    obj: &K,
+    ctx: &Context<E>,
+    observed: &E::Observed,
+) -> Result<(), Error> {
+    let id = ctx
+        .external
+        .status_fields(obj, observed)
+        .get("arn")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut marks = vec![(CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339()))];
+    if let Some(id) = &id {
+        marks.push((EXTERNAL_NAME_ANNOTATION, Some(id.clone())));
+    }
+    annotate(obj, &ctx.client, &marks).await?;
+    let what = id.unwrap_or_else(|| ctx.external.aws_name(obj));
+    info!(object = %key_of(obj), %what, "found the resource an unfinished create made; not creating another");
+    let note =
+        format!("found {what}, made by an earlier create whose answer was lost; not created again");
+    publish(ctx, obj, EventType::Normal, "Recovered", "Create", note).await;
+    Ok(())
 }
 
 /// Observe found nothing: create, unless an earlier create's outcome is unknown; then the
