@@ -45,6 +45,10 @@ pub struct FaultConfig {
     /// Keep (time, action, body) of every call for [`FaultProxy::recorded`] (the benchmark's
     /// apply-to-first-call latency).
     pub record: bool,
+    /// Actions answered with an AWS error code instead of being forwarded, e.g.
+    /// `CreateRepository` -> `AccessDeniedException` (a missing IAM permission) or
+    /// `UnrecognizedClientException` (a bad credential): HTTP 400, before any other fault.
+    pub deny: BTreeMap<String, String>,
 }
 
 /// One recorded call: when the proxy received it (since the proxy started), action, body.
@@ -202,6 +206,8 @@ pub struct ActionCounts {
     pub forwarded: u64,
     /// Forwarded, answer dropped.
     pub lost: u64,
+    /// Answered with a [`FaultConfig::deny`] error.
+    pub denied: u64,
 }
 
 /// Counts by "service:Action".
@@ -244,10 +250,14 @@ struct Inner {
 /// What to do with one call.
 #[derive(Debug, PartialEq)]
 enum Verdict {
+    /// Answered with this AWS error code ([`FaultConfig::deny`]).
+    Deny(String),
     BucketThrottle,
     Throttle,
     ServerError,
-    Forward { lose: bool },
+    Forward {
+        lose: bool,
+    },
 }
 
 impl State {
@@ -285,7 +295,10 @@ impl State {
         } else {
             Duration::ZERO
         };
-        let verdict = if is_mutating(action) && counts.calls <= config.lose_first {
+        let verdict = if let Some(code) = config.deny.get(action) {
+            counts.denied += 1;
+            Verdict::Deny(code.clone())
+        } else if is_mutating(action) && counts.calls <= config.lose_first {
             counts.lost += 1;
             Verdict::Forward { lose: true }
         } else if config.buckets
@@ -626,6 +639,11 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> Result<()> {
                 tokio::time::sleep(latency).await;
             }
             match verdict {
+                Verdict::Deny(code) => Response::json(
+                    "400 Bad Request",
+                    &code,
+                    &format!("not authorized to perform {action} (injected)"),
+                ),
                 Verdict::BucketThrottle => {
                     Response::json("400 Bad Request", "ThrottlingException", "Rate exceeded")
                 }

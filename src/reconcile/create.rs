@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::ErrorClass;
-
 /// Written (and succeeded/failed removed) right before a create call.
 pub const CREATE_PENDING_ANNOTATION: &str = "ecs.operator.dev/external-create-pending";
 /// Written right after a create AWS answered with the resource.
@@ -93,13 +91,6 @@ pub fn step<O>(record: CreateRecord, lookup: Option<Lookup<O>>) -> CreateStep<O>
     }
 }
 
-/// Whether a failed create certainly made nothing: AWS (or the operator's own mapping)
-/// answered with a refusal. A transient error (5xx, timeout, connection lost) may hide a
-/// success, so it leaves the record incomplete.
-pub fn certainly_refused(class: ErrorClass) -> bool {
-    !matches!(class, ErrorClass::Retryable)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,19 +164,6 @@ mod tests {
                 Some(w) => assert_eq!(&got, w, "{name}"),
                 None => assert!(matches!(got, CreateStep::Wait(_)), "{name}: {got:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn only_transient_errors_leave_the_create_open() {
-        assert!(!certainly_refused(ErrorClass::Retryable));
-        for class in [
-            ErrorClass::Terminal,
-            ErrorClass::Throttled,
-            ErrorClass::Environment,
-            ErrorClass::NotFound,
-        ] {
-            assert!(certainly_refused(class), "{class:?}");
         }
     }
 }

@@ -834,12 +834,10 @@ async fn create_new<K: Managed, E: External<K>>(
             (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
             (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
         ],
-        // Throttling made nothing either, but marking it would change the object and retry
-        // at once, past the backoff: the record stays open (the next attempt looks first).
-        Err(e) if create::certainly_refused(e.class()) && e.class() != ErrorClass::Throttled => {
-            vec![(CREATE_FAILED_ANNOTATION, Some(now_rfc3339()))]
-        }
-        // The answer may hide a success: the record stays open, so the next attempt looks.
+        // Nothing is marked on a failure, not even a certain refusal: a mark changes the
+        // object, and its watch event would retry at once, past the backoff (a refused create
+        // retried hundreds of times a minute). The record stays open; the next attempt looks
+        // for an earlier create's result first (free for kinds found by name).
         Err(_) => vec![],
     };
     if !outcome.is_empty() {
