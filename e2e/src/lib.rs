@@ -370,6 +370,21 @@ impl TestEnv {
         }
     }
 
+    /// desiredCount of `service` in `cluster` as AWS (moto's DescribeServices) reports it.
+    pub async fn aws_desired_count(&self, cluster: &str, service: &str) -> Result<i32> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await?;
+        out.services()
+            .first()
+            .map(|s| s.desired_count())
+            .with_context(|| format!("service {service} not in AWS"))
+    }
+
     /// How many operator log lines contain `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
         std::fs::read_to_string(&self.log_path)

@@ -147,24 +147,10 @@ async fn apply_keda(
         .with_context(|| format!("apply {kind} {name}"))
 }
 
-async fn aws_desired(env: &TestEnv, cluster: &str) -> Result<i32> {
-    let out = env
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services("web")
-        .send()
-        .await?;
-    out.services()
-        .first()
-        .map(|s| s.desired_count())
-        .context("service not in AWS")
-}
-
 async fn wait_aws_desired(env: &TestEnv, keda: &Keda, cluster: &str, want: i32) -> Result<()> {
     let result = env
         .wait_for(&format!("desiredCount {want} in AWS"), || async move {
-            Ok((aws_desired(env, cluster).await? == want).then_some(()))
+            Ok((env.aws_desired_count(cluster, "web").await? == want).then_some(()))
         })
         .await;
     result.with_context(|| format!("KEDA log tail:\n{}", keda.log_tail()))

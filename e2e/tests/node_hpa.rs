@@ -12,27 +12,12 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-/// desiredCount of the service in AWS (moto's DescribeServices).
-async fn aws_desired(env: &TestEnv, cluster: &str) -> Result<i32> {
-    let out = env
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services("web")
-        .send()
-        .await?;
-    out.services()
-        .first()
-        .map(|s| s.desired_count())
-        .context("service not in AWS")
-}
-
 async fn wait_aws_desired(env: &TestEnv, cluster: &str, want: i32) -> Result<()> {
     poll_until(
         &format!("desiredCount {want} in AWS"),
         Duration::from_secs(90),
         || async move {
-            let got = aws_desired(env, cluster).await?;
+            let got = env.aws_desired_count(cluster, "web").await?;
             ensure!(got == want, "desiredCount {got} in AWS");
             Ok(Some(()))
         },
@@ -87,8 +72,7 @@ async fn clamp(rel: &Release, env: &TestEnv) -> Result<()> {
                 "taskDefinitionRef": {"name": "web"}, "launchType": "EC2", "desiredCount": 1}),
     ))
     .await?;
-    // Not Ready: the bed's moto reports 2 running tasks whatever the count. The status is
-    // written all the same, selector included.
+    // The status carries the selector the HPA needs.
     let services: Api<EcsService> = env.api();
     let selector = env
         .wait_for("status.selector", || async {

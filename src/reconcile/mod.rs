@@ -704,7 +704,12 @@ async fn converge<K: Managed, E: External<K>>(
             if plan == Plan::Converge
                 && create::record(obj.annotations()) == create::CreateRecord::Incomplete
             {
-                close_create_record(obj, ctx, &observed).await?;
+                let arn = ext
+                    .status_fields(obj, &observed)
+                    .get("arn")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                close_create_record(obj, ctx, arn).await?;
             }
             update_if_needed(obj, ctx, &aws, &mut desired, observed).await?
         }
@@ -716,20 +721,14 @@ async fn converge<K: Managed, E: External<K>>(
     })
 }
 
-/// Observe found this object's own resource while the record of an earlier create is still
-/// open (its answer was lost, or the process died before recording it): the create did happen,
-/// so the record is closed with the resource's ARN and nothing is created again.
+/// The resource an unfinished create made (its answer was lost, or the process died before
+/// recording it) was found, by the kind's lookup or by observe: the record is closed with its
+/// identity (`id`) and nothing is created again.
 async fn close_create_record<K: Managed, E: External<K>>(
     obj: &K,
     ctx: &Context<E>,
-    observed: &E::Observed,
+    id: Option<String>,
 ) -> Result<(), Error> {
-    let id = ctx
-        .external
-        .status_fields(obj, observed)
-        .get("arn")
-        .and_then(Value::as_str)
-        .map(str::to_string);
     let mut marks = vec![(CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339()))];
     if let Some(id) = &id {
         marks.push((EXTERNAL_NAME_ANNOTATION, Some(id.clone())));
@@ -784,19 +783,7 @@ async fn create_or_recover<K: Managed, E: External<K>>(
             ),
         });
     }
-    annotate(
-        obj,
-        &ctx.client,
-        &[
-            (CREATE_SUCCEEDED_ANNOTATION, Some(now_rfc3339())),
-            (EXTERNAL_NAME_ANNOTATION, Some(id.clone())),
-        ],
-    )
-    .await?;
-    info!(object = %key_of(obj), %id, "found the resource an unfinished create made; not creating another");
-    let note =
-        format!("found {id}, made by an earlier create whose answer was lost; not created again");
-    publish(ctx, obj, EventType::Normal, "Recovered", "Create", note).await;
+    close_create_record(obj, ctx, Some(id)).await?;
     update_if_needed(obj, ctx, aws, desired, found).await
 }
 
