@@ -48,24 +48,36 @@ pub async fn argolua_bin() -> Result<PathBuf> {
         .cloned()
 }
 
-/// kstatus of one object JSON: (status, message).
-pub async fn kstatus_of(object: &Value) -> Result<(String, String)> {
-    let mut child = tokio::process::Command::new(kstatus_bin().await?)
+/// Runs `bin args` with `object` as JSON on stdin; its stdout.
+async fn run_on_json(
+    bin: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    object: &Value,
+) -> Result<String> {
+    let mut child = tokio::process::Command::new(bin)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .context("run kstatus")?;
+        .with_context(|| format!("run {}", bin.display()))?;
     let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
     stdin.write_all(&serde_json::to_vec(object)?).await?;
     drop(stdin);
     let out = child.wait_with_output().await?;
     ensure!(
         out.status.success(),
-        "kstatus: {}",
+        "{}: {}",
+        bin.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// kstatus of one object JSON: (status, message).
+pub async fn kstatus_of(object: &Value) -> Result<(String, String)> {
+    let out = run_on_json(&kstatus_bin().await?, &[], object).await?;
+    let line = out.trim().to_string();
     let mut parts = line.splitn(3, ' ');
     let _object = parts.next();
     let status = parts.next().unwrap_or_default().to_string();
@@ -112,23 +124,8 @@ pub fn health_script() -> Result<String> {
 
 /// Runs the Argo CD health script on `obj` as Argo CD does (gopher-lua): (status, message).
 pub async fn argocd_health(obj: &Value) -> Result<(String, String)> {
-    let mut child = tokio::process::Command::new(argolua_bin().await?)
-        .arg(health_script_path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("run argolua")?;
-    let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
-    stdin.write_all(&serde_json::to_vec(obj)?).await?;
-    drop(stdin);
-    let out = child.wait_with_output().await?;
-    ensure!(
-        out.status.success(),
-        "argolua: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let script = health_script_path();
+    let text = run_on_json(&argolua_bin().await?, &[script.as_os_str()], obj).await?;
     let (status, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     Ok((status.to_string(), message.to_string()))
 }
