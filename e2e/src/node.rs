@@ -488,6 +488,12 @@ impl Release {
         chart_values(&self.bed, &self.repository, &self.tag)
     }
 
+    /// `helm install` of the chart with [`Release::values`] and `extra` top-level values.
+    pub async fn install(&self, extra: &[(&str, Value)]) -> Result<String> {
+        let values = with(self.values(), extra);
+        helm_apply("install", &self.name, &self.namespace, &chart(), &values).await
+    }
+
     /// Passes `result` through after printing the operator pods' log tails (when it is an
     /// error) and uninstalling the release with its namespace.
     pub async fn finish<T>(&self, result: Result<T>) -> Result<T> {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, ensure};
 use e2e::TestEnv;
 use e2e::node::{
-    AwsHolds, OneOfEachKind, Release, apply_one_of_each_kind, aws_holds, chart, container_id,
-    helm_apply, operator_pods, poll_until, restarts, wait_one_of_each_kind_ready,
+    AwsHolds, OneOfEachKind, Release, apply_one_of_each_kind, aws_holds, container_id,
+    operator_pods, poll_until, restarts, wait_one_of_each_kind_ready,
 };
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
 use serde_json::json;
@@ -43,14 +43,7 @@ async fn sigkilled_pod_converges_and_deletes_everything_exactly_once() -> Result
 async fn chaos(rel: &Release, envs: &[TestEnv]) -> Result<()> {
     let client = &envs[0].client;
     // Cluster-wide (the chart's default), so one pod serves all the namespaces.
-    helm_apply(
-        "install",
-        &rel.name,
-        &rel.namespace,
-        &chart(),
-        &rel.values(),
-    )
-    .await?;
+    rel.install(&[]).await?;
 
     let mut sets: Vec<OneOfEachKind> = Vec::new();
     for (i, env) in envs.iter().enumerate() {

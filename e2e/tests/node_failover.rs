@@ -8,10 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
-use e2e::node::{
-    Release, chart, chart_values, container_id, helm_apply, operator_pods, pod_logs, pod_name,
-    pod_ready, poll_until, with,
-};
+use e2e::node::{Release, container_id, operator_pods, pod_logs, pod_name, pod_ready, poll_until};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::EcrRepository;
 use ecs_operator::runtime::leader::pod_of_identity;
@@ -132,22 +129,17 @@ async fn failover(rel: &Release, env: &TestEnv) -> Result<()> {
         bed,
         name: release,
         namespace: release_ns,
-        repository,
-        tag,
         ..
     } = rel;
-    let values = with(
-        chart_values(bed, repository, tag),
-        &[
-            ("watchNamespace", json!(env.namespace)),
-            ("replicas", json!(2)),
-            (
-                "leaderElection",
-                json!({"enabled": true, "leaseSeconds": LEASE_SECONDS}),
-            ),
-        ],
-    );
-    helm_apply("install", release, release_ns, &chart(), &values).await?;
+    rel.install(&[
+        ("watchNamespace", json!(env.namespace)),
+        ("replicas", json!(2)),
+        (
+            "leaderElection",
+            json!({"enabled": true, "leaseSeconds": LEASE_SECONDS}),
+        ),
+    ])
+    .await?;
     let lease_name = format!("{release}-ecs-operator-leader");
     let leases: Api<Lease> = Api::namespaced(env.client.clone(), release_ns);
     let pods: Api<Pod> = Api::namespaced(env.client.clone(), release_ns);

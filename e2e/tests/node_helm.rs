@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use e2e::node::{
-    OneOfEachKind, Release, apply_one_of_each_kind, chart, chart_values, helm_apply, operator_pods,
-    pod_http_get, pod_ip, pod_logs, pod_name, pod_ready, poll_until, restarts,
-    wait_one_of_each_kind_ready, with,
+    OneOfEachKind, Release, apply_one_of_each_kind, operator_pods, pod_http_get, pod_ip, pod_logs,
+    pod_name, pod_ready, poll_until, restarts, wait_one_of_each_kind_ready,
 };
 use e2e::{TestEnv, metric_value};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
@@ -33,7 +32,6 @@ async fn restricted_install(rel: &Release, env: &mut TestEnv) -> Result<()> {
         name: release,
         namespace: release_ns,
         repository,
-        tag,
         ..
     } = rel;
     let watched = env.namespace.clone();
@@ -50,11 +48,7 @@ async fn restricted_install(rel: &Release, env: &mut TestEnv) -> Result<()> {
         "a hostNetwork pod was not refused by PodSecurity: {refused:?}"
     );
 
-    let values = with(
-        chart_values(bed, repository, tag),
-        &[("watchNamespace", json!(watched))],
-    );
-    helm_apply("install", release, release_ns, &chart(), &values).await?;
+    rel.install(&[("watchNamespace", json!(watched))]).await?;
 
     // helm --wait returned: the Deployment is available, so the pod passed its readiness probe.
     let found = operator_pods(&env.client, release_ns, release).await?;

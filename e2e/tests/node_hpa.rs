@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use e2e::node::{Release, apply_json, chart, chart_values, helm_apply, poll_until, with};
+use e2e::node::{Release, apply_json, poll_until};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::{EcsCluster, EcsService, TaskDefinition};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -35,19 +35,8 @@ async fn hpa_clamps_desired_count_in_aws_to_min_and_max_replicas() -> Result<()>
 }
 
 async fn clamp(rel: &Release, env: &TestEnv) -> Result<()> {
-    let Release {
-        bed,
-        name: release,
-        namespace: release_ns,
-        repository,
-        tag,
-        ..
-    } = rel;
-    let values = with(
-        chart_values(bed, repository, tag),
-        &[("watchNamespace", json!(env.namespace))],
-    );
-    helm_apply("install", release, release_ns, &chart(), &values).await?;
+    rel.install(&[("watchNamespace", json!(env.namespace))])
+        .await?;
 
     let cluster = unique("node-hpa");
     let family = unique("node-hpa");

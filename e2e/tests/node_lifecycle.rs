@@ -52,18 +52,14 @@ async fn upgrade_namespace_deletion_and_uninstall_keep_status_and_aws_as_the_pol
 
 async fn lifecycle(rel: &Release, [doomed, kept, stays]: [&TestEnv; 3]) -> Result<()> {
     let Release {
-        bed,
         name: release,
         namespace: release_ns,
-        repository,
-        tag,
         ..
     } = rel;
     let client = &doomed.client;
     // Cluster-wide (the chart's default): a ClusterRole, so the operator keeps its rights while
     // a namespace it watches is being deleted.
-    let values = chart_values(bed, repository, tag);
-    helm_apply("install", release, release_ns, &chart(), &values).await?;
+    rel.install(&[]).await?;
 
     let del = apply_one_of_each_kind(doomed, "node-life-del", json!({})).await?;
     let keep =
@@ -216,15 +212,19 @@ async fn upgrade(rel: &Release, envs: [&TestEnv; 3], names: [&OneOfEachKind; 3])
     .await?;
     let name = pod_name(&new_pod);
 
-    // The new pod reconciled every object (each kind at least as often as it has objects) ...
+    // The new pod finished reconciling every object (each kind at least as often as it has
+    // objects; the duration histogram counts finished reconciles, reconciles_total started ones) ...
     let metrics = poll_until(
         "the upgraded pod to reconcile every object",
         Duration::from_secs(120),
         || async {
             let metrics = pod_http_get(release_ns, &name, 8080, "/metrics").await?;
             let done = ONE_OF_EACH_KIND.iter().all(|(kind, _)| {
-                metric_value(&metrics, "ecs_operator_reconciles_total", &[("kind", kind)])
-                    >= envs.len() as f64
+                metric_value(
+                    &metrics,
+                    "ecs_operator_reconcile_duration_seconds_count",
+                    &[("kind", kind)],
+                ) >= envs.len() as f64
             });
             Ok(done.then_some(metrics))
         },
