@@ -2,6 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 /// Condition type set when the AWS resource is usable.
 pub const READY: &str = "Ready";
@@ -21,6 +22,7 @@ pub enum ConditionStatus {
 }
 
 /// A Kubernetes-style condition.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
@@ -37,7 +39,6 @@ pub struct Condition {
     /// When the condition last changed status (RFC 3339).
     pub last_transition_time: String,
     /// The `metadata.generation` this condition was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
 
@@ -141,6 +142,7 @@ pub enum ManagementPolicy {
 }
 
 /// Policies every kind carries at the top of its spec (not AWS request fields).
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[schemars(extend("x-kubernetes-validations" = [{
     "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
@@ -151,19 +153,15 @@ pub struct Policies {
     /// `Delete` or `Retain` the AWS resource when this object is deleted. Default: the
     /// namespace annotation `ecs.operator.dev/deletion-policy`, else the operator's
     /// `--default-deletion-policy`, else Delete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
     /// `Never` (default): an existing AWS resource with this name is reported as
     /// `AlreadyExists` and left alone. `Adopt`: it must exist; take ownership and converge it.
     /// `AdoptOrCreate`: adopt it when it exists, create it otherwise. A resource owned by another
     /// object is never taken.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption_policy: Option<AdoptionPolicy>,
     /// `Full` (default) or `ObserveOnly` (mirror AWS into status, never write to AWS).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<ManagementPolicy>,
     /// AWS region of the resource. Default: the operator's region. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 32),
         regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -172,6 +170,7 @@ pub struct Policies {
 }
 
 /// A reference to another object of this operator in the same namespace.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[schemars(extend("x-kubernetes-validations" = [{
     "rule": "!has(self.__namespace__)",
@@ -184,6 +183,5 @@ pub struct LocalReference {
     /// Not allowed: references never cross namespaces (a tenant cannot use another namespace's
     /// objects or AWS account). Present only so that a cross-namespace attempt is rejected with a
     /// clear message instead of being silently dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }

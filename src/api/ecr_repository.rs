@@ -3,6 +3,7 @@
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
 
@@ -10,6 +11,7 @@ use super::common::{Condition, conditions_schema, free_form_object, list_map, li
 /// request, so AWS JSON can be pasted; `lifecyclePolicy` and `repositoryPolicy` are structured
 /// objects rather than JSON strings. The spec is the whole truth: an unset field means the AWS
 /// default (no lifecycle policy, no repository policy, MUTABLE tags, no scan on push, no tags).
+#[skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "ecs.operator.dev",
@@ -40,7 +42,6 @@ pub struct EcrRepositorySpec {
 
     /// Name of the repository (may contain namespaces such as `team/app`). Defaults to
     /// metadata.name. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 2, max = 256),
         regex(pattern = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -48,49 +49,41 @@ pub struct EcrRepositorySpec {
     pub repository_name: Option<String>,
 
     /// AWS account ID of the registry. Defaults to the caller's account. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]{12}$"))]
     pub registry_id: Option<String>,
 
     /// Tag mutability setting. Default MUTABLE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_tag_mutability: Option<ImageTagMutability>,
 
     /// Tag filters that are exempt from the mutability setting (with *_WITH_EXCLUSION).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 5))]
     #[schemars(transform = list_map(&["filter"]))]
     pub image_tag_mutability_exclusion_filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
 
     /// Image scanning configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_scanning_configuration: Option<ImageScanningConfiguration>,
 
     /// Encryption at rest. Immutable after creation. Default AES256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_configuration: Option<EncryptionConfiguration>,
 
     /// Tags, spelled `Key`/`Value` as the ECR API does. The list is complete: tags missing here
     /// are removed from the repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["Key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// Lifecycle policy, as a structured object (the JSON document ECR takes as
     /// `lifecyclePolicyText`). Compared semantically; unset means no lifecycle policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle_policy: Option<LifecyclePolicy>,
 
     /// Repository policy (an IAM policy document), as a structured object. Compared
     /// semantically (key order, whitespace, single values vs one-element lists); unset means none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[schemars(schema_with = "free_form_object")]
     pub repository_policy: Option<serde_json::Value>,
 
     /// Delete the repository even when it still holds images. Default false: deleting the
     /// EcrRepository of a non-empty repository is blocked and reported instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_delete: Option<bool>,
 }
 
@@ -149,6 +142,7 @@ pub struct ImageScanningConfiguration {
 }
 
 /// Encryption at rest.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.kmsKey) || self.encryptionType != 'AES256'").message("kmsKey is only valid with encryptionType KMS or KMS_DSSE"))]
 #[serde(rename_all = "camelCase")]
@@ -156,7 +150,6 @@ pub struct EncryptionConfiguration {
     /// AES256, KMS or KMS_DSSE.
     pub encryption_type: EncryptionType,
     /// KMS key ARN or ID (KMS / KMS_DSSE only); default is the AWS managed key for ECR.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub kms_key: Option<String>,
 }
@@ -207,6 +200,7 @@ pub struct LifecyclePolicy {
 }
 
 /// One lifecycle rule.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LifecycleRule {
@@ -214,7 +208,6 @@ pub struct LifecycleRule {
     #[schemars(range(min = 1, max = 999))]
     pub rule_priority: i32,
     /// Free-text description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub description: Option<String>,
     /// Which images the rule applies to.
@@ -224,6 +217,7 @@ pub struct LifecycleRule {
 }
 
 /// Image selection of a lifecycle rule.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[x_kube(validation = Rule::new("self.tagStatus != 'tagged' || has(self.tagPrefixList) || has(self.tagPatternList)").message("selection: tagStatus 'tagged' requires tagPrefixList or tagPatternList"))]
 #[x_kube(validation = Rule::new("self.countType == 'imageCountMoreThan' ? !has(self.countUnit) : has(self.countUnit)").message("selection: countUnit is required for sinceImage* count types and not allowed for imageCountMoreThan"))]
@@ -232,23 +226,19 @@ pub struct LifecycleSelection {
     /// tagged, untagged or any.
     pub tag_status: LifecycleTagStatus,
     /// Tag prefixes (tagStatus tagged).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub tag_prefix_list: Option<Vec<String>>,
     /// Tag wildcard patterns (tagStatus tagged).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub tag_pattern_list: Option<Vec<String>>,
     /// imageCountMoreThan, sinceImagePushed, sinceImagePulled or sinceImageTransitioned.
     pub count_type: LifecycleCountType,
     /// `days` for the sinceImage* count types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_unit: Option<LifecycleCountUnit>,
     /// Image count or number of days.
     #[schemars(range(min = 1))]
     pub count_number: i64,
     /// Storage class the rule selects from (standard or archive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<LifecycleStorageClass>,
 }
 
@@ -287,6 +277,7 @@ pub enum LifecycleStorageClass {
 }
 
 /// Lifecycle rule action.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LifecycleAction {
@@ -294,7 +285,6 @@ pub struct LifecycleAction {
     #[serde(rename = "type")]
     pub type_: LifecycleActionType,
     /// Target storage class for `transition`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_storage_class: Option<LifecycleStorageClass>,
 }
 
@@ -307,27 +297,23 @@ pub enum LifecycleActionType {
 }
 
 /// Observed state of an ECR repository.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EcrRepositoryStatus {
     /// The metadata.generation the status was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
     /// Repository ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// URI to push and pull images (`<registry>.dkr.ecr.<region>.amazonaws.com/<name>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_uri: Option<String>,
     /// Registry (account) ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// When the repository was created (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
 

@@ -6,6 +6,7 @@
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 use super::common::{Condition, conditions_schema, list_map, list_set};
 
@@ -14,6 +15,7 @@ use super::common::{Condition, conditions_schema, list_map, list_set};
 /// value the cluster got at creation (the account default).
 // Every printcolumn repeats `type_`, which clippy reads as a duplicated attribute.
 #[allow(clippy::duplicated_attributes)]
+#[skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "ecs.operator.dev",
@@ -72,13 +74,11 @@ pub struct EcsClusterSpec {
     pub policies: super::common::Policies,
 
     /// Name of the cluster. Defaults to metadata.name. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
     pub cluster_name: Option<String>,
 
     /// Tags, spelled `key`/`value` as the ECS API does. The list is complete: tags missing here
     /// are removed from the cluster (AWS-reserved `aws:` tags excepted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
@@ -86,19 +86,16 @@ pub struct EcsClusterSpec {
     /// Cluster settings (Container Insights). A setting not listed keeps its current value,
     /// which at creation is the account default (`disabled` unless changed with
     /// PutAccountSetting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
     #[schemars(transform = list_map(&["name"]))]
     pub settings: Option<Vec<ClusterSetting>>,
 
     /// Execute command and managed storage configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<ClusterConfiguration>,
 
     /// Capacity providers to associate with the cluster by name: FARGATE, FARGATE_SPOT, or Auto
     /// Scaling group providers created elsewhere. Providers declared in
     /// `autoScalingGroupProviders` are associated too and need not be repeated here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[schemars(inner(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$")))]
     #[schemars(transform = list_set)]
@@ -106,19 +103,16 @@ pub struct EcsClusterSpec {
 
     /// Capacity provider strategy used when a service or task names neither a launch type nor a
     /// strategy. Every provider named here must be associated with the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[schemars(transform = list_map(&["capacityProvider"]))]
     pub default_capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
 
     /// Default Service Connect namespace for services created in the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_connect_defaults: Option<ClusterServiceConnectDefaults>,
 
     /// Auto Scaling group capacity providers the operator creates (ECS CreateCapacityProvider)
     /// and associates with this cluster. Not part of the CreateCluster request. They are
     /// deleted with the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[schemars(transform = list_map(&["name"]))]
     pub auto_scaling_group_providers: Option<Vec<AutoScalingGroupCapacityProvider>>,
@@ -182,33 +176,30 @@ impl ContainerInsightsValue {
 }
 
 /// Cluster configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterConfiguration {
     /// Details of the execute command (ECS Exec) configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execute_command_configuration: Option<ExecuteCommandConfiguration>,
     /// KMS keys for managed storage (Fargate ephemeral storage and managed volumes). Removing
     /// this block from the spec leaves the cluster's keys in place.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_storage_configuration: Option<ManagedStorageConfiguration>,
 }
 
 /// Execute command (ECS Exec) configuration.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.logConfiguration) || (has(self.logging) && self.logging == 'OVERRIDE')").message("exec-log-configuration: logConfiguration is only valid with logging OVERRIDE"))]
 #[x_kube(validation = Rule::new("!has(self.logging) || self.logging != 'OVERRIDE' || has(self.logConfiguration)").message("exec-log-override: logging OVERRIDE requires logConfiguration"))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteCommandConfiguration {
     /// KMS key ID or ARN to encrypt the data between the local client and the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     /// Where execute command results are logged: NONE, DEFAULT (the task definition's awslogs
     /// configuration) or OVERRIDE (logConfiguration). Default DEFAULT.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<ExecuteCommandLogging>,
     /// Log destinations, with logging OVERRIDE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<ExecuteCommandLogConfiguration>,
 }
 
@@ -234,35 +225,30 @@ impl ExecuteCommandLogging {
 }
 
 /// Execute command log destinations (CloudWatch Logs and/or S3). Both must already exist.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteCommandLogConfiguration {
     /// CloudWatch log group to send logs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_watch_log_group_name: Option<String>,
     /// Encrypt the CloudWatch logs. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_watch_encryption_enabled: Option<bool>,
     /// S3 bucket to send logs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_bucket_name: Option<String>,
     /// Encrypt the S3 logs. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_encryption_enabled: Option<bool>,
     /// Folder in the S3 bucket to place logs in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_key_prefix: Option<String>,
 }
 
 /// Managed storage configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedStorageConfiguration {
     /// KMS key ID for managed storage (e.g. EBS volumes attached to tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     /// KMS key ID for Fargate ephemeral storage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fargate_ephemeral_storage_kms_key_id: Option<String>,
 }
 
@@ -277,6 +263,7 @@ pub struct ClusterServiceConnectDefaults {
 }
 
 /// One item of a capacity provider strategy.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CapacityProviderStrategyItem {
@@ -284,16 +271,15 @@ pub struct CapacityProviderStrategyItem {
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
     pub capacity_provider: String,
     /// Relative share of tasks placed with this provider. Default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub weight: Option<i32>,
     /// Tasks placed with this provider before weights apply. Default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100000))]
     pub base: Option<i32>,
 }
 
 /// An Auto Scaling group capacity provider (the ECS CreateCapacityProvider request).
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!self.name.lowerAscii().startsWith('aws') && !self.name.lowerAscii().startsWith('ecs') && !self.name.lowerAscii().startsWith('fargate')").message("capacity-provider-name: a capacity provider name cannot start with aws, ecs or fargate"))]
 #[serde(rename_all = "camelCase")]
@@ -304,13 +290,13 @@ pub struct AutoScalingGroupCapacityProvider {
     /// The Auto Scaling group and how ECS manages it.
     pub auto_scaling_group_provider: AutoScalingGroupProvider,
     /// Tags of the capacity provider (`key`/`value`). The list is complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 }
 
 /// The Auto Scaling group of a capacity provider.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("self.autoScalingGroupArn == oldSelf.autoScalingGroupArn").message("asg-immutable: autoScalingGroupArn is immutable: ECS cannot move a capacity provider to another Auto Scaling group"))]
 #[x_kube(validation = Rule::new("!has(self.managedTerminationProtection) || self.managedTerminationProtection == 'DISABLED' || (has(self.managedScaling) && has(self.managedScaling.status) && self.managedScaling.status == 'ENABLED')").message("termination-protection-scaling: managedTerminationProtection ENABLED requires managedScaling.status ENABLED"))]
@@ -320,39 +306,32 @@ pub struct AutoScalingGroupProvider {
     #[schemars(length(min = 1, max = 1600))]
     pub auto_scaling_group_arn: String,
     /// Managed scaling: ECS scales the group to fit the tasks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_scaling: Option<ManagedScaling>,
     /// ENABLED keeps instances running tasks from being terminated on scale-in (the group needs
     /// scale-in protection too). Default DISABLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_termination_protection: Option<ManagedTerminationProtection>,
     /// ENABLED lets ECS drain instances gracefully before they are terminated. Default ENABLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_draining: Option<ManagedDraining>,
 }
 
 /// Managed scaling of an Auto Scaling group capacity provider.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.minimumScalingStepSize) || !has(self.maximumScalingStepSize) || self.minimumScalingStepSize <= self.maximumScalingStepSize").message("scaling-step-size: minimumScalingStepSize must not exceed maximumScalingStepSize"))]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedScaling {
     /// ENABLED or DISABLED. Unset leaves the value ECS chose.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ManagedScalingStatus>,
     /// Target utilisation of the group's instances, in percent. Default 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub target_capacity: Option<i32>,
     /// Fewest instances ECS adds in one scale-out. Default 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub minimum_scaling_step_size: Option<i32>,
     /// Most instances ECS adds in one scale-out. Default 10000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub maximum_scaling_step_size: Option<i32>,
     /// Seconds after launch before a new instance counts in CloudWatch metrics. Default 300.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10000))]
     pub instance_warmup_period: Option<i32>,
 }
@@ -412,33 +391,27 @@ impl ManagedDraining {
 }
 
 /// Observed state of an ECS cluster.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EcsClusterStatus {
     /// The metadata.generation the status was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
     /// Cluster ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// ECS cluster status: ACTIVE, PROVISIONING, DEPROVISIONING, FAILED or INACTIVE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Services in the ACTIVE state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_services_count: Option<i32>,
     /// Tasks in the RUNNING state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_tasks_count: Option<i32>,
     /// Tasks in the PENDING state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_tasks_count: Option<i32>,
     /// Container instances registered with the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_container_instances_count: Option<i32>,
     /// Capacity providers associated with the cluster, as ECS reports them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

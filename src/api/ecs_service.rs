@@ -5,6 +5,7 @@
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
 pub use super::task_definition::{AwsEnum, LogConfiguration, Tag};
@@ -20,6 +21,7 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
 /// Scaling (or `kubectl scale`) own the task count.
 // Every printcolumn repeats `type_`, which clippy reads as a duplicated attribute.
 #[allow(clippy::duplicated_attributes)]
+#[skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "ecs.operator.dev",
@@ -69,111 +71,89 @@ pub struct EcsServiceSpec {
     pub policies: super::common::Policies,
 
     /// Name of the service, unique within the cluster. Defaults to metadata.name. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9_-]{0,254}$"))]
     pub service_name: Option<String>,
 
     /// Cluster name or ARN. Exactly one of cluster / clusterRef. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub cluster: Option<String>,
 
     /// Kubernetes-side: an EcsCluster in the same namespace. Exactly one of cluster / clusterRef.
     /// Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_ref: Option<ClusterReference>,
 
     /// Task definition as `family`, `family:revision` or full ARN. `family` alone means the
     /// latest ACTIVE revision at the time of the change. Exactly one of taskDefinition /
     /// taskDefinitionRef (neither only with the EXTERNAL deployment controller).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub task_definition: Option<String>,
 
     /// Kubernetes-side: a TaskDefinition in the same namespace; its current revision is deployed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_ref: Option<TaskDefinitionReference>,
 
     /// Number of tasks to keep running. Unset: not managed by the operator (Application Auto
     /// Scaling or `kubectl scale` owns it; created with AWS's default 1 for REPLICA). Not allowed
     /// with DAEMON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub desired_count: Option<i32>,
 
     /// EC2, FARGATE, EXTERNAL or MANAGED_INSTANCES. Mutually exclusive with
     /// capacityProviderStrategy; unset with neither uses the cluster's default capacity provider
     /// strategy. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<LaunchType>,
 
     /// Capacity providers to spread tasks over. At most one item may set a base.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     #[x_kube(validation = Rule::new("self.filter(i, has(i.base) && i.base > 0).size() <= 1").message("capacity-provider-base: only one capacity provider may set a base"))]
     #[schemars(transform = list_map(&["capacityProvider"]))]
     pub capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
 
     /// Fargate platform version, e.g. `1.4.0`. AWS default LATEST.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub platform_version: Option<String>,
 
     /// IAM role for a classic load balancer (only when not using awsvpc and no service-linked role).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 
     /// Deployment parameters: healthy percentages, circuit breaker, alarms, strategy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_configuration: Option<DeploymentConfiguration>,
 
     /// Placement constraints (EC2 / EXTERNAL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub placement_constraints: Option<Vec<PlacementConstraint>>,
 
     /// Placement strategy rules, evaluated in order (EC2 / EXTERNAL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
     pub placement_strategy: Option<Vec<PlacementStrategy>>,
 
     /// Network configuration; required for task definitions using awsvpc.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration: Option<NetworkConfiguration>,
 
     /// Seconds to ignore failing load balancer / container health checks after a task starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2147483647))]
     pub health_check_grace_period_seconds: Option<i32>,
 
     /// REPLICA (default) or DAEMON. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduling_strategy: Option<SchedulingStrategy>,
 
     /// Deployment controller: ECS (default), CODE_DEPLOY or EXTERNAL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_controller: Option<DeploymentController>,
 
     /// Load balancers (target groups) to register tasks with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
     pub load_balancers: Option<Vec<LoadBalancer>>,
 
     /// Cloud Map service discovery registries (AWS allows one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
     pub service_registries: Option<Vec<ServiceRegistry>>,
 
     /// Service Connect configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_connect_configuration: Option<ServiceConnectConfiguration>,
 
     /// Allow ECS Exec into the tasks. AWS default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_execute_command: Option<bool>,
 
     /// Copy tags to tasks from TASK_DEFINITION or SERVICE. AWS default NONE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<PropagateTags>,
 
     /// Add ECS-managed tags (cluster and service name) to tasks. AWS default false.
@@ -185,34 +165,28 @@ pub struct EcsServiceSpec {
     pub enable_ecs_managed_tags: Option<bool>,
 
     /// Rebalance tasks across Availability Zones: ENABLED or DISABLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone_rebalancing: Option<AvailabilityZoneRebalancing>,
 
     /// Volumes configured at launch (Amazon EBS), one per `configuredAtLaunch` task volume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
     #[schemars(transform = list_map(&["name"]))]
     pub volume_configurations: Option<Vec<ServiceVolumeConfiguration>>,
 
     /// VPC Lattice target groups to register tasks with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
     #[schemars(transform = list_map(&["targetGroupArn"]))]
     pub vpc_lattice_configurations: Option<Vec<VpcLatticeConfiguration>>,
 
     /// Gateway connectors. Not returned by DescribeServices: sent on create and with every
     /// UpdateService, but a change alone does not trigger an update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub gateway_connectors: Option<Vec<GatewayConnector>>,
 
     /// Metric monitoring configuration. Not returned by DescribeServices (see gatewayConnectors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<MonitoringConfiguration>,
 
     /// Tags, spelled `key`/`value` as the ECS API does. The list is complete: tags missing here
     /// are removed from the service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
@@ -225,6 +199,7 @@ pub type ClusterReference = super::common::LocalReference;
 pub type TaskDefinitionReference = super::common::LocalReference;
 
 /// One capacity provider of a strategy.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CapacityProviderStrategyItem {
@@ -232,16 +207,15 @@ pub struct CapacityProviderStrategyItem {
     #[schemars(length(min = 1, max = 255))]
     pub capacity_provider: String,
     /// Relative share of tasks (0-1000). AWS default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub weight: Option<i32>,
     /// Minimum number of tasks on this provider (0-100000). AWS default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100000))]
     pub base: Option<i32>,
 }
 
 /// Deployment parameters.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[x_kube(validation = Rule::new("!has(self.maximumPercent) || !has(self.minimumHealthyPercent) || self.maximumPercent >= self.minimumHealthyPercent").message("deployment-percent: maximumPercent must be at least minimumHealthyPercent"))]
 #[x_kube(validation = Rule::new("!has(self.linearConfiguration) || (has(self.strategy) && self.strategy == 'LINEAR')").message("linear-configuration: linearConfiguration requires strategy LINEAR"))]
@@ -249,42 +223,33 @@ pub struct CapacityProviderStrategyItem {
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentConfiguration {
     /// Circuit breaker: stop (and optionally roll back) a deployment whose tasks keep failing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_circuit_breaker: Option<DeploymentCircuitBreaker>,
     /// Upper limit of running tasks during a deployment, percent of desiredCount. AWS default 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2000))]
     pub maximum_percent: Option<i32>,
     /// Lower limit of healthy tasks during a deployment, percent of desiredCount. AWS default 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub minimum_healthy_percent: Option<i32>,
     /// CloudWatch alarms that fail (and optionally roll back) a deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<DeploymentAlarms>,
     /// ROLLING (default), BLUE_GREEN, LINEAR or CANARY.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<DeploymentStrategy>,
     /// Minutes both revisions run after production traffic shifts (blue/green, linear, canary).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1440))]
     pub bake_time_in_minutes: Option<i32>,
     /// Lifecycle hooks invoked at deployment stages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub lifecycle_hooks: Option<Vec<DeploymentLifecycleHook>>,
     /// Traffic steps for the LINEAR strategy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_configuration: Option<LinearConfiguration>,
     /// Canary step for the CANARY strategy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_configuration: Option<CanaryConfiguration>,
     /// Finish a deployment early once enough new tasks are healthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_success_criteria: Option<DeploymentEarlySuccessCriteria>,
 }
 
 /// Deployment circuit breaker.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentCircuitBreaker {
@@ -293,10 +258,8 @@ pub struct DeploymentCircuitBreaker {
     /// Roll back to the last COMPLETED deployment when the breaker trips.
     pub rollback: bool,
     /// Reset the failure count when a task becomes healthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_on_healthy_task: Option<bool>,
     /// Failure threshold.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_configuration: Option<ThresholdConfiguration>,
 }
 
@@ -326,85 +289,77 @@ pub struct DeploymentAlarms {
 }
 
 /// A deployment lifecycle hook.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentLifecycleHook {
     /// AWS_LAMBDA or PAUSE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_type: Option<DeploymentLifecycleHookTargetType>,
     /// Lambda function ARN (AWS_LAMBDA).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_target_arn: Option<String>,
     /// IAM role ECS uses to invoke the hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     /// Stages at which the hook runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 8))]
     #[schemars(transform = list_set)]
     pub lifecycle_stages: Option<Vec<DeploymentLifecycleHookStage>>,
     /// Free-form details passed to the hook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[schemars(schema_with = "free_form_object")]
     pub hook_details: Option<serde_json::Value>,
     /// How long to wait for the hook, and what to do on timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_configuration: Option<DeploymentLifecycleHookTimeoutConfiguration>,
 }
 
 /// Timeout of a lifecycle hook.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentLifecycleHookTimeoutConfiguration {
     /// Minutes to wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub timeout_in_minutes: Option<i32>,
     /// CONTINUE or ROLLBACK on timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<DeploymentLifecycleHookAction>,
 }
 
 /// LINEAR strategy steps.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinearConfiguration {
     /// Percent of traffic shifted per step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 3.0, max = 100.0))]
     pub step_percent: Option<f64>,
     /// Minutes between steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1440))]
     pub step_bake_time_in_minutes: Option<i32>,
 }
 
 /// CANARY strategy step.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryConfiguration {
     /// Percent of traffic shifted to the canary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.1, max = 100.0))]
     pub canary_percent: Option<f64>,
     /// Minutes before the rest of the traffic shifts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1440))]
     pub canary_bake_time_in_minutes: Option<i32>,
 }
 
 /// Early success criteria of a deployment.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentEarlySuccessCriteria {
     /// Turn early success on.
     pub enable: bool,
     /// Percent of healthy new tasks that completes the deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub healthy_percent: Option<i32>,
     /// BLOCKING or DEFERRED clean-up of the old revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_service_revision_cleanup: Option<ServiceRevisionCleanup>,
 }
 
@@ -417,15 +372,16 @@ pub struct DeploymentController {
 }
 
 /// Network configuration of the tasks.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfiguration {
     /// VPC subnets and security groups (awsvpc network mode).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awsvpc_configuration: Option<AwsVpcConfiguration>,
 }
 
 /// awsvpc subnets and security groups.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AwsVpcConfiguration {
@@ -434,102 +390,87 @@ pub struct AwsVpcConfiguration {
     #[schemars(transform = list_set)]
     pub subnets: Vec<String>,
     /// Security group IDs (up to 5). AWS default: the VPC's default security group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5))]
     #[schemars(transform = list_set)]
     pub security_groups: Option<Vec<String>>,
     /// ENABLED or DISABLED (default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_public_ip: Option<AssignPublicIp>,
 }
 
 /// A load balancer target.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancer {
     /// Target group ARN (ALB / NLB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
     /// Classic load balancer name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_name: Option<String>,
     /// Container to register.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     /// Container port to register.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub container_port: Option<i32>,
     /// Blue/green: alternate target group and listener rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_configuration: Option<AdvancedConfiguration>,
 }
 
 /// Blue/green load balancer settings.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdvancedConfiguration {
     /// Alternate target group ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alternate_target_group_arn: Option<String>,
     /// Production listener rule ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_listener_rule: Option<String>,
     /// Test listener rule ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_listener_rule: Option<String>,
     /// IAM role ECS uses to modify the load balancer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
 }
 
 /// A Cloud Map service registry.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceRegistry {
     /// Cloud Map service ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_arn: Option<String>,
     /// Port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub port: Option<i32>,
     /// Container for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     /// Container port for SRV records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub container_port: Option<i32>,
 }
 
 /// Service Connect configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectConfiguration {
     /// Turn Service Connect on.
     pub enabled: bool,
     /// Cloud Map namespace name or ARN. Default: the cluster's Service Connect namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Endpoints this service publishes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["portName"]))]
     pub services: Option<Vec<ServiceConnectService>>,
     /// Log configuration of the Service Connect proxy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
     /// Access logs of the Service Connect proxy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log_configuration: Option<ServiceConnectAccessLogConfiguration>,
     /// Proxy container settings (exactly one member each).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub container_configurations: Option<Vec<ServiceConnectContainerConfiguration>>,
 }
 
 /// A Service Connect endpoint.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectService {
@@ -537,24 +478,20 @@ pub struct ServiceConnectService {
     #[schemars(length(min = 1))]
     pub port_name: String,
     /// Cloud Map service name. Default portName.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_name: Option<String>,
     /// Names and ports clients use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_aliases: Option<Vec<ServiceConnectClientAlias>>,
     /// Port the proxy listens on, when not the container port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub ingress_port_override: Option<i32>,
     /// Timeouts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeoutConfiguration>,
     /// TLS settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServiceConnectTlsConfiguration>,
 }
 
 /// A client alias of a Service Connect endpoint.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectClientAlias {
@@ -562,28 +499,26 @@ pub struct ServiceConnectClientAlias {
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
     /// DNS name clients use. Default `discoveryName.namespace`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_name: Option<String>,
     /// Test traffic routing for blue/green deployments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_traffic_rules: Option<ServiceConnectTestTrafficRules>,
 }
 
 /// Test traffic routing rules.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct ServiceConnectTestTrafficRules {
     /// Route requests carrying this header to the new revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<ServiceConnectTestTrafficHeaderRules>,
 }
 
 /// Header match of test traffic.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct ServiceConnectTestTrafficHeaderRules {
     /// Header name.
     pub name: String,
     /// Header value match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<ServiceConnectTestTrafficHeaderMatchRules>,
 }
 
@@ -595,83 +530,80 @@ pub struct ServiceConnectTestTrafficHeaderMatchRules {
 }
 
 /// Service Connect timeouts.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimeoutConfiguration {
     /// Idle timeout in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub idle_timeout_seconds: Option<i32>,
     /// Per-request timeout in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub per_request_timeout_seconds: Option<i32>,
 }
 
 /// Service Connect TLS.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectTlsConfiguration {
     /// Private certificate authority issuing the certificates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_certificate_authority: Option<ServiceConnectTlsCertificateAuthority>,
     /// KMS key for the private keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
     /// IAM role for the TLS infrastructure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
 }
 
 /// Certificate authority of Service Connect TLS.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectTlsCertificateAuthority {
     /// AWS Private CA ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_pca_authority_arn: Option<String>,
 }
 
 /// Service Connect access logs.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectAccessLogConfiguration {
     /// TEXT or JSON.
     pub format: ServiceConnectAccessLoggingFormat,
     /// ENABLED or DISABLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_query_parameters: Option<ServiceConnectIncludeQueryParameters>,
 }
 
 /// A Service Connect proxy setting.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConnectContainerConfiguration {
     /// Proxy log level: debug or info (default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<ServiceConnectContainerLogLevel>,
 }
 
 /// A task placement constraint.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct PlacementConstraint {
     /// distinctInstance or memberOf.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<PlacementConstraintType>,
     /// Cluster query language expression (memberOf).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2000))]
     pub expression: Option<String>,
 }
 
 /// A task placement strategy rule.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct PlacementStrategy {
     /// random, spread or binpack.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<PlacementStrategyType>,
     /// Field the rule applies to, e.g. `attribute:ecs.availability-zone`, `memory`, `cpu`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
@@ -690,62 +622,54 @@ pub struct ServiceVolumeConfiguration {
 }
 
 /// Amazon EBS volume created for each task.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceManagedEbsVolumeConfiguration {
     /// Encrypt the volume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<bool>,
     /// KMS key for encryption.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     /// EBS volume type: gp2, gp3 (default), io1, io2, st1, sc1, standard.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_type: Option<String>,
     /// Size in GiB.
     #[serde(rename = "sizeInGiB", default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub size_in_gib: Option<i32>,
     /// Snapshot to create the volume from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
     /// Snapshot hydration rate in MiB/s.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_initialization_rate: Option<i32>,
     /// Provisioned IOPS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iops: Option<i32>,
     /// Throughput in MiB/s (gp3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<i32>,
     /// Tags applied to the volumes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["resourceType"]))]
     pub tag_specifications: Option<Vec<EbsTagSpecification>>,
     /// Infrastructure IAM role ECS uses to manage the volumes.
     pub role_arn: String,
     /// ext3, ext4 (default), xfs or ntfs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_type: Option<TaskFilesystemType>,
 }
 
 /// Tags of a managed EBS volume.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EbsTagSpecification {
     /// volume.
     pub resource_type: EbsResourceType,
     /// Tags.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
     /// Copy tags from TASK_DEFINITION or SERVICE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<PropagateTags>,
 }
 
 /// A VPC Lattice target group.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcLatticeConfiguration {
@@ -756,97 +680,85 @@ pub struct VpcLatticeConfiguration {
     /// portMappings name in the task definition.
     pub port_name: String,
     /// Blue/green settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_configuration: Option<VpcLatticeAdvancedConfiguration>,
 }
 
 /// Blue/green settings of a VPC Lattice target.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcLatticeAdvancedConfiguration {
     /// Alternate target group ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alternate_target_group_arn: Option<String>,
     /// Production listener rule ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_listener_rule: Option<String>,
     /// Test listener rule ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_listener_rule: Option<String>,
 }
 
 /// A gateway connector.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayConnector {
     /// portMappings name in the task definition.
     pub port_name: String,
     /// Health check of the targets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<GatewayConnectorHealthCheck>,
     /// Access filters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<GatewayConnectorFilters>,
 }
 
 /// Gateway connector health check.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayConnectorHealthCheck {
     /// HTTP or HTTPS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_protocol: Option<GatewayConnectorHealthCheckProtocol>,
     /// Port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_port: Option<i32>,
     /// Path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_path: Option<String>,
     /// Timeout in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_timeout_seconds: Option<i32>,
     /// Interval in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_interval_seconds: Option<i32>,
     /// Successes before healthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_threshold_count: Option<i32>,
     /// Failures before unhealthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_threshold_count: Option<i32>,
     /// Expected response codes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matcher: Option<GatewayConnectorHealthCheckMatcher>,
 }
 
 /// Expected health check response codes.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayConnectorHealthCheckMatcher {
     /// HTTP codes, e.g. `200-299`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_code: Option<String>,
     /// gRPC codes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc_code: Option<String>,
 }
 
 /// Gateway connector access filters.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayConnectorFilters {
     /// PUBLIC and/or PRIVATE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub access_types: Option<Vec<AccessType>>,
 }
 
 /// Metric monitoring configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringConfiguration {
     /// Metric sets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_configurations: Option<Vec<MetricConfiguration>>,
 }
 
@@ -990,42 +902,33 @@ service_enum!(
 );
 
 /// Observed state of an ECS service.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EcsServiceStatus {
     /// The metadata.generation the status was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
     /// Service ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// ARN of the cluster the service runs in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_arn: Option<String>,
     /// ACTIVE, DRAINING or INACTIVE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Desired task count, as ECS reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_count: Option<i32>,
     /// Running tasks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_count: Option<i32>,
     /// Pending tasks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_count: Option<i32>,
     /// Task definition ARN the service deploys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
     /// Rollout state of the PRIMARY deployment: IN_PROGRESS, COMPLETED or FAILED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_state: Option<String>,
     /// Why the PRIMARY deployment is in its rollout state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_state_reason: Option<String>,
     /// Deployments (PRIMARY first, then ACTIVE ones being replaced).
     #[serde(default)]
@@ -1034,18 +937,16 @@ pub struct EcsServiceStatus {
     #[serde(default)]
     pub events: Vec<ServiceEventStatus>,
     /// The value of the restart annotation last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
     /// The last deployment the circuit breaker failed, while it still applies: its task
     /// definition is not deployed again until the spec or the restart annotation changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_rollout: Option<FailedRollout>,
     /// Label selector of the scale subresource (HPA and KEDA require one); see [`scale_selector`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
 }
 
 /// A deployment that failed (circuit breaker), as the operator remembers it.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedRollout {
@@ -1059,11 +960,9 @@ pub struct FailedRollout {
     /// metadata.generation when the failure was seen.
     pub generation: i64,
     /// The restart annotation's value when the failure was seen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
     /// Task definition ARN the service ran when the failure was seen (after a rollback, the
     /// previous revision).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_task_definition: Option<String>,
 }
 
@@ -1084,23 +983,19 @@ pub fn scale_selector(name: &str) -> String {
 }
 
 /// One deployment of the service.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStatus {
     /// Deployment ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// PRIMARY, ACTIVE or INACTIVE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Task definition ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
     /// IN_PROGRESS, COMPLETED or FAILED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_state: Option<String>,
     /// Why the deployment is in its rollout state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_state_reason: Option<String>,
     /// Desired tasks.
     #[serde(default)]
@@ -1115,25 +1010,21 @@ pub struct DeploymentStatus {
     #[serde(default)]
     pub failed_tasks: i32,
     /// Creation time (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Last update time (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
 /// A service event.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceEventStatus {
     /// Event ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// When it happened (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// What happened.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 

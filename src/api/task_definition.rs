@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_with::skip_serializing_none;
 
 use super::common::{Condition, conditions_schema, list_map, list_set};
 
@@ -19,6 +20,7 @@ pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
 /// The spec is the whole truth: any change registers a new revision of the family.
 // Every printcolumn repeats `type_ = "string"`, which clippy reads as a duplicated attribute.
 #[allow(clippy::duplicated_attributes)]
+#[skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "ecs.operator.dev",
@@ -67,20 +69,16 @@ pub struct TaskDefinitionSpec {
     pub policies: super::common::Policies,
 
     /// Task definition family. Defaults to metadata.name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
     pub family: Option<String>,
 
     /// IAM role the task's containers assume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
 
     /// IAM role the ECS agent uses to pull images, write logs and read secrets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
 
     /// Docker networking mode: awsvpc, bridge, host or none. AWS default: bridge on Linux EC2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<NetworkMode>,
 
     /// Containers of the task (1 to 10), unique by name (enforced by the API server as a map list).
@@ -89,18 +87,15 @@ pub struct TaskDefinitionSpec {
     pub container_definitions: Vec<ContainerDefinition>,
 
     /// Data volumes the containers can mount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     #[schemars(transform = list_map(&["name"]))]
     pub volumes: Option<Vec<Volume>>,
 
     /// Placement constraints for tasks (not supported on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub placement_constraints: Option<Vec<TaskDefinitionPlacementConstraint>>,
 
     /// Launch types the task definition is validated against: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
     #[schemars(transform = list_set)]
     pub requires_compatibilities: Option<Vec<Compatibility>>,
@@ -124,49 +119,39 @@ pub struct TaskDefinitionSpec {
     pub memory: Option<String>,
 
     /// Tags, spelled `key`/`value` as the ECS API does. Applied to each revision registered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
 
     /// Process namespace: host or task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_mode: Option<PidMode>,
 
     /// IPC namespace: host, task or none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipc_mode: Option<IpcMode>,
 
     /// App Mesh proxy configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_configuration: Option<ProxyConfiguration>,
 
     /// Elastic Inference accelerators (deprecated by AWS; new registrations are rejected).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["deviceName"]))]
     pub inference_accelerators: Option<Vec<InferenceAccelerator>>,
 
     /// Ephemeral storage for Fargate tasks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage: Option<EphemeralStorage>,
 
     /// Operating system and CPU architecture.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_platform: Option<RuntimePlatform>,
 
     /// Accept fault injection requests from the task's containers. AWS default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_fault_injection: Option<bool>,
 
     /// Operator setting, not sent to AWS: how many ACTIVE revisions registered by this object to
     /// keep (older ones are deregistered). Default 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub revision_history_limit: Option<i32>,
 
     /// Operator setting, not sent to AWS: on deletion of this object, also call
     /// DeleteTaskDefinitions after deregistering its revisions. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_revisions_on_deletion: Option<bool>,
 }
 
@@ -185,6 +170,7 @@ impl TaskDefinitionSpec {
 }
 
 /// One container of the task.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[x_kube(validation = Rule::new("has(self.image) != has(self.imageRef)").message("image-or-imageRef: set exactly one of image or imageRef"))]
 #[x_kube(validation = Rule::new("!has(self.memory) || !has(self.memoryReservation) || self.memoryReservation <= self.memory").message("memory-reservation: memoryReservation must not exceed memory"))]
@@ -195,191 +181,150 @@ pub struct ContainerDefinition {
     pub name: String,
 
     /// Image reference (`repository-url/image:tag` or `@sha256:...`). Exactly one of image / imageRef.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub image: Option<String>,
 
     /// Operator setting, not sent to AWS: take the image from an EcrRepository in this namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_ref: Option<ImageRef>,
 
     /// Credentials for a private registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_credentials: Option<RepositoryCredentials>,
 
     /// CPU units reserved for the container (1024 = one vCPU). AWS default 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub cpu: Option<i32>,
 
     /// Hard memory limit in MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 4))]
     pub memory: Option<i32>,
 
     /// Soft memory limit (reservation) in MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 4))]
     pub memory_reservation: Option<i32>,
 
     /// Links to other containers (`name:alias`, bridge mode only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub links: Option<Vec<String>>,
 
     /// Ports to publish.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100))]
     pub port_mappings: Option<Vec<PortMapping>>,
 
     /// When an essential container stops, the task stops. AWS default true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential: Option<bool>,
 
     /// Restart the container in place when it exits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<ContainerRestartPolicy>,
 
     /// Entry point (Docker ENTRYPOINT).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<Vec<String>>,
 
     /// Command (Docker CMD).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
 
     /// Environment variables.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["name"]))]
     pub environment: Option<Vec<KeyValuePair>>,
 
     /// Environment files in S3 (up to 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub environment_files: Option<Vec<EnvironmentFile>>,
 
     /// Volumes mounted into the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_points: Option<Vec<MountPoint>>,
 
     /// Volumes mounted from other containers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes_from: Option<Vec<VolumeFrom>>,
 
     /// Linux-specific settings (capabilities, devices, tmpfs, swap).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linux_parameters: Option<LinuxParameters>,
 
     /// Secrets from Secrets Manager or SSM Parameter Store, exposed as environment variables.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["name"]))]
     pub secrets: Option<Vec<Secret>>,
 
     /// Containers that must reach a condition before this one starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["containerName"]))]
     pub depends_on: Option<Vec<ContainerDependency>>,
 
     /// Seconds to wait for dependencies before giving up on starting this container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub start_timeout: Option<i32>,
 
     /// Seconds to wait after SIGTERM before SIGKILL (Fargate: at most 120).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub stop_timeout: Option<i32>,
 
     /// Resolve the image tag to a digest at deployment: enabled or disabled. AWS default enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_consistency: Option<VersionConsistency>,
 
     /// Container hostname (not with awsvpc).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
 
     /// User (`user`, `uid`, `user:group`, `uid:gid`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 
     /// Working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
 
     /// Turn networking off inside the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_networking: Option<bool>,
 
     /// Run privileged (not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
 
     /// Mount the root file system read-only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_root_filesystem: Option<bool>,
 
     /// DNS servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_servers: Option<Vec<String>>,
 
     /// DNS search domains.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_search_domains: Option<Vec<String>>,
 
     /// Extra /etc/hosts entries (not with awsvpc).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_hosts: Option<Vec<HostEntry>>,
 
     /// Docker security options (SELinux, AppArmor, credential specs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_security_options: Option<Vec<String>>,
 
     /// Keep stdin open.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interactive: Option<bool>,
 
     /// Allocate a TTY.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pseudo_terminal: Option<bool>,
 
     /// Docker labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_labels: Option<BTreeMap<String, String>>,
 
     /// Resource limits (ulimits).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["name"]))]
     pub ulimits: Option<Vec<Ulimit>>,
 
     /// Log driver and its options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
 
     /// Container health check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
 
     /// Namespaced kernel parameters (sysctls).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_controls: Option<Vec<SystemControl>>,
 
     /// GPUs, Neuron devices or inference accelerators assigned to the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["type"]))]
     pub resource_requirements: Option<Vec<ResourceRequirement>>,
 
     /// FireLens log router configuration (for the log router container).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firelens_configuration: Option<FirelensConfiguration>,
 
     /// Credential spec ARN for Active Directory (gMSA) authentication (at most 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1))]
     #[schemars(transform = list_set)]
     pub credential_specs: Option<Vec<String>>,
 }
 
 /// An image taken from an EcrRepository object; the operator resolves it to `image`.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("has(self.tag) != has(self.digest)").message("imageRef-tag-or-digest: set exactly one of tag or digest"))]
 #[serde(rename_all = "camelCase")]
@@ -387,11 +332,9 @@ pub struct ImageRef {
     /// The EcrRepository (same namespace) whose repositoryUri is used.
     pub repository_ref: RepositoryReference,
     /// Image tag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$"))]
     pub tag: Option<String>,
     /// Image digest (`sha256:<64 hex>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^sha256:[a-f0-9]{64}$"))]
     pub digest: Option<String>,
 }
@@ -409,51 +352,46 @@ pub struct RepositoryCredentials {
 }
 
 /// A published port.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortMapping {
     /// Port inside the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub container_port: Option<i32>,
     /// Port on the host. awsvpc/host: omit or equal containerPort; bridge: 0 or omitted = dynamic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub host_port: Option<i32>,
     /// tcp or udp. AWS default tcp.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<TransportProtocol>,
     /// Name used by Service Connect and VPC Lattice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9_][a-z0-9_-]{0,63}$"))]
     pub name: Option<String>,
     /// Application protocol for Service Connect: http, http2 or grpc.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<ApplicationProtocol>,
     /// Container port range (`8000-8100`) mapped to a dynamic host port range.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]{1,5}-[0-9]{1,5}$"))]
     pub container_port_range: Option<String>,
 }
 
 /// Container restart policy.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerRestartPolicy {
     /// Whether the restart policy is on.
     pub enabled: bool,
     /// Exit codes that do not trigger a restart (up to 50).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50))]
     #[schemars(transform = list_set)]
     pub ignored_exit_codes: Option<Vec<i32>>,
     /// Seconds the container must run before a restart is attempted (60-1800, AWS default 300).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 60, max = 1800))]
     pub restart_attempt_period: Option<i32>,
 }
 
 /// A name/value pair (environment variable, proxy property).
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct KeyValuePair {
     /// Name. Required: lists of pairs are merged by name (server-side apply map key).
@@ -462,7 +400,6 @@ pub struct KeyValuePair {
     #[schemars(required)]
     pub name: Option<String>,
     /// Value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 
@@ -477,92 +414,82 @@ pub struct EnvironmentFile {
 }
 
 /// A volume mounted into a container.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MountPoint {
     /// Name of a task volume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_volume: Option<String>,
     /// Path in the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_path: Option<String>,
     /// Mount read-only. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
 
 /// Volumes mounted from another container.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeFrom {
     /// Name of the other container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_container: Option<String>,
     /// Mount read-only. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
 
 /// Linux-specific container settings.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinuxParameters {
     /// Kernel capabilities added to or dropped from Docker's default set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<KernelCapabilities>,
     /// Host devices exposed to the container (not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<Device>>,
     /// Run an init process that forwards signals and reaps processes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_process_enabled: Option<bool>,
     /// Size of /dev/shm in MiB (not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub shared_memory_size: Option<i32>,
     /// tmpfs mounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["containerPath"]))]
     pub tmpfs: Option<Vec<Tmpfs>>,
     /// Swap the container may use, in MiB; 0 disables swap (not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub max_swap: Option<i32>,
     /// Memory swappiness 0-100 (needs maxSwap; not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub swappiness: Option<i32>,
 }
 
 /// Linux capabilities, e.g. SYS_PTRACE, NET_ADMIN, ALL.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct KernelCapabilities {
     /// Capabilities added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub add: Option<Vec<String>>,
     /// Capabilities dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub drop: Option<Vec<String>>,
 }
 
 /// A host device exposed to the container.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
     /// Path on the host.
     pub host_path: String,
     /// Path in the container. Defaults to hostPath.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_path: Option<String>,
     /// read, write, mknod. Default all three.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
     pub permissions: Option<Vec<DeviceCgroupPermission>>,
 }
 
 /// A tmpfs mount.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tmpfs {
@@ -571,7 +498,6 @@ pub struct Tmpfs {
     /// Maximum size in MiB.
     pub size: i32,
     /// Mount options, e.g. `noexec`, `nosuid`, `mode=1777`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_options: Option<Vec<String>>,
 }
 
@@ -618,21 +544,21 @@ pub struct Ulimit {
 }
 
 /// Log driver configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogConfiguration {
     /// Log driver, e.g. awslogs or awsfirelens.
     pub log_driver: LogDriver,
     /// Driver options, e.g. `awslogs-group`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<BTreeMap<String, String>>,
     /// Driver options read from secrets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["name"]))]
     pub secret_options: Option<Vec<Secret>>,
 }
 
 /// Container health check.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheck {
@@ -640,61 +566,56 @@ pub struct HealthCheck {
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
     /// Seconds between checks (5-300, AWS default 30).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 5, max = 300))]
     pub interval: Option<i32>,
     /// Seconds before a check fails (2-60, AWS default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 2, max = 60))]
     pub timeout: Option<i32>,
     /// Failures before unhealthy (1-10, AWS default 3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10))]
     pub retries: Option<i32>,
     /// Grace period in seconds before failures count (0-300, default off).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 300))]
     pub start_period: Option<i32>,
 }
 
 /// A namespaced kernel parameter.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct SystemControl {
     /// Parameter, e.g. `net.ipv4.tcp_keepalive_time`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 
 /// A GPU, Neuron device or inference accelerator assigned to a container.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("has(self.sharingStrategy) ? (self.type == 'GPU' && !has(self.value)) : has(self.value)").message("resource-requirement-value: set value, or sharingStrategy (GPU only), not both"))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRequirement {
     /// Number of GPUs (or ALL), `ALL` for NeuronDevice, or an inference accelerator deviceName.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// GPU, InferenceAccelerator or NeuronDevice.
     #[serde(rename = "type")]
     pub type_: ResourceType,
     /// Share a GPU with other containers (GPU only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharing_strategy: Option<SharingStrategy>,
 }
 
 /// How a container shares a GPU (exactly one member).
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("has(self.nvidiaMps)").message("sharing-strategy: set nvidiaMps"))]
 #[serde(rename_all = "camelCase")]
 pub struct SharingStrategy {
     /// NVIDIA Multi-Process Service allocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvidia_mps: Option<NvidiaMpsAllocation>,
 }
 
 /// An NVIDIA MPS share of one GPU.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NvidiaMpsAllocation {
@@ -702,24 +623,24 @@ pub struct NvidiaMpsAllocation {
     #[schemars(range(min = 1))]
     pub memory: i32,
     /// Maximum share of the GPU's compute, in percent (AWS default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub max_compute_percent: Option<i32>,
 }
 
 /// FireLens log router configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct FirelensConfiguration {
     /// fluentd or fluentbit.
     #[serde(rename = "type")]
     pub type_: FirelensConfigurationType,
     /// Options, e.g. `enable-ecs-log-metadata`, `config-file-type`, `config-file-value`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<BTreeMap<String, String>>,
 }
 
 /// A data volume. Set at most one of host, dockerVolumeConfiguration, efsVolumeConfiguration,
 /// s3filesVolumeConfiguration, fsxWindowsFileServerVolumeConfiguration.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("(has(self.host) ? 1 : 0) + (has(self.dockerVolumeConfiguration) ? 1 : 0) + (has(self.efsVolumeConfiguration) ? 1 : 0) + (has(self.s3filesVolumeConfiguration) ? 1 : 0) + (has(self.fsxWindowsFileServerVolumeConfiguration) ? 1 : 0) <= 1").message("volume-type: set at most one of host, dockerVolumeConfiguration, efsVolumeConfiguration, s3filesVolumeConfiguration, fsxWindowsFileServerVolumeConfiguration"))]
 #[x_kube(validation = Rule::new("has(self.name) || !(has(self.efsVolumeConfiguration) || has(self.s3filesVolumeConfiguration) || (has(self.configuredAtLaunch) && self.configuredAtLaunch))").message("volume-name: name is required for EFS, S3 Files and configuredAtLaunch volumes"))]
@@ -733,13 +654,10 @@ pub struct Volume {
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
     pub name: Option<String>,
     /// Bind mount; without sourcePath Docker picks a path that does not outlive the task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostVolumeProperties>,
     /// Docker volume (not on Fargate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_volume_configuration: Option<DockerVolumeConfiguration>,
     /// Amazon EFS file system.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub efs_volume_configuration: Option<EfsVolumeConfiguration>,
     /// Amazon S3 Files file system.
     #[serde(
@@ -757,42 +675,38 @@ pub struct Volume {
     pub fsx_windows_file_server_volume_configuration:
         Option<FSxWindowsFileServerVolumeConfiguration>,
     /// Configured when a task or service is launched (Amazon EBS). At most one per task definition.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured_at_launch: Option<bool>,
 }
 
 /// Bind mount source.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostVolumeProperties {
     /// Path on the host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_path: Option<String>,
 }
 
 /// A Docker volume.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.autoprovision) || !self.autoprovision || (has(self.scope) && self.scope == 'shared')").message("docker-volume-autoprovision: autoprovision requires scope shared"))]
 #[serde(rename_all = "camelCase")]
 pub struct DockerVolumeConfiguration {
     /// task (removed with the task, AWS default) or shared (persists).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
     /// Create the volume if missing (scope shared only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoprovision: Option<bool>,
     /// Volume driver, e.g. local.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
     /// Driver options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver_opts: Option<BTreeMap<String, String>>,
     /// Volume labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// An Amazon EFS volume.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.authorizationConfig) || !((has(self.authorizationConfig.iam) && self.authorizationConfig.iam == 'ENABLED') || has(self.authorizationConfig.accessPointId)) || (has(self.transitEncryption) && self.transitEncryption == 'ENABLED')").message("efs-transit-encryption: IAM authorization and access points require transitEncryption ENABLED"))]
 #[x_kube(validation = Rule::new("!has(self.authorizationConfig) || !has(self.authorizationConfig.accessPointId) || !has(self.rootDirectory) || self.rootDirectory == '/'").message("efs-root-directory: with an access point, rootDirectory must be omitted or /"))]
@@ -801,33 +715,29 @@ pub struct EfsVolumeConfiguration {
     /// File system ID (`fs-...`).
     pub file_system_id: String,
     /// Directory of the file system to mount. Default /.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_directory: Option<String>,
     /// Encrypt data in transit: ENABLED or DISABLED (AWS default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transit_encryption: Option<EfsTransitEncryption>,
     /// Port for encrypted traffic; default chosen by the EFS mount helper.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub transit_encryption_port: Option<i32>,
     /// Access point and IAM authorization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_config: Option<EfsAuthorizationConfig>,
 }
 
 /// EFS authorization.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EfsAuthorizationConfig {
     /// Access point ID (`fsap-...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_point_id: Option<String>,
     /// Use the task role for EFS IAM authorization: ENABLED or DISABLED (AWS default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam: Option<EfsAuthorizationConfigIam>,
 }
 
 /// An Amazon S3 Files volume.
+#[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[x_kube(validation = Rule::new("!has(self.accessPointArn) || !has(self.rootDirectory) || self.rootDirectory == '/'").message("s3files-root-directory: with an access point, rootDirectory must be omitted or /"))]
 #[serde(rename_all = "camelCase")]
@@ -835,18 +745,16 @@ pub struct S3FilesVolumeConfiguration {
     /// ARN of the S3 Files file system.
     pub file_system_arn: String,
     /// Directory to mount. Default /.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_directory: Option<String>,
     /// Port for encrypted traffic; default chosen by the mount helper.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub transit_encryption_port: Option<i32>,
     /// ARN of an S3 Files access point.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_point_arn: Option<String>,
 }
 
 /// An Amazon FSx for Windows File Server volume.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FSxWindowsFileServerVolumeConfiguration {
@@ -855,7 +763,6 @@ pub struct FSxWindowsFileServerVolumeConfiguration {
     /// Directory (share) to mount.
     pub root_directory: String,
     /// Credentials to mount the share.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_config: Option<FSxWindowsFileServerAuthorizationConfig>,
 }
 
@@ -870,13 +777,13 @@ pub struct FSxWindowsFileServerAuthorizationConfig {
 }
 
 /// A task placement constraint.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct TaskDefinitionPlacementConstraint {
     /// Constraint type; only memberOf.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<TaskDefinitionPlacementConstraintType>,
     /// Cluster query language expression, e.g. `attribute:ecs.instance-type =~ t3.*`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
 }
 
@@ -891,12 +798,12 @@ pub struct Tag {
     #[schemars(required, length(min = 1, max = 128))]
     pub key: Option<String>,
     /// Tag value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub value: Option<String>,
 }
 
 /// App Mesh proxy configuration.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxyConfiguration {
@@ -906,7 +813,6 @@ pub struct ProxyConfiguration {
     /// Name of the proxy container.
     pub container_name: String,
     /// CNI plugin settings: IgnoredUID, IgnoredGID, AppPorts, ProxyIngressPort, ProxyEgressPort, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_map(&["name"]))]
     pub properties: Option<Vec<KeyValuePair>>,
 }
@@ -931,14 +837,13 @@ pub struct EphemeralStorage {
 }
 
 /// Operating system and CPU architecture.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimePlatform {
     /// X86_64 or ARM64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_architecture: Option<CpuArchitecture>,
     /// LINUX or a WINDOWS_SERVER_* family.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_system_family: Option<OsFamily>,
 }
 
@@ -1110,24 +1015,21 @@ aws_enum!(
 );
 
 /// Observed state of a task definition family.
+#[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinitionStatus {
     /// The metadata.generation the status was computed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
     /// Task definition family.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
     /// Revision number of the current revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<i64>,
     /// taskDefinitionArn of the current revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// ARNs of revisions this object registered and has not deregistered, oldest first.
     #[serde(default)]
