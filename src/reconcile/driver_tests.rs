@@ -302,7 +302,7 @@ async fn absent_resource_is_created_with_its_identity_recorded_first() {
     assert_eq!(
         *ctx.external.calls.lock().unwrap_or_else(|p| p.into_inner()),
         ["create"]
-    );    // The context's own metrics (no globals): one reconcile, its one error counted once.
+    ); // The context's own metrics (no globals): one reconcile, its one error counted once.
     let text = ctx.env.telemetry.metrics.encode().expect("encodes");
     for want in [
         "ecs_operator_reconciles_total{kind=\"EcrRepository\"} 1".to_string(),
@@ -313,5 +313,4 @@ async fn absent_resource_is_created_with_its_identity_recorded_first() {
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
-
 }
