@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, list_map, list_set};
+use super::common::{Condition, aws_enum, conditions_schema, list_map, list_set};
 
 /// How many ACTIVE revisions registered by one object are kept when `revisionHistoryLimit` is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
@@ -845,38 +845,6 @@ pub struct RuntimePlatform {
     pub cpu_architecture: Option<CpuArchitecture>,
     /// LINUX or a WINDOWS_SERVER_* family.
     pub operating_system_family: Option<OsFamily>,
-}
-
-/// A string enum spelled exactly as the ECS API spells it.
-pub trait AwsEnum: Copy + Sized + 'static {
-    /// Every value, in declaration order.
-    const ALL: &'static [Self];
-    /// The string the ECS API uses.
-    fn as_str(self) -> &'static str;
-    /// Parses the string the ECS API uses; `None` for a value this build does not know.
-    fn from_aws(value: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.as_str() == value)
-    }
-}
-
-/// Declares a unit enum serialised with the ECS API strings, and its [`AwsEnum`] impl.
-macro_rules! aws_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
-        pub enum $name {
-            $(#[serde(rename = $value)] $variant),+
-        }
-
-        impl AwsEnum for $name {
-            const ALL: &'static [Self] = &[$(Self::$variant),+];
-            fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $value),+
-                }
-            }
-        }
-    };
 }
 
 aws_enum!(

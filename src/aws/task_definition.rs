@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::bridge;
 use super::errors::AwsError;
 #[cfg(test)]
-use crate::api::task_definition::AwsEnum;
+use crate::api::common::AwsEnum;
 use crate::api::task_definition::{self as api, TaskDefinitionSpec};
 
 const OPERATION: &str = "RegisterTaskDefinition";
