@@ -229,3 +229,30 @@ macro_rules! aws_enum {
     };
 }
 pub(crate) use aws_enum;
+
+/// An ECS tag (`key`/`value`, lowercase as the ECS API spells them), for every ECS kind.
+#[derive(
+    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
+pub struct EcsTag {
+    /// Tag key.
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Tag value.
+    #[serde(default)]
+    #[schemars(length(max = 256))]
+    pub value: String,
+}
+
+/// An ECR tag (`Key`/`Value`, as the ECR API spells them).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub struct EcrTag {
+    /// Tag key.
+    #[serde(rename = "Key")]
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Tag value.
+    #[serde(rename = "Value", default)]
+    #[schemars(length(max = 256))]
+    pub value: String,
+}

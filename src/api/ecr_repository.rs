@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
+pub use super::common::EcrTag as Tag;
 use super::common::{Condition, aws_enum, conditions_schema, free_form_object, list_map, list_set};
 
 /// Desired state of an ECR repository. Field names and nesting follow the ECR CreateRepository
@@ -142,19 +143,6 @@ aws_enum!(
     /// ECR encryption type.
     EncryptionType { Aes256 = "AES256", Kms = "KMS", KmsDsse = "KMS_DSSE" }
 );
-
-/// An ECR tag (`Key`/`Value`, as the ECR API spells them).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
-pub struct Tag {
-    /// Tag key.
-    #[serde(rename = "Key")]
-    #[schemars(length(min = 1, max = 128))]
-    pub key: String,
-    /// Tag value.
-    #[serde(rename = "Value", default)]
-    #[schemars(length(max = 256))]
-    pub value: String,
-}
 
 /// An ECR lifecycle policy document.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

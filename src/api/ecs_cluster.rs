@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
+pub use super::common::EcsTag as Tag;
 use super::common::{Condition, aws_enum, conditions_schema, list_map, list_set};
 
 /// Desired state of an ECS cluster. Field names and nesting follow the ECS CreateCluster request.
@@ -116,18 +117,6 @@ pub struct EcsClusterSpec {
     #[schemars(length(max = 20))]
     #[schemars(transform = list_map(&["name"]))]
     pub auto_scaling_group_providers: Option<Vec<AutoScalingGroupCapacityProvider>>,
-}
-
-/// An ECS tag (`key`/`value`, as the ECS API spells them).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
-pub struct Tag {
-    /// Tag key.
-    #[schemars(length(min = 1, max = 128))]
-    pub key: String,
-    /// Tag value.
-    #[serde(default)]
-    #[schemars(length(max = 256))]
-    pub value: String,
 }
 
 /// A cluster setting.

@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, aws_enum, conditions_schema, free_form_object, list_map, list_set};
 pub use super::common::AwsEnum;
+use super::common::{Condition, aws_enum, conditions_schema, free_form_object, list_map, list_set};
 pub use super::task_definition::{LogConfiguration, Tag};
 
 /// Annotation that requests a restart (a new deployment of the same configuration), like

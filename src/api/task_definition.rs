@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_with::skip_serializing_none;
 
+pub use super::common::EcsTag as Tag;
 use super::common::{Condition, aws_enum, conditions_schema, list_map, list_set};
 
 /// How many ACTIVE revisions registered by one object are kept when `revisionHistoryLimit` is unset.
@@ -787,21 +788,6 @@ pub struct TaskDefinitionPlacementConstraint {
     pub expression: Option<String>,
 }
 
-/// An ECS tag (`key`/`value`, lowercase as the ECS API spells them).
-#[derive(
-    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
-)]
-pub struct Tag {
-    /// Tag key. Required: tag lists are merged by key (server-side apply map key).
-    // No serde default: a missing Option is None anyway, and without it the schema requires the field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(required, length(min = 1, max = 128))]
-    pub key: Option<String>,
-    /// Tag value.
-    #[schemars(length(max = 256))]
-    pub value: Option<String>,
-}
-
 /// App Mesh proxy configuration.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -1036,6 +1022,7 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::common::AwsEnum;
     use kube::CustomResourceExt;
 
     fn crd_json() -> String {

@@ -76,7 +76,7 @@ pub fn desired_tags(d: &DesiredService) -> BTreeMap<String, String> {
         .tags
         .iter()
         .flatten()
-        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .map(|t| (t.key.clone(), t.value.clone()))
         .collect()
 }
 
@@ -1056,8 +1056,8 @@ mod tests {
     fn tags_are_left_to_the_driver() {
         let mut s = spec();
         s.tags = Some(vec![Tag {
-            key: Some("env".into()),
-            value: Some("prod".into()),
+            key: "env".into(),
+            value: "prod".into(),
         }]);
         // The service carries team=web; the spec wants env=prod only: no UpdateService for it.
         assert_eq!(

@@ -355,8 +355,8 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
             .flatten()
             .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
             .map(|t| service_api::Tag {
-                key: t.key.clone(),
-                value: t.value.clone(),
+                key: t.key.clone().unwrap_or_default(),
+                value: t.value.clone().unwrap_or_default(),
             })
             .collect(),
     );

@@ -368,8 +368,8 @@ impl External<EcsService> for EcsServices {
                     owner_tags
                         .iter()
                         .map(|(k, v)| crate::api::task_definition::Tag {
-                            key: Some(k.clone()),
-                            value: Some(v.clone()),
+                            key: k.clone(),
+                            value: v.clone(),
                         }),
                 );
         }
