@@ -4,6 +4,7 @@ pub mod common;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod service_auto_scaling;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
