@@ -9,26 +9,41 @@ use ecs_operator::api::ecs_service::EcsService;
 
 const AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "repositoryName"];
 
-/// `text` with the namespace replaced and the spec-level AWS names made unique.
+/// `text` with the namespace replaced and the spec-level AWS names made unique. A repository
+/// named after its object (`spec: {}`) gets that name, suffixed.
 fn rewrite(text: &str, namespace: &str, suffix: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            let indent = &line[..line.len() - trimmed.len()];
-            if trimmed.starts_with("namespace: ") && indent.len() == 2 {
-                return format!("{indent}namespace: {namespace}");
-            }
-            for key in AWS_NAMES {
-                if let Some(value) = trimmed.strip_prefix(&format!("{key}: "))
-                    && indent.len() == 2
-                {
-                    return format!("{indent}{key}: {value}-{suffix}");
-                }
-            }
-            line.to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut kind = "";
+    let mut name = "";
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if line == "---" {
+            (kind, name) = ("", "");
+        }
+        if let Some(k) = line.strip_prefix("kind: ") {
+            kind = k.trim();
+        }
+        if indent == 2
+            && let Some(n) = trimmed.strip_prefix("name: ")
+        {
+            name = n.trim();
+        }
+        if indent == 2 && trimmed.starts_with("namespace: ") {
+            out.push(format!("  namespace: {namespace}"));
+            continue;
+        }
+        if line == "spec: {}" && kind == "EcrRepository" {
+            out.push(format!("spec:\n  repositoryName: {name}-{suffix}"));
+            continue;
+        }
+        let renamed = AWS_NAMES.iter().find_map(|key| {
+            let value = trimmed.strip_prefix(&format!("{key}: "))?;
+            (indent == 2).then(|| format!("  {key}: {value}-{suffix}"))
+        });
+        out.push(renamed.unwrap_or_else(|| line.to_string()));
+    }
+    out.join("\n")
 }
 
 #[tokio::test]
@@ -85,11 +100,11 @@ async fn every_example_becomes_ready() -> Result<()> {
 }
 
 #[test]
-fn rewrite_touches_only_namespace_and_spec_names() {
-    let text = "metadata:\n  name: web\n  namespace: default\nspec:\n  serviceName: web\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n";
+fn rewrite_touches_only_namespace_and_aws_names() {
+    let text = "kind: EcsService\nmetadata:\n  name: web\n  namespace: default\nspec:\n  serviceName: web\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n---\nkind: EcrRepository\nmetadata:\n  name: worker\nspec: {}";
     let got = rewrite(text, "t1", "abc");
     assert_eq!(
         got,
-        "metadata:\n  name: web\n  namespace: t1\nspec:\n  serviceName: web-abc\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}"
+        "kind: EcsService\nmetadata:\n  name: web\n  namespace: t1\nspec:\n  serviceName: web-abc\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n---\nkind: EcrRepository\nmetadata:\n  name: worker\nspec:\n  repositoryName: worker-abc"
     );
 }

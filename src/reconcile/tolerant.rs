@@ -128,8 +128,28 @@ pub fn controller_stream<K: Managed>(
     let stream = converted::<K>(client, settings, Some(recorder))
         .default_backoff()
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        .predicate_filter(reconcile_inputs::<K>, Default::default());
     (reader, stream)
+}
+
+/// What a reconcile reads from the object besides AWS: the spec (generation), labels and
+/// annotations (pause, restart, create record), finalizers and deletion. A change to anything else — above
+/// all the operator's own status writes — does not trigger a reconcile: each one used to cost
+/// another round of AWS reads. Timers (resync, not-ready polling, backoff) still requeue.
+fn reconcile_inputs<K: kube::Resource>(obj: &K) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let m = obj.meta();
+    let mut h = DefaultHasher::new();
+    (
+        m.generation,
+        &m.labels,
+        &m.annotations,
+        &m.finalizers,
+        m.deletion_timestamp.is_some(),
+    )
+        .hash(&mut h);
+    Some(h.finish())
 }
 
 /// A watch of `K` for another kind's controller (`Controller::watches_stream`): bad objects
