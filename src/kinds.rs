@@ -46,6 +46,10 @@ pub const KINDS: &[Kind] = &[
         crd: api::EcsService::crd,
         start: start_services,
     },
+    Kind {
+        crd: api::EcsTask::crd,
+        start: reconcile::ecs_task::start,
+    },
 ];
 
 /// Every CustomResourceDefinition the operator serves.

@@ -8,6 +8,7 @@ pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod ecs_service_io;
 pub mod ecs_tags;
+pub mod ecs_task;
 pub mod errors;
 pub mod export;
 pub mod policy;

@@ -25,6 +25,7 @@ mod driver_tests;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_task;
 pub mod namespaces;
 pub mod ownership;
 pub mod rollout;
