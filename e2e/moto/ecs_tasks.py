@@ -26,6 +26,7 @@ operator.
 import os
 import threading
 import time
+from datetime import timedelta
 
 from moto.core.utils import utcnow
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
@@ -55,12 +56,12 @@ def _settings(task_definition):
     return seconds, exit_code
 
 
-def _stop(task, stop_code, reason, exit_code):
+def _stop(task, stop_code, reason, exit_code, at=None):
     run = task._moto_run
     run["stopped"] = True
     task.stop_code = stop_code
     task.stopped_reason = reason
-    task.stopped_at = utcnow()
+    task.stopped_at = at or utcnow()
     task.stopping_at = task.stopped_at
     task.desired_status = "STOPPED"
     for c in task.containers:
@@ -85,6 +86,7 @@ def install():
         now = utcnow()
         for task in tasks:
             task._moto_run = {
+                "seconds": seconds,
                 "due": time.monotonic() + seconds,
                 "exit": exit_code,
                 "stopped": False,
@@ -102,7 +104,9 @@ def install():
         if run is None:
             return stock_last_status.fget(self)
         if not run["stopped"] and time.monotonic() >= run["due"]:
-            _stop(self, "EssentialContainerExited", "Essential container in task exited", run["exit"])
+            # Exited when it was due, whenever it is looked at.
+            exited = self.started_at + timedelta(seconds=run["seconds"])
+            _stop(self, "EssentialContainerExited", "Essential container in task exited", run["exit"], exited)
         return "STOPPED" if run["stopped"] else "RUNNING"
 
     def set_last_status(self, value):

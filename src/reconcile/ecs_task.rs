@@ -219,49 +219,51 @@ impl EcsTasks {
             (None, None) => "default".to_string(),
         })
     }
+}
 
-    fn observed_from(
-        &self,
-        d: &Desired,
-        attempt: i32,
-        arns: Vec<String>,
-        tasks: Vec<TaskState>,
-        tags: BTreeMap<String, String>,
-        previous: Option<&EcsTaskStatus>,
-    ) -> Observed {
-        let mut phase = run::run_phase(&tasks, &d.run.essential);
-        if tasks.is_empty() {
-            phase = RunPhase::Failed {
-                reason: TASK_NOT_FOUND.into(),
-                message: format!(
-                    "ECS does not know the tasks {} (any more), and their result was never seen",
-                    arns.join(", ")
-                ),
-            };
-        }
-        let failed = matches!(phase, RunPhase::Failed { .. });
-        let retry_pending = failed && attempt <= d.backoff_limit;
-        let completion_time = (phase.is_finished() && !retry_pending).then(|| {
-            previous
-                .and_then(|s| s.completion_time.clone())
-                .or_else(|| tasks.iter().filter_map(|t| t.stopped_at.clone()).max())
-                .unwrap_or_else(super::now_rfc3339)
-        });
-        let task_definition = tasks_task_definition(previous, &d.run.task_definition);
-        Observed {
-            attempt,
-            arns,
-            tasks,
-            phase,
-            retry_pending,
-            task_definition,
-            cluster: d.run.cluster.clone(),
-            essential: d.run.essential.clone(),
-            tags,
-            completion_time,
-        }
+/// Pure: the observation of `attempt` from its tasks' states (empty: ECS does not know them).
+fn observed_from(
+    d: &Desired,
+    attempt: i32,
+    arns: Vec<String>,
+    tasks: Vec<TaskState>,
+    tags: BTreeMap<String, String>,
+    previous: Option<&EcsTaskStatus>,
+) -> Observed {
+    let mut phase = run::run_phase(&tasks, &d.run.essential);
+    if tasks.is_empty() {
+        phase = RunPhase::Failed {
+            reason: TASK_NOT_FOUND.into(),
+            message: format!(
+                "ECS does not know the tasks {} (any more), and their result was never seen",
+                arns.join(", ")
+            ),
+        };
     }
+    let failed = matches!(phase, RunPhase::Failed { .. });
+    let retry_pending = failed && attempt <= d.backoff_limit;
+    let completion_time = (phase.is_finished() && !retry_pending).then(|| {
+        previous
+            .and_then(|s| s.completion_time.clone())
+            .or_else(|| tasks.iter().filter_map(|t| t.stopped_at.clone()).max())
+            .unwrap_or_else(super::now_rfc3339)
+    });
+    let task_definition = tasks_task_definition(previous, &d.run.task_definition);
+    Observed {
+        attempt,
+        arns,
+        tasks,
+        phase,
+        retry_pending,
+        task_definition,
+        cluster: d.run.cluster.clone(),
+        essential: d.run.essential.clone(),
+        tags,
+        completion_time,
+    }
+}
 
+impl EcsTasks {
     /// DescribeTasks of `arns`, as an observation of `attempt` (`None`: from the task tags).
     async fn describe(
         &self,
@@ -296,7 +298,7 @@ impl EcsTasks {
         if states.is_empty() {
             tags = d.owner_tags.clone();
         }
-        Ok(self.observed_from(d, attempt, arns, states, tags, status))
+        Ok(observed_from(d, attempt, arns, states, tags, status))
     }
 }
 
@@ -393,7 +395,7 @@ impl External<EcsTask> for EcsTasks {
             let attempt = s.attempts.unwrap_or(1);
             d.attempts().current = attempt;
             let tasks = s.tasks.clone().unwrap_or_default();
-            let mut o = self.observed_from(d, attempt, arns, tasks, d.owner_tags.clone(), Some(s));
+            let mut o = observed_from(d, attempt, arns, tasks, d.owner_tags.clone(), Some(s));
             if o.tasks.is_empty() {
                 o.phase = status_phase(s);
             }
@@ -667,6 +669,73 @@ mod tests {
         for (ttl, done, want) in cases {
             assert_eq!(expires_at(&obj(ttl, done)), want, "{ttl:?} {done:?}");
         }
+    }
+
+    fn desired(backoff_limit: i32) -> Desired {
+        Desired {
+            run: DesiredRun {
+                cluster: "jobs".into(),
+                task_definition: "arn:td/job:1".into(),
+                essential: vec!["main".into()],
+                tags: BTreeMap::new(),
+                spec: EcsTaskSpec::default(),
+            },
+            uid: "uid".into(),
+            backoff_limit,
+            owner_tags: BTreeMap::new(),
+            attempts: Mutex::new(Attempts::default()),
+        }
+    }
+
+    fn stopped(exit: i32) -> TaskState {
+        TaskState {
+            task_arn: "arn:task/1".into(),
+            last_status: Some("STOPPED".into()),
+            stop_code: Some("EssentialContainerExited".into()),
+            stopped_at: Some("2026-01-01T00:01:00Z".into()),
+            containers: vec![crate::api::ecs_task::ContainerState {
+                name: Some("main".into()),
+                exit_code: Some(exit),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn observation_table() {
+        let arns = || vec!["arn:task/1".to_string()];
+        let observe = |limit, attempt, tasks: Vec<TaskState>| {
+            observed_from(
+                &desired(limit),
+                attempt,
+                arns(),
+                tasks,
+                BTreeMap::new(),
+                None,
+            )
+        };
+        // Failed with a retry left: pending, not final.
+        let o = observe(1, 1, vec![stopped(2)]);
+        assert!(o.retry_pending && o.completion_time.is_none(), "{o:?}");
+        // The last attempt failed: final, finished when its task stopped.
+        let o = observe(1, 2, vec![stopped(2)]);
+        assert!(!o.retry_pending, "{o:?}");
+        assert_eq!(o.completion_time.as_deref(), Some("2026-01-01T00:01:00Z"));
+        // Succeeded at once.
+        let o = observe(3, 1, vec![stopped(0)]);
+        assert!(matches!(o.phase, RunPhase::Succeeded { .. }) && !o.retry_pending);
+        // ECS forgot tasks whose end was never seen.
+        let o = observe(0, 1, vec![]);
+        assert!(
+            matches!(&o.phase, RunPhase::Failed { reason, .. } if reason == TASK_NOT_FOUND),
+            "{o:?}"
+        );
+        // Running: nothing final.
+        let mut running = stopped(0);
+        running.last_status = Some("RUNNING".into());
+        let o = observe(0, 1, vec![running]);
+        assert!(o.completion_time.is_none() && !o.retry_pending);
     }
 
     #[test]
