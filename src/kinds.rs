@@ -50,6 +50,10 @@ pub const KINDS: &[Kind] = &[
         crd: api::EcsTask::crd,
         start: reconcile::ecs_task::start,
     },
+    Kind {
+        crd: api::EcsSchedule::crd,
+        start: reconcile::ecs_schedule::start,
+    },
 ];
 
 /// Every CustomResourceDefinition the operator serves.

@@ -12,6 +12,7 @@ pub mod ecs_task;
 pub mod errors;
 pub mod export;
 pub mod policy;
+pub mod scheduler;
 pub mod tags;
 pub mod task_definition;
 pub mod task_definition_io;
@@ -32,11 +33,13 @@ pub struct AwsSettings {
     pub max_attempts: u32,
 }
 
-/// ECR and ECS clients for one (region, role) target.
+/// ECR, ECS and Scheduler clients for one (region, role) target.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
+    /// EventBridge Scheduler (EcsSchedule).
+    pub scheduler: aws_sdk_scheduler::Client,
     pub region: String,
     /// The assumed role, when the object's namespace names one.
     pub role_arn: Option<String>,
@@ -135,7 +138,11 @@ impl AwsProvider {
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
             .interceptor(call_metrics::interceptor())
             .build();
+        let scheduler = aws_sdk_scheduler::config::Builder::from(&config)
+            .interceptor(call_metrics::interceptor())
+            .build();
         let clients = Arc::new(AwsClients {
+            scheduler: aws_sdk_scheduler::Client::from_conf(scheduler),
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             region,

@@ -24,6 +24,7 @@ pub mod create;
 mod driver_tests;
 pub mod ecr_repository;
 pub mod ecs_cluster;
+pub mod ecs_schedule;
 pub mod ecs_service;
 pub mod ecs_task;
 pub mod namespaces;
