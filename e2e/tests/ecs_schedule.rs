@@ -192,6 +192,35 @@ async fn schedule_is_created_updated_in_place_and_deleted() -> Result<()> {
     })
     .await?;
 
+    let out = env.kubectl(&["get", "ecsschedules"]).await?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    for column in [
+        "SCHEDULE",
+        "STATE",
+        "READY",
+        "SYNCED",
+        "rate(6 hours)",
+        "DISABLED",
+    ] {
+        ensure!(table.contains(column), "missing {column}: {table}");
+    }
+    // A schedule cannot move between groups or be renamed.
+    for (field, value, rule) in [
+        ("groupName", json!("other"), "groupName-immutable"),
+        ("name", json!(unique("renamed")), "schedule-name-immutable"),
+    ] {
+        let err = env
+            .apply::<EcsSchedule>(&manifest(
+                "EcsSchedule",
+                "nightly",
+                &with(spec.clone(), json!({ field: value })),
+            ))
+            .await
+            .err()
+            .ok_or_else(|| anyhow!("{field} change accepted"))?;
+        ensure!(format!("{err:#}").contains(rule), "{err:#}");
+    }
+
     env.delete::<EcsSchedule>("nightly").await?;
     env.wait_gone::<EcsSchedule>("nightly").await?;
     ensure!(get().await.is_err(), "schedule still in AWS");

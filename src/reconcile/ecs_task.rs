@@ -566,47 +566,53 @@ impl External<EcsTask> for EcsTasks {
     }
 
     fn readiness(&self, _obj: &EcsTask, o: &Observed) -> Readiness {
-        if o.retry_pending {
-            let RunPhase::Failed {
-                reason: why,
-                message,
-            } = &o.phase
-            else {
-                return o.phase.readiness();
-            };
-            let message = format!("attempt {} failed ({why}: {message}); retrying", o.attempt);
-            return Readiness {
-                ready: false,
-                reason: RETRYING.into(),
-                message: message.clone(),
-                extra: vec![
-                    NewCondition::new(COMPLETE, false, RETRYING, message.clone()),
-                    NewCondition::new(FAILED, false, RETRYING, message),
-                ],
-            };
-        }
-        let mut r = o.phase.readiness();
-        let (complete, failed) = match &o.phase {
-            RunPhase::Running { .. } => (false, false),
-            RunPhase::Succeeded { .. } => (true, false),
-            RunPhase::Failed { .. } => (false, true),
-        };
-        let message = match &o.phase {
-            RunPhase::Failed { .. } if o.attempt > 1 => {
-                format!("{} (after {} attempts)", r.message, o.attempt)
-            }
-            _ => r.message.clone(),
-        };
-        r.extra.push(NewCondition::new(
-            COMPLETE,
-            complete,
-            r.reason.clone(),
-            message.clone(),
-        ));
-        r.extra
-            .push(NewCondition::new(FAILED, failed, r.reason.clone(), message));
-        r
+        readiness_of(o)
     }
+}
+
+/// Pure: Ready/Complete/Failed of an observation (a failed attempt with a retry left is
+/// `Retrying`, neither Complete nor Failed).
+fn readiness_of(o: &Observed) -> Readiness {
+    if o.retry_pending {
+        let RunPhase::Failed {
+            reason: why,
+            message,
+        } = &o.phase
+        else {
+            return o.phase.readiness();
+        };
+        let message = format!("attempt {} failed ({why}: {message}); retrying", o.attempt);
+        return Readiness {
+            ready: false,
+            reason: RETRYING.into(),
+            message: message.clone(),
+            extra: vec![
+                NewCondition::new(COMPLETE, false, RETRYING, message.clone()),
+                NewCondition::new(FAILED, false, RETRYING, message),
+            ],
+        };
+    }
+    let mut r = o.phase.readiness();
+    let (complete, failed) = match &o.phase {
+        RunPhase::Running { .. } => (false, false),
+        RunPhase::Succeeded { .. } => (true, false),
+        RunPhase::Failed { .. } => (false, true),
+    };
+    let message = match &o.phase {
+        RunPhase::Failed { .. } if o.attempt > 1 => {
+            format!("{} (after {} attempts)", r.message, o.attempt)
+        }
+        _ => r.message.clone(),
+    };
+    r.extra.push(NewCondition::new(
+        COMPLETE,
+        complete,
+        r.reason.clone(),
+        message.clone(),
+    ));
+    r.extra
+        .push(NewCondition::new(FAILED, failed, r.reason.clone(), message));
+    r
 }
 
 /// The phase status recorded, for a finished run whose task states were not kept.
@@ -736,6 +742,59 @@ mod tests {
         running.last_status = Some("RUNNING".into());
         let o = observe(0, 1, vec![running]);
         assert!(o.completion_time.is_none() && !o.retry_pending);
+    }
+
+    #[test]
+    fn readiness_table() {
+        let observe = |limit, attempt, exit| {
+            observed_from(
+                &desired(limit),
+                attempt,
+                vec!["arn:task/1".into()],
+                vec![stopped(exit)],
+                BTreeMap::new(),
+                None,
+            )
+        };
+        let condition = |r: &Readiness, t: &str| {
+            r.extra
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| (c.status, c.reason.clone()))
+        };
+        use crate::api::ConditionStatus::{False, True};
+        let retrying = readiness_of(&observe(2, 1, 3));
+        assert_eq!(
+            (retrying.ready, retrying.reason.as_str()),
+            (false, RETRYING)
+        );
+        assert_eq!(
+            condition(&retrying, FAILED),
+            Some((False, RETRYING.to_string()))
+        );
+        assert!(
+            retrying.message.contains("attempt 1 failed"),
+            "{retrying:?}"
+        );
+        let failed = readiness_of(&observe(1, 2, 3));
+        assert_eq!(
+            condition(&failed, FAILED),
+            Some((True, reason::FAILED.to_string()))
+        );
+        assert_eq!(condition(&failed, COMPLETE).map(|c| c.0), Some(False));
+        assert!(
+            failed
+                .extra
+                .iter()
+                .any(|c| c.type_ == crate::api::common::STALLED)
+        );
+        let done = readiness_of(&observe(0, 1, 0));
+        assert!(done.ready);
+        assert_eq!(
+            condition(&done, COMPLETE),
+            Some((True, reason::SUCCEEDED.to_string()))
+        );
+        assert_eq!(condition(&done, FAILED).map(|c| c.0), Some(False));
     }
 
     #[test]
