@@ -435,6 +435,49 @@ async fn lost_run_task_answer_does_not_start_a_second_task() -> Result<()> {
     env.cleanup::<EcsTask>().await
 }
 
+/// The operator is SIGKILLed as soon as its RunTask reached AWS (before or after it recorded the
+/// answer: the race is the test's point); the next operator picks the run up from the record, or
+/// finds its task by tags, and never calls RunTask again.
+#[tokio::test]
+async fn operator_killed_mid_run_does_not_start_a_second_task() -> Result<()> {
+    let mut env = TestEnv::new("task-kill").await?;
+    env.stop_operator();
+    let awsvpc = subnet().await?;
+    let (cluster, family, _) = aws_run_target(&env, 4, 0).await?;
+    let proxy = FaultProxy::in_front_of_bed(FaultConfig::default()).await?;
+    let endpoint = proxy.url();
+    let mut op = env.spawn_operator("first", &[], &[("AWS_ENDPOINT_URL", &endpoint)])?;
+    let spec = with(
+        fargate(&awsvpc),
+        json!({"cluster": cluster, "taskDefinition": family}),
+    );
+    env.apply::<EcsTask>(&manifest("EcsTask", "job", &spec))
+        .await?;
+    env.wait_for("RunTask called", || async {
+        Ok(proxy
+            .counts()
+            .get("ecs:RunTask")
+            .is_some_and(|c| c.calls > 0)
+            .then_some(()))
+    })
+    .await?;
+    op.kill();
+    op.wait_exit(std::time::Duration::from_secs(10)).await?;
+    let op = env.spawn_operator("second", &[], &[("AWS_ENDPOINT_URL", &endpoint)])?;
+    env.wait_condition::<EcsTask>("job", "Ready", "True", Some("Succeeded"))
+        .await
+        .map_err(|e| anyhow!("{e:#}\n--- second operator ---\n{}", op.log_tail()))?;
+    let run = proxy
+        .counts()
+        .get("ecs:RunTask")
+        .cloned()
+        .unwrap_or_default();
+    ensure!(run.calls == 1, "RunTask {run:?}\n{}", op.log_tail());
+    ensure!(tasks_of(&env, &cluster, &family).await?.len() == 1);
+    drop(op);
+    env.cleanup::<EcsTask>().await
+}
+
 /// Deleting the object of a running task stops the task (StopTask with a reason, seen in
 /// moto); with deletionPolicy Retain the task keeps running.
 #[tokio::test]
