@@ -46,6 +46,14 @@ pub const KINDS: &[Kind] = &[
         crd: api::EcsService::crd,
         start: reconcile::ecs_service::start,
     },
+    Kind {
+        crd: api::EcsTask::crd,
+        start: reconcile::ecs_task::start,
+    },
+    Kind {
+        crd: api::EcsSchedule::crd,
+        start: reconcile::ecs_schedule::start,
+    },
 ];
 
 /// Every CustomResourceDefinition the operator serves.

@@ -1,9 +1,12 @@
 """Python imports this at start-up when e2e/moto is on PYTHONPATH (e2e/env sets it for moto
-only): installs the test-only ECS deployment model from ecs_deployments.py."""
+only): installs the test-only ECS deployment model from ecs_deployments.py and the task model
+from ecs_tasks.py."""
 
 import os
 
 if os.environ.get("MOTO_ECS_DEPLOYMENTS") == "1":
     import ecs_deployments
+    import ecs_tasks
 
     ecs_deployments.install()
+    ecs_tasks.install()

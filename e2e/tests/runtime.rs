@@ -187,16 +187,12 @@ async fn readyz_waits_until_every_cache_has_synced() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    // Grant it: the watch retries, the cache syncs, /readyz flips.
+    // Grant it (every kind of the registry): the watch retries, the cache syncs, /readyz flips.
     let path = dir.join("role-full.json");
+    let every = ecs_operator::kinds::plurals();
     std::fs::write(
         &path,
-        role(&[
-            "ecrrepositories",
-            "taskdefinitions",
-            "ecsclusters",
-            "ecsservices",
-        ]),
+        role(&every.iter().map(String::as_str).collect::<Vec<_>>()),
     )?;
     let out = env
         .kubectl(&["apply", "-f", &path.to_string_lossy()])

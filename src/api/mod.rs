@@ -3,14 +3,18 @@
 pub mod common;
 pub mod ecr_repository;
 pub mod ecs_cluster;
+pub mod ecs_schedule;
 pub mod ecs_service;
+pub mod ecs_task;
 pub mod service_auto_scaling;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
 pub use ecs_cluster::EcsCluster;
+pub use ecs_schedule::EcsSchedule;
 pub use ecs_service::EcsService;
+pub use ecs_task::EcsTask;
 pub use task_definition::TaskDefinition;
 
 /// API group of every kind this operator serves.

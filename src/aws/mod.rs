@@ -9,9 +9,11 @@ pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod ecs_service_io;
 pub mod ecs_tags;
+pub mod ecs_task;
 pub mod errors;
 pub mod export;
 pub mod policy;
+pub mod scheduler;
 pub mod tags;
 pub mod task_definition;
 pub mod task_definition_io;
@@ -34,12 +36,14 @@ pub struct AwsSettings {
     pub metrics: Arc<crate::runtime::metrics::Metrics>,
 }
 
-/// ECR and ECS clients for one (region, role) target.
+/// ECR, ECS and Scheduler clients for one (region, role) target.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// EventBridge Scheduler (EcsSchedule).
+    pub scheduler: aws_sdk_scheduler::Client,
     pub region: String,
     /// The assumed role, when the object's namespace names one.
     pub role_arn: Option<String>,
@@ -143,7 +147,11 @@ impl AwsProvider {
         let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(&config)
             .interceptor(call_metrics::interceptor(&self.metrics))
             .build();
+        let scheduler = aws_sdk_scheduler::config::Builder::from(&config)
+            .interceptor(call_metrics::interceptor(&self.metrics))
+            .build();
         let clients = Arc::new(AwsClients {
+            scheduler: aws_sdk_scheduler::Client::from_conf(scheduler),
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),

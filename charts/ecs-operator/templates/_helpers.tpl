@@ -56,19 +56,23 @@ app.kubernetes.io/component: operator
 {{- end }}
 
 {{/*
-Rules for the watched scope (a ClusterRole for all namespaces, a Role for one): the four kinds, their
+Rules for the watched scope (a ClusterRole for all namespaces, a Role for one): the kinds, their
 status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 */}}
 {{- define "ecs-operator.watchRules" -}}
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices]
+  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices, ecstasks, ecsschedules]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status]
+  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status, ecstasks/status, ecsschedules/status]
   verbs: [get, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers]
+  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers, ecstasks/finalizers, ecsschedules/finalizers]
   verbs: [update]
+# ttlSecondsAfterFinished: a finished EcsTask is deleted, as a Job's TTL does.
+- apiGroups: [ecs.operator.dev]
+  resources: [ecstasks]
+  verbs: [delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
@@ -81,6 +85,6 @@ status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 {{- define "ecs-operator.crdReadRule" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
-  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev]
+  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev, ecstasks.ecs.operator.dev, ecsschedules.ecs.operator.dev]
   verbs: [get]
 {{- end }}

@@ -1,0 +1,430 @@
+//! EcsTask <-> Amazon ECS RunTask / DescribeTasks / ListTasks / StopTask. Pure mapping
+//! (`run_task_input`, `task_state`, `task_tags`) plus the SDK calls at the end.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::run_task::RunTaskInput;
+use aws_sdk_ecs::operation::run_task::builders::RunTaskInputBuilder;
+use aws_sdk_ecs::types as ecs;
+use serde_json::Value;
+
+use super::bridge;
+use super::errors::{AwsError, ErrorClass, from_sdk};
+use crate::api::ecs_task::{ContainerState, EcsTaskSpec, TaskState};
+
+const RUN: &str = "RunTask";
+/// Tag on every task the operator starts: which attempt of the object's run it belongs to.
+pub const ATTEMPT_TAG: &str = "ecs.operator.dev/attempt";
+/// DescribeTasks takes at most this many tasks per call.
+const DESCRIBE_BATCH: usize = 100;
+
+/// The run the spec asks for, with references resolved by the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredRun {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// The exact task definition revision ARN.
+    pub task_definition: String,
+    /// Names of the revision's essential containers.
+    pub essential: Vec<String>,
+    /// Spec tags plus the ownership tags.
+    pub tags: BTreeMap<String, String>,
+    /// The spec; its cluster / task definition fields, references and tags are not sent as is.
+    pub spec: EcsTaskSpec,
+}
+
+/// RunTask's client token for one attempt: the object's UID and the attempt number (at most
+/// 64 characters), so a repeated request of one attempt starts nothing new in ECS and a retry
+/// attempt is a new run.
+pub fn client_token(uid: &str, attempt: i32) -> String {
+    let mut token = format!("{uid}-{attempt}");
+    token.truncate(64);
+    token
+}
+
+/// The RunTask request of `attempt`.
+pub fn run_task_input(
+    d: &DesiredRun,
+    uid: &str,
+    attempt: i32,
+) -> Result<RunTaskInputBuilder, AwsError> {
+    let mut request = match serde_json::to_value(&d.spec) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => serde_json::Map::new(),
+        Err(e) => return Err(AwsError::terminal(RUN, "InvalidTaskSpec", e.to_string())),
+    };
+    for k in ["cluster", "taskDefinition", "tags"] {
+        request.remove(k);
+    }
+    let i = bridge::to_sdk(&request, RunTaskInput::deserialize)
+        .map_err(|e| AwsError::terminal(RUN, "InvalidTaskSpec", e.to_string()))?;
+    let mut tags: Vec<ecs::Tag> = d
+        .tags
+        .iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect();
+    tags.push(
+        ecs::Tag::builder()
+            .key(ATTEMPT_TAG)
+            .value(attempt.to_string())
+            .build(),
+    );
+    Ok(RunTaskInput::builder()
+        .cluster(&d.cluster)
+        .task_definition(&d.task_definition)
+        .client_token(client_token(uid, attempt))
+        .set_count(i.count)
+        .set_launch_type(i.launch_type)
+        .set_capacity_provider_strategy(i.capacity_provider_strategy)
+        .set_platform_version(i.platform_version)
+        .set_network_configuration(i.network_configuration)
+        .set_overrides(i.overrides)
+        .set_placement_constraints(i.placement_constraints)
+        .set_placement_strategy(i.placement_strategy)
+        .set_group(i.group)
+        .set_started_by(i.started_by)
+        .set_reference_id(i.reference_id)
+        .set_propagate_tags(i.propagate_tags)
+        .set_enable_ecs_managed_tags(i.enable_ecs_managed_tags)
+        .set_enable_execute_command(i.enable_execute_command)
+        .set_volume_configurations(i.volume_configurations)
+        .set_tags(Some(tags)))
+}
+
+fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}
+
+/// A task as the status shows it.
+pub fn task_state(t: &ecs::Task) -> TaskState {
+    TaskState {
+        task_arn: t.task_arn().unwrap_or_default().to_string(),
+        last_status: t.last_status().map(str::to_string),
+        desired_status: t.desired_status().map(str::to_string),
+        started_at: time(t.started_at()),
+        stopped_at: time(t.stopped_at()),
+        stop_code: t.stop_code().map(|c| c.as_str().to_string()),
+        stopped_reason: t.stopped_reason().map(str::to_string),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| ContainerState {
+                name: c.name().map(str::to_string),
+                last_status: c.last_status().map(str::to_string),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect(),
+    }
+}
+
+/// A task's tags as a map.
+pub fn task_tags(t: &ecs::Task) -> BTreeMap<String, String> {
+    t.tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The family of a task definition ARN (`...:task-definition/family:3`), or of `family:3`.
+pub fn family(task_definition: &str) -> &str {
+    let tail = task_definition
+        .rsplit_once('/')
+        .map_or(task_definition, |(_, t)| t);
+    tail.split_once(':').map_or(tail, |(f, _)| f)
+}
+
+/// The essential container names of a task definition (`essential` defaults to true).
+pub fn essential_containers(td: &ecs::TaskDefinition) -> Vec<String> {
+    td.container_definitions()
+        .iter()
+        .filter(|c| c.essential().unwrap_or(true))
+        .filter_map(|c| c.name().map(str::to_string))
+        .collect()
+}
+
+// ---- SDK calls ----
+
+/// DescribeTaskDefinition: the revision ARN `task_definition` names now, and its essential
+/// containers.
+pub async fn describe_task_definition(
+    client: &Client,
+    task_definition: &str,
+) -> Result<(String, Vec<String>), AwsError> {
+    let out = client
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeTaskDefinition", e))?;
+    let td = out.task_definition.ok_or_else(|| AwsError {
+        operation: "DescribeTaskDefinition",
+        code: None,
+        message: format!("no task definition {task_definition}"),
+        class: ErrorClass::Retryable,
+    })?;
+    let arn = td
+        .task_definition_arn()
+        .unwrap_or(task_definition)
+        .to_string();
+    Ok((arn, essential_containers(&td)))
+}
+
+/// RunTask; the ARNs of the tasks it started. No task started is an error (AWS's failures).
+pub async fn run_task(
+    client: &Client,
+    input: RunTaskInputBuilder,
+) -> Result<Vec<String>, AwsError> {
+    let out = input
+        .send_with(client)
+        .await
+        .map_err(|e| from_sdk(RUN, e))?;
+    let arns: Vec<String> = out
+        .tasks()
+        .iter()
+        .filter_map(|t| t.task_arn().map(str::to_string))
+        .collect();
+    if arns.is_empty() {
+        let failures: Vec<String> = out
+            .failures()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}{}",
+                    f.reason().unwrap_or("unknown"),
+                    f.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                )
+            })
+            .collect();
+        // Capacity and placement failures pass: retried with backoff.
+        return Err(AwsError {
+            operation: RUN,
+            code: Some("NoTaskStarted".into()),
+            message: format!("no task started: {}", failures.join("; ")),
+            class: ErrorClass::Retryable,
+        });
+    }
+    Ok(arns)
+}
+
+/// DescribeTasks (with tags) of `arns` in `cluster`; tasks ECS does not know are left out.
+/// `None` when the cluster does not exist.
+pub async fn describe_tasks(
+    client: &Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Option<Vec<ecs::Task>>, AwsError> {
+    let mut tasks = Vec::new();
+    for batch in arns.chunks(DESCRIBE_BATCH) {
+        let out = client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch.to_vec()))
+            .include(ecs::TaskField::Tags)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeTasks", e));
+        match out {
+            Ok(out) => tasks.extend(
+                out.tasks
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| t.task_arn().is_some_and(|a| batch.iter().any(|b| b == a))),
+            ),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(tasks))
+}
+
+/// ListTasks of `cluster` and `family`, running and stopped (ECS keeps stopped tasks for about
+/// an hour).
+pub async fn list_tasks(
+    client: &Client,
+    cluster: &str,
+    family: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
+        let mut next: Option<String> = None;
+        loop {
+            let out = client
+                .list_tasks()
+                .cluster(cluster)
+                .family(family)
+                .desired_status(status.clone())
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListTasks", e))?;
+            for arn in out.task_arns() {
+                if !arns.contains(arn) {
+                    arns.push(arn.clone());
+                }
+            }
+            match out.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => break,
+            }
+        }
+    }
+    Ok(arns)
+}
+
+/// StopTask with a reason (shown as the task's stoppedReason).
+pub async fn stop_task(
+    client: &Client,
+    cluster: &str,
+    arn: &str,
+    reason: &str,
+) -> Result<(), AwsError> {
+    match client
+        .stop_task()
+        .cluster(cluster)
+        .task(arn)
+        .reason(reason)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = from_sdk("StopTask", e);
+            if e.is_not_found() { Ok(()) } else { Err(e) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(spec: serde_json::Value) -> DesiredRun {
+        DesiredRun {
+            cluster: "jobs".into(),
+            task_definition: "arn:aws:ecs:us-east-1:1:task-definition/migrate:7".into(),
+            essential: vec!["main".into()],
+            tags: BTreeMap::from([("team".into(), "data".into())]),
+            spec: serde_json::from_value(spec).expect("spec"),
+        }
+    }
+
+    #[test]
+    fn run_task_request_carries_the_spec_the_revision_the_token_and_the_attempt() {
+        let d = desired(serde_json::json!({
+            "taskDefinition": "migrate",
+            "cluster": "ignored-resolved-by-caller",
+            "count": 2,
+            "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}},
+            "overrides": {"containerOverrides": [{"name": "main", "command": ["migrate", "up"],
+                "environment": [{"name": "DRY", "value": "0"}]}], "cpu": "512"},
+            "group": "migrations",
+            "startedBy": "ci",
+            "referenceId": "r-1",
+            "propagateTags": "TASK_DEFINITION",
+            "enableECSManagedTags": true,
+            "backoffLimit": 3,
+            "tags": [{"key": "ignored", "value": "x"}],
+        }));
+        let input = run_task_input(&d, "6f1c-uid", 2)
+            .expect("input")
+            .build()
+            .expect("build");
+        assert_eq!(input.cluster(), Some("jobs"));
+        assert_eq!(input.task_definition(), Some(d.task_definition.as_str()));
+        assert_eq!(input.client_token(), Some("6f1c-uid-2"));
+        assert_eq!(input.count(), Some(2));
+        assert_eq!(input.launch_type(), Some(&ecs::LaunchType::Fargate));
+        assert_eq!(input.group(), Some("migrations"));
+        assert_eq!(input.started_by(), Some("ci"));
+        assert_eq!(input.reference_id(), Some("r-1"));
+        assert_eq!(input.enable_ecs_managed_tags(), Some(true));
+        let overrides = input.overrides().expect("overrides");
+        assert_eq!(overrides.cpu(), Some("512"));
+        assert_eq!(
+            overrides.container_overrides()[0].command(),
+            ["migrate", "up"]
+        );
+        let subnets = input
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|a| a.subnets().to_vec());
+        assert_eq!(subnets, Some(vec!["subnet-1".to_string()]));
+        let tags: BTreeMap<_, _> = input
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            tags,
+            BTreeMap::from([("team", "data"), (ATTEMPT_TAG, "2")]),
+            "the desired tags (spec + owner, resolved by the caller) and the attempt"
+        );
+    }
+
+    #[test]
+    fn client_token_is_per_attempt_and_fits() {
+        let uid = "0b6c3a2e-1f2d-4c5b-9a8e-7d6c5b4a3f2e";
+        assert_ne!(client_token(uid, 1), client_token(uid, 2));
+        assert!(client_token(&"x".repeat(80), 12).len() <= 64);
+    }
+
+    #[test]
+    fn family_of_revision_names() {
+        let cases = [
+            (
+                "arn:aws:ecs:us-east-1:1:task-definition/migrate:7",
+                "migrate",
+            ),
+            ("migrate:7", "migrate"),
+            ("migrate", "migrate"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(family(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn task_state_maps_describe_tasks() {
+        let t = ecs::Task::builder()
+            .task_arn("arn:task/1")
+            .last_status("STOPPED")
+            .desired_status("STOPPED")
+            .stop_code(ecs::TaskStopCode::EssentialContainerExited)
+            .stopped_reason("Essential container in task exited")
+            .started_at(aws_smithy_types::DateTime::from_secs(1_767_225_600))
+            .stopped_at(aws_smithy_types::DateTime::from_secs(1_767_225_665))
+            .containers(
+                ecs::Container::builder()
+                    .name("main")
+                    .last_status("STOPPED")
+                    .exit_code(137)
+                    .reason("OutOfMemoryError: Container killed due to memory usage")
+                    .build(),
+            )
+            .tags(ecs::Tag::builder().key(ATTEMPT_TAG).value("2").build())
+            .build();
+        let s = task_state(&t);
+        assert_eq!(s.stop_code.as_deref(), Some("EssentialContainerExited"));
+        assert_eq!(s.started_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(s.stopped_at.as_deref(), Some("2026-01-01T00:01:05Z"));
+        assert_eq!(s.containers[0].exit_code, Some(137));
+        assert!(
+            s.containers[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("OutOfMemoryError"))
+        );
+        assert_eq!(
+            task_tags(&t).get(ATTEMPT_TAG).map(String::as_str),
+            Some("2")
+        );
+    }
+}

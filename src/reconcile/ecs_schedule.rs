@@ -1,0 +1,273 @@
+//! Wiring: EcsSchedule (an EventBridge Scheduler schedule with an ECS target) through the
+//! generic driver.
+//!
+//! Ownership: EventBridge Scheduler schedules carry no tags (only schedule groups do), so the
+//! ownership tags cannot live on the schedule. A schedule is this object's when the object
+//! recorded it: its create record names the schedule's ARN, or its status does (written only
+//! after a create or an adoption converged). Anything else is unowned, and the adoption policy
+//! decides (`Never`: AlreadyExists). Another object's schedule of the same name and group looks
+//! unowned too, so `Adopt` would take it: that cannot be told apart without tags.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use kube::ResourceExt;
+use kube::api::Api;
+use serde_json::{Map, Value, json};
+
+use super::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Managed};
+use crate::api::common::{READY, find_condition};
+use crate::api::ecs_schedule::EcsSchedule;
+use crate::api::{EcsCluster, TaskDefinition};
+use crate::aws::AwsClients;
+use crate::aws::ecs_task as aws_task;
+use crate::aws::scheduler::{self, Change, DesiredSchedule, ObservedSchedule};
+
+managed_kind!(EcsSchedule);
+
+/// EventBridge Scheduler-backed implementation of the four verbs.
+pub struct EcsSchedules {
+    kube: kube::Client,
+}
+
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(super::run::<EcsSchedule, _>(
+        shared.client.clone(),
+        shared.env,
+        EcsSchedules {
+            kube: shared.client,
+        },
+        shared.settings,
+    ))
+}
+
+/// The desired schedule plus who may own it.
+pub struct Desired {
+    pub schedule: DesiredSchedule,
+    owner_tags: BTreeMap<String, String>,
+    /// The ARN create returned in this reconcile (the object does not show it yet).
+    created: Mutex<Option<String>>,
+}
+
+/// A schedule and whether this object recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub schedule: ObservedSchedule,
+    tags: BTreeMap<String, String>,
+}
+
+/// The schedule ARNs this object recorded: its create record and its status.
+fn recorded(obj: &EcsSchedule) -> Vec<String> {
+    let mut arns: Vec<String> = obj
+        .annotations()
+        .get(EXTERNAL_NAME_ANNOTATION)
+        .cloned()
+        .into_iter()
+        .collect();
+    arns.extend(obj.status.as_ref().and_then(|s| s.arn.clone()));
+    arns
+}
+
+fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
+    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
+    let arn = serde_json::to_value(obj)
+        .ok()?
+        .get("status")?
+        .get("arn")?
+        .as_str()?
+        .to_string();
+    ready.then_some(arn)
+}
+
+async fn resolve_ref<K: Managed>(
+    kube: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<String, Error> {
+    let api: Api<K> = Api::namespaced(kube.clone(), ns);
+    let kind = K::kind(&());
+    let obj = api.get_opt(name).await?.ok_or_else(|| {
+        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
+    })?;
+    ready_arn(&obj)
+        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
+}
+
+fn name_and_group(obj: &EcsSchedule) -> (String, String) {
+    (
+        obj.spec.name.clone().unwrap_or_else(|| obj.name_any()),
+        obj.spec
+            .group_name
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+    )
+}
+
+impl External<EcsSchedule> for EcsSchedules {
+    type Desired = Desired;
+    type Observed = Observed;
+    type Changes = Vec<Change>;
+
+    fn aws_name(&self, obj: &EcsSchedule) -> String {
+        let (name, group) = name_and_group(obj);
+        format!("schedule {group}/{name}")
+    }
+
+    async fn resolve(
+        &self,
+        obj: &EcsSchedule,
+        aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> Result<Desired, Error> {
+        let ns = obj.namespace().unwrap_or_default();
+        let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
+            (Some(c), _) => scheduler::cluster_arn(&aws.ecs, c).await?,
+            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
+            (None, None) => scheduler::cluster_arn(&aws.ecs, "default").await?,
+        };
+        let named = match (&obj.spec.task_definition, &obj.spec.task_definition_ref) {
+            (Some(t), _) => t.clone(),
+            (None, Some(r)) => resolve_ref::<TaskDefinition>(&self.kube, &ns, &r.name).await?,
+            (None, None) => {
+                return Err(Error::InvalidSpec(
+                    "set taskDefinition or taskDefinitionRef".into(),
+                ));
+            }
+        };
+        let (revision, _) = aws_task::describe_task_definition(&aws.ecs, &named).await?;
+        let schedule = scheduler::desired(&obj.spec, &obj.name_any(), &cluster, &revision)?;
+        Ok(Desired {
+            schedule,
+            owner_tags: owner_tags.clone(),
+            created: Mutex::new(None),
+        })
+    }
+
+    async fn observe(
+        &self,
+        obj: &EcsSchedule,
+        aws: &AwsClients,
+        d: &Desired,
+    ) -> Result<Option<Observed>, Error> {
+        let Some(schedule) = scheduler::get(&aws.scheduler, &d.schedule).await? else {
+            return Ok(None);
+        };
+        let created = d.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let ours = recorded(obj).contains(&schedule.arn) || created.as_ref() == Some(&schedule.arn);
+        Ok(Some(Observed {
+            tags: if ours {
+                d.owner_tags.clone()
+            } else {
+                BTreeMap::new()
+            },
+            schedule,
+        }))
+    }
+
+    fn observed_tags(&self, o: &Observed) -> BTreeMap<String, String> {
+        o.tags.clone()
+    }
+
+    async fn current_tags(
+        &self,
+        obj: &EcsSchedule,
+        aws: &AwsClients,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let (name, group) = name_and_group(obj);
+        let out = aws
+            .scheduler
+            .get_schedule()
+            .name(&name)
+            .group_name(&group)
+            .send()
+            .await;
+        let arn = match out {
+            Ok(out) => out.arn().unwrap_or_default().to_string(),
+            Err(e) => {
+                let e = crate::aws::errors::from_sdk("GetSchedule", e);
+                if e.is_not_found() {
+                    return Ok(None);
+                }
+                return Err(e.into());
+            }
+        };
+        if !recorded(obj).contains(&arn) {
+            return Ok(Some(BTreeMap::new()));
+        }
+        // Recorded by this object: its ownership tags, as if the schedule carried them.
+        let ns = obj.namespace().unwrap_or_default();
+        let me = super::ownership::Identity::new(
+            &ns,
+            &obj.name_any(),
+            &obj.uid().unwrap_or_default(),
+            "",
+        );
+        let mut tags = me.tags();
+        tags.remove(super::ownership::INSTANCE_TAG);
+        Ok(Some(tags))
+    }
+
+    fn diff(&self, d: &Desired, o: &Observed) -> Vec<Change> {
+        scheduler::diff(&d.schedule, &o.schedule)
+    }
+
+    async fn create(
+        &self,
+        obj: &EcsSchedule,
+        aws: &AwsClients,
+        d: &Desired,
+    ) -> Result<String, Error> {
+        let token = obj.uid().unwrap_or_default();
+        let arn = scheduler::create(&aws.scheduler, &d.schedule, &token).await?;
+        *d.created.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn.clone());
+        Ok(arn)
+    }
+
+    async fn update(
+        &self,
+        _obj: &EcsSchedule,
+        aws: &AwsClients,
+        d: &mut Desired,
+        _o: &Observed,
+        _changes: &Vec<Change>,
+    ) -> Result<(), Error> {
+        Ok(scheduler::update(&aws.scheduler, &d.schedule).await?)
+    }
+
+    async fn delete(&self, obj: &EcsSchedule, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
+        let (name, group) = name_and_group(obj);
+        scheduler::delete(&aws.scheduler, &name, &group).await?;
+        Ok(DeleteOutcome::Deleted)
+    }
+
+    fn status_fields(&self, _obj: &EcsSchedule, o: &Observed) -> Map<String, Value> {
+        let s = &o.schedule;
+        let mut m = Map::new();
+        m.insert("arn".into(), json!(s.arn));
+        m.insert("state".into(), json!(s.settings.state));
+        m.insert("groupName".into(), json!(s.group));
+        m.insert("clusterArn".into(), json!(s.settings.target.arn()));
+        if let Some(td) = s
+            .settings
+            .target
+            .ecs_parameters()
+            .map(|e| e.task_definition_arn())
+        {
+            m.insert("taskDefinitionArn".into(), json!(td));
+        }
+        if let Some(c) = &s.creation_date {
+            m.insert("creationDate".into(), json!(c));
+        }
+        if let Some(c) = &s.last_modification_date {
+            m.insert("lastModificationDate".into(), json!(c));
+        }
+        m
+    }
+}
+
+impl Describe for Change {
+    fn describe(&self) -> String {
+        Change::describe(self)
+    }
+}
