@@ -46,6 +46,10 @@ pub const KINDS: &[Kind] = &[
         crd: api::EcsService::crd,
         start: start_services,
     },
+    Kind {
+        crd: api::EcrRegistry::crd,
+        start: reconcile::ecr_registry::start,
+    },
 ];
 
 /// Every CustomResourceDefinition the operator serves.

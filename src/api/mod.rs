@@ -1,12 +1,14 @@
 //! The Kubernetes side: CRD types, one file per kind. Nothing here calls AWS.
 
 pub mod common;
+pub mod ecr_registry;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
+pub use ecr_registry::EcrRegistry;
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
 pub use ecs_cluster::EcsCluster;
 pub use ecs_service::EcsService;

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod call_metrics;
 pub mod ecr;
+pub mod ecr_registry;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod ecs_service_io;

@@ -61,13 +61,13 @@ status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 */}}
 {{- define "ecs-operator.watchRules" -}}
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices]
+  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices, ecrregistries]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status]
+  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status, ecrregistries/status]
   verbs: [get, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers]
+  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers, ecrregistries/finalizers]
   verbs: [update]
 - apiGroups: [""]
   resources: [events]
@@ -81,6 +81,6 @@ status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 {{- define "ecs-operator.crdReadRule" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
-  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev]
+  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev, ecrregistries.ecs.operator.dev]
   verbs: [get]
 {{- end }}
