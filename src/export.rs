@@ -86,6 +86,8 @@ pub async fn export(opts: &ExportOptions) -> Result<Export, ExportError> {
         region: opts.region.clone(),
         endpoint_url: None,
         max_attempts: opts.aws_max_attempts,
+        // The CLI serves no /metrics: its calls are counted nowhere else.
+        metrics: Default::default(),
     })
     .await?;
     let clients = provider.clients(None, None, "export").await;

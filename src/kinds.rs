@@ -44,7 +44,7 @@ pub const KINDS: &[Kind] = &[
     },
     Kind {
         crd: api::EcsService::crd,
-        start: start_services,
+        start: reconcile::ecs_service::start,
     },
     Kind {
         crd: api::EcrRegistry::crd,
@@ -60,44 +60,6 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 /// Resource names (plurals) of every kind, for RBAC.
 pub fn plurals() -> Vec<String> {
     crds().into_iter().map(|c| c.spec.names.plural).collect()
-}
-
-/// EcsService's start lives here, not in its wiring file, only because that file has another
-/// owner this round; it belongs in `reconcile/ecs_service.rs` like the others.
-fn start_services(shared: Shared) -> BoxFuture<'static, ()> {
-    Box::pin(async move {
-        // A service follows its references: a new TaskDefinition revision or a cluster becoming
-        // Ready reconciles the services that point at them.
-        let Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let td_api = reconcile::tolerant::related_stream::<api::TaskDefinition>(&client, &settings);
-        let cluster_api =
-            reconcile::tolerant::related_stream::<api::EcsCluster>(&client, &settings);
-        let peers = Arc::new(std::sync::OnceLock::new());
-        reconcile::run_with::<api::EcsService, _, _>(
-            client.clone(),
-            env,
-            reconcile::ecs_service::EcsServices::new(client, peers.clone())
-                .with_resync(settings.resync),
-            settings,
-            move |controller| {
-                let store = controller.store();
-                let store2 = store.clone();
-                let _ = peers.set(store.clone());
-                controller
-                    .watches_stream(td_api, move |td| {
-                        reconcile::ecs_service::dependents(&store, &td)
-                    })
-                    .watches_stream(cluster_api, move |c| {
-                        reconcile::ecs_service::dependents(&store2, &c)
-                    })
-            },
-        )
-        .await
-    })
 }
 
 #[cfg(test)]

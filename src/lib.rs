@@ -91,10 +91,12 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
             Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
         }
     }
+    let telemetry = runtime::Telemetry::default();
     let aws = aws::AwsProvider::load(&aws::AwsSettings {
         region: config.region,
         endpoint_url: None,
         max_attempts: config.aws_max_attempts,
+        metrics: telemetry.metrics.clone(),
     })
     .await?;
     tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
@@ -106,9 +108,10 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         ),
         instance_id: config.instance_id.clone(),
         default_deletion_policy: config.default_deletion_policy,
+        telemetry: telemetry.clone(),
     });
     // Serve metrics and health; with leader election, wait to lead before reconciling.
-    let Some(process) = runtime::Process::start(&config.runtime).await? else {
+    let Some(process) = runtime::Process::start(&config.runtime, &telemetry).await? else {
         return Ok(());
     };
     let shared = kinds::Shared {

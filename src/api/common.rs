@@ -185,3 +185,74 @@ pub struct LocalReference {
     /// clear message instead of being silently dropped.
     pub namespace: Option<String>,
 }
+
+/// A string enum spelled exactly as the AWS API spells it.
+pub trait AwsEnum: Copy + Sized + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
+    /// The string the AWS API uses.
+    fn as_str(self) -> &'static str;
+    /// Parses the string the AWS API uses; `None` for a value this build does not know.
+    fn from_aws(value: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == value)
+    }
+}
+
+/// Declares a unit enum serialised with the AWS API's strings, with its [`AwsEnum`] impl and
+/// an inherent `as_str`: the one way every kind spells an AWS enum.
+macro_rules! aws_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            ::serde::Serialize, ::serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq,
+            PartialOrd, Ord, Hash, ::schemars::JsonSchema,
+        )]
+        pub enum $name {
+            $(#[serde(rename = $value)] $variant),+
+        }
+
+        impl $name {
+            /// The string the AWS API uses.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $value),+
+                }
+            }
+        }
+
+        impl $crate::api::common::AwsEnum for $name {
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+    };
+}
+pub(crate) use aws_enum;
+
+/// An ECS tag (`key`/`value`, lowercase as the ECS API spells them), for every ECS kind.
+#[derive(
+    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
+pub struct EcsTag {
+    /// Tag key.
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Tag value.
+    #[serde(default)]
+    #[schemars(length(max = 256))]
+    pub value: String,
+}
+
+/// An ECR tag (`Key`/`Value`, as the ECR API spells them).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub struct EcrTag {
+    /// Tag key.
+    #[serde(rename = "Key")]
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Tag value.
+    #[serde(rename = "Value", default)]
+    #[schemars(length(max = 256))]
+    pub value: String,
+}

@@ -5,7 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
+pub use super::common::EcrTag as Tag;
+use super::common::{Condition, aws_enum, conditions_schema, free_form_object, list_map, list_set};
 
 /// Desired state of an ECR repository. Field names and nesting follow the ECR CreateRepository
 /// request, so AWS JSON can be pasted; `lifecyclePolicy` and `repositoryPolicy` are structured
@@ -87,29 +88,15 @@ pub struct EcrRepositorySpec {
     pub force_delete: Option<bool>,
 }
 
-/// ECR tag mutability.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ImageTagMutability {
-    #[serde(rename = "MUTABLE")]
-    Mutable,
-    #[serde(rename = "IMMUTABLE")]
-    Immutable,
-    #[serde(rename = "MUTABLE_WITH_EXCLUSION")]
-    MutableWithExclusion,
-    #[serde(rename = "IMMUTABLE_WITH_EXCLUSION")]
-    ImmutableWithExclusion,
-}
-
-impl ImageTagMutability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mutable => "MUTABLE",
-            Self::Immutable => "IMMUTABLE",
-            Self::MutableWithExclusion => "MUTABLE_WITH_EXCLUSION",
-            Self::ImmutableWithExclusion => "IMMUTABLE_WITH_EXCLUSION",
-        }
+aws_enum!(
+    /// ECR tag mutability.
+    ImageTagMutability {
+        Mutable = "MUTABLE",
+        Immutable = "IMMUTABLE",
+        MutableWithExclusion = "MUTABLE_WITH_EXCLUSION",
+        ImmutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION",
     }
-}
+);
 
 /// A tag filter exempt from the mutability setting.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -125,12 +112,10 @@ pub struct ImageTagMutabilityExclusionFilter {
     pub filter: String,
 }
 
-/// Exclusion filter type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ExclusionFilterType {
-    #[serde(rename = "WILDCARD")]
-    Wildcard,
-}
+aws_enum!(
+    /// Exclusion filter type.
+    ExclusionFilterType { Wildcard = "WILDCARD" }
+);
 
 /// Image scanning configuration.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -154,39 +139,10 @@ pub struct EncryptionConfiguration {
     pub kms_key: Option<String>,
 }
 
-/// ECR encryption type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum EncryptionType {
-    #[serde(rename = "AES256")]
-    Aes256,
-    #[serde(rename = "KMS")]
-    Kms,
-    #[serde(rename = "KMS_DSSE")]
-    KmsDsse,
-}
-
-impl EncryptionType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Aes256 => "AES256",
-            Self::Kms => "KMS",
-            Self::KmsDsse => "KMS_DSSE",
-        }
-    }
-}
-
-/// An ECR tag (`Key`/`Value`, as the ECR API spells them).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
-pub struct Tag {
-    /// Tag key.
-    #[serde(rename = "Key")]
-    #[schemars(length(min = 1, max = 128))]
-    pub key: String,
-    /// Tag value.
-    #[serde(rename = "Value", default)]
-    #[schemars(length(max = 256))]
-    pub value: String,
-}
+aws_enum!(
+    /// ECR encryption type.
+    EncryptionType { Aes256 = "AES256", Kms = "KMS", KmsDsse = "KMS_DSSE" }
+);
 
 /// An ECR lifecycle policy document.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -242,39 +198,30 @@ pub struct LifecycleSelection {
     pub storage_class: Option<LifecycleStorageClass>,
 }
 
-/// Lifecycle rule tag status.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LifecycleTagStatus {
-    Tagged,
-    Untagged,
-    Any,
-}
+aws_enum!(
+    /// Lifecycle rule tag status.
+    LifecycleTagStatus { Tagged = "tagged", Untagged = "untagged", Any = "any" }
+);
 
-/// Lifecycle rule count type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum LifecycleCountType {
-    ImageCountMoreThan,
-    SinceImagePushed,
-    SinceImagePulled,
-    SinceImageTransitioned,
-}
+aws_enum!(
+    /// Lifecycle rule count type.
+    LifecycleCountType {
+        ImageCountMoreThan = "imageCountMoreThan",
+        SinceImagePushed = "sinceImagePushed",
+        SinceImagePulled = "sinceImagePulled",
+        SinceImageTransitioned = "sinceImageTransitioned",
+    }
+);
 
-/// Lifecycle rule count unit.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LifecycleCountUnit {
-    Days,
-}
+aws_enum!(
+    /// Lifecycle rule count unit.
+    LifecycleCountUnit { Days = "days" }
+);
 
-/// ECR storage class.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LifecycleStorageClass {
-    Standard,
-    Archive,
-}
+aws_enum!(
+    /// ECR storage class.
+    LifecycleStorageClass { Standard = "standard", Archive = "archive" }
+);
 
 /// Lifecycle rule action.
 #[skip_serializing_none]
@@ -288,13 +235,10 @@ pub struct LifecycleAction {
     pub target_storage_class: Option<LifecycleStorageClass>,
 }
 
-/// Lifecycle action type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LifecycleActionType {
-    Expire,
-    Transition,
-}
+aws_enum!(
+    /// Lifecycle action type.
+    LifecycleActionType { Expire = "expire", Transition = "transition" }
+);
 
 /// Observed state of an ECR repository.
 #[skip_serializing_none]

@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, list_map, list_set};
+pub use super::common::EcsTag as Tag;
+use super::common::{Condition, aws_enum, conditions_schema, list_map, list_set};
 
 /// Desired state of an ECS cluster. Field names and nesting follow the ECS CreateCluster request.
 /// The spec is the whole truth, except for `settings`: a setting that is not listed keeps the
@@ -126,18 +127,6 @@ pub struct EcsClusterSpec {
     pub managed_instances_providers: Option<Vec<ManagedInstancesCapacityProvider>>,
 }
 
-/// An ECS tag (`key`/`value`, as the ECS API spells them).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
-pub struct Tag {
-    /// Tag key.
-    #[schemars(length(min = 1, max = 128))]
-    pub key: String,
-    /// Tag value.
-    #[serde(default)]
-    #[schemars(length(max = 256))]
-    pub value: String,
-}
-
 /// A cluster setting.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct ClusterSetting {
@@ -147,41 +136,15 @@ pub struct ClusterSetting {
     pub value: ContainerInsightsValue,
 }
 
-/// Cluster setting name.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
-)]
-pub enum ClusterSettingName {
-    #[serde(rename = "containerInsights")]
-    ContainerInsights,
-}
+aws_enum!(
+    /// Cluster setting name.
+    ClusterSettingName { ContainerInsights = "containerInsights" }
+);
 
-impl ClusterSettingName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContainerInsights => "containerInsights",
-        }
-    }
-}
-
-/// Container Insights setting value.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ContainerInsightsValue {
-    Enabled,
-    Disabled,
-    Enhanced,
-}
-
-impl ContainerInsightsValue {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Disabled => "disabled",
-            Self::Enhanced => "enhanced",
-        }
-    }
-}
+aws_enum!(
+    /// Container Insights setting value.
+    ContainerInsightsValue { Enabled = "enabled", Disabled = "disabled", Enhanced = "enhanced" }
+);
 
 /// Cluster configuration.
 #[skip_serializing_none]
@@ -211,26 +174,10 @@ pub struct ExecuteCommandConfiguration {
     pub log_configuration: Option<ExecuteCommandLogConfiguration>,
 }
 
-/// Execute command logging mode.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ExecuteCommandLogging {
-    #[serde(rename = "NONE")]
-    None,
-    #[serde(rename = "DEFAULT")]
-    Default,
-    #[serde(rename = "OVERRIDE")]
-    Override,
-}
-
-impl ExecuteCommandLogging {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "NONE",
-            Self::Default => "DEFAULT",
-            Self::Override => "OVERRIDE",
-        }
-    }
-}
+aws_enum!(
+    /// Execute command logging mode.
+    ExecuteCommandLogging { None = "NONE", Default = "DEFAULT", Override = "OVERRIDE" }
+);
 
 /// Execute command log destinations (CloudWatch Logs and/or S3). Both must already exist.
 #[skip_serializing_none]
@@ -344,59 +291,20 @@ pub struct ManagedScaling {
     pub instance_warmup_period: Option<i32>,
 }
 
-/// Managed scaling status.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ManagedScalingStatus {
-    #[serde(rename = "ENABLED")]
-    Enabled,
-    #[serde(rename = "DISABLED")]
-    Disabled,
-}
+aws_enum!(
+    /// Managed scaling status.
+    ManagedScalingStatus { Enabled = "ENABLED", Disabled = "DISABLED" }
+);
 
-impl ManagedScalingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "ENABLED",
-            Self::Disabled => "DISABLED",
-        }
-    }
-}
+aws_enum!(
+    /// Managed termination protection.
+    ManagedTerminationProtection { Enabled = "ENABLED", Disabled = "DISABLED" }
+);
 
-/// Managed termination protection.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ManagedTerminationProtection {
-    #[serde(rename = "ENABLED")]
-    Enabled,
-    #[serde(rename = "DISABLED")]
-    Disabled,
-}
-
-impl ManagedTerminationProtection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "ENABLED",
-            Self::Disabled => "DISABLED",
-        }
-    }
-}
-
-/// Managed draining.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ManagedDraining {
-    #[serde(rename = "ENABLED")]
-    Enabled,
-    #[serde(rename = "DISABLED")]
-    Disabled,
-}
-
-impl ManagedDraining {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "ENABLED",
-            Self::Disabled => "DISABLED",
-        }
-    }
-}
+aws_enum!(
+    /// Managed draining.
+    ManagedDraining { Enabled = "ENABLED", Disabled = "DISABLED" }
+);
 
 /// A Managed Instances capacity provider (the ECS CreateCapacityProvider request with
 /// `managedInstancesProvider`; its `cluster` is this cluster).

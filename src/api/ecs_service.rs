@@ -7,8 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
-pub use super::task_definition::{AwsEnum, LogConfiguration, Tag};
+pub use super::common::AwsEnum;
+use super::common::{Condition, aws_enum, conditions_schema, free_form_object, list_map, list_set};
+pub use super::task_definition::{LogConfiguration, Tag};
 
 /// Annotation that requests a restart (a new deployment of the same configuration), like
 /// `kubectl rollout restart`: set it to a new value (e.g. the current time) and the operator
@@ -773,27 +774,7 @@ pub struct MetricConfiguration {
     pub resolution_seconds: i32,
 }
 
-/// Declares a unit enum serialised with the ECS API strings, and its [`AwsEnum`] impl.
-macro_rules! service_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
-        pub enum $name {
-            $(#[serde(rename = $value)] $variant),+
-        }
-
-        impl AwsEnum for $name {
-            const ALL: &'static [Self] = &[$(Self::$variant),+];
-            fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $value),+
-                }
-            }
-        }
-    };
-}
-
-service_enum!(
+aws_enum!(
     /// Launch type.
     LaunchType {
         Ec2 = "EC2",
@@ -802,35 +783,35 @@ service_enum!(
         ManagedInstances = "MANAGED_INSTANCES",
     }
 );
-service_enum!(
+aws_enum!(
     /// Scheduling strategy.
     SchedulingStrategy { Replica = "REPLICA", Daemon = "DAEMON" }
 );
-service_enum!(
+aws_enum!(
     /// Where tags are propagated from.
     PropagateTags { TaskDefinition = "TASK_DEFINITION", Service = "SERVICE", None = "NONE" }
 );
-service_enum!(
+aws_enum!(
     /// Deployment controller type.
     DeploymentControllerType { Ecs = "ECS", CodeDeploy = "CODE_DEPLOY", External = "EXTERNAL" }
 );
-service_enum!(
+aws_enum!(
     /// Public IP assignment.
     AssignPublicIp { Enabled = "ENABLED", Disabled = "DISABLED" }
 );
-service_enum!(
+aws_enum!(
     /// Availability Zone rebalancing.
     AvailabilityZoneRebalancing { Enabled = "ENABLED", Disabled = "DISABLED" }
 );
-service_enum!(
+aws_enum!(
     /// Placement constraint type.
     PlacementConstraintType { DistinctInstance = "distinctInstance", MemberOf = "memberOf" }
 );
-service_enum!(
+aws_enum!(
     /// Placement strategy type.
     PlacementStrategyType { Random = "random", Spread = "spread", Binpack = "binpack" }
 );
-service_enum!(
+aws_enum!(
     /// Deployment strategy.
     DeploymentStrategy {
         Rolling = "ROLLING",
@@ -839,7 +820,7 @@ service_enum!(
         Canary = "CANARY",
     }
 );
-service_enum!(
+aws_enum!(
     /// Circuit breaker threshold type.
     ThresholdType {
         Count = "COUNT",
@@ -847,15 +828,15 @@ service_enum!(
         UnboundedPercent = "UNBOUNDED_PERCENT",
     }
 );
-service_enum!(
+aws_enum!(
     /// Clean-up of the previous service revision.
     ServiceRevisionCleanup { Blocking = "BLOCKING", Deferred = "DEFERRED" }
 );
-service_enum!(
+aws_enum!(
     /// Lifecycle hook target type.
     DeploymentLifecycleHookTargetType { AwsLambda = "AWS_LAMBDA", Pause = "PAUSE" }
 );
-service_enum!(
+aws_enum!(
     /// Lifecycle hook stage.
     DeploymentLifecycleHookStage {
         ReconcileService = "RECONCILE_SERVICE",
@@ -868,35 +849,35 @@ service_enum!(
         PostProductionTrafficShift = "POST_PRODUCTION_TRAFFIC_SHIFT",
     }
 );
-service_enum!(
+aws_enum!(
     /// Lifecycle hook timeout action.
     DeploymentLifecycleHookAction { Continue = "CONTINUE", Rollback = "ROLLBACK" }
 );
-service_enum!(
+aws_enum!(
     /// File system of a managed EBS volume.
     TaskFilesystemType { Ext3 = "ext3", Ext4 = "ext4", Xfs = "xfs", Ntfs = "ntfs" }
 );
-service_enum!(
+aws_enum!(
     /// EBS tag resource type.
     EbsResourceType { Volume = "volume" }
 );
-service_enum!(
+aws_enum!(
     /// Service Connect access log format.
     ServiceConnectAccessLoggingFormat { Text = "TEXT", Json = "JSON" }
 );
-service_enum!(
+aws_enum!(
     /// Include query parameters in access logs.
     ServiceConnectIncludeQueryParameters { Enabled = "ENABLED", Disabled = "DISABLED" }
 );
-service_enum!(
+aws_enum!(
     /// Service Connect proxy log level.
     ServiceConnectContainerLogLevel { Debug = "debug", Info = "info" }
 );
-service_enum!(
+aws_enum!(
     /// Gateway connector health check protocol.
     GatewayConnectorHealthCheckProtocol { Http = "HTTP", Https = "HTTPS" }
 );
-service_enum!(
+aws_enum!(
     /// Gateway connector access type.
     AccessType { Public = "PUBLIC", Private = "PRIVATE" }
 );

@@ -9,7 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, list_map, list_set};
+pub use super::common::EcsTag as Tag;
+use super::common::{Condition, aws_enum, conditions_schema, list_map, list_set};
 
 /// How many ACTIVE revisions registered by one object are kept when `revisionHistoryLimit` is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
@@ -787,21 +788,6 @@ pub struct TaskDefinitionPlacementConstraint {
     pub expression: Option<String>,
 }
 
-/// An ECS tag (`key`/`value`, lowercase as the ECS API spells them).
-#[derive(
-    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
-)]
-pub struct Tag {
-    /// Tag key. Required: tag lists are merged by key (server-side apply map key).
-    // No serde default: a missing Option is None anyway, and without it the schema requires the field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(required, length(min = 1, max = 128))]
-    pub key: Option<String>,
-    /// Tag value.
-    #[schemars(length(max = 256))]
-    pub value: Option<String>,
-}
-
 /// App Mesh proxy configuration.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -845,38 +831,6 @@ pub struct RuntimePlatform {
     pub cpu_architecture: Option<CpuArchitecture>,
     /// LINUX or a WINDOWS_SERVER_* family.
     pub operating_system_family: Option<OsFamily>,
-}
-
-/// A string enum spelled exactly as the ECS API spells it.
-pub trait AwsEnum: Copy + Sized + 'static {
-    /// Every value, in declaration order.
-    const ALL: &'static [Self];
-    /// The string the ECS API uses.
-    fn as_str(self) -> &'static str;
-    /// Parses the string the ECS API uses; `None` for a value this build does not know.
-    fn from_aws(value: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.as_str() == value)
-    }
-}
-
-/// Declares a unit enum serialised with the ECS API strings, and its [`AwsEnum`] impl.
-macro_rules! aws_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
-        pub enum $name {
-            $(#[serde(rename = $value)] $variant),+
-        }
-
-        impl AwsEnum for $name {
-            const ALL: &'static [Self] = &[$(Self::$variant),+];
-            fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $value),+
-                }
-            }
-        }
-    };
 }
 
 aws_enum!(
@@ -1068,6 +1022,7 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::common::AwsEnum;
     use kube::CustomResourceExt;
 
     fn crd_json() -> String {

@@ -1,6 +1,6 @@
 //! Counts every AWS API call into the runtime metrics, as an SDK interceptor attached to each
 //! service client:
-//! `aws_sdk_ecs::config::Builder::from(&sdk_config).interceptor(call_metrics::interceptor())`.
+//! `aws_sdk_ecs::config::Builder::from(&sdk_config).interceptor(call_metrics::interceptor(metrics))`.
 //!
 //! One count per operation (what the operator called), after the SDK's own retries. The error
 //! code comes from the final HTTP response, as the SDK's awsJson error parser reads it: the
@@ -17,15 +17,21 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata, Orche
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::runtime::metrics::{Metrics, metrics};
+use std::sync::Arc;
 
-/// SDK interceptor recording AWS calls and errors in the global metrics.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CallMetrics;
+use crate::runtime::metrics::Metrics;
+
+/// SDK interceptor recording AWS calls and errors in the process's metrics.
+#[derive(Clone, Debug)]
+pub struct CallMetrics {
+    metrics: Arc<Metrics>,
+}
 
 /// The interceptor to attach to every AWS service client.
-pub fn interceptor() -> CallMetrics {
-    CallMetrics
+pub fn interceptor(metrics: &Arc<Metrics>) -> CallMetrics {
+    CallMetrics {
+        metrics: metrics.clone(),
+    }
 }
 
 impl Intercept for CallMetrics {
@@ -47,7 +53,7 @@ impl Intercept for CallMetrics {
             Some(Err(err)) => Some(error_code(context.response(), err)),
             _ => None,
         };
-        record(metrics(), &service, &operation, error.as_deref());
+        record(&self.metrics, &service, &operation, error.as_deref());
         Ok(())
     }
 }

@@ -208,6 +208,7 @@ fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilit
 pub async fn observe(
     client: &Client,
     d: &DesiredRepository,
+    reads: &PolicyReads,
 ) -> Result<Option<ObservedRepository>, AwsError> {
     let described = client
         .describe_repositories()
@@ -224,9 +225,9 @@ pub async fn observe(
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let read = policies_to_read(&repo, d);
+    let read = policies_to_read(reads, &repo, d);
     let extras = extras_for(client, &repo, read.0, read.1).await?;
-    policies_read(&repo, read, &extras);
+    policies_read(reads, &repo, read, &extras);
     Ok(Some(observed_from(
         &repo,
         &extras.tags,
@@ -252,7 +253,7 @@ pub const ABSENT_POLICY_EVERY: u32 = 10;
 
 /// What the last observes of one repository read.
 #[derive(Clone, Copy, Default)]
-struct PolicyReads {
+struct Reads {
     observes: u32,
     /// The last read found a lifecycle policy in AWS.
     lifecycle_seen: bool,
@@ -260,13 +261,24 @@ struct PolicyReads {
     repository_seen: bool,
 }
 
-static POLICY_READS: std::sync::Mutex<BTreeMap<String, PolicyReads>> =
-    std::sync::Mutex::new(BTreeMap::new());
+/// What recent observes read, per repository ARN; owned by the repository controller.
+#[derive(Default)]
+pub struct PolicyReads(std::sync::Mutex<BTreeMap<String, Reads>>);
+
+impl PolicyReads {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Reads>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Which policies this observe of `repo` reads: (lifecycle, repository). Counts the observe.
-fn policies_to_read(repo: &ecr::Repository, d: &DesiredRepository) -> (bool, bool) {
+fn policies_to_read(
+    reads: &PolicyReads,
+    repo: &ecr::Repository,
+    d: &DesiredRepository,
+) -> (bool, bool) {
     let key = repo.repository_arn.clone().unwrap_or_default();
-    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut reads = reads.lock();
     let first = !reads.contains_key(&key);
     let r = reads.entry(key).or_default();
     let due = first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
@@ -278,9 +290,14 @@ fn policies_to_read(repo: &ecr::Repository, d: &DesiredRepository) -> (bool, boo
 }
 
 /// Records what was read (a policy not read keeps its last state).
-fn policies_read(repo: &ecr::Repository, read: (bool, bool), extras: &RepositoryExtras) {
+fn policies_read(
+    reads: &PolicyReads,
+    repo: &ecr::Repository,
+    read: (bool, bool),
+    extras: &RepositoryExtras,
+) {
     let key = repo.repository_arn.clone().unwrap_or_default();
-    let mut reads = POLICY_READS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut reads = reads.lock();
     let r = reads.entry(key).or_default();
     if read.0 {
         r.lifecycle_seen = extras.lifecycle_policy_text.is_some();

@@ -61,29 +61,23 @@ pub struct ObservedService {
     pub events: Vec<ServiceEventStatus>,
 }
 
-/// One step that brings the service to the spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// UpdateService for the spec fields (AWS JSON names) that differ.
-    UpdateService { fields: Vec<&'static str> },
-    /// TagResource with these tags.
-    AddTags(BTreeMap<String, String>),
-    /// UntagResource with these keys.
-    RemoveTags(Vec<String>),
+/// What UpdateService must change: the spec fields (AWS JSON names) that differ. Tags are the
+/// driver's (`crate::aws::tags`), so they are not here.
+pub type Fields = Vec<&'static str>;
+
+/// A human-readable summary of `fields`, for events and logs.
+pub fn describe(fields: &[&str]) -> String {
+    format!("update service: {}", fields.join(", "))
 }
 
-impl Change {
-    /// A human-readable summary, for events and logs.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::UpdateService { fields } => format!("update service: {}", fields.join(", ")),
-            Self::AddTags(tags) => format!(
-                "add tags: {}",
-                tags.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-            Self::RemoveTags(keys) => format!("remove tags: {}", keys.join(", ")),
-        }
-    }
+/// The tags the service must carry (spec tags, and the ownership tags `resolve` added). Pure.
+pub fn desired_tags(d: &DesiredService) -> BTreeMap<String, String> {
+    d.spec
+        .tags
+        .iter()
+        .flatten()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
 }
 
 /// The resolved desired state of `spec`; `default_name` is metadata.name.
@@ -158,7 +152,7 @@ pub fn update_input(
     update_request(d, &changed_fields(d, observed))
 }
 
-/// The UpdateService request that sends `fields` (what [`Change::UpdateService`] carries).
+/// The UpdateService request that sends `fields` (what [`diff`] found).
 pub fn update_request(
     d: &DesiredService,
     fields: &[&'static str],
@@ -410,38 +404,8 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
 /// What must change for the service to match the spec. Create-only fields (serviceName,
 /// cluster, launchType, schedulingStrategy, role) are not compared: the API server keeps the
 /// first four immutable, and UpdateService cannot change any of them.
-pub fn diff(d: &DesiredService, o: &ObservedService) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let fields = changed_fields(d, o);
-    if !fields.is_empty() {
-        changes.push(Change::UpdateService { fields });
-    }
-    let want: BTreeMap<String, String> = d
-        .spec
-        .tags
-        .iter()
-        .flatten()
-        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-        .collect();
-    let add: BTreeMap<String, String> = want
-        .iter()
-        .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    // `aws:` tags belong to AWS and cannot be removed.
-    let remove: Vec<String> = o
-        .tags
-        .keys()
-        .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    if !add.is_empty() {
-        changes.push(Change::AddTags(add));
-    }
-    if !remove.is_empty() {
-        changes.push(Change::RemoveTags(remove));
-    }
-    changes
+pub fn diff(d: &DesiredService, o: &ObservedService) -> Fields {
+    changed_fields(d, o)
 }
 
 /// Spec fields (AWS JSON names) UpdateService can change whose desired and observed values
@@ -973,7 +937,7 @@ mod tests {
     #[test]
     fn aws_defaults_compare_equal() {
         let o = observed_from(&aws_service());
-        assert_eq!(diff(&desired_of(&spec()), &o), vec![]);
+        assert_eq!(diff(&desired_of(&spec()), &o), Fields::new());
     }
 
     #[test]
@@ -1083,40 +1047,29 @@ mod tests {
             let mut s = spec();
             let mut svc = aws_service();
             edit(&mut s, &mut svc);
-            let changes = diff(&desired_of(&s), &observed_from(&svc));
-            let fields: Vec<&str> = changes
-                .iter()
-                .find_map(|c| match c {
-                    Change::UpdateService { fields } => Some(fields.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let fields = diff(&desired_of(&s), &observed_from(&svc));
             assert_eq!(fields, *want, "{name}");
         }
     }
 
     #[test]
-    fn diff_reports_tags_but_leaves_aws_tags_alone() {
+    fn tags_are_left_to_the_driver() {
         let mut s = spec();
         s.tags = Some(vec![Tag {
-            key: Some("env".into()),
-            value: Some("prod".into()),
+            key: "env".into(),
+            value: "prod".into(),
         }]);
-        let changes = diff(&desired_of(&s), &observed_from(&aws_service()));
+        // The service carries team=web; the spec wants env=prod only: no UpdateService for it.
         assert_eq!(
-            changes,
-            vec![
-                Change::AddTags([("env".to_string(), "prod".to_string())].into()),
-                Change::RemoveTags(vec!["team".into()]),
-            ]
+            diff(&desired_of(&s), &observed_from(&aws_service())),
+            Fields::new()
         );
-        assert_eq!(changes[0].describe(), "add tags: env");
-        assert_eq!(changes[1].describe(), "remove tags: team");
         assert_eq!(
-            Change::UpdateService {
-                fields: vec!["desiredCount", "taskDefinition"]
-            }
-            .describe(),
+            desired_tags(&desired_of(&s)),
+            [("env".to_string(), "prod".to_string())].into()
+        );
+        assert_eq!(
+            describe(&["desiredCount", "taskDefinition"]),
             "update service: desiredCount, taskDefinition"
         );
     }

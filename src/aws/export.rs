@@ -355,8 +355,8 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
             .flatten()
             .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
             .map(|t| service_api::Tag {
-                key: t.key.clone(),
-                value: t.value.clone(),
+                key: t.key.clone().unwrap_or_default(),
+                value: t.value.clone().unwrap_or_default(),
             })
             .collect(),
     );
@@ -398,17 +398,17 @@ pub fn service_differences(
     let name = svc.service_name.as_deref().unwrap_or_default();
     let cluster = svc.cluster_arn.clone().unwrap_or_default();
     let desired = ecs_service::desired(spec, name, cluster, task_definition.to_string());
-    ecs_service::diff(&desired, &ecs_service::observed_from(svc))
+    let observed = ecs_service::observed_from(svc);
+    let fields = ecs_service::diff(&desired, &observed);
+    let mut out: Vec<String> = (!fields.is_empty())
+        .then(|| ecs_service::describe(&fields))
         .into_iter()
-        .filter_map(|change| match change {
-            ecs_service::Change::RemoveTags(keys) => {
-                let keys = operator_tags_left_out(keys);
-                (!keys.is_empty()).then_some(ecs_service::Change::RemoveTags(keys))
-            }
-            other => Some(other),
-        })
-        .map(|c| c.describe())
-        .collect()
+        .collect();
+    out.extend(tag_differences(
+        &ecs_service::desired_tags(&desired),
+        &observed.tags,
+    ));
+    out
 }
 
 // ---- TaskDefinition ---------------------------------------------------------------------------

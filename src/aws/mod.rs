@@ -30,6 +30,8 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Maximum attempts for the SDK's own retry with backoff.
     pub max_attempts: u32,
+    /// Where every call is counted (by service, operation and error code).
+    pub metrics: Arc<crate::runtime::metrics::Metrics>,
 }
 
 /// ECR and ECS clients for one (region, role) target.
@@ -67,6 +69,7 @@ pub struct AwsProvider {
     base: aws_config::SdkConfig,
     pub default_region: String,
     clients: Mutex<ClientCache>,
+    metrics: Arc<crate::runtime::metrics::Metrics>,
 }
 
 /// STS role session name for a namespace: names the operator and the namespace (max 64 chars).
@@ -96,6 +99,7 @@ impl AwsProvider {
             base,
             default_region,
             clients: Mutex::new(HashMap::new()),
+            metrics: settings.metrics.clone(),
         })
     }
 
@@ -130,10 +134,10 @@ impl AwsProvider {
         let config = config.build();
         // Every call is counted for /metrics, by service, operation and error code.
         let ecr = aws_sdk_ecr::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor())
+            .interceptor(call_metrics::interceptor(&self.metrics))
             .build();
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor())
+            .interceptor(call_metrics::interceptor(&self.metrics))
             .build();
         let clients = Arc::new(AwsClients {
             ecr: aws_sdk_ecr::Client::from_conf(ecr),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::bridge;
 use super::errors::AwsError;
 #[cfg(test)]
-use crate::api::task_definition::AwsEnum;
+use crate::api::common::AwsEnum;
 use crate::api::task_definition::{self as api, TaskDefinitionSpec};
 
 const OPERATION: &str = "RegisterTaskDefinition";
@@ -46,12 +46,12 @@ pub fn register_input(
         .tags
         .iter()
         .flatten()
-        .filter(|t| !extra_tags.iter().any(|(k, _)| t.key.as_deref() == Some(k)))
+        .filter(|t| !extra_tags.iter().any(|(k, _)| t.key == *k))
         .cloned()
         .collect();
     tags.extend(extra_tags.iter().map(|(k, v)| api::Tag {
-        key: Some(k.clone()),
-        value: Some(v.clone()),
+        key: k.clone(),
+        value: v.clone(),
     }));
     request.tags = (!tags.is_empty()).then_some(tags);
     let input = bridge::to_sdk(&request, RegisterTaskDefinitionInput::deserialize)
@@ -196,7 +196,7 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
         let kept: Vec<_> = tags
             .into_iter()
             .filter(|t| {
-                let key = t.key.as_deref().unwrap_or_default();
+                let key = &t.key;
                 !key.starts_with("aws:") && !key.starts_with("ecs.operator.dev/")
             })
             .collect();
@@ -985,8 +985,8 @@ mod tests {
         assert_eq!(
             spec.tags,
             Some(vec![api::Tag {
-                key: Some("team".into()),
-                value: Some("web".into())
+                key: "team".into(),
+                value: "web".into()
             }])
         );
         let text = serde_json::to_string(&spec).expect("serialises");

@@ -159,6 +159,7 @@ async fn context(client: kube::Client, fake: Fake) -> Arc<Context<Fake>> {
         region: Some("us-east-1".into()),
         endpoint_url: Some("http://127.0.0.1:9".into()),
         max_attempts: 1,
+        metrics: Default::default(),
     })
     .await
     .expect("region given");
@@ -167,6 +168,7 @@ async fn context(client: kube::Client, fake: Fake) -> Arc<Context<Fake>> {
         namespaces: Namespaces::new(client.clone(), Duration::from_secs(60)),
         instance_id: "test".into(),
         default_deletion_policy: DeletionPolicy::Delete,
+        telemetry: Default::default(),
     });
     Arc::new(Context::new(client, env, fake, Settings::default()))
 }
@@ -300,5 +302,15 @@ async fn absent_resource_is_created_with_its_identity_recorded_first() {
     assert_eq!(
         *ctx.external.calls.lock().unwrap_or_else(|p| p.into_inner()),
         ["create"]
-    );
+    ); // The context's own metrics (no globals): one reconcile, its one error counted once.
+    let text = ctx.env.telemetry.metrics.encode().expect("encodes");
+    for want in [
+        "ecs_operator_reconciles_total{kind=\"EcrRepository\"} 1".to_string(),
+        format!(
+            "ecs_operator_reconcile_errors_total{{kind=\"EcrRepository\",reason=\"{}\"}} 1",
+            reason::RECONCILE_ERROR
+        ),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
 }

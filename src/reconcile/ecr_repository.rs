@@ -13,14 +13,18 @@ use crate::aws::tags::{TagService, TagTarget};
 managed_kind!(EcrRepository);
 
 /// ECR-backed implementation of the four verbs.
-pub struct EcrRepositories;
+#[derive(Default)]
+pub struct EcrRepositories {
+    /// Which policies recent observes found, so absent ones are not read every time.
+    reads: ecr::PolicyReads,
+}
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(super::run::<EcrRepository, _>(
         shared.client,
         shared.env,
-        EcrRepositories,
+        EcrRepositories::default(),
         shared.settings,
     ))
 }
@@ -55,7 +59,7 @@ impl External<EcrRepository> for EcrRepositories {
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
-        Ok(ecr::observe(&aws.ecr, d).await?)
+        Ok(ecr::observe(&aws.ecr, d, &self.reads).await?)
     }
 
     fn observed_tags(&self, observed: &ObservedRepository) -> BTreeMap<String, String> {
@@ -78,7 +82,9 @@ impl External<EcrRepository> for EcrRepositories {
         obj: &EcrRepository,
         aws: &AwsClients,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
-        Ok(ecr::observe(&aws.ecr, &desired(obj)).await?.map(|o| o.tags))
+        Ok(ecr::observe(&aws.ecr, &desired(obj), &self.reads)
+            .await?
+            .map(|o| o.tags))
     }
 
     fn diff(&self, d: &ecr::DesiredRepository, observed: &ObservedRepository) -> Vec<Change> {

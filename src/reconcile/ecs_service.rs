@@ -11,16 +11,16 @@ use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
 use super::rollout;
-use super::{Changes, DeleteOutcome, Describe, Error, External, Managed, Readiness};
+use super::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
-use crate::aws::ecs_service::{self as mapping, Change, DesiredService, ObservedService};
+use crate::aws::ecs_service::{self as mapping, DesiredService, ObservedService};
 use crate::aws::ecs_service_io as io;
-use crate::aws::ecs_tags;
 use crate::aws::errors::AwsError;
+use crate::aws::tags::{TagService, TagTarget};
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
@@ -54,6 +54,37 @@ pub struct EcsServices {
     /// How long a batched answer serves a steady service: the resync period, so that every
     /// service's resync within one period finds the answer a peer's call brought.
     window: Duration,
+}
+
+/// The kind registry's start (`crate::kinds`).
+pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(async move {
+        // A service follows its references: a new TaskDefinition revision or a cluster becoming
+        // Ready reconciles the services that point at them.
+        let crate::kinds::Shared {
+            client,
+            env,
+            settings,
+        } = shared;
+        let td_api = super::tolerant::related_stream::<TaskDefinition>(&client, &settings);
+        let cluster_api = super::tolerant::related_stream::<EcsCluster>(&client, &settings);
+        let peers = Arc::new(OnceLock::new());
+        super::run_with::<EcsService, _, _>(
+            client.clone(),
+            env,
+            EcsServices::new(client, peers.clone()).with_resync(settings.resync),
+            settings,
+            move |controller| {
+                let store = controller.store();
+                let store2 = store.clone();
+                let _ = peers.set(store.clone());
+                controller
+                    .watches_stream(td_api, move |td| dependents(&store, &td))
+                    .watches_stream(cluster_api, move |c| dependents(&store2, &c))
+            },
+        )
+        .await
+    })
 }
 
 impl EcsServices {
@@ -114,26 +145,24 @@ pub struct Desired {
 /// What `diff` finds for a service: the mapping's changes plus a pending restart.
 #[derive(Debug, PartialEq)]
 pub struct ServiceChanges {
-    pub changes: Vec<Change>,
+    /// Spec fields UpdateService must send.
+    pub fields: mapping::Fields,
     pub restart: Option<String>,
 }
 
 impl Changes for ServiceChanges {
     fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.restart.is_none()
+        self.fields.is_empty() && self.restart.is_none()
     }
     fn describe(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.changes.iter().map(Change::describe).collect();
+        let mut out = Vec::new();
+        if !self.fields.is_empty() {
+            out.push(mapping::describe(&self.fields));
+        }
         if let Some(r) = &self.restart {
             out.push(format!("restart requested ({r})"));
         }
         out
-    }
-}
-
-impl Describe for Change {
-    fn describe(&self) -> String {
-        Change::describe(self)
     }
 }
 
@@ -339,8 +368,8 @@ impl External<EcsService> for EcsServices {
                     owner_tags
                         .iter()
                         .map(|(k, v)| crate::api::task_definition::Tag {
-                            key: Some(k.clone()),
-                            value: Some(v.clone()),
+                            key: k.clone(),
+                            value: v.clone(),
                         }),
                 );
         }
@@ -367,6 +396,17 @@ impl External<EcsService> for EcsServices {
         observed.tags.clone()
     }
 
+    fn tag_target(&self, observed: &ObservedService) -> Option<TagTarget> {
+        Some(TagTarget {
+            service: TagService::Ecs,
+            arn: observed.arn.clone()?,
+        })
+    }
+
+    fn desired_tags(&self, d: &Desired) -> BTreeMap<String, String> {
+        mapping::desired_tags(&d.service)
+    }
+
     async fn current_tags(
         &self,
         obj: &EcsService,
@@ -382,7 +422,7 @@ impl External<EcsService> for EcsServices {
 
     fn diff(&self, d: &Desired, observed: &ObservedService) -> ServiceChanges {
         ServiceChanges {
-            changes: mapping::diff(&d.rollout.service(&d.service, observed), observed),
+            fields: mapping::diff(&d.rollout.service(&d.service, observed), observed),
             restart: d.restart.clone(),
         }
     }
@@ -411,15 +451,12 @@ impl External<EcsService> for EcsServices {
         let service = d.rollout.service(&d.service, observed).into_owned();
         d.service = service;
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        let arn = observed.arn.as_deref().unwrap_or_default();
-        for change in &changes.changes {
-            match change {
-                Change::UpdateService { fields } => {
-                    io::update(&aws.ecs, mapping::update_request(&d.service, fields)?).await?;
-                }
-                Change::AddTags(tags) => ecs_tags::tag(&aws.ecs, arn, tags).await?,
-                Change::RemoveTags(keys) => ecs_tags::untag(&aws.ecs, arn, keys).await?,
-            }
+        if !changes.fields.is_empty() {
+            io::update(
+                &aws.ecs,
+                mapping::update_request(&d.service, &changes.fields)?,
+            )
+            .await?;
         }
         if changes.restart.is_some() {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;

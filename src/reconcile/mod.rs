@@ -325,6 +325,8 @@ pub struct Environment {
     pub instance_id: String,
     /// Deletion policy when neither the spec nor the namespace sets one.
     pub default_deletion_policy: DeletionPolicy,
+    /// Metrics and health state of the process.
+    pub telemetry: crate::runtime::Telemetry,
 }
 
 /// Driver settings shared by all kinds.
@@ -467,7 +469,8 @@ pub async fn run_with<K, E, F>(
     let controller = Controller::for_stream(objects, store)
         .with_config(controller::Config::default().concurrency(concurrency));
     // /readyz waits for this cache; /metrics counts its objects by condition.
-    let synced = crate::runtime::track_controller(controller.store(), K::conditions);
+    let synced =
+        crate::runtime::track_controller(&ctx.env.telemetry, controller.store(), K::conditions);
     let run = configure(controller)
         .shutdown_on_signal()
         .run(reconcile::<K, E>, error_policy::<K, E>, ctx)
@@ -494,7 +497,10 @@ fn error_policy<K: Managed, E: External<K>>(
     err: &Error,
     ctx: Arc<Context<E>>,
 ) -> Action {
-    crate::runtime::metrics::count_reconcile_error(&K::kind(&()), err.reason());
+    ctx.env
+        .telemetry
+        .metrics
+        .count_reconcile_error(&K::kind(&()), err.reason());
     let delay = ctx.next_backoff(&key_of(obj.as_ref()), err.class());
     warn!(object = %key_of(obj.as_ref()), error = %err, ?delay, "reconcile failed");
     Action::requeue(delay)
@@ -506,7 +512,7 @@ pub async fn reconcile<K: Managed, E: External<K>>(
     obj: Arc<K>,
     ctx: Arc<Context<E>>,
 ) -> Result<Action, Error> {
-    let _timer = crate::runtime::metrics::ReconcileTimer::start(&K::kind(&()));
+    let _timer = ctx.env.telemetry.metrics.reconcile_timer(&K::kind(&()));
     let key = key_of(obj.as_ref());
     if obj.meta().deletion_timestamp.is_some() {
         return finalize(obj.as_ref(), &ctx, &key).await;
@@ -1124,7 +1130,10 @@ async fn handle_error<K: Managed, E: External<K>>(
         ErrorClass::Environment => conditions::environment_message(err.reason(), &err.to_string()),
         _ => err.to_string(),
     };
-    crate::runtime::metrics::count_reconcile_error(&K::kind(&()), err.reason());
+    ctx.env
+        .telemetry
+        .metrics
+        .count_reconcile_error(&K::kind(&()), err.reason());
     warn!(object = %key, error = %message, ?class, "reconcile error");
     publish(
         ctx,

@@ -7,8 +7,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
-use super::metrics;
+use super::{Telemetry, metrics};
 use crate::api::common::Condition;
 
 /// What `/readyz` reports. Pure, so the state machine is tested without a server.
@@ -67,12 +67,6 @@ struct Cache {
 pub struct Health {
     standby: AtomicBool,
     caches: Mutex<Vec<Cache>>,
-}
-
-/// The process-global health state.
-pub fn health() -> &'static Health {
-    static HEALTH: OnceLock<Health> = OnceLock::new();
-    HEALTH.get_or_init(Health::default)
 }
 
 impl Health {
@@ -124,6 +118,7 @@ impl Health {
 /// (`tokio::join!` polls each once before any can finish its initial list), so no controller
 /// can report ready before every other one has registered.
 pub fn track_controller<K>(
+    telemetry: &Telemetry,
     store: Store<K>,
     conditions: fn(&K) -> &[Condition],
 ) -> Pin<Box<dyn Future<Output = ()> + Send>>
@@ -131,13 +126,14 @@ where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
     let kind = K::kind(&()).into_owned();
-    let index = health().register_cache(&kind);
-    metrics::metrics().track_objects(store.clone(), conditions);
+    let health = telemetry.health.clone();
+    let index = health.register_cache(&kind);
+    telemetry.metrics.track_objects(store.clone(), conditions);
     Box::pin(async move {
         // Err: the controller stopped before its first list; nothing to report.
         if store.wait_until_ready().await.is_ok() {
             debug!(%kind, "controller cache synced");
-            health().mark_synced(index);
+            health.mark_synced(index);
         }
         std::future::pending::<()>().await;
     })
@@ -167,7 +163,7 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (e.g. `0.0.0.0:8080`, or `127.0.0.1:0` for any free port) and serves in
     /// the background. Logs the bound address.
-    pub async fn start(addr: &str) -> Result<Self, ServerError> {
+    pub async fn start(addr: &str, telemetry: &Telemetry) -> Result<Self, ServerError> {
         let bind_error = |source| ServerError::Bind {
             addr: addr.to_string(),
             source,
@@ -176,7 +172,7 @@ impl Server {
         let bound = listener.local_addr().map_err(bind_error)?;
         info!("serving metrics and health on {bound}");
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, stopped));
+        let task = tokio::spawn(accept_loop(listener, stopped, telemetry.clone()));
         Ok(Self {
             addr: bound,
             stop,
@@ -195,14 +191,22 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+    telemetry: Telemetry,
+) {
     loop {
         tokio::select! {
             _ = stopped.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    let telemetry = telemetry.clone();
                     tokio::spawn(async move {
-                        let service = hyper::service::service_fn(handle);
+                        let service = hyper::service::service_fn(|req| {
+                            let telemetry = telemetry.clone();
+                            async move { handle(req, &telemetry) }
+                        });
                         if let Err(e) = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
                             .await
@@ -221,14 +225,14 @@ async fn accept_loop(listener: TcpListener, mut stopped: watch::Receiver<bool>) 
     }
 }
 
-async fn handle<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+fn handle<B>(req: Request<B>, telemetry: &Telemetry) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(match req.uri().path() {
         "/healthz" | "/livez" => text(StatusCode::OK, "ok".into()),
         "/readyz" => {
-            let readiness = health().readiness();
+            let readiness = telemetry.health.readiness();
             text(readiness.status(), readiness.body())
         }
-        "/metrics" => match metrics::metrics().encode() {
+        "/metrics" => match telemetry.metrics.encode() {
             Ok(body) => {
                 let mut resp = Response::new(Full::new(Bytes::from(body)));
                 resp.headers_mut().insert(

@@ -18,8 +18,7 @@ use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::health::health;
-use super::metrics::metrics;
+use super::Telemetry;
 
 /// Leader-election settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,7 +124,10 @@ pub struct Election {
 
 impl Election {
     /// Creates the Lease if needed and starts competing for it in the background.
-    pub async fn start(config: &LeaderElectionConfig) -> Result<Self, LeaderError> {
+    pub async fn start(
+        config: &LeaderElectionConfig,
+        telemetry: &Telemetry,
+    ) -> Result<Self, LeaderError> {
         if config.lease_seconds < 2 {
             return Err(LeaderError::LeaseTooShort(config.lease_seconds));
         }
@@ -155,12 +157,12 @@ impl Election {
             .build()
             .await
             .map_err(lease_error)?;
-        health().set_standby(true);
-        metrics().set_leader(false);
+        telemetry.health.set_standby(true);
+        telemetry.metrics.set_leader(false);
         info!(%lease, identity = %config.identity, "standby: waiting to acquire the leader lease");
         let (role_tx, role) = watch::channel(Role::Standby);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(elect(manager, role_tx, stopped, lease));
+        let task = tokio::spawn(elect(manager, role_tx, stopped, lease, telemetry.clone()));
         Ok(Self {
             role,
             stop,
@@ -224,6 +226,7 @@ async fn elect(
     role_tx: watch::Sender<Role>,
     mut stopped: watch::Receiver<bool>,
     lease: String,
+    telemetry: Telemetry,
 ) {
     let mut role = Role::Standby;
     let mut retry = Duration::from_millis(500);
@@ -237,7 +240,7 @@ async fn elect(
                         Err(e) => warn!(%lease, error = %e, "could not release the leader lease"),
                     }
                 }
-                metrics().set_leader(false);
+                telemetry.metrics.set_leader(false);
                 return;
             }
             outcome = manager.changed() => outcome.map_err(|e| e.to_string()),
@@ -256,12 +259,12 @@ async fn elect(
         match &next {
             Role::Leader => {
                 info!(%lease, "acquired the leader lease: this replica leads");
-                health().set_standby(false);
-                metrics().set_leader(true);
+                telemetry.health.set_standby(false);
+                telemetry.metrics.set_leader(true);
             }
             Role::Lost(why) => {
                 warn!(%lease, reason = %why, "lost the leader lease");
-                metrics().set_leader(false);
+                telemetry.metrics.set_leader(false);
             }
             Role::Standby => {}
         }

@@ -8,7 +8,7 @@
 //! - `leader`: 1 while this replica runs the controllers, 0 on standby
 
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kube::Resource;
@@ -65,7 +65,7 @@ fn duration_histogram() -> Histogram {
 /// (condition type, status) of every condition of every cached object of one kind.
 type ConditionSnapshot = Box<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
-/// The operator's metrics. Use [`metrics()`] for the process-global instance.
+/// The operator's metrics: one instance per process, reached through [`super::Telemetry`].
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<KindLabels, Counter>,
@@ -148,26 +148,13 @@ impl Default for Metrics {
     }
 }
 
-/// The process-global metrics.
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::default)
-}
-
 /// Measures one reconcile: counted when started, its duration observed when dropped (also when
 /// the reconcile returns early with `?` or is cancelled).
 #[must_use = "the reconcile is measured until the timer is dropped"]
 pub struct ReconcileTimer {
-    metrics: &'static Metrics,
+    metrics: Arc<Metrics>,
     labels: KindLabels,
     start: Instant,
-}
-
-impl ReconcileTimer {
-    /// Starts timing a reconcile of `kind` in the global metrics.
-    pub fn start(kind: &str) -> Self {
-        metrics().reconcile_timer(kind)
-    }
 }
 
 impl Drop for ReconcileTimer {
@@ -179,17 +166,13 @@ impl Drop for ReconcileTimer {
     }
 }
 
-/// Counts a reconcile error of `kind` with its condition reason in the global metrics.
-pub fn count_reconcile_error(kind: &str, reason: &str) {
-    metrics().count_reconcile_error(kind, reason);
-}
-
 impl Metrics {
-    pub fn reconcile_timer(&'static self, kind: &str) -> ReconcileTimer {
+    /// Starts measuring one reconcile of `kind`.
+    pub fn reconcile_timer(self: &Arc<Self>, kind: &str) -> ReconcileTimer {
         let labels = KindLabels { kind: kind.into() };
         self.reconciles.get_or_create(&labels).inc();
         ReconcileTimer {
-            metrics: self,
+            metrics: self.clone(),
             labels,
             start: Instant::now(),
         }
@@ -283,9 +266,9 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    fn leaked() -> &'static Metrics {
-        // Each test gets its own registry; the timer needs a 'static one.
-        Box::leak(Box::new(Metrics::default()))
+    fn leaked() -> Arc<Metrics> {
+        // Each test gets its own registry.
+        Arc::new(Metrics::default())
     }
 
     #[test]

@@ -4,12 +4,21 @@ pub mod health;
 pub mod leader;
 pub mod metrics;
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tracing::info;
 
 pub use health::track_controller;
+
+/// The process's metrics and health state, passed to everything that records into them (the
+/// reconcile context through `Environment`, the AWS call interceptor, the election, the
+/// server) instead of living in globals.
+#[derive(Clone, Debug, Default)]
+pub struct Telemetry {
+    pub metrics: Arc<metrics::Metrics>,
+    pub health: Arc<health::Health>,
+}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -68,35 +77,42 @@ pub enum RuntimeError {
 pub struct Process {
     server: health::Server,
     election: Option<leader::Election>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Process {
     /// Starts the health server, then (with leader election) waits to lead. `None` when a
     /// shutdown signal arrived while waiting: nothing to run.
-    pub async fn start(config: &RuntimeConfig) -> Result<Option<Self>, RuntimeError> {
-        let mut shutdown = shutdown_requested();
-        let server = health::Server::start(&config.metrics_bind_address).await?;
+    pub async fn start(
+        config: &RuntimeConfig,
+        telemetry: &Telemetry,
+    ) -> Result<Option<Self>, RuntimeError> {
+        let shutdown = shutdown_requested();
+        let server = health::Server::start(&config.metrics_bind_address, telemetry).await?;
         let Some(election_config) = &config.leader_election else {
-            metrics::metrics().set_leader(true);
+            telemetry.metrics.set_leader(true);
             return Ok(Some(Self {
                 server,
                 election: None,
+                shutdown,
             }));
         };
-        let mut election = match leader::Election::start(election_config).await {
+        let mut election = match leader::Election::start(election_config, telemetry).await {
             Ok(e) => e,
             Err(e) => {
                 server.stop().await;
                 return Err(e.into());
             }
         };
+        let mut waiting = shutdown.clone();
         let signalled = async move {
-            let _ = shutdown.wait_for(|s| *s).await;
+            let _ = waiting.wait_for(|s| *s).await;
         };
         match election.wait_for_leadership(signalled).await {
             Ok(true) => Ok(Some(Self {
                 server,
                 election: Some(election),
+                shutdown,
             })),
             Ok(false) => {
                 info!("shutdown requested while standby");
@@ -118,8 +134,9 @@ impl Process {
         let Self {
             server,
             mut election,
+            shutdown,
         } = self;
-        let result = if *shutdown_requested().borrow() {
+        let result = if *shutdown.borrow() {
             // The signal came before the controllers installed their own handlers.
             info!("shutdown requested before the controllers started");
             Ok(())
@@ -145,19 +162,15 @@ impl Process {
 
 /// Becomes true on the first SIGTERM or SIGINT. The controllers watch the signals themselves
 /// (`shutdown_on_signal`); this serves the parts around them, e.g. a standby waiting to lead.
+/// Called once per process, by [`Process::start`].
 fn shutdown_requested() -> watch::Receiver<bool> {
-    static SHUTDOWN: OnceLock<watch::Receiver<bool>> = OnceLock::new();
-    SHUTDOWN
-        .get_or_init(|| {
-            let (tx, rx) = watch::channel(false);
-            tokio::spawn(async move {
-                signal().await;
-                info!("shutdown signal received");
-                let _ = tx.send(true);
-            });
-            rx
-        })
-        .clone()
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        signal().await;
+        info!("shutdown signal received");
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 async fn signal() {
