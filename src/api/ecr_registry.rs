@@ -11,7 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, conditions_schema, free_form_object, list_map, list_set};
+use super::common::{
+    Condition, EcrTag, aws_enum, conditions_schema, free_form_object, list_map, list_set,
+};
 
 /// Registry-level ECR settings. Field names follow the ECR requests (PutReplicationConfiguration,
 /// PutRegistryScanningConfiguration, PutRegistryPolicy, CreatePullThroughCacheRule,
@@ -149,12 +151,10 @@ pub struct RepositoryFilter {
     pub filter_type: ReplicationFilterType,
 }
 
-/// Replication filter type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ReplicationFilterType {
-    #[serde(rename = "PREFIX_MATCH")]
-    PrefixMatch,
-}
+aws_enum!(
+    /// Replication filter type.
+    ReplicationFilterType { PrefixMatch = "PREFIX_MATCH" }
+);
 
 /// Registry scanning configuration.
 #[skip_serializing_none]
@@ -168,23 +168,10 @@ pub struct RegistryScanningConfiguration {
     pub rules: Option<Vec<RegistryScanningRule>>,
 }
 
-/// Scan type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ScanType {
-    #[serde(rename = "BASIC")]
-    Basic,
-    #[serde(rename = "ENHANCED")]
-    Enhanced,
-}
-
-impl ScanType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Basic => "BASIC",
-            Self::Enhanced => "ENHANCED",
-        }
-    }
-}
+aws_enum!(
+    /// Scan type.
+    ScanType { Basic = "BASIC", Enhanced = "ENHANCED" }
+);
 
 /// One scanning rule: how often, for which repositories.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -197,26 +184,10 @@ pub struct RegistryScanningRule {
     pub repository_filters: Vec<ScanningRepositoryFilter>,
 }
 
-/// Scan frequency.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ScanFrequency {
-    #[serde(rename = "SCAN_ON_PUSH")]
-    ScanOnPush,
-    #[serde(rename = "CONTINUOUS_SCAN")]
-    ContinuousScan,
-    #[serde(rename = "MANUAL")]
-    Manual,
-}
-
-impl ScanFrequency {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ScanOnPush => "SCAN_ON_PUSH",
-            Self::ContinuousScan => "CONTINUOUS_SCAN",
-            Self::Manual => "MANUAL",
-        }
-    }
-}
+aws_enum!(
+    /// Scan frequency.
+    ScanFrequency { ScanOnPush = "SCAN_ON_PUSH", ContinuousScan = "CONTINUOUS_SCAN", Manual = "MANUAL" }
+);
 
 /// A scanning repository filter.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -232,12 +203,10 @@ pub struct ScanningRepositoryFilter {
     pub filter_type: ScanningFilterType,
 }
 
-/// Scanning filter type.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ScanningFilterType {
-    #[serde(rename = "WILDCARD")]
-    Wildcard,
-}
+aws_enum!(
+    /// Scanning filter type.
+    ScanningFilterType { Wildcard = "WILDCARD" }
+);
 
 /// A pull-through cache rule (CreatePullThroughCacheRule).
 #[skip_serializing_none]
@@ -282,7 +251,7 @@ pub struct RepositoryCreationTemplate {
     /// Encryption of the created repositories. Default AES256.
     pub encryption_configuration: Option<TemplateEncryptionConfiguration>,
     /// Tags put on the created repositories, spelled `Key`/`Value` as the ECR API does.
-    pub resource_tags: Option<Vec<super::ecr_repository::Tag>>,
+    pub resource_tags: Option<Vec<EcrTag>>,
     /// Tag mutability of the created repositories. Default MUTABLE.
     pub image_tag_mutability: Option<super::ecr_repository::ImageTagMutability>,
     /// Tag filters exempt from the mutability setting.
@@ -300,28 +269,10 @@ pub struct RepositoryCreationTemplate {
     pub custom_role_arn: Option<String>,
 }
 
-/// What a repository creation template is used for.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
-)]
-pub enum AppliedFor {
-    #[serde(rename = "PULL_THROUGH_CACHE")]
-    PullThroughCache,
-    #[serde(rename = "REPLICATION")]
-    Replication,
-    #[serde(rename = "CREATE_ON_PUSH")]
-    CreateOnPush,
-}
-
-impl AppliedFor {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PullThroughCache => "PULL_THROUGH_CACHE",
-            Self::Replication => "REPLICATION",
-            Self::CreateOnPush => "CREATE_ON_PUSH",
-        }
-    }
-}
+aws_enum!(
+    /// What a repository creation template is used for.
+    AppliedFor { PullThroughCache = "PULL_THROUGH_CACHE", Replication = "REPLICATION", CreateOnPush = "CREATE_ON_PUSH" }
+);
 
 /// Encryption of repositories made from a template.
 #[skip_serializing_none]

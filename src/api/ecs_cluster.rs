@@ -338,14 +338,10 @@ pub struct ManagedInstancesProvider {
     pub propagate_tags: Option<PropagateManagedInstancesTags>,
 }
 
-/// Whether the capacity provider's tags reach the instances.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum PropagateManagedInstancesTags {
-    #[serde(rename = "CAPACITY_PROVIDER")]
-    CapacityProvider,
-    #[serde(rename = "NONE")]
-    None,
-}
+aws_enum!(
+    /// Whether the capacity provider's tags reach the instances.
+    PropagateManagedInstancesTags { CapacityProvider = "CAPACITY_PROVIDER", None = "NONE" }
+);
 
 /// The instance launch template of a Managed Instances capacity provider.
 #[skip_serializing_none]
@@ -392,23 +388,15 @@ pub struct ManagedInstancesStorageConfiguration {
     pub storage_size_gib: Option<i32>,
 }
 
-/// Instance monitoring.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ManagedInstancesMonitoring {
-    #[serde(rename = "BASIC")]
-    Basic,
-    #[serde(rename = "DETAILED")]
-    Detailed,
-}
+aws_enum!(
+    /// Instance monitoring.
+    ManagedInstancesMonitoring { Basic = "BASIC", Detailed = "DETAILED" }
+);
 
-/// Purchase option of Managed Instances.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum CapacityOptionType {
-    #[serde(rename = "ON_DEMAND")]
-    OnDemand,
-    #[serde(rename = "SPOT")]
-    Spot,
-}
+aws_enum!(
+    /// Purchase option of Managed Instances.
+    CapacityOptionType { OnDemand = "ON_DEMAND", Spot = "SPOT" }
+);
 
 /// Instance attributes ECS chooses instance types by (EC2 attribute-based selection).
 #[skip_serializing_none]

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::AwsError;
 use super::errors::from_sdk;
 use super::policy;
+use crate::api::common::AwsEnum;
 use crate::api::ecr_registry::*;
 use crate::api::ecr_repository::{
     EncryptionType, ExclusionFilterType, ImageTagMutability, ImageTagMutabilityExclusionFilter, Tag,
@@ -470,19 +471,16 @@ pub fn replication_from_sdk(r: &ecr::ReplicationConfiguration) -> ReplicationCon
 }
 
 pub fn scanning_from_sdk(s: &ecr::RegistryScanningConfiguration) -> RegistryScanningConfiguration {
-    let scan_type = match s.scan_type() {
-        Some(ecr::ScanType::Enhanced) => ScanType::Enhanced,
-        _ => ScanType::Basic,
-    };
+    let scan_type = s
+        .scan_type()
+        .and_then(|t| ScanType::from_aws(t.as_str()))
+        .unwrap_or(ScanType::Basic);
     let rules: Vec<RegistryScanningRule> = s
         .rules()
         .iter()
         .map(|r| RegistryScanningRule {
-            scan_frequency: match r.scan_frequency() {
-                ecr::ScanFrequency::ScanOnPush => ScanFrequency::ScanOnPush,
-                ecr::ScanFrequency::ContinuousScan => ScanFrequency::ContinuousScan,
-                _ => ScanFrequency::Manual,
-            },
+            scan_frequency: ScanFrequency::from_aws(r.scan_frequency().as_str())
+                .unwrap_or(ScanFrequency::Manual),
             repository_filters: r
                 .repository_filters()
                 .iter()
@@ -514,29 +512,16 @@ pub fn template_from_sdk(t: &ecr::RepositoryCreationTemplate) -> RepositoryCreat
     let applied_for = t
         .applied_for()
         .iter()
-        .filter_map(|a| match a {
-            ecr::RctAppliedFor::PullThroughCache => Some(AppliedFor::PullThroughCache),
-            ecr::RctAppliedFor::Replication => Some(AppliedFor::Replication),
-            ecr::RctAppliedFor::CreateOnPush => Some(AppliedFor::CreateOnPush),
-            _ => None,
-        })
+        .filter_map(|a| AppliedFor::from_aws(a.as_str()))
         .collect();
-    let mutability = t.image_tag_mutability().map(|m| match m {
-        ecr::ImageTagMutability::Immutable => ImageTagMutability::Immutable,
-        ecr::ImageTagMutability::ImmutableWithExclusion => {
-            ImageTagMutability::ImmutableWithExclusion
-        }
-        ecr::ImageTagMutability::MutableWithExclusion => ImageTagMutability::MutableWithExclusion,
-        _ => ImageTagMutability::Mutable,
-    });
+    let mutability = t
+        .image_tag_mutability()
+        .and_then(|m| ImageTagMutability::from_aws(m.as_str()));
     let encryption = t
         .encryption_configuration()
         .map(|e| TemplateEncryptionConfiguration {
-            encryption_type: match e.encryption_type() {
-                ecr::EncryptionType::Kms => EncryptionType::Kms,
-                ecr::EncryptionType::KmsDsse => EncryptionType::KmsDsse,
-                _ => EncryptionType::Aes256,
-            },
+            encryption_type: EncryptionType::from_aws(e.encryption_type().as_str())
+                .unwrap_or(EncryptionType::Aes256),
             kms_key: e.kms_key().map(str::to_string),
         });
     RepositoryCreationTemplate {
