@@ -14,9 +14,11 @@ use super::rollout;
 use super::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
+use crate::api::ecs_service::ServiceAutoScaling;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
+use crate::aws::autoscaling::{self, ScalingChange};
 use crate::aws::ecs_service::{self as mapping, DesiredService, ObservedService};
 use crate::aws::ecs_service_io as io;
 use crate::aws::errors::AwsError;
@@ -140,6 +142,11 @@ pub struct Desired {
     pub restart: Option<String>,
     /// Failed rollouts not to deploy again.
     pub rollout: rollout::Memory,
+    /// spec.autoScaling.
+    pub auto_scaling: Option<ServiceAutoScaling>,
+    /// Application Auto Scaling is read (and converged) only while the spec has the block or
+    /// the status shows it had: no calls for services that never used it.
+    pub scaling_managed: bool,
 }
 
 /// What `diff` finds for a service: the mapping's changes plus a pending restart.
@@ -148,11 +155,13 @@ pub struct ServiceChanges {
     /// Spec fields UpdateService must send.
     pub fields: mapping::Fields,
     pub restart: Option<String>,
+    /// Application Auto Scaling calls (spec.autoScaling).
+    pub scaling: Vec<ScalingChange>,
 }
 
 impl Changes for ServiceChanges {
     fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.restart.is_none()
+        self.fields.is_empty() && self.restart.is_none() && self.scaling.is_empty()
     }
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -162,6 +171,7 @@ impl Changes for ServiceChanges {
         if let Some(r) = &self.restart {
             out.push(format!("restart requested ({r})"));
         }
+        out.extend(self.scaling.iter().map(ScalingChange::describe));
         out
     }
 }
@@ -377,6 +387,8 @@ impl External<EcsService> for EcsServices {
             service,
             restart,
             rollout: rollout::Memory::of(obj),
+            auto_scaling: obj.spec.auto_scaling.clone(),
+            scaling_managed: scaling_managed(obj),
         })
     }
 
@@ -389,7 +401,14 @@ impl External<EcsService> for EcsServices {
         let svc = self
             .describe(aws, &d.service.cluster, &d.service.service_name)
             .await?;
-        Ok(svc.as_ref().map(mapping::observed_from))
+        let mut observed = svc.as_ref().map(mapping::observed_from);
+        if d.scaling_managed
+            && let Some(o) = observed.as_mut()
+        {
+            let rid = scaling_resource(o, d);
+            o.scaling = Some(autoscaling::observe(&aws.autoscaling, &rid).await?);
+        }
+        Ok(observed)
     }
 
     fn observed_tags(&self, observed: &ObservedService) -> BTreeMap<String, String> {
@@ -424,6 +443,10 @@ impl External<EcsService> for EcsServices {
         ServiceChanges {
             fields: mapping::diff(&d.rollout.service(&d.service, observed), observed),
             restart: d.restart.clone(),
+            scaling: match (&observed.scaling, d.scaling_managed) {
+                (Some(o), true) => autoscaling::diff(d.auto_scaling.as_ref(), o),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -462,6 +485,16 @@ impl External<EcsService> for EcsServices {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
             d.restart = None;
         }
+        if !changes.scaling.is_empty() {
+            let rid = scaling_resource(observed, d);
+            autoscaling::apply(
+                &aws.autoscaling,
+                &rid,
+                d.auto_scaling.as_ref(),
+                &changes.scaling,
+            )
+            .await?;
+        }
         // A peer's batch may have kept an answer from before these writes.
         self.forget(aws, &d.service.cluster, &d.service.service_name);
         Ok(())
@@ -473,6 +506,10 @@ impl External<EcsService> for EcsServices {
             return Ok(DeleteOutcome::Deleted);
         };
         let (cluster, name) = (&cluster, &name);
+        // The scalable target goes first: it would scale the draining service back up.
+        if scaling_managed(obj) {
+            autoscaling::remove(&aws.autoscaling, &autoscaling::resource_id(cluster, name)).await?;
+        }
         self.forget(aws, cluster, name);
         let Some(svc) = self.describe(aws, cluster, name).await? else {
             return Ok(DeleteOutcome::Deleted);
@@ -505,6 +542,10 @@ impl External<EcsService> for EcsServices {
         fields.insert("failedRollout".into(), json!(failed));
         let name = obj.metadata.name.as_deref().unwrap_or_default();
         fields.insert("selector".into(), json!(scale_selector(name)));
+        fields.insert(
+            "autoScaling".into(),
+            autoscaling::status_value(observed.scaling.as_ref()),
+        );
         fields
     }
 
@@ -530,6 +571,21 @@ impl External<EcsService> for EcsServices {
             )],
         }
     }
+}
+
+/// True while the spec has autoScaling, or the status shows the target is still registered.
+fn scaling_managed(obj: &EcsService) -> bool {
+    obj.spec.auto_scaling.is_some()
+        || obj
+            .status
+            .as_ref()
+            .is_some_and(|s| s.auto_scaling.is_some())
+}
+
+/// The scalable target's resource ID, from the cluster ECS reports (or the spec's).
+fn scaling_resource(o: &ObservedService, d: &Desired) -> String {
+    let cluster = o.cluster_arn.as_deref().unwrap_or(&d.service.cluster);
+    autoscaling::resource_id(cluster, &d.service.service_name)
 }
 
 fn reason_in_progress(why: &'static str) -> &'static str {
