@@ -459,7 +459,13 @@ impl External<EcsService> for EcsServices {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
+        // Auto scaled: start at minCapacity rather than AWS's default; the count is never
+        // written again.
+        let mut service = std::borrow::Cow::Borrowed(&d.service);
+        if let (None, Some(a)) = (d.service.spec.desired_count, &d.auto_scaling) {
+            service.to_mut().spec.desired_count = Some(a.min_capacity);
+        }
+        Ok(io::create(&aws.ecs, mapping::create_input(&service, &token)?).await?)
     }
 
     async fn update(
