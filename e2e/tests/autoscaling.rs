@@ -7,6 +7,9 @@ use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::EcsService;
 use serde_json::{Value, json};
 
+/// A scheduled action: (name, schedule, timezone, min, max).
+type Action = (String, String, Option<String>, Option<i32>, Option<i32>);
+
 /// What Application Auto Scaling holds for one service.
 #[derive(Debug, PartialEq)]
 struct Scaling {
@@ -15,7 +18,7 @@ struct Scaling {
     /// (policy name, policy type), sorted.
     policies: Vec<(String, String)>,
     /// (action name, schedule, timezone, min, max).
-    actions: Vec<(String, String, Option<String>, Option<i32>, Option<i32>)>,
+    actions: Vec<Action>,
 }
 
 async fn scaling(aas: &aws_sdk_applicationautoscaling::Client, rid: &str) -> Result<Scaling> {

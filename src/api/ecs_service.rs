@@ -43,13 +43,13 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
     printcolumn(name = "Running", type_ = "integer", json_path = ".status.runningCount"),
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingCount"),
     printcolumn(name = "Rollout", type_ = "string", json_path = ".status.rolloutState"),
-    printcolumn(name = "Min", type_ = "integer", json_path = ".status.autoScaling.minCapacity"),
-    printcolumn(name = "Max", type_ = "integer", json_path = ".status.autoScaling.maxCapacity"),
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(name = "Min", type_ = "integer", json_path = ".status.autoScaling.minCapacity"),
+    printcolumn(name = "Max", type_ = "integer", json_path = ".status.autoScaling.maxCapacity"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     printcolumn(
         name = "Reason",
