@@ -517,7 +517,10 @@ fn chart_with_renamed_crds(group: &str) -> Result<(PathBuf, Vec<String>)> {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&crd)?);
     }
-    ensure!(names.len() == 4, "chart CRDs: {names:?}");
+    ensure!(
+        names.len() == ecs_operator::kinds::crds().len(),
+        "chart CRDs: {names:?}"
+    );
     std::fs::write(dir.join("crds/ecs.operator.dev.yaml"), out)?;
     Ok((dir, names))
 }
