@@ -191,12 +191,13 @@ async fn readyz_waits_until_every_cache_has_synced() -> Result<()> {
     let path = dir.join("role-full.json");
     std::fs::write(
         &path,
-        role(&[
-            "ecrrepositories",
-            "taskdefinitions",
-            "ecsclusters",
-            "ecsservices",
-        ]),
+        // Every kind of the registry (EcsService included).
+        role(
+            &ecs_operator::kinds::plurals()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ),
     )?;
     let out = env
         .kubectl(&["apply", "-f", &path.to_string_lossy()])
