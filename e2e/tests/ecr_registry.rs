@@ -345,3 +345,57 @@ async fn deleting_with_retain_leaves_the_registry_settings() -> Result<()> {
     ecr.delete_registry_policy().send().await?;
     env.cleanup::<EcrRegistry>().await
 }
+
+#[tokio::test]
+async fn an_observe_only_object_never_owns_or_writes() -> Result<()> {
+    let env = TestEnv::new("ecrreg-observe").await?;
+    let region = "sa-east-1";
+    let ecr = ecr_in(region).await;
+    let watcher = unique("watcher");
+    let owner = unique("owner");
+    // Older, but observe-only: it mirrors and never takes the registry.
+    let observe = json!({"region": region, "managementPolicy": "ObserveOnly", "deletionPolicy": "Delete",
+        "scanningConfiguration": scanning("ENHANCED", "CONTINUOUS_SCAN", "*")});
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", &watcher, &observe))
+        .await?;
+    env.wait_condition::<EcrRegistry>(&watcher, "Synced", "True", Some("ObserveOnly"))
+        .await?;
+    ensure!(
+        registry(&ecr).await? == defaults(),
+        "observe-only wrote to AWS"
+    );
+    let full = json!({"region": region, "deletionPolicy": "Delete",
+        "scanningConfiguration": scanning("BASIC", "SCAN_ON_PUSH", "app-*")});
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", &owner, &full))
+        .await?;
+    env.wait_condition::<EcrRegistry>(&owner, "Synced", "True", Some("ReconcileSuccess"))
+        .await?;
+    let owners = Registry {
+        scan_rules: vec![("SCAN_ON_PUSH".into(), vec!["app-*".into()])],
+        ..defaults()
+    };
+    ensure!(
+        registry(&ecr).await? == owners,
+        "{:?}",
+        registry(&ecr).await?
+    );
+    // The observer reports the difference and changes nothing; deleting it touches nothing.
+    let seen = env
+        .wait_for("the observer to see the owner's settings", || async {
+            let o = env.api::<EcrRegistry>().get(&watcher).await?;
+            let m = condition_message(&o, "Synced");
+            Ok(m.contains("differs").then_some(m))
+        })
+        .await?;
+    ensure!(seen.contains("scanning"), "{seen}");
+    env.delete::<EcrRegistry>(&watcher).await?;
+    env.wait_gone::<EcrRegistry>(&watcher).await?;
+    ensure!(
+        registry(&ecr).await? == owners,
+        "deleting an observer changed AWS"
+    );
+    env.delete::<EcrRegistry>(&owner).await?;
+    env.wait_gone::<EcrRegistry>(&owner).await?;
+    ensure!(registry(&ecr).await? == defaults());
+    env.cleanup::<EcrRegistry>().await
+}

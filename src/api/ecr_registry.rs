@@ -18,7 +18,7 @@ use super::common::{
 /// Registry-level ECR settings. Field names follow the ECR requests (PutReplicationConfiguration,
 /// PutRegistryScanningConfiguration, PutRegistryPolicy, CreatePullThroughCacheRule,
 /// CreateRepositoryCreationTemplate). Only one EcrRegistry may own a registry (region and
-/// namespace role): the oldest (creationTimestamp, then uid) the operator sees; others report
+/// namespace role): the oldest the operator sees (creationTimestamp; in the same second the one already Synced; then uid); others report
 /// `OwnedByAnother` and change nothing.
 #[skip_serializing_none]
 #[allow(clippy::duplicated_attributes)]

@@ -69,18 +69,22 @@ fn waiting(store: &Store<EcrRegistry>, changed: &EcrRegistry) -> Vec<ObjectRef<E
         .collect()
 }
 
-/// Pure: the owner among the candidates for one target: the oldest by creationTimestamp, then
-/// by uid (deterministic whichever process decides). Observe-only objects never own.
+/// Pure: the owner among the candidates for one target: the oldest by creationTimestamp; among
+/// objects created in the same second (its resolution), one already converged (Synced=True)
+/// before one that is not, so a newcomer never takes over from the incumbent; then by uid
+/// (deterministic whichever process decides). Observe-only objects never own.
 pub fn owner_of<'a>(
     candidates: impl IntoIterator<Item = &'a EcrRegistry>,
 ) -> Option<&'a EcrRegistry> {
+    let key = |o: &'a EcrRegistry| {
+        let incumbent =
+            find_condition(super::Managed::conditions(o), SYNCED).is_some_and(|c| c.is_true());
+        (o.meta().creation_timestamp.as_ref(), !incumbent, o.uid())
+    };
     candidates
         .into_iter()
         .filter(|o| o.spec.policies.management_policy != Some(ManagementPolicy::ObserveOnly))
-        .min_by(|a, b| {
-            (a.meta().creation_timestamp.as_ref(), a.uid())
-                .cmp(&(b.meta().creation_timestamp.as_ref(), b.uid()))
-        })
+        .min_by(|a, b| key(a).cmp(&key(b)))
 }
 
 use kube::Resource as _;
@@ -269,5 +273,13 @@ mod tests {
         assert_eq!(name(owner_of([&b, &c])), Some("c".into()));
         assert_eq!(name(owner_of([&c, &b])), Some("c".into()));
         assert_eq!(name(owner_of([&watcher])), None);
+        // Created in the same second: the one already converged keeps the registry.
+        let mut synced = registry("d", "u-5", "2026-01-02T00:00:00Z", false);
+        synced.status = serde_json::from_value(serde_json::json!({"conditions": [{
+            "type": "Synced", "status": "True", "reason": "ReconcileSuccess",
+            "lastTransitionTime": "2026-01-02T00:00:00Z"}]}))
+        .expect("status");
+        assert_eq!(name(owner_of([&b, &c, &synced])), Some("d".into()));
+        assert_eq!(name(owner_of([&a, &synced])), Some("a".into()));
     }
 }
