@@ -48,8 +48,6 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Min", type_ = "integer", json_path = ".status.autoScaling.minCapacity"),
-    printcolumn(name = "Max", type_ = "integer", json_path = ".status.autoScaling.maxCapacity"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     printcolumn(
         name = "Reason",
@@ -67,8 +65,6 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
 #[x_kube(validation = Rule::new("!(has(self.launchType) && has(self.capacityProviderStrategy))").message("launchType-or-capacityProviderStrategy: launchType and capacityProviderStrategy are mutually exclusive"))]
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || !(has(self.desiredCount) || has(self.capacityProviderStrategy) || has(self.placementStrategy))").message("daemon-fields: schedulingStrategy DAEMON runs one task per instance: desiredCount, capacityProviderStrategy and placementStrategy are not allowed"))]
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || ((!has(self.launchType) || self.launchType != 'FARGATE') && (!has(self.deploymentController) || self.deploymentController.type == 'ECS'))").message("daemon-launch: schedulingStrategy DAEMON is not supported with launchType FARGATE or the CODE_DEPLOY / EXTERNAL deployment controllers"))]
-#[x_kube(validation = Rule::new("!(has(self.desiredCount) && has(self.autoScaling))").message("autoscaling-owns-desiredCount: spec.autoScaling hands the task count to Application Auto Scaling, so desiredCount (and kubectl scale, which writes it) is refused; change autoScaling.minCapacity / maxCapacity instead"))]
-#[x_kube(validation = Rule::new("!has(self.autoScaling) || !has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON'").message("autoscaling-daemon: a DAEMON service runs one task per instance and cannot auto scale"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcsServiceSpec {
     /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
@@ -195,12 +191,6 @@ pub struct EcsServiceSpec {
     #[schemars(length(max = 50))]
     #[schemars(transform = list_map(&["key"]))]
     pub tags: Option<Vec<Tag>>,
-
-    /// Kubernetes-side: Application Auto Scaling of the service's desiredCount (the scalable
-    /// target, scaling policies and scheduled actions). While set, Application Auto Scaling
-    /// owns the task count: desiredCount is refused at admission, and so is `kubectl scale`.
-    /// Removing the block deregisters the target (its policies and actions go with it).
-    pub auto_scaling: Option<ServiceAutoScaling>,
 }
 
 /// A reference to an EcsCluster in the same namespace.
@@ -892,244 +882,6 @@ aws_enum!(
     AccessType { Public = "PUBLIC", Private = "PRIVATE" }
 );
 
-/// Application Auto Scaling for a service: RegisterScalableTarget (namespace `ecs`, dimension
-/// `ecs:service:DesiredCount`), PutScalingPolicy and PutScheduledAction. The lists are
-/// complete: policies and actions on the target but not here are deleted.
-#[skip_serializing_none]
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[x_kube(validation = Rule::new("self.minCapacity <= self.maxCapacity").message("autoscaling-min-max: minCapacity must not exceed maxCapacity"))]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceAutoScaling {
-    /// Fewest tasks.
-    #[schemars(range(min = 0))]
-    pub min_capacity: i32,
-    /// Most tasks.
-    #[schemars(range(min = 0))]
-    pub max_capacity: i32,
-    /// IAM role Application Auto Scaling uses; default its service-linked role.
-    #[serde(rename = "roleARN")]
-    pub role_arn: Option<String>,
-    /// Suspends scaling in, out, or scheduled actions (all false by default).
-    pub suspended_state: Option<SuspendedState>,
-    /// Target-tracking policies (PutScalingPolicy, policyType TargetTrackingScaling).
-    #[schemars(length(max = 50))]
-    #[schemars(transform = list_map(&["policyName"]))]
-    pub target_tracking_scaling_policies: Option<Vec<TargetTrackingScalingPolicy>>,
-    /// Step scaling policies (PutScalingPolicy, policyType StepScaling), triggered by CloudWatch
-    /// alarms that name the policy ARN in status.
-    #[schemars(length(max = 50))]
-    #[schemars(transform = list_map(&["policyName"]))]
-    pub step_scaling_policies: Option<Vec<StepScalingPolicy>>,
-    /// Scheduled capacity changes (PutScheduledAction).
-    #[schemars(length(max = 200))]
-    #[schemars(transform = list_map(&["scheduledActionName"]))]
-    pub scheduled_actions: Option<Vec<ScheduledAction>>,
-}
-
-/// Suspended scaling activities.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SuspendedState {
-    /// No scale-in by policies.
-    pub dynamic_scaling_in_suspended: Option<bool>,
-    /// No scale-out by policies.
-    pub dynamic_scaling_out_suspended: Option<bool>,
-    /// No scheduled actions.
-    pub scheduled_scaling_suspended: Option<bool>,
-}
-
-/// A target-tracking policy: keep a metric at a target value.
-#[skip_serializing_none]
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[x_kube(validation = Rule::new("has(self.predefinedMetricSpecification) != has(self.customizedMetricSpecification)").message("autoscaling-metric: set exactly one of predefinedMetricSpecification or customizedMetricSpecification"))]
-#[serde(rename_all = "camelCase")]
-pub struct TargetTrackingScalingPolicy {
-    /// Policy name, unique for the service.
-    #[schemars(length(min = 1, max = 256))]
-    pub policy_name: String,
-    /// The metric value to keep (e.g. 60 for 60 % CPU).
-    pub target_value: f64,
-    /// A predefined ECS metric.
-    pub predefined_metric_specification: Option<PredefinedMetricSpecification>,
-    /// A CloudWatch metric of your own.
-    pub customized_metric_specification: Option<CustomizedMetricSpecification>,
-    /// Seconds after a scale-in before another (AWS default 300).
-    #[schemars(range(min = 0))]
-    pub scale_in_cooldown: Option<i32>,
-    /// Seconds after a scale-out before another (AWS default 300).
-    #[schemars(range(min = 0))]
-    pub scale_out_cooldown: Option<i32>,
-    /// Never scale in by this policy. Default false.
-    pub disable_scale_in: Option<bool>,
-}
-
-aws_enum!(
-    /// A predefined ECS service metric.
-    PredefinedMetricType {
-        EcsServiceAverageCpuUtilization = "ECSServiceAverageCPUUtilization",
-        EcsServiceAverageMemoryUtilization = "ECSServiceAverageMemoryUtilization",
-        AlbRequestCountPerTarget = "ALBRequestCountPerTarget",
-    }
-);
-
-/// A predefined metric.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PredefinedMetricSpecification {
-    /// ECSServiceAverageCPUUtilization, ECSServiceAverageMemoryUtilization or
-    /// ALBRequestCountPerTarget.
-    pub predefined_metric_type: PredefinedMetricType,
-    /// For ALBRequestCountPerTarget: `app/<load-balancer>/<id>/targetgroup/<target-group>/<id>`.
-    pub resource_label: Option<String>,
-}
-
-aws_enum!(
-    /// CloudWatch statistic.
-    MetricStatistic { Average = "Average", Minimum = "Minimum", Maximum = "Maximum", SampleCount = "SampleCount", Sum = "Sum" }
-);
-
-/// A customized CloudWatch metric.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomizedMetricSpecification {
-    /// Metric name.
-    pub metric_name: String,
-    /// Metric namespace.
-    pub namespace: String,
-    /// Statistic.
-    pub statistic: MetricStatistic,
-    /// Unit.
-    pub unit: Option<String>,
-    /// Dimensions.
-    #[schemars(transform = list_map(&["name"]))]
-    pub dimensions: Option<Vec<MetricDimension>>,
-}
-
-/// A metric dimension.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-pub struct MetricDimension {
-    /// Dimension name.
-    pub name: String,
-    /// Dimension value.
-    pub value: String,
-}
-
-aws_enum!(
-    /// How a step changes the capacity.
-    AdjustmentType { ChangeInCapacity = "ChangeInCapacity", ExactCapacity = "ExactCapacity", PercentChangeInCapacity = "PercentChangeInCapacity" }
-);
-
-aws_enum!(
-    /// How the alarm's metric is aggregated.
-    MetricAggregationType { Average = "Average", Minimum = "Minimum", Maximum = "Maximum" }
-);
-
-/// A step scaling policy.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StepScalingPolicy {
-    /// Policy name, unique for the service.
-    #[schemars(length(min = 1, max = 256))]
-    pub policy_name: String,
-    /// ChangeInCapacity, ExactCapacity or PercentChangeInCapacity.
-    pub adjustment_type: AdjustmentType,
-    /// Steps, by how far the metric is from the alarm threshold.
-    #[schemars(length(min = 1))]
-    pub step_adjustments: Vec<StepAdjustment>,
-    /// Seconds to wait after a scaling activity.
-    #[schemars(range(min = 0))]
-    pub cooldown: Option<i32>,
-    /// Average (AWS default), Minimum or Maximum.
-    pub metric_aggregation_type: Option<MetricAggregationType>,
-    /// With PercentChangeInCapacity: the smallest change in tasks.
-    pub min_adjustment_magnitude: Option<i32>,
-}
-
-/// One step of a step scaling policy.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StepAdjustment {
-    /// Lower bound (inclusive) of the difference from the threshold; unset: minus infinity.
-    pub metric_interval_lower_bound: Option<f64>,
-    /// Upper bound (exclusive); unset: infinity.
-    pub metric_interval_upper_bound: Option<f64>,
-    /// Change applied (tasks, or percent).
-    pub scaling_adjustment: i32,
-}
-
-/// A scheduled action.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledAction {
-    /// Action name, unique for the service.
-    #[schemars(length(min = 1, max = 256))]
-    pub scheduled_action_name: String,
-    /// `at(yyyy-mm-ddThh:mm:ss)`, `rate(value unit)` or `cron(fields)`.
-    #[schemars(length(min = 1, max = 1600))]
-    pub schedule: String,
-    /// IANA time zone of the schedule (e.g. `Europe/Paris`); default UTC.
-    pub timezone: Option<String>,
-    /// When the action starts (RFC 3339).
-    pub start_time: Option<String>,
-    /// When the action ends (RFC 3339).
-    pub end_time: Option<String>,
-    /// The capacity range to set.
-    pub scalable_target_action: ScalableTargetAction,
-}
-
-/// The capacity range a scheduled action sets.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScalableTargetAction {
-    /// New minCapacity.
-    pub min_capacity: Option<i32>,
-    /// New maxCapacity.
-    pub max_capacity: Option<i32>,
-}
-
-/// What Application Auto Scaling reports for the service.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AutoScalingStatus {
-    /// The scalable target's resource ID (`service/<cluster>/<service>`).
-    pub resource_id: Option<String>,
-    /// The target's minCapacity.
-    pub min_capacity: Option<i32>,
-    /// The target's maxCapacity.
-    pub max_capacity: Option<i32>,
-    /// Scaling policies.
-    #[serde(default)]
-    pub policies: Vec<ScalingPolicyStatus>,
-    /// Names of the scheduled actions.
-    #[serde(default)]
-    pub scheduled_actions: Vec<String>,
-}
-
-/// One scaling policy as Application Auto Scaling reports it.
-#[skip_serializing_none]
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScalingPolicyStatus {
-    /// Policy name.
-    pub policy_name: String,
-    /// Policy ARN (what a step scaling policy's CloudWatch alarm names as its action).
-    #[serde(rename = "policyARN")]
-    pub policy_arn: Option<String>,
-    /// TargetTrackingScaling or StepScaling.
-    pub policy_type: Option<String>,
-    /// CloudWatch alarms of the policy (target tracking creates its own).
-    #[serde(default)]
-    pub alarms: Vec<String>,
-}
-
 /// Observed state of an ECS service.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -1172,8 +924,6 @@ pub struct EcsServiceStatus {
     pub failed_rollout: Option<FailedRollout>,
     /// Label selector of the scale subresource (HPA and KEDA require one); see [`scale_selector`].
     pub selector: Option<String>,
-    /// Application Auto Scaling of the service (while spec.autoScaling is set).
-    pub auto_scaling: Option<AutoScalingStatus>,
 }
 
 /// A deployment that failed (circuit breaker), as the operator remembers it.

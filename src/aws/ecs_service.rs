@@ -59,8 +59,6 @@ pub struct ObservedService {
     pub deployments: Vec<DeploymentStatus>,
     /// Newest first, at most 5.
     pub events: Vec<ServiceEventStatus>,
-    /// Application Auto Scaling of the service, when it is managed (spec.autoScaling).
-    pub scaling: Option<super::autoscaling::ObservedScaling>,
 }
 
 /// What UpdateService must change: the spec fields (AWS JSON names) that differ. Tags are the
@@ -327,7 +325,6 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
                 message: e.message.clone(),
             })
             .collect(),
-        scaling: None,
     }
 }
 

@@ -1,7 +1,6 @@
 //! The AWS side: client construction, error classification, and per-kind spec <-> SDK mapping.
 //! Nothing here touches the Kubernetes client.
 
-pub mod autoscaling;
 pub mod bridge;
 pub mod call_metrics;
 pub mod ecr;
@@ -40,8 +39,6 @@ pub struct AwsSettings {
 pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
-    /// Application Auto Scaling (EcsService's `autoScaling`).
-    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub region: String,
     /// The assumed role, when the object's namespace names one.
     pub role_arn: Option<String>,
@@ -142,11 +139,7 @@ impl AwsProvider {
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
             .interceptor(call_metrics::interceptor(&self.metrics))
             .build();
-        let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor(&self.metrics))
-            .build();
         let clients = Arc::new(AwsClients {
-            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             region,

@@ -14,11 +14,9 @@ use super::rollout;
 use super::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
-use crate::api::ecs_service::ServiceAutoScaling;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
-use crate::aws::autoscaling::{self, ScalingChange};
 use crate::aws::ecs_service::{self as mapping, DesiredService, ObservedService};
 use crate::aws::ecs_service_io as io;
 use crate::aws::errors::AwsError;
@@ -142,11 +140,6 @@ pub struct Desired {
     pub restart: Option<String>,
     /// Failed rollouts not to deploy again.
     pub rollout: rollout::Memory,
-    /// spec.autoScaling.
-    pub auto_scaling: Option<ServiceAutoScaling>,
-    /// Application Auto Scaling is read (and converged) only while the spec has the block or
-    /// the status shows it had: no calls for services that never used it.
-    pub scaling_managed: bool,
 }
 
 /// What `diff` finds for a service: the mapping's changes plus a pending restart.
@@ -155,13 +148,11 @@ pub struct ServiceChanges {
     /// Spec fields UpdateService must send.
     pub fields: mapping::Fields,
     pub restart: Option<String>,
-    /// Application Auto Scaling calls (spec.autoScaling).
-    pub scaling: Vec<ScalingChange>,
 }
 
 impl Changes for ServiceChanges {
     fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.restart.is_none() && self.scaling.is_empty()
+        self.fields.is_empty() && self.restart.is_none()
     }
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -171,7 +162,6 @@ impl Changes for ServiceChanges {
         if let Some(r) = &self.restart {
             out.push(format!("restart requested ({r})"));
         }
-        out.extend(self.scaling.iter().map(ScalingChange::describe));
         out
     }
 }
@@ -387,8 +377,6 @@ impl External<EcsService> for EcsServices {
             service,
             restart,
             rollout: rollout::Memory::of(obj),
-            auto_scaling: obj.spec.auto_scaling.clone(),
-            scaling_managed: scaling_managed(obj),
         })
     }
 
@@ -401,14 +389,7 @@ impl External<EcsService> for EcsServices {
         let svc = self
             .describe(aws, &d.service.cluster, &d.service.service_name)
             .await?;
-        let mut observed = svc.as_ref().map(mapping::observed_from);
-        if d.scaling_managed
-            && let Some(o) = observed.as_mut()
-        {
-            let rid = scaling_resource(o, d);
-            o.scaling = Some(autoscaling::observe(&aws.autoscaling, &rid).await?);
-        }
-        Ok(observed)
+        Ok(svc.as_ref().map(mapping::observed_from))
     }
 
     fn observed_tags(&self, observed: &ObservedService) -> BTreeMap<String, String> {
@@ -443,10 +424,6 @@ impl External<EcsService> for EcsServices {
         ServiceChanges {
             fields: mapping::diff(&d.rollout.service(&d.service, observed), observed),
             restart: d.restart.clone(),
-            scaling: match (&observed.scaling, d.scaling_managed) {
-                (Some(o), true) => autoscaling::diff(d.auto_scaling.as_ref(), o),
-                _ => Vec::new(),
-            },
         }
     }
 
@@ -459,13 +436,7 @@ impl External<EcsService> for EcsServices {
         // Idempotent across crashes: the same object always sends the same client token.
         let token = obj.uid().unwrap_or_else(|| obj.name_any());
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        // Auto scaled: start at minCapacity rather than AWS's default; the count is never
-        // written again.
-        let mut service = std::borrow::Cow::Borrowed(&d.service);
-        if let (None, Some(a)) = (d.service.spec.desired_count, &d.auto_scaling) {
-            service.to_mut().spec.desired_count = Some(a.min_capacity);
-        }
-        Ok(io::create(&aws.ecs, mapping::create_input(&service, &token)?).await?)
+        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
     }
 
     async fn update(
@@ -491,16 +462,6 @@ impl External<EcsService> for EcsServices {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
             d.restart = None;
         }
-        if !changes.scaling.is_empty() {
-            let rid = scaling_resource(observed, d);
-            autoscaling::apply(
-                &aws.autoscaling,
-                &rid,
-                d.auto_scaling.as_ref(),
-                &changes.scaling,
-            )
-            .await?;
-        }
         // A peer's batch may have kept an answer from before these writes.
         self.forget(aws, &d.service.cluster, &d.service.service_name);
         Ok(())
@@ -512,10 +473,6 @@ impl External<EcsService> for EcsServices {
             return Ok(DeleteOutcome::Deleted);
         };
         let (cluster, name) = (&cluster, &name);
-        // The scalable target goes first: it would scale the draining service back up.
-        if scaling_managed(obj) {
-            autoscaling::remove(&aws.autoscaling, &autoscaling::resource_id(cluster, name)).await?;
-        }
         self.forget(aws, cluster, name);
         let Some(svc) = self.describe(aws, cluster, name).await? else {
             return Ok(DeleteOutcome::Deleted);
@@ -548,10 +505,6 @@ impl External<EcsService> for EcsServices {
         fields.insert("failedRollout".into(), json!(failed));
         let name = obj.metadata.name.as_deref().unwrap_or_default();
         fields.insert("selector".into(), json!(scale_selector(name)));
-        fields.insert(
-            "autoScaling".into(),
-            autoscaling::status_value(observed.scaling.as_ref()),
-        );
         fields
     }
 
@@ -577,21 +530,6 @@ impl External<EcsService> for EcsServices {
             )],
         }
     }
-}
-
-/// True while the spec has autoScaling, or the status shows the target is still registered.
-fn scaling_managed(obj: &EcsService) -> bool {
-    obj.spec.auto_scaling.is_some()
-        || obj
-            .status
-            .as_ref()
-            .is_some_and(|s| s.auto_scaling.is_some())
-}
-
-/// The scalable target's resource ID, from the cluster ECS reports (or the spec's).
-fn scaling_resource(o: &ObservedService, d: &Desired) -> String {
-    let cluster = o.cluster_arn.as_deref().unwrap_or(&d.service.cluster);
-    autoscaling::resource_id(cluster, &d.service.service_name)
 }
 
 fn reason_in_progress(why: &'static str) -> &'static str {
