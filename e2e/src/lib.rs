@@ -52,7 +52,7 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{t}", std::process::id())
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 

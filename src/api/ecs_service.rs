@@ -49,6 +49,8 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Min", type_ = "integer", priority = 1, json_path = ".status.autoScaling.minCapacity"),
+    printcolumn(name = "Max", type_ = "integer", priority = 1, json_path = ".status.autoScaling.maxCapacity"),
     printcolumn(
         name = "Reason",
         type_ = "string",
@@ -65,6 +67,7 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
 #[x_kube(validation = Rule::new("!(has(self.launchType) && has(self.capacityProviderStrategy))").message("launchType-or-capacityProviderStrategy: launchType and capacityProviderStrategy are mutually exclusive"))]
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || !(has(self.desiredCount) || has(self.capacityProviderStrategy) || has(self.placementStrategy))").message("daemon-fields: schedulingStrategy DAEMON runs one task per instance: desiredCount, capacityProviderStrategy and placementStrategy are not allowed"))]
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || ((!has(self.launchType) || self.launchType != 'FARGATE') && (!has(self.deploymentController) || self.deploymentController.type == 'ECS'))").message("daemon-launch: schedulingStrategy DAEMON is not supported with launchType FARGATE or the CODE_DEPLOY / EXTERNAL deployment controllers"))]
+#[x_kube(validation = Rule::new("!(has(self.autoScaling) && has(self.desiredCount))").message("autoScaling-owns-desiredCount: spec.autoScaling is set, so Application Auto Scaling owns the task count: desiredCount cannot be set (kubectl scale / HPA are refused); change autoScaling.MinCapacity / MaxCapacity instead, or remove autoScaling"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcsServiceSpec {
     /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
@@ -97,6 +100,11 @@ pub struct EcsServiceSpec {
     /// with DAEMON.
     #[schemars(range(min = 0))]
     pub desired_count: Option<i32>,
+
+    /// Application Auto Scaling for the task count (not a CreateService field; its fields are
+    /// the Application Auto Scaling API's). While set, auto scaling owns the count:
+    /// `desiredCount` may not be set and `kubectl scale` is refused.
+    pub auto_scaling: Option<super::service_auto_scaling::AutoScaling>,
 
     /// EC2, FARGATE, EXTERNAL or MANAGED_INSTANCES. Mutually exclusive with
     /// capacityProviderStrategy; unset with neither uses the cluster's default capacity provider
@@ -924,6 +932,8 @@ pub struct EcsServiceStatus {
     pub failed_rollout: Option<FailedRollout>,
     /// Label selector of the scale subresource (HPA and KEDA require one); see [`scale_selector`].
     pub selector: Option<String>,
+    /// Application Auto Scaling of the service, when spec.autoScaling is (or was) set.
+    pub auto_scaling: Option<super::service_auto_scaling::AutoScalingStatus>,
 }
 
 /// A deployment that failed (circuit breaker), as the operator remembers it.

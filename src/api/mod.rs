@@ -5,6 +5,7 @@ pub mod ecr_registry;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod service_auto_scaling;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};

@@ -59,6 +59,8 @@ pub struct ObservedService {
     pub deployments: Vec<DeploymentStatus>,
     /// Newest first, at most 5.
     pub events: Vec<ServiceEventStatus>,
+    /// Application Auto Scaling, read only when the spec has (or had) `autoScaling`.
+    pub auto_scaling: super::autoscaling::ObservedScaling,
 }
 
 /// What UpdateService must change: the spec fields (AWS JSON names) that differ. Tags are the
@@ -117,7 +119,11 @@ pub fn create_input(
         .set_availability_zone_rebalancing(i.availability_zone_rebalancing)
         .set_load_balancers(i.load_balancers)
         .set_service_registries(i.service_registries)
-        .set_desired_count(i.desired_count)
+        // With auto scaling, the service starts at its minimum; auto scaling owns it afterwards.
+        .set_desired_count(
+            i.desired_count
+                .or(d.spec.auto_scaling.as_ref().map(|a| a.min_capacity)),
+        )
         .set_launch_type(i.launch_type)
         .set_capacity_provider_strategy(i.capacity_provider_strategy)
         .set_platform_version(i.platform_version)
@@ -243,6 +249,10 @@ fn default_deployment_configuration(daemon: bool) -> ecs::DeploymentConfiguratio
 fn request_json(spec: &EcsServiceSpec, op: &'static str) -> Result<Map<String, Value>, AwsError> {
     let mut v = serde_json::to_value(spec)
         .map_err(|e| AwsError::terminal(op, "InvalidServiceSpec", e.to_string()))?;
+    // Application Auto Scaling's, not ECS's.
+    if let Some(map) = v.as_object_mut() {
+        map.remove("autoScaling");
+    }
     if let Some(Value::Array(items)) =
         v.pointer_mut("/serviceConnectConfiguration/containerConfigurations")
     {
@@ -325,6 +335,7 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
                 message: e.message.clone(),
             })
             .collect(),
+        auto_scaling: Default::default(),
     }
 }
 

@@ -64,6 +64,8 @@ const RETRYABLE: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "UpdateInProgressException",
+    // Application Auto Scaling: another change to the same target is in flight.
+    "ConcurrentUpdateException",
     "ResourceInUseException",
     "ClusterContainsServicesException",
     "ClusterContainsTasksException",

@@ -1,6 +1,7 @@
 //! The AWS side: client construction, error classification, and per-kind spec <-> SDK mapping.
 //! Nothing here touches the Kubernetes client.
 
+pub mod autoscaling;
 pub mod bridge;
 pub mod call_metrics;
 pub mod ecr;
@@ -39,6 +40,7 @@ pub struct AwsSettings {
 pub struct AwsClients {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub region: String,
     /// The assumed role, when the object's namespace names one.
     pub role_arn: Option<String>,
@@ -139,9 +141,13 @@ impl AwsProvider {
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
             .interceptor(call_metrics::interceptor(&self.metrics))
             .build();
+        let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(&config)
+            .interceptor(call_metrics::interceptor(&self.metrics))
+            .build();
         let clients = Arc::new(AwsClients {
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
             region,
             role_arn: role_arn.map(str::to_string),
         });

@@ -17,6 +17,7 @@ use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
+use crate::aws::autoscaling::{self, DesiredScaling};
 use crate::aws::ecs_service::{self as mapping, DesiredService, ObservedService};
 use crate::aws::ecs_service_io as io;
 use crate::aws::errors::AwsError;
@@ -140,6 +141,8 @@ pub struct Desired {
     pub restart: Option<String>,
     /// Failed rollouts not to deploy again.
     pub rollout: rollout::Memory,
+    /// `spec.autoScaling`, with what the object manages.
+    pub scaling: DesiredScaling,
 }
 
 /// What `diff` finds for a service: the mapping's changes plus a pending restart.
@@ -148,11 +151,13 @@ pub struct ServiceChanges {
     /// Spec fields UpdateService must send.
     pub fields: mapping::Fields,
     pub restart: Option<String>,
+    /// Application Auto Scaling calls.
+    pub scaling: Vec<autoscaling::Change>,
 }
 
 impl Changes for ServiceChanges {
     fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.restart.is_none()
+        self.fields.is_empty() && self.restart.is_none() && self.scaling.is_empty()
     }
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -162,6 +167,7 @@ impl Changes for ServiceChanges {
         if let Some(r) = &self.restart {
             out.push(format!("restart requested ({r})"));
         }
+        out.extend(self.scaling.iter().map(autoscaling::Change::describe));
         out
     }
 }
@@ -373,10 +379,16 @@ impl External<EcsService> for EcsServices {
                         }),
                 );
         }
+        let scaling = DesiredScaling::new(
+            autoscaling::resource_id(&service.cluster, &service.service_name),
+            obj.spec.auto_scaling.as_ref(),
+            obj.status.as_ref().and_then(|s| s.auto_scaling.as_ref()),
+        );
         Ok(Desired {
             service,
             restart,
             rollout: rollout::Memory::of(obj),
+            scaling,
         })
     }
 
@@ -389,7 +401,14 @@ impl External<EcsService> for EcsServices {
         let svc = self
             .describe(aws, &d.service.cluster, &d.service.service_name)
             .await?;
-        Ok(svc.as_ref().map(mapping::observed_from))
+        let Some(mut observed) = svc.as_ref().map(mapping::observed_from) else {
+            return Ok(None);
+        };
+        if d.scaling.wanted() {
+            observed.auto_scaling =
+                autoscaling::observe(&aws.autoscaling, &d.scaling.resource_id).await?;
+        }
+        Ok(Some(observed))
     }
 
     fn observed_tags(&self, observed: &ObservedService) -> BTreeMap<String, String> {
@@ -423,6 +442,7 @@ impl External<EcsService> for EcsServices {
     fn diff(&self, d: &Desired, observed: &ObservedService) -> ServiceChanges {
         ServiceChanges {
             fields: mapping::diff(&d.rollout.service(&d.service, observed), observed),
+            scaling: autoscaling::diff(&d.scaling, &observed.auto_scaling),
             restart: d.restart.clone(),
         }
     }
@@ -458,6 +478,9 @@ impl External<EcsService> for EcsServices {
             )
             .await?;
         }
+        for change in &changes.scaling {
+            autoscaling::apply(&aws.autoscaling, &d.scaling, change).await?;
+        }
         if changes.restart.is_some() {
             io::update(&aws.ecs, mapping::restart_input(&d.service)).await?;
             d.restart = None;
@@ -473,6 +496,15 @@ impl External<EcsService> for EcsServices {
             return Ok(DeleteOutcome::Deleted);
         };
         let (cluster, name) = (&cluster, &name);
+        // The scalable target outlives its service otherwise (and would scale a new one).
+        if obj
+            .status
+            .as_ref()
+            .is_some_and(|s| s.auto_scaling.is_some())
+        {
+            autoscaling::deregister(&aws.autoscaling, &autoscaling::resource_id(cluster, name))
+                .await?;
+        }
         self.forget(aws, cluster, name);
         let Some(svc) = self.describe(aws, cluster, name).await? else {
             return Ok(DeleteOutcome::Deleted);
@@ -505,6 +537,14 @@ impl External<EcsService> for EcsServices {
         fields.insert("failedRollout".into(), json!(failed));
         let name = obj.metadata.name.as_deref().unwrap_or_default();
         fields.insert("selector".into(), json!(scale_selector(name)));
+        // Null when there is no scalable target: the field (and the calls it causes) go away.
+        fields.insert(
+            "autoScaling".into(),
+            json!(autoscaling::status(
+                obj.spec.auto_scaling.as_ref(),
+                &observed.auto_scaling
+            )),
+        );
         fields
     }
 

@@ -1,0 +1,95 @@
+//! The manifests in `examples/` (what `make run` applies) become Ready on the bed. Each file is
+//! applied as shipped except for two rewrites that let tests share a bed: the namespace is the
+//! test's, and the top-level AWS names (clusterName, family, serviceName, repositoryName) get a
+//! unique suffix.
+
+use anyhow::{Context, Result, ensure};
+use e2e::{TestEnv, unique};
+use ecs_operator::api::ecs_service::EcsService;
+
+const AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "repositoryName"];
+
+/// `text` with the namespace replaced and the spec-level AWS names made unique.
+fn rewrite(text: &str, namespace: &str, suffix: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            if trimmed.starts_with("namespace: ") && indent.len() == 2 {
+                return format!("{indent}namespace: {namespace}");
+            }
+            for key in AWS_NAMES {
+                if let Some(value) = trimmed.strip_prefix(&format!("{key}: "))
+                    && indent.len() == 2
+                {
+                    return format!("{indent}{key}: {value}-{suffix}");
+                }
+            }
+            line.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn every_example_becomes_ready() -> Result<()> {
+    let env = TestEnv::new("examples").await?;
+    let suffix = unique("x").trim_start_matches("x-").to_string();
+    let dir = e2e::repo_root().join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    ensure!(!files.is_empty(), "no examples in {}", dir.display());
+    let out_dir = std::env::temp_dir().join(format!("{}-examples", env.namespace));
+    std::fs::create_dir_all(&out_dir)?;
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        let name = file.file_name().unwrap_or_default();
+        std::fs::write(out_dir.join(name), rewrite(&text, &env.namespace, &suffix))?;
+    }
+    let dir_arg = out_dir.to_string_lossy().to_string();
+    let out = env
+        .kubectl(&["apply", "--server-side", "-f", &dir_arg])
+        .await?;
+    ensure!(
+        out.status.success(),
+        "kubectl apply of examples/: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What `make run` waits for.
+    let out = env
+        .kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            "-f",
+            &dir_arg,
+            "--timeout=120s",
+        ])
+        .await?;
+    ensure!(
+        out.status.success(),
+        "examples not Ready: {}\n{}\noperator log tail:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        env.operator_log()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    env.cleanup::<EcsService>().await
+}
+
+#[test]
+fn rewrite_touches_only_namespace_and_spec_names() {
+    let text = "metadata:\n  name: web\n  namespace: default\nspec:\n  serviceName: web\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n";
+    let got = rewrite(text, "t1", "abc");
+    assert_eq!(
+        got,
+        "metadata:\n  name: web\n  namespace: t1\nspec:\n  serviceName: web-abc\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}"
+    );
+}
