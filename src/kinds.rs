@@ -54,6 +54,10 @@ pub const KINDS: &[Kind] = &[
         crd: api::EcsSchedule::crd,
         start: reconcile::ecs_schedule::start,
     },
+    Kind {
+        crd: api::EcrRegistry::crd,
+        start: reconcile::ecr_registry::start,
+    },
 ];
 
 /// Every CustomResourceDefinition the operator serves.

@@ -1,6 +1,6 @@
 """Python imports this at start-up when e2e/moto is on PYTHONPATH (e2e/env sets it for moto
-only): installs the test-only ECS deployment model from ecs_deployments.py and the task model
-from ecs_tasks.py."""
+only): installs the test-only ECS deployment model from ecs_deployments.py, the task model
+from ecs_tasks.py and the Managed Instances capacity providers of ecs_managed_instances.py."""
 
 import os
 
@@ -10,3 +10,7 @@ if os.environ.get("MOTO_ECS_DEPLOYMENTS") == "1":
 
     ecs_deployments.install()
     ecs_tasks.install()
+
+    import ecs_managed_instances
+
+    ecs_managed_instances.install()

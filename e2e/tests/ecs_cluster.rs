@@ -258,3 +258,191 @@ async fn admission_rejects_rename_and_bad_values() -> Result<()> {
     ensure!(format!("{err:#}").contains("clusterName"), "{err:#}");
     env.cleanup::<EcsCluster>().await
 }
+
+/// A capacity provider as moto reports it (`None` when absent or INACTIVE).
+async fn aws_provider(
+    env: &TestEnv,
+    name: &str,
+) -> Result<Option<aws_sdk_ecs::types::CapacityProvider>> {
+    let out = env
+        .ecs
+        .describe_capacity_providers()
+        .capacity_providers(name)
+        .include(aws_sdk_ecs::types::CapacityProviderField::Tags)
+        .send()
+        .await?;
+    Ok(out
+        .capacity_providers()
+        .iter()
+        .find(|p| p.name() == Some(name) && p.status().map(|s| s.as_str()) != Some("INACTIVE"))
+        .cloned())
+}
+
+fn asg_provider(cluster: &str, name: &str) -> Value {
+    json!({"name": name, "autoScalingGroupProvider": {
+        "autoScalingGroupArn": format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{cluster}-{name}"),
+        "managedTerminationProtection": "DISABLED"}})
+}
+
+fn mi_provider(name: &str, storage: i32) -> Value {
+    json!({"name": name, "managedInstancesProvider": {
+        "infrastructureRoleArn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole",
+        "propagateTags": "CAPACITY_PROVIDER",
+        "instanceLaunchTemplate": {
+            "ec2InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole",
+            "networkConfiguration": {"subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0a1b2c3d"]},
+            "storageConfiguration": {"storageSizeGiB": storage},
+            "capacityOptionType": "SPOT",
+            "instanceRequirements": {"vCpuCount": {"min": 2, "max": 8}, "memoryMiB": {"min": 4096}},
+        }},
+        "tags": [{"key": "pool", "value": name}]})
+}
+
+/// Managed Instances providers (on moto with e2e/moto/ecs_managed_instances.py: stock moto
+/// rejects them) are created in the cluster, updated in place, deleted when they leave the
+/// spec and with the cluster; Auto Scaling group providers this object created are deleted
+/// when they leave the spec, while one made outside the operator is only detached.
+#[tokio::test]
+async fn capacity_providers_managed_instances_and_providers_leaving_the_spec() -> Result<()> {
+    let env = TestEnv::new("ecsc-cp").await?;
+    let cluster = unique("cp");
+    let mi = format!("{cluster}-mi");
+    let mi2 = format!("{cluster}-mi2");
+    let asg = format!("{cluster}-asg");
+    let foreign = format!("{cluster}-foreign");
+    // Made outside the operator, then named in spec.capacityProviders.
+    env.ecs
+        .create_capacity_provider()
+        .name(&foreign)
+        .auto_scaling_group_provider(
+            aws_sdk_ecs::types::AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0:autoScalingGroupName/{foreign}"))
+                .build()?,
+        )
+        .send()
+        .await?;
+    let spec = json!({
+        "clusterName": cluster,
+        "capacityProviders": ["FARGATE", foreign],
+        "autoScalingGroupProviders": [asg_provider(&cluster, &asg)],
+        "managedInstancesProviders": [mi_provider(&mi, 50), mi_provider(&mi2, 40)],
+        "defaultCapacityProviderStrategy": [{"capacityProvider": mi, "weight": 1, "base": 1}],
+    });
+    apply(&env, "cp", &spec).await?;
+    wait_ready(&env, "cp").await?;
+    let a = aws_cluster_required(&env, &cluster).await?;
+    let mut want = vec![
+        "FARGATE".to_string(),
+        asg.clone(),
+        foreign.clone(),
+        mi.clone(),
+        mi2.clone(),
+    ];
+    want.sort();
+    ensure!(a["capacityProviders"] == json!(want), "{a}");
+    ensure!(
+        a["strategy"] == json!([{"capacityProvider": mi, "weight": 1, "base": 1}]),
+        "{a}"
+    );
+    let p = aws_provider(&env, &mi)
+        .await?
+        .ok_or_else(|| anyhow!("{mi} not created"))?;
+    let m = p
+        .managed_instances_provider()
+        .ok_or_else(|| anyhow!("no managedInstancesProvider: {p:?}"))?;
+    ensure!(
+        m.infrastructure_role_arn() == Some("arn:aws:iam::123456789012:role/ecsInfrastructureRole"),
+        "{p:?}"
+    );
+    let t = m
+        .instance_launch_template()
+        .ok_or_else(|| anyhow!("no template: {p:?}"))?;
+    ensure!(
+        t.storage_configuration().and_then(|s| s.storage_size_gib()) == Some(50),
+        "{p:?}"
+    );
+    ensure!(
+        t.capacity_option_type().map(|c| c.as_str()) == Some("SPOT"),
+        "{p:?}"
+    );
+    ensure!(
+        t.instance_requirements()
+            .and_then(|r| r.v_cpu_count())
+            .map(|v| (v.min(), v.max()))
+            == Some((2, Some(8))),
+        "{p:?}"
+    );
+    ensure!(
+        p.tags()
+            .iter()
+            .any(|t| t.key() == Some("pool") && t.value() == Some(mi.as_str())),
+        "{p:?}"
+    );
+    ensure!(
+        p.tags()
+            .iter()
+            .any(|t| t.key() == Some("ecs.operator.dev/owner")),
+        "providers carry the ownership tags: {p:?}"
+    );
+
+    // Updated in place: a bigger root volume, another tag.
+    let mut changed = spec.clone();
+    let mut bigger = mi_provider(&mi, 80);
+    bigger["tags"] = json!([{"key": "pool", "value": "big"}]);
+    changed["managedInstancesProviders"] = json!([bigger, mi_provider(&mi2, 40)]);
+    apply(&env, "cp", &changed).await?;
+    env.wait_for("the provider update", || async {
+        let Some(p) = aws_provider(&env, &mi).await? else {
+            return Ok(None);
+        };
+        let size = p
+            .managed_instances_provider()
+            .and_then(|m| m.instance_launch_template())
+            .and_then(|t| t.storage_configuration())
+            .and_then(|s| s.storage_size_gib());
+        let tagged = p
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("pool") && t.value() == Some("big"));
+        Ok((size == Some(80) && tagged).then_some(()))
+    })
+    .await?;
+    wait_ready(&env, "cp").await?;
+
+    // Every provider but the first Managed Instances one leaves the spec: ours are detached and
+    // deleted, the foreign one only detached.
+    let mut fewer = changed.clone();
+    fewer["capacityProviders"] = json!(["FARGATE"]);
+    fewer["autoScalingGroupProviders"] = json!([]);
+    fewer["managedInstancesProviders"] = json!([changed["managedInstancesProviders"][0]]);
+    apply(&env, "cp", &fewer).await?;
+    env.wait_for("providers that left the spec to go", || async {
+        let a = aws_cluster_required(&env, &cluster).await?;
+        let mut want = vec!["FARGATE".to_string(), mi.clone()];
+        want.sort();
+        let gone =
+            aws_provider(&env, &asg).await?.is_none() && aws_provider(&env, &mi2).await?.is_none();
+        Ok((a["capacityProviders"] == json!(want) && gone).then_some(()))
+    })
+    .await?;
+    ensure!(
+        aws_provider(&env, &foreign).await?.is_some(),
+        "a provider the operator did not create was deleted"
+    );
+    wait_ready(&env, "cp").await?;
+
+    // Deleting the cluster deletes its Managed Instances provider too.
+    env.delete::<EcsCluster>("cp").await?;
+    env.wait_gone::<EcsCluster>("cp").await?;
+    ensure!(
+        aws_cluster(&env, &cluster).await?.is_none(),
+        "cluster still exists"
+    );
+    ensure!(aws_provider(&env, &mi).await?.is_none(), "{mi} left behind");
+    env.ecs
+        .delete_capacity_provider()
+        .capacity_provider(&foreign)
+        .send()
+        .await?;
+    env.cleanup::<EcsCluster>().await
+}

@@ -117,6 +117,14 @@ pub struct EcsClusterSpec {
     #[schemars(length(max = 20))]
     #[schemars(transform = list_map(&["name"]))]
     pub auto_scaling_group_providers: Option<Vec<AutoScalingGroupCapacityProvider>>,
+
+    /// Amazon ECS Managed Instances capacity providers the operator creates in this cluster
+    /// (ECS CreateCapacityProvider with `managedInstancesProvider`) and associates with it. Not
+    /// part of the CreateCluster request. Created after the cluster, updated in place, deleted
+    /// before it; one that leaves this list is deleted.
+    #[schemars(length(max = 20))]
+    #[schemars(transform = list_map(&["name"]))]
+    pub managed_instances_providers: Option<Vec<ManagedInstancesCapacityProvider>>,
 }
 
 /// A cluster setting.
@@ -298,6 +306,158 @@ aws_enum!(
     ManagedDraining { Enabled = "ENABLED", Disabled = "DISABLED" }
 );
 
+/// A Managed Instances capacity provider (the ECS CreateCapacityProvider request with
+/// `managedInstancesProvider`; its `cluster` is this cluster).
+#[skip_serializing_none]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("!self.name.lowerAscii().startsWith('aws') && !self.name.lowerAscii().startsWith('ecs') && !self.name.lowerAscii().startsWith('fargate')").message("capacity-provider-name: a capacity provider name cannot start with aws, ecs or fargate"))]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedInstancesCapacityProvider {
+    /// Capacity provider name, unique in the cluster.
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]{1,255}$"))]
+    pub name: String,
+    /// The infrastructure role and the instances ECS launches.
+    pub managed_instances_provider: ManagedInstancesProvider,
+    /// Tags of the capacity provider (`key`/`value`). The list is complete.
+    #[schemars(length(max = 50))]
+    #[schemars(transform = list_map(&["key"]))]
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// How ECS Managed Instances launches and manages instances.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedInstancesProvider {
+    /// IAM role ECS uses to manage the instances (needs the AmazonECSInfrastructureRolePolicyForManagedInstances policy).
+    #[schemars(length(min = 1))]
+    pub infrastructure_role_arn: String,
+    /// The instances ECS launches.
+    pub instance_launch_template: InstanceLaunchTemplate,
+    /// CAPACITY_PROVIDER copies the provider's tags to the instances; NONE (default) does not.
+    pub propagate_tags: Option<PropagateManagedInstancesTags>,
+}
+
+aws_enum!(
+    /// Whether the capacity provider's tags reach the instances.
+    PropagateManagedInstancesTags { CapacityProvider = "CAPACITY_PROVIDER", None = "NONE" }
+);
+
+/// The instance launch template of a Managed Instances capacity provider.
+#[skip_serializing_none]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("has(self.capacityOptionType) == has(oldSelf.capacityOptionType) && (!has(self.capacityOptionType) || self.capacityOptionType == oldSelf.capacityOptionType)").message("capacity-option-immutable: capacityOptionType cannot be updated (UpdateCapacityProvider does not take it); use a new provider name"))]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceLaunchTemplate {
+    /// Instance profile the instances run with.
+    #[schemars(length(min = 1))]
+    pub ec2_instance_profile_arn: String,
+    /// Subnets and security groups of the instances.
+    pub network_configuration: ManagedInstancesNetworkConfiguration,
+    /// Root volume size.
+    pub storage_configuration: Option<ManagedInstancesStorageConfiguration>,
+    /// CloudWatch monitoring of the instances: BASIC (default) or DETAILED.
+    pub monitoring: Option<ManagedInstancesMonitoring>,
+    /// ON_DEMAND (default) or SPOT. Cannot be updated.
+    pub capacity_option_type: Option<CapacityOptionType>,
+    /// Attribute-based instance type selection (the EC2 InstanceRequirementsRequest shape).
+    pub instance_requirements: Option<InstanceRequirements>,
+}
+
+/// Network configuration of Managed Instances.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedInstancesNetworkConfiguration {
+    /// Subnet IDs.
+    #[schemars(length(min = 1))]
+    #[schemars(transform = list_set)]
+    pub subnets: Vec<String>,
+    /// Security group IDs.
+    #[schemars(transform = list_set)]
+    pub security_groups: Option<Vec<String>>,
+}
+
+/// Storage of Managed Instances.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct ManagedInstancesStorageConfiguration {
+    /// Root volume size in GiB.
+    #[serde(rename = "storageSizeGiB")]
+    #[schemars(range(min = 1))]
+    pub storage_size_gib: Option<i32>,
+}
+
+aws_enum!(
+    /// Instance monitoring.
+    ManagedInstancesMonitoring { Basic = "BASIC", Detailed = "DETAILED" }
+);
+
+aws_enum!(
+    /// Purchase option of Managed Instances.
+    CapacityOptionType { OnDemand = "ON_DEMAND", Spot = "SPOT" }
+);
+
+/// Instance attributes ECS chooses instance types by (EC2 attribute-based selection).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRequirements {
+    /// vCPUs per instance.
+    #[serde(rename = "vCpuCount")]
+    pub v_cpu_count: IntRange,
+    /// Memory per instance in MiB.
+    #[serde(rename = "memoryMiB")]
+    pub memory_mib: IntRange,
+    /// intel, amd, amazon-web-services, apple.
+    #[schemars(transform = list_set)]
+    pub cpu_manufacturers: Option<Vec<String>>,
+    /// Memory per vCPU in GiB.
+    #[serde(rename = "memoryGiBPerVCpu")]
+    pub memory_gib_per_vcpu: Option<FloatRange>,
+    /// Instance types to leave out (wildcards allowed, e.g. `t2.*`).
+    #[schemars(transform = list_set)]
+    pub excluded_instance_types: Option<Vec<String>>,
+    /// Only these instance types (wildcards allowed); excludes excludedInstanceTypes.
+    #[schemars(transform = list_set)]
+    pub allowed_instance_types: Option<Vec<String>>,
+    /// current, previous.
+    #[schemars(transform = list_set)]
+    pub instance_generations: Option<Vec<String>>,
+    /// included, required, excluded.
+    pub burstable_performance: Option<String>,
+    /// included, required, excluded.
+    pub bare_metal: Option<String>,
+    /// Spot price ceiling, as a percentage over the lowest-priced current-generation type.
+    pub spot_max_price_percentage_over_lowest_price: Option<i32>,
+    /// On-demand price ceiling, as a percentage over the lowest-priced current-generation type.
+    pub on_demand_max_price_percentage_over_lowest_price: Option<i32>,
+    /// gpu, fpga, inference.
+    #[schemars(transform = list_set)]
+    pub accelerator_types: Option<Vec<String>>,
+}
+
+/// An integer range (`max` unset: no upper limit).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct IntRange {
+    /// Minimum.
+    #[schemars(range(min = 0))]
+    pub min: i32,
+    /// Maximum.
+    pub max: Option<i32>,
+}
+
+/// A decimal range (both ends optional).
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct FloatRange {
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+}
+
 /// Observed state of an ECS cluster.
 #[skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -365,6 +525,10 @@ mod tests {
             ".status.activeServicesCount",
             ".status.runningTasksCount",
             "\"autoScalingGroupProviders\"",
+            "\"managedInstancesProviders\"",
+            "capacity-option-immutable:",
+            "\"vCpuCount\"",
+            "\"storageSizeGiB\"",
             "\"s3BucketName\"",
             "\"fargateEphemeralStorageKmsKeyId\"",
             "\"enhanced\"",

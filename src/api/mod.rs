@@ -1,6 +1,7 @@
 //! The Kubernetes side: CRD types, one file per kind. Nothing here calls AWS.
 
 pub mod common;
+pub mod ecr_registry;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_schedule;
@@ -10,6 +11,7 @@ pub mod service_auto_scaling;
 pub mod task_definition;
 
 pub use common::{Condition, ConditionStatus};
+pub use ecr_registry::EcrRegistry;
 pub use ecr_repository::{EcrRepository, EcrRepositorySpec, EcrRepositoryStatus};
 pub use ecs_cluster::EcsCluster;
 pub use ecs_schedule::EcsSchedule;

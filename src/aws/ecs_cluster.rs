@@ -45,6 +45,31 @@ impl AsgProvider {
     }
 }
 
+/// A Managed Instances capacity provider in comparable form: its `managedInstancesProvider` as
+/// AWS JSON (only what the spec sets; ECS's defaults for the rest are not compared), and its tags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MiProvider {
+    pub name: String,
+    pub provider: Value,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A Managed Instances capacity provider as ECS reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedMiProvider {
+    pub arn: String,
+    pub status: String,
+    pub provider: MiProvider,
+}
+
+/// A capacity provider associated with the cluster that the spec no longer names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrayProvider {
+    /// A Managed Instances provider (deleted with the cluster named), else an ASG one.
+    pub managed_instances: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// What the spec asks for, in comparable form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredCluster {
@@ -62,6 +87,11 @@ pub struct DesiredCluster {
     pub tags: BTreeMap<String, String>,
     /// Auto Scaling group providers declared in the spec, by name.
     pub asg_providers: BTreeMap<String, AsgProvider>,
+    /// Managed Instances providers declared in the spec, by name.
+    pub mi_providers: BTreeMap<String, MiProvider>,
+    /// The ownership tags the operator puts on every capacity provider it creates (and reads
+    /// back to tell which providers that leave the spec are its own to delete).
+    pub owner_tags: BTreeMap<String, String>,
 }
 
 /// An Auto Scaling group capacity provider as ECS reports it.
@@ -95,12 +125,18 @@ pub struct ObservedCluster {
     pub registered_container_instances_count: i32,
     /// The spec's Auto Scaling group providers that exist, by name.
     pub asg_providers: BTreeMap<String, ObservedAsgProvider>,
+    /// The spec's Managed Instances providers that exist, by name.
+    pub mi_providers: BTreeMap<String, ObservedMiProvider>,
+    /// Providers associated with the cluster but not named by the spec (FARGATE ones aside).
+    pub strays: BTreeMap<String, StrayProvider>,
 }
 
 impl ObservedCluster {
     /// The cluster is usable, and so is every capacity provider the spec declares.
     pub fn is_ready(&self) -> bool {
-        self.status == "ACTIVE" && self.asg_providers.values().all(|p| p.status == "ACTIVE")
+        self.status == "ACTIVE"
+            && self.asg_providers.values().all(|p| p.status == "ACTIVE")
+            && self.mi_providers.values().all(|p| p.status == "ACTIVE")
     }
 
     /// Writes the AWS-reported fields of the status (conditions and generation are the engine's).
@@ -128,6 +164,15 @@ pub enum Change {
     CreateAsgProvider(String),
     /// UpdateCapacityProvider plus the provider's tags.
     UpdateAsgProvider(String),
+    /// CreateCapacityProvider with managedInstancesProvider, in this cluster.
+    CreateMiProvider(String),
+    /// UpdateCapacityProvider plus the provider's tags.
+    UpdateMiProvider(String),
+    /// A provider this object created that left the spec: deleted after it is detached.
+    DeleteProvider {
+        name: String,
+        managed_instances: bool,
+    },
     /// The provider exists for another Auto Scaling group; ECS cannot move it. Terminal.
     AsgProviderGroupDiffers {
         name: String,
@@ -148,6 +193,11 @@ impl Change {
             }
             Change::CreateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (create)"),
             Change::UpdateAsgProvider(n) => format!("autoScalingGroupProviders[{n}] (update)"),
+            Change::CreateMiProvider(n) => format!("managedInstancesProviders[{n}] (create)"),
+            Change::UpdateMiProvider(n) => format!("managedInstancesProviders[{n}] (update)"),
+            Change::DeleteProvider { name, .. } => {
+                format!("capacity provider {name} (delete: no longer in the spec)")
+            }
             Change::AsgProviderGroupDiffers {
                 name,
                 desired,
@@ -167,6 +217,19 @@ pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
         .iter()
         .flatten()
         .map(|p| (p.name.clone(), desired_asg_provider(p)))
+        .collect();
+    let mi_providers: BTreeMap<String, MiProvider> = spec
+        .managed_instances_providers
+        .iter()
+        .flatten()
+        .map(|p| {
+            let provider = MiProvider {
+                name: p.name.clone(),
+                provider: serde_json::to_value(&p.managed_instances_provider).unwrap_or_default(),
+                tags: tag_map(p.tags.as_deref()),
+            };
+            (p.name.clone(), provider)
+        })
         .collect();
     let mut strategy: Vec<StrategyItem> = spec
         .default_capacity_provider_strategy
@@ -200,10 +263,13 @@ pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
             .flatten()
             .cloned()
             .chain(asg_providers.keys().cloned())
+            .chain(mi_providers.keys().cloned())
             .collect(),
         default_capacity_provider_strategy: strategy,
         tags: tag_map(spec.tags.as_deref()),
         asg_providers,
+        mi_providers,
+        owner_tags: BTreeMap::new(),
     }
 }
 
@@ -296,6 +362,19 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
             Some(_) => {}
         }
     }
+    // Managed Instances providers live in the cluster: after it exists, before it lists them.
+    for (name, want) in &desired.mi_providers {
+        match observed.mi_providers.get(name) {
+            None => changes.push(Change::CreateMiProvider(name.clone())),
+            Some(have)
+                if !covers(&want.provider, &have.provider.provider)
+                    || want.tags != have.provider.tags =>
+            {
+                changes.push(Change::UpdateMiProvider(name.clone()))
+            }
+            Some(_) => {}
+        }
+    }
     if desired.settings.iter().any(|(k, v)| {
         observed
             .settings
@@ -320,7 +399,52 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
     {
         changes.push(Change::PutCapacityProviders);
     }
+    // Detached by the PutCapacityProviders above, then deleted: only providers this object's
+    // ownership tags mark as its own; others are only detached.
+    for (name, stray) in &observed.strays {
+        if owned_by(&stray.tags, &desired.owner_tags) {
+            changes.push(Change::DeleteProvider {
+                name: name.clone(),
+                managed_instances: stray.managed_instances,
+            });
+        }
+    }
     changes
+}
+
+/// True when `tags` carry the same owner (uid, or namespace/name) as `owner_tags`. An object
+/// without ownership tags (observe-only) owns nothing.
+fn owned_by(tags: &BTreeMap<String, String>, owner_tags: &BTreeMap<String, String>) -> bool {
+    use crate::reconcile::ownership::{OWNER_TAG, OWNER_UID_TAG};
+    [OWNER_UID_TAG, OWNER_TAG].iter().any(|key| {
+        owner_tags
+            .get(*key)
+            .is_some_and(|mine| tags.get(*key) == Some(mine))
+    })
+}
+
+/// True when every value `want` sets is what `have` holds (lists of scalars compared as sets):
+/// ECS fills in defaults for what the spec leaves out, and those are not drift. Pure.
+pub fn covers(want: &Value, have: &Value) -> bool {
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => w
+            .iter()
+            .all(|(k, v)| v.is_null() || h.get(k).is_some_and(|hv| covers(v, hv))),
+        (Value::Array(w), Value::Array(h)) => {
+            let sorted = |items: &Vec<Value>| {
+                let mut out: Vec<String> = items.iter().map(Value::to_string).collect();
+                out.sort();
+                out
+            };
+            if w.iter().all(|v| !v.is_object()) {
+                sorted(w) == sorted(h)
+            } else {
+                w.len() == h.len() && w.iter().zip(h).all(|(a, b)| covers(a, b))
+            }
+        }
+        (Value::Number(w), Value::Number(h)) => w.as_f64() == h.as_f64(),
+        _ => want == have,
+    }
 }
 
 /// managedStorageConfiguration is only compared when the spec sets it: its keys stay on the
@@ -514,7 +638,59 @@ pub async fn observe(
     }
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     let asg_providers = describe_asg_providers(client, &names).await?;
-    Ok(Some(observed_from(&cluster, asg_providers)))
+    let mut observed = observed_from(&cluster, asg_providers);
+    // Managed Instances providers, and providers the cluster has that the spec no longer names
+    // (one call, made only when there are any).
+    let strays: Vec<String> = observed
+        .capacity_providers
+        .iter()
+        .filter(|n| !d.capacity_providers.contains(*n) && !n.starts_with("FARGATE"))
+        .cloned()
+        .collect();
+    let wanted: Vec<String> = d
+        .mi_providers
+        .keys()
+        .cloned()
+        .chain(strays.clone())
+        .collect();
+    for p in describe_providers(client, Some(&d.cluster_name), &wanted).await? {
+        let Some(name) = p.name.clone() else { continue };
+        let status = p
+            .status
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if status == "INACTIVE" {
+            continue;
+        }
+        let tags = tags_from_sdk(p.tags.clone());
+        if strays.contains(&name) {
+            let managed_instances = p.managed_instances_provider.is_some();
+            observed.strays.insert(
+                name,
+                StrayProvider {
+                    managed_instances,
+                    tags,
+                },
+            );
+        } else if let Some(mi) = p.managed_instances_provider.as_ref() {
+            let provider = MiProvider {
+                name: name.clone(),
+                provider: bridge::to_json(mi).unwrap_or_default(),
+                tags,
+            };
+            let arn = p.capacity_provider_arn.clone().unwrap_or_default();
+            observed.mi_providers.insert(
+                name,
+                ObservedMiProvider {
+                    arn,
+                    status,
+                    provider,
+                },
+            );
+        }
+    }
+    Ok(Some(observed))
 }
 
 /// The comparable state of a cluster from DescribeClusters (with settings, configurations and
@@ -560,6 +736,43 @@ pub fn observed_from(
         pending_tasks_count: cluster.pending_tasks_count,
         registered_container_instances_count: cluster.registered_container_instances_count,
         asg_providers,
+        mi_providers: BTreeMap::new(),
+        strays: BTreeMap::new(),
+    }
+}
+
+/// DescribeCapacityProviders (with tags) for the given names, in `cluster` when given (Managed
+/// Instances providers are cluster-scoped); missing ones are left out.
+async fn describe_providers(
+    client: &Client,
+    cluster: Option<&str>,
+    names: &[String],
+) -> Result<Vec<ecs::CapacityProvider>, AwsError> {
+    let mut found = Vec::new();
+    if names.is_empty() {
+        return Ok(found);
+    }
+    let mut next_token = None;
+    loop {
+        let out = client
+            .describe_capacity_providers()
+            .set_capacity_providers(Some(names.to_vec()))
+            .set_cluster(cluster.map(str::to_string))
+            .include(ecs::CapacityProviderField::Tags)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeCapacityProviders", e))?;
+        found.extend(
+            out.capacity_providers
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.name.as_ref().is_some_and(|n| names.contains(n))),
+        );
+        next_token = out.next_token;
+        if next_token.is_none() {
+            return Ok(found);
+        }
     }
 }
 
@@ -620,6 +833,9 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsEr
     for p in d.asg_providers.values() {
         create_asg_provider(client, p).await?;
     }
+    // Managed Instances providers need the cluster: the update right after the create makes
+    // them and associates them (with the strategy items naming them).
+    let d = &without_mi_providers(d);
     client
         .create_cluster()
         .cluster_name(&d.cluster_name)
@@ -645,6 +861,102 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsEr
         .await
         .map_err(|e| from_sdk("CreateCluster", e))
         .map(|out| out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default())
+}
+
+/// The cluster as CreateCluster can take it: without the Managed Instances providers (and the
+/// strategy items naming them), which can only be made once the cluster exists. Pure.
+pub fn without_mi_providers(d: &DesiredCluster) -> DesiredCluster {
+    let mut d = d.clone();
+    let mi = std::mem::take(&mut d.mi_providers);
+    d.capacity_providers.retain(|n| !mi.contains_key(n));
+    d.default_capacity_provider_strategy
+        .retain(|s| !mi.contains_key(&s.capacity_provider));
+    d
+}
+
+/// CreateCapacityProvider with managedInstancesProvider in the cluster. One that already
+/// exists counts as created (a later update converges it).
+async fn create_mi_provider(
+    client: &Client,
+    cluster: &str,
+    p: &MiProvider,
+) -> Result<(), AwsError> {
+    let result = create_mi_provider_request(client, cluster, p)?
+        .send()
+        .await
+        .map_err(|e| from_sdk("CreateCapacityProvider", e));
+    match result {
+        Err(e) if !e.message.to_ascii_lowercase().contains("already exists") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The CreateCapacityProvider request for a Managed Instances provider, not sent.
+pub fn create_mi_provider_request(
+    client: &Client,
+    cluster: &str,
+    p: &MiProvider,
+) -> Result<
+    aws_sdk_ecs::operation::create_capacity_provider::builders::CreateCapacityProviderFluentBuilder,
+    AwsError,
+> {
+    let mi = bridge::to_sdk(
+        &p.provider,
+        ecs::CreateManagedInstancesProviderConfiguration::deserialize,
+    )
+    .map_err(|e| invalid("InvalidManagedInstancesProvider", e))?;
+    Ok(client
+        .create_capacity_provider()
+        .name(&p.name)
+        .cluster(cluster)
+        .managed_instances_provider(mi)
+        .set_tags((!p.tags.is_empty()).then(|| tags(&p.tags))))
+}
+
+/// The UpdateCapacityProvider request for a Managed Instances provider, not sent. The update
+/// shape has no capacityOptionType (admission keeps it unchanged): the codec skips it.
+pub fn update_mi_provider_request(
+    client: &Client,
+    cluster: &str,
+    p: &MiProvider,
+) -> Result<
+    aws_sdk_ecs::operation::update_capacity_provider::builders::UpdateCapacityProviderFluentBuilder,
+    AwsError,
+> {
+    let mi = bridge::to_sdk(
+        &p.provider,
+        ecs::UpdateManagedInstancesProviderConfiguration::deserialize,
+    )
+    .map_err(|e| invalid("InvalidManagedInstancesProvider", e))?;
+    Ok(client
+        .update_capacity_provider()
+        .name(&p.name)
+        .cluster(cluster)
+        .managed_instances_provider(mi))
+}
+
+async fn delete_provider(
+    client: &Client,
+    cluster: Option<&str>,
+    name: &str,
+) -> Result<(), AwsError> {
+    match client
+        .delete_capacity_provider()
+        .capacity_provider(name)
+        .set_cluster(cluster.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| from_sdk("DeleteCapacityProvider", e))
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() || e.message.contains("does not exist") => Ok(()),
+        // Still attached or in use: try again later.
+        Err(e) if e.message.contains("in use") => Err(AwsError {
+            class: ErrorClass::Retryable,
+            ..e
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// CreateCapacityProvider; a provider of that name that already exists for the same Auto
@@ -763,6 +1075,39 @@ pub async fn apply(
                 }
             }
         }
+        Change::CreateMiProvider(provider) => {
+            create_mi_provider(
+                client,
+                name,
+                mi_provider(d, provider, "CreateCapacityProvider")?,
+            )
+            .await?;
+        }
+        Change::UpdateMiProvider(provider) => {
+            let want = mi_provider(d, provider, "UpdateCapacityProvider")?;
+            let have = observed.and_then(|o| o.mi_providers.get(provider));
+            if have.is_none_or(|h| !covers(&want.provider, &h.provider.provider)) {
+                update_mi_provider_request(client, name, want)?
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UpdateCapacityProvider", e))?;
+            }
+            if let Some(have) = have {
+                let changes = tags::diff(&want.tags, &have.provider.tags);
+                if !changes.add.is_empty() {
+                    tag(client, &have.arn, &changes.add).await?;
+                }
+                if !changes.remove.is_empty() {
+                    untag(client, &have.arn, &changes.remove).await?;
+                }
+            }
+        }
+        Change::DeleteProvider {
+            name: provider,
+            managed_instances,
+        } => {
+            delete_provider(client, managed_instances.then_some(name), provider).await?;
+        }
         Change::AsgProviderGroupDiffers { .. } => {
             return Err(AwsError::terminal(
                 "UpdateCapacityProvider",
@@ -792,6 +1137,20 @@ fn asg_provider<'a>(
     })
 }
 
+fn mi_provider<'a>(
+    d: &'a DesiredCluster,
+    name: &str,
+    operation: &'static str,
+) -> Result<&'a MiProvider, AwsError> {
+    d.mi_providers.get(name).ok_or_else(|| {
+        AwsError::terminal(
+            operation,
+            "UnknownCapacityProvider",
+            format!("{name} is not in spec.managedInstancesProviders"),
+        )
+    })
+}
+
 /// Outcome of a delete attempt.
 #[derive(Debug, PartialEq)]
 pub enum Deleted {
@@ -810,6 +1169,19 @@ pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsE
     };
     if !services.is_empty() {
         return Ok(Deleted::HasServices(services));
+    }
+    // Managed Instances providers belong to the cluster: they go first.
+    let names: Vec<String> = d.mi_providers.keys().cloned().collect();
+    for p in describe_providers(client, Some(&d.cluster_name), &names).await? {
+        let going = p.status.as_ref().is_some_and(|s| {
+            matches!(
+                s,
+                ecs::CapacityProviderStatus::Deprovisioning | ecs::CapacityProviderStatus::Inactive
+            )
+        });
+        if let (Some(name), false) = (&p.name, going) {
+            delete_provider(client, Some(&d.cluster_name), name).await?;
+        }
     }
     match client
         .delete_cluster()
@@ -922,7 +1294,228 @@ mod tests {
             pending_tasks_count: 0,
             registered_container_instances_count: 0,
             asg_providers: BTreeMap::new(),
+            mi_providers: BTreeMap::new(),
+            strays: BTreeMap::new(),
         }
+    }
+
+    fn mi_spec() -> Value {
+        json!({
+            "clusterName": "mi",
+            "managedInstancesProviders": [{
+                "name": "mi-general",
+                "managedInstancesProvider": {
+                    "infrastructureRoleArn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole",
+                    "propagateTags": "CAPACITY_PROVIDER",
+                    "instanceLaunchTemplate": {
+                        "ec2InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole",
+                        "networkConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]},
+                        "storageConfiguration": {"storageSizeGiB": 50},
+                        "monitoring": "DETAILED",
+                        "capacityOptionType": "SPOT",
+                        "instanceRequirements": {
+                            "vCpuCount": {"min": 2, "max": 8},
+                            "memoryMiB": {"min": 4096},
+                            "cpuManufacturers": ["intel", "amd"],
+                            "memoryGiBPerVCpu": {"min": 2.0},
+                            "burstablePerformance": "excluded",
+                        },
+                    },
+                },
+                "tags": [{"key": "pool", "value": "general"}],
+            }],
+        })
+    }
+
+    #[test]
+    fn managed_instances_request_carries_every_field() {
+        let d = desired(&spec(mi_spec()), "ignored");
+        let conf = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .build();
+        let client = Client::from_conf(conf);
+        let p = &d.mi_providers["mi-general"];
+        let create = create_mi_provider_request(&client, "mi", p).expect("maps");
+        let input = create.as_input();
+        assert_eq!(input.get_name().as_deref(), Some("mi-general"));
+        assert_eq!(input.get_cluster().as_deref(), Some("mi"));
+        assert_eq!(input.get_tags().as_ref().map(Vec::len), Some(1));
+        let mi = input
+            .get_managed_instances_provider()
+            .clone()
+            .expect("provider");
+        assert_eq!(
+            mi.infrastructure_role_arn(),
+            "arn:aws:iam::123456789012:role/ecsInfrastructureRole"
+        );
+        assert_eq!(
+            mi.propagate_tags(),
+            Some(&ecs::PropagateMiTags::CapacityProvider)
+        );
+        let t = mi.instance_launch_template().expect("template");
+        assert_eq!(
+            t.ec2_instance_profile_arn(),
+            "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"
+        );
+        let net = t.network_configuration().expect("network");
+        assert_eq!(net.subnets(), ["subnet-b", "subnet-a"]);
+        assert_eq!(net.security_groups(), ["sg-1"]);
+        assert_eq!(
+            t.storage_configuration().and_then(|s| s.storage_size_gib()),
+            Some(50)
+        );
+        assert_eq!(
+            t.monitoring(),
+            Some(&ecs::ManagedInstancesMonitoringOptions::Detailed)
+        );
+        assert_eq!(
+            t.capacity_option_type(),
+            Some(&ecs::CapacityOptionType::Spot)
+        );
+        let req = t.instance_requirements().expect("requirements");
+        assert_eq!(
+            req.v_cpu_count().map(|v| (v.min(), v.max())),
+            Some((2, Some(8)))
+        );
+        assert_eq!(
+            req.memory_mib().map(|m| (m.min(), m.max())),
+            Some((4096, None))
+        );
+        assert_eq!(req.cpu_manufacturers().len(), 2);
+        assert_eq!(req.memory_gib_per_v_cpu().and_then(|m| m.min()), Some(2.0));
+        assert_eq!(
+            req.burstable_performance(),
+            Some(&ecs::BurstablePerformance::Excluded)
+        );
+        // The update carries the same, minus capacityOptionType (no such update member).
+        let update = update_mi_provider_request(&client, "mi", p).expect("maps");
+        let input = update.as_input();
+        assert_eq!(input.get_cluster().as_deref(), Some("mi"));
+        let mi = input
+            .get_managed_instances_provider()
+            .clone()
+            .expect("provider");
+        let t = mi.instance_launch_template().expect("template");
+        assert_eq!(
+            t.monitoring(),
+            Some(&ecs::ManagedInstancesMonitoringOptions::Detailed)
+        );
+        assert_eq!(
+            t.storage_configuration().and_then(|s| s.storage_size_gib()),
+            Some(50)
+        );
+    }
+
+    #[test]
+    fn managed_instances_providers_are_created_after_the_cluster_and_compared_by_what_the_spec_sets()
+     {
+        let d = desired(&spec(mi_spec()), "ignored");
+        assert!(d.capacity_providers.contains("mi-general"));
+        // CreateCluster cannot name a provider of a cluster that does not exist yet.
+        let create = without_mi_providers(&d);
+        assert!(create.capacity_providers.is_empty() && create.mi_providers.is_empty());
+        let mut o = observed_default("mi");
+        assert_eq!(
+            diff(&d, &o),
+            vec![
+                Change::CreateMiProvider("mi-general".into()),
+                Change::PutCapacityProviders
+            ]
+        );
+        // ECS reports its defaults and other list orders: not a difference.
+        let mut reported = d.mi_providers["mi-general"].clone();
+        reported.provider["instanceLaunchTemplate"]["networkConfiguration"]["subnets"] =
+            json!(["subnet-a", "subnet-b"]);
+        reported.provider["infrastructureOptimization"] = json!({"scaleInAfter": 300});
+        reported.provider["instanceLaunchTemplate"]["instanceMetadataTagsPropagation"] =
+            json!(false);
+        o.capacity_providers = d.capacity_providers.clone();
+        o.mi_providers.insert(
+            "mi-general".into(),
+            ObservedMiProvider {
+                arn: "arn".into(),
+                status: "ACTIVE".into(),
+                provider: reported.clone(),
+            },
+        );
+        assert_eq!(diff(&d, &o), vec![]);
+        // A changed value is.
+        let mut changed = reported;
+        changed.provider["instanceLaunchTemplate"]["storageConfiguration"]["storageSizeGiB"] =
+            json!(30);
+        o.mi_providers
+            .get_mut("mi-general")
+            .expect("present")
+            .provider = changed;
+        assert_eq!(
+            diff(&d, &o),
+            vec![Change::UpdateMiProvider("mi-general".into())]
+        );
+    }
+
+    #[test]
+    fn providers_that_leave_the_spec_are_deleted_only_when_ours() {
+        let mut d = desired(
+            &spec(json!({"clusterName": "c", "capacityProviders": ["FARGATE"]})),
+            "c",
+        );
+        let owner = |uid: &str| -> BTreeMap<String, String> {
+            [
+                (
+                    crate::reconcile::ownership::OWNER_TAG.to_string(),
+                    format!("ns/{uid}"),
+                ),
+                (
+                    crate::reconcile::ownership::OWNER_UID_TAG.to_string(),
+                    uid.to_string(),
+                ),
+            ]
+            .into()
+        };
+        d.owner_tags = owner("me");
+        let mut o = observed_default("c");
+        o.capacity_providers = ["FARGATE", "old-asg", "old-mi", "theirs"]
+            .map(String::from)
+            .into();
+        o.strays.insert(
+            "old-asg".into(),
+            StrayProvider {
+                managed_instances: false,
+                tags: owner("me"),
+            },
+        );
+        o.strays.insert(
+            "old-mi".into(),
+            StrayProvider {
+                managed_instances: true,
+                tags: owner("me"),
+            },
+        );
+        o.strays.insert(
+            "theirs".into(),
+            StrayProvider {
+                managed_instances: false,
+                tags: owner("other"),
+            },
+        );
+        assert_eq!(
+            diff(&d, &o),
+            vec![
+                Change::PutCapacityProviders,
+                Change::DeleteProvider {
+                    name: "old-asg".into(),
+                    managed_instances: false
+                },
+                Change::DeleteProvider {
+                    name: "old-mi".into(),
+                    managed_instances: true
+                },
+            ]
+        );
+        // Observe-only (no ownership tags) deletes nothing.
+        d.owner_tags.clear();
+        assert_eq!(diff(&d, &o), vec![Change::PutCapacityProviders]);
     }
 
     fn observed_asg(d: &DesiredCluster, name: &str) -> ObservedAsgProvider {

@@ -5,6 +5,7 @@ pub mod autoscaling;
 pub mod bridge;
 pub mod call_metrics;
 pub mod ecr;
+pub mod ecr_registry;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod ecs_service_io;

@@ -43,6 +43,15 @@ impl External<EcsCluster> for EcsClusters {
     ) -> Result<DesiredCluster, Error> {
         let mut d = mapping::desired(&obj.spec, &obj.cluster_name());
         d.tags.extend(owner_tags.clone());
+        // The capacity providers it creates carry them too: a provider that leaves the spec
+        // is deleted only when they say it is this object's.
+        for p in d.asg_providers.values_mut() {
+            p.tags.extend(owner_tags.clone());
+        }
+        for p in d.mi_providers.values_mut() {
+            p.tags.extend(owner_tags.clone());
+        }
+        d.owner_tags = owner_tags.clone();
         Ok(d)
     }
 

@@ -22,6 +22,7 @@ pub mod conditions;
 pub mod create;
 #[cfg(test)]
 mod driver_tests;
+pub mod ecr_registry;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_schedule;
