@@ -112,6 +112,32 @@ async fn auto_scaling_is_declared_updated_refuses_kubectl_scale_and_goes_with_th
     ))
     .await?;
 
+    // Admission: auto scaling and a fixed count, or a DAEMON service, cannot go together.
+    let bounds = json!({"MinCapacity": 1, "MaxCapacity": 2});
+    for (spec, rule) in [
+        (
+            json!({"cluster": "c", "taskDefinition": "t", "desiredCount": 3, "autoScaling": bounds}),
+            "autoScaling-owns-desiredCount",
+        ),
+        (
+            json!({"cluster": "c", "taskDefinition": "t", "schedulingStrategy": "DAEMON", "autoScaling": bounds}),
+            "autoScaling-daemon",
+        ),
+        (
+            json!({"cluster": "c", "taskDefinition": "t", "autoScaling": {"MinCapacity": 3, "MaxCapacity": 2}}),
+            "MinCapacity must not exceed MaxCapacity",
+        ),
+    ] {
+        let refused = env
+            .apply::<EcsService>(&manifest("EcsService", "bad", &spec))
+            .await;
+        let message = refused.err().map(|e| format!("{e:#}")).unwrap_or_default();
+        ensure!(
+            message.contains(rule),
+            "{spec} not refused with {rule}: {message}"
+        );
+    }
+
     // Declared: the service starts at MinCapacity, the target, policy and action exist.
     let first = json!({
         "MinCapacity": 2, "MaxCapacity": 5,

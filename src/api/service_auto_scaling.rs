@@ -14,7 +14,7 @@ use super::common::{aws_enum, list_map};
 /// The service's scalable target (`ecs:service:DesiredCount`), its scaling policies and its
 /// scheduled actions. Policies and scheduled actions this object created and that leave the
 /// spec are deleted; ones created elsewhere are left alone. Removing the block deregisters the
-/// scalable target (which deletes its policies and actions).
+/// scalable target (AWS deletes its policies and actions with it). Not for DAEMON services.
 #[skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[x_kube(validation = Rule::new("self.MinCapacity <= self.MaxCapacity").message("autoScaling: MinCapacity must not exceed MaxCapacity"))]

@@ -496,11 +496,13 @@ impl External<EcsService> for EcsServices {
             return Ok(DeleteOutcome::Deleted);
         };
         let (cluster, name) = (&cluster, &name);
-        // The scalable target outlives its service otherwise (and would scale a new one).
-        if obj
-            .status
-            .as_ref()
-            .is_some_and(|s| s.auto_scaling.is_some())
+        // The scalable target outlives its service otherwise (and would scale a new one). The
+        // spec counts too: a crash between registering and the status write leaves no record.
+        if obj.spec.auto_scaling.is_some()
+            || obj
+                .status
+                .as_ref()
+                .is_some_and(|s| s.auto_scaling.is_some())
         {
             autoscaling::deregister(&aws.autoscaling, &autoscaling::resource_id(cluster, name))
                 .await?;
