@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::common::{Condition, LocalReference, conditions_schema, list_map};
-use super::ecs_service::{
+use super::ecs_shapes::{
     CapacityProviderStrategyItem, LaunchType, NetworkConfiguration, PlacementConstraint,
     PlacementStrategy, PropagateTags,
 };

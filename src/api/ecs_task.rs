@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::common::{Condition, LocalReference, conditions_schema, list_map};
-use super::ecs_service::{
+use super::ecs_service::ServiceVolumeConfiguration;
+use super::ecs_shapes::{
     CapacityProviderStrategyItem, LaunchType, NetworkConfiguration, PlacementConstraint,
-    PlacementStrategy, PropagateTags, ServiceVolumeConfiguration,
+    PlacementStrategy, PropagateTags,
 };
 use super::task_definition::{EnvironmentFile, KeyValuePair, ResourceRequirement, Tag};
 

@@ -6,6 +6,7 @@ pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_schedule;
 pub mod ecs_service;
+pub mod ecs_shapes;
 pub mod ecs_task;
 pub mod service_auto_scaling;
 pub mod task_definition;
