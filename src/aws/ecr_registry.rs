@@ -593,36 +593,26 @@ pub async fn observe(client: &Client, d: &DesiredRegistry) -> Result<ObservedReg
         o.policy = Some(registry_policy(client).await?);
     }
     if d.cache_rules.is_some() {
-        let mut rules = Vec::new();
-        let mut pages = client
+        let rules: Vec<_> = client
             .describe_pull_through_cache_rules()
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk("DescribePullThroughCacheRules", e))?;
-            rules.extend(
-                page.pull_through_cache_rules()
-                    .iter()
-                    .map(cache_rule_from_sdk),
-            );
-        }
-        o.cache_rules = Some(rules);
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| from_sdk("DescribePullThroughCacheRules", e))?;
+        o.cache_rules = Some(rules.iter().map(cache_rule_from_sdk).collect());
     }
     if d.templates.is_some() {
-        let mut templates = Vec::new();
-        let mut pages = client
+        let templates: Vec<_> = client
             .describe_repository_creation_templates()
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk("DescribeRepositoryCreationTemplates", e))?;
-            templates.extend(
-                page.repository_creation_templates()
-                    .iter()
-                    .map(template_from_sdk),
-            );
-        }
-        o.templates = Some(templates);
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| from_sdk("DescribeRepositoryCreationTemplates", e))?;
+        o.templates = Some(templates.iter().map(template_from_sdk).collect());
     }
     Ok(o)
 }

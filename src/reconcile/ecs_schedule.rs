@@ -12,11 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use kube::ResourceExt;
-use kube::api::Api;
 use serde_json::{Map, Value, json};
 
-use super::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Managed};
-use crate::api::common::{READY, find_condition};
+use super::references::resolve_ref;
+use super::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
 use crate::api::ecs_schedule::EcsSchedule;
 use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
@@ -67,31 +66,6 @@ fn recorded(obj: &EcsSchedule) -> Vec<String> {
         .collect();
     arns.extend(obj.status.as_ref().and_then(|s| s.arn.clone()));
     arns
-}
-
-fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
-    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
-    let arn = serde_json::to_value(obj)
-        .ok()?
-        .get("status")?
-        .get("arn")?
-        .as_str()?
-        .to_string();
-    ready.then_some(arn)
-}
-
-async fn resolve_ref<K: Managed>(
-    kube: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<String, Error> {
-    let api: Api<K> = Api::namespaced(kube.clone(), ns);
-    let kind = K::kind(&());
-    let obj = api.get_opt(name).await?.ok_or_else(|| {
-        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
-    })?;
-    ready_arn(&obj)
-        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
 }
 
 fn name_and_group(obj: &EcsSchedule) -> (String, String) {

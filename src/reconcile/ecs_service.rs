@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
 use super::conditions::{NewCondition, reason};
+use super::references::resolve_ref;
 use super::rollout;
 use super::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
-use crate::api::common::{READY, find_condition};
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
@@ -170,31 +170,6 @@ impl Changes for ServiceChanges {
         out.extend(self.scaling.iter().map(autoscaling::Change::describe));
         out
     }
-}
-
-/// Status of a referenced object: its ARN when it is Ready.
-fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
-    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
-    let status = serde_json::to_value(obj)
-        .ok()?
-        .get("status")?
-        .get("arn")?
-        .as_str()?
-        .to_string();
-    ready.then_some(status)
-}
-
-async fn resolve_ref<K>(kube: &kube::Client, ns: &str, name: &str) -> Result<String, Error>
-where
-    K: Managed,
-{
-    let api: Api<K> = Api::namespaced(kube.clone(), ns);
-    let kind = K::kind(&());
-    let obj = api.get_opt(name).await?.ok_or_else(|| {
-        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
-    })?;
-    ready_arn(&obj)
-        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
 }
 
 /// EcsServices in the object's namespace that refer to it (for watches).

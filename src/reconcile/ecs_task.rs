@@ -19,9 +19,10 @@ use serde_json::{Map, Value, json};
 use tracing::{debug, info};
 
 use super::conditions::{NewCondition, reason};
+use super::references::resolve_ref;
 use super::run::{self, RunPhase};
 use super::{
-    DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Managed, Readiness,
+    DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Readiness,
 };
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_task::{COMPLETE, EcsTask, EcsTaskStatus, FAILED, TaskState};
@@ -179,31 +180,6 @@ fn recorded_arns(obj: &EcsTask) -> Vec<String> {
 fn finished_in_status<'a>(obj: &'a EcsTask, arns: &[String]) -> Option<&'a EcsTaskStatus> {
     let s = obj.status.as_ref()?;
     (s.completion_time.is_some() && s.task_arns.as_deref() == Some(arns)).then_some(s)
-}
-
-fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
-    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
-    let arn = serde_json::to_value(obj)
-        .ok()?
-        .get("status")?
-        .get("arn")?
-        .as_str()?
-        .to_string();
-    ready.then_some(arn)
-}
-
-async fn resolve_ref<K: Managed>(
-    kube: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<String, Error> {
-    let api: Api<K> = Api::namespaced(kube.clone(), ns);
-    let kind = K::kind(&());
-    let obj = api.get_opt(name).await?.ok_or_else(|| {
-        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
-    })?;
-    ready_arn(&obj)
-        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
 }
 
 impl EcsTasks {

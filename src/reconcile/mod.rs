@@ -30,6 +30,7 @@ pub mod ecs_service;
 pub mod ecs_task;
 pub mod namespaces;
 pub mod ownership;
+pub mod references;
 pub mod rollout;
 pub mod run;
 pub mod task_definition;

@@ -1,0 +1,35 @@
+//! References between objects (`clusterRef`, `taskDefinitionRef`): a referenced object stands
+//! for its `status.arn` once it is Ready. Shared by every kind that references another.
+
+use kube::Api;
+
+use super::{Error, Managed};
+use crate::api::common::{READY, find_condition};
+
+/// Status of a referenced object: its ARN when it is Ready.
+pub fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
+    let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
+    let arn = serde_json::to_value(obj)
+        .ok()?
+        .get("status")?
+        .get("arn")?
+        .as_str()?
+        .to_string();
+    ready.then_some(arn)
+}
+
+/// The ARN of the object `name` of kind `K` in `ns`; `ReferenceNotReady` while it is missing or
+/// not Ready.
+pub async fn resolve_ref<K: Managed>(
+    kube: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<String, Error> {
+    let api: Api<K> = Api::namespaced(kube.clone(), ns);
+    let kind = K::kind(&());
+    let obj = api.get_opt(name).await?.ok_or_else(|| {
+        Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
+    })?;
+    ready_arn(&obj)
+        .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
+}
