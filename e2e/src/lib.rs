@@ -746,3 +746,33 @@ where
         let _ = api.delete(&obj.name_any(), &DeleteParams::default()).await;
     }
 }
+
+/// (status, reason) of the condition `type_` in a status JSON; empty strings when absent.
+pub fn condition(status: &serde_json::Value, type_: &str) -> (String, String) {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+impl TestEnv {
+    /// The `status` of object `name` of kind `K`, as JSON.
+    pub async fn status_json<K>(&self, name: &str) -> Result<serde_json::Value>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        Ok(serde_json::to_value(self.api::<K>().get(name).await?)?["status"].clone())
+    }
+}

@@ -4,32 +4,13 @@
 //! `moto-ecs/deployment-seconds` tag. Rollout failures are in rollout.rs.
 
 use anyhow::{Result, anyhow, ensure};
-use e2e::{TestEnv, condition_message, unique};
+use e2e::{TestEnv, condition, condition_message, unique};
 use ecs_operator::api::ecs_service::EcsService;
 use ecs_operator::api::{EcsCluster, TaskDefinition};
 use kube::api::{Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use e2e::manifest;
-
-async fn status(env: &TestEnv, name: &str) -> Result<Value> {
-    Ok(serde_json::to_value(env.api::<EcsService>().get(name).await?)?["status"].clone())
-}
-
-fn condition(status: &Value, type_: &str) -> (String, String) {
-    status["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().to_string(),
-                c["reason"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .unwrap_or_default()
-}
 
 /// Cluster + task definition objects (Ready) for a service to reference.
 async fn bed_for_service(env: &TestEnv) -> Result<(String, String)> {
@@ -102,7 +83,7 @@ async fn references_rollout_status_scale_redeploy_restart_and_delete() -> Result
     let (cluster, family) = bed_for_service(&env).await?;
     env.wait_condition::<EcsService>("api", "Ready", "True", None)
         .await?;
-    let s = status(&env, "api").await?;
+    let s = env.status_json::<EcsService>("api").await?;
     ensure!(s["desiredCount"] == 2 && s["runningCount"] == 2, "{s}");
     ensure!(
         s["taskDefinition"]
@@ -192,7 +173,10 @@ async fn references_rollout_status_scale_redeploy_restart_and_delete() -> Result
     })
     .await?;
     env.wait_for("restartedAt recorded", || async {
-        Ok((status(&env, "api").await?["restartedAt"] == "2026-11-22T00:00:00Z").then_some(()))
+        Ok(
+            (env.status_json::<EcsService>("api").await?["restartedAt"] == "2026-11-22T00:00:00Z")
+                .then_some(()),
+        )
     })
     .await?;
     ensure!(
@@ -255,7 +239,7 @@ async fn rollout_in_progress_is_not_ready() -> Result<()> {
         .await?;
     env.wait_condition::<EcsService>("big", "Synced", "True", None)
         .await?;
-    let s = status(&env, "big").await?;
+    let s = env.status_json::<EcsService>("big").await?;
     ensure!(
         condition(&s, "Ready").0 == "False" && condition(&s, "Progressing").0 == "True",
         "{s}"
@@ -476,7 +460,7 @@ async fn drift_is_corrected_but_autoscaled_count_is_left_alone() -> Result<()> {
         svc.desired_count()
     );
     ensure!(
-        status(&env, "auto").await?["desiredCount"] == 7,
+        env.status_json::<EcsService>("auto").await?["desiredCount"] == 7,
         "status does not follow AWS"
     );
     env.delete::<EcsService>("auto").await?;

@@ -7,32 +7,13 @@
 use anyhow::{Result, anyhow, ensure};
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode, Tag};
 use e2e::fault::{FaultConfig, FaultProxy};
-use e2e::{TestEnv, manifest, unique};
+use e2e::{TestEnv, condition, manifest, unique};
 use ecs_operator::api::ecs_task::EcsTask;
 use ecs_operator::api::{EcsCluster, TaskDefinition};
 use ecs_operator::aws::ecs_task::ATTEMPT_TAG;
 use ecs_operator::reconcile::ownership::OWNER_UID_TAG;
 use kube::ResourceExt;
 use serde_json::{Value, json};
-
-async fn status(env: &TestEnv, name: &str) -> Result<Value> {
-    Ok(serde_json::to_value(env.api::<EcsTask>().get(name).await?)?["status"].clone())
-}
-
-fn condition(status: &Value, type_: &str) -> (String, String) {
-    status["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().to_string(),
-                c["reason"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .unwrap_or_default()
-}
 
 /// A subnet and a security group in moto (a Fargate task's network interface needs both),
 /// as the `awsvpcConfiguration` of a Fargate run.
@@ -210,7 +191,7 @@ async fn fargate_task_runs_and_completes() -> Result<()> {
         .await?;
     let running = env
         .wait_for("phase Running", || async {
-            let s = status(&env, "migrate").await?;
+            let s = env.status_json::<EcsTask>("migrate").await?;
             Ok((s["phase"] == "Running").then_some(s))
         })
         .await?;
@@ -501,7 +482,7 @@ async fn deleting_a_running_task_stops_it_unless_retained() -> Result<()> {
     for name in ["stopped", "kept"] {
         let s = env
             .wait_for(&format!("{name} Running"), || async {
-                let s = status(&env, name).await?;
+                let s = env.status_json::<EcsTask>(name).await?;
                 Ok((s["phase"] == "Running").then_some(s))
             })
             .await?;
@@ -561,7 +542,7 @@ async fn finished_run_is_deleted_after_its_ttl() -> Result<()> {
         .await?;
     let running = env
         .wait_for("phase Running", || async {
-            let s = status(&env, "short").await?;
+            let s = env.status_json::<EcsTask>("short").await?;
             Ok((s["phase"] == "Running").then_some(s))
         })
         .await?;

@@ -11,10 +11,6 @@ use ecs_operator::api::{EcsCluster, TaskDefinition};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-async fn status(env: &TestEnv, name: &str) -> Result<Value> {
-    Ok(serde_json::to_value(env.api::<EcsService>().get(name).await?)?["status"].clone())
-}
-
 fn condition(status: &Value, type_: &str) -> (String, String, String) {
     status["conditions"]
         .as_array()
@@ -98,7 +94,7 @@ async fn rollout_progresses_completes_and_drains_the_old_deployment() -> Result<
     // In flight: nothing running yet, Ready=False, Progressing=True, kstatus InProgress.
     env.wait_condition::<EcsService>("web", "Progressing", "True", Some("RolloutInProgress"))
         .await?;
-    let s = status(&env, "web").await?;
+    let s = env.status_json::<EcsService>("web").await?;
     ensure!(condition(&s, "Ready").0 == "False", "{s}");
     ensure!(condition(&s, "Reconciling").0 == "True", "{s}");
     ensure!(
@@ -112,7 +108,7 @@ async fn rollout_progresses_completes_and_drains_the_old_deployment() -> Result<
     // Done: running follows desired.
     env.wait_condition::<EcsService>("web", "Ready", "True", Some("RolloutComplete"))
         .await?;
-    let s = status(&env, "web").await?;
+    let s = env.status_json::<EcsService>("web").await?;
     ensure!(s["runningCount"] == 3 && s["pendingCount"] == 0, "{s}");
     ensure!(condition(&s, "Progressing").0 == "False", "{s}");
     e2e::kstatus::wait_kstatus::<EcsService>(&env, "web", "Current").await?;
@@ -148,7 +144,7 @@ async fn rollout_progresses_completes_and_drains_the_old_deployment() -> Result<
     env.wait_condition::<EcsService>("web", "Ready", "True", Some("RolloutComplete"))
         .await?;
     ensure!(
-        status(&env, "web").await?["taskDefinition"]
+        env.status_json::<EcsService>("web").await?["taskDefinition"]
             .as_str()
             .is_some_and(|t| t.ends_with(&format!("{family}:2")))
     );
@@ -180,7 +176,7 @@ async fn failed_rollout_is_reported_and_not_redeployed_until_asked() -> Result<(
         message.contains(&format!("{family}:2")) && message.contains("circuit breaker"),
         "{message}"
     );
-    let s = status(&env, "web").await?;
+    let s = env.status_json::<EcsService>("web").await?;
     ensure!(condition(&s, "Stalled").0 == "True", "{s}");
     ensure!(condition(&s, "Synced").1 == "RolloutFailed", "{s}");
     e2e::kstatus::wait_kstatus::<EcsService>(&env, "web", "Failed").await?;
@@ -213,7 +209,7 @@ async fn failed_rollout_is_reported_and_not_redeployed_until_asked() -> Result<(
             .is_some_and(|t| t.ends_with(&format!("{family}:1"))),
         "{svc:?}"
     );
-    let s = status(&env, "web").await?;
+    let s = env.status_json::<EcsService>("web").await?;
     ensure!(condition(&s, "Ready").1 == "RolloutFailed", "{s}");
     ensure!(
         s["failedRollout"]["taskDefinition"]
@@ -232,7 +228,7 @@ async fn failed_rollout_is_reported_and_not_redeployed_until_asked() -> Result<(
         )
         .await?;
     env.wait_for("a second failed deployment recorded", || async {
-        let s = status(&env, "web").await?;
+        let s = env.status_json::<EcsService>("web").await?;
         Ok((s["failedRollout"]["deploymentId"] != first_failure
             && s["failedRollout"]["deploymentId"].is_string())
         .then_some(()))
@@ -251,7 +247,7 @@ async fn failed_rollout_is_reported_and_not_redeployed_until_asked() -> Result<(
     ))
     .await?;
     env.wait_for("revision 3 Ready", || async {
-        let s = status(&env, "web").await?;
+        let s = env.status_json::<EcsService>("web").await?;
         Ok((condition(&s, "Ready").0 == "True"
             && s["taskDefinition"]
                 .as_str()
@@ -260,6 +256,6 @@ async fn failed_rollout_is_reported_and_not_redeployed_until_asked() -> Result<(
     })
     .await?;
     e2e::kstatus::wait_kstatus::<EcsService>(&env, "web", "Current").await?;
-    ensure!(status(&env, "web").await?["failedRollout"].is_null());
+    ensure!(env.status_json::<EcsService>("web").await?["failedRollout"].is_null());
     env.cleanup_all().await
 }
