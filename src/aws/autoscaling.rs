@@ -67,6 +67,15 @@ impl DesiredScaling {
     pub fn wanted(&self) -> bool {
         self.spec.is_some() || self.recorded
     }
+
+    /// Whether scheduled actions must be read: the spec declares some, or an earlier one did.
+    pub fn actions_wanted(&self) -> bool {
+        let declared = self
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.scheduled_actions.as_ref().is_some_and(|a| !a.is_empty()));
+        declared || !self.managed_actions.is_empty()
+    }
 }
 
 /// What Application Auto Scaling reports for the service.
@@ -374,8 +383,10 @@ pub fn status(spec: Option<&AutoScaling>, o: &ObservedScaling) -> Option<AutoSca
     })
 }
 
-/// Reads the scalable target and, when there is one, its policies and scheduled actions.
-pub async fn observe(client: &Client, resource_id: &str) -> Result<ObservedScaling, AwsError> {
+/// Reads the scalable target and, when there is one, its policies and (when `d` has any to
+/// manage) its scheduled actions.
+pub async fn observe(client: &Client, d: &DesiredScaling) -> Result<ObservedScaling, AwsError> {
+    let resource_id = d.resource_id.as_str();
     let targets: Vec<aas::ScalableTarget> = client
         .describe_scalable_targets()
         .service_namespace(NAMESPACE)
@@ -401,6 +412,13 @@ pub async fn observe(client: &Client, resource_id: &str) -> Result<ObservedScali
         .collect::<Result<_, _>>()
         .await
         .map_err(|e| from_sdk("DescribeScalingPolicies", e))?;
+    if !d.actions_wanted() {
+        return Ok(ObservedScaling {
+            target: Some(target),
+            policies,
+            actions: Vec::new(),
+        });
+    }
     let actions = client
         .describe_scheduled_actions()
         .service_namespace(NAMESPACE)
@@ -654,6 +672,17 @@ mod tests {
             policies,
             actions,
         }
+    }
+
+    #[test]
+    fn scheduled_actions_are_read_only_when_there_are_some_to_manage() {
+        assert!(desired(Some(spec())).actions_wanted());
+        let mut none = spec();
+        none.scheduled_actions = None;
+        assert!(!desired(Some(none.clone())).actions_wanted());
+        let mut earlier = desired(Some(none));
+        earlier.managed_actions = vec!["night".into()];
+        assert!(earlier.actions_wanted());
     }
 
     #[test]

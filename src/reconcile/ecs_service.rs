@@ -380,8 +380,7 @@ impl External<EcsService> for EcsServices {
             return Ok(None);
         };
         if d.scaling.wanted() {
-            observed.auto_scaling =
-                autoscaling::observe(&aws.autoscaling, &d.scaling.resource_id).await?;
+            observed.auto_scaling = autoscaling::observe(&aws.autoscaling, &d.scaling).await?;
         }
         Ok(Some(observed))
     }
