@@ -94,6 +94,13 @@ pub fn from_json<T: DeserializeOwned>(mut value: Value) -> Result<T, BridgeError
     Ok(serde_json::from_value(value)?)
 }
 
+/// An SDK shape from the AWS JSON a service answers with: test fixtures read like the API
+/// reference instead of builder chains.
+#[cfg(test)]
+pub fn shape<T>(value: Value, read: fn(&mut dyn ShapeDeserializer) -> Result<T, SerdeError>) -> T {
+    to_sdk(&value, read).unwrap_or_else(|e| panic!("fixture {value} does not form the shape: {e}"))
+}
+
 /// An API value from an SDK shape: [`to_json`] then [`from_json`].
 pub fn from_sdk<T: DeserializeOwned>(shape: &dyn SerializableStruct) -> Result<T, BridgeError> {
     from_json(to_json(shape)?)
@@ -198,12 +205,11 @@ mod tests {
 
     #[test]
     fn unknown_members_are_skipped_and_enums_are_strings() {
-        let input: RegisterTaskDefinitionInput = to_sdk(
-            &json!({"family": "f", "revisionHistoryLimit": 3, "networkMode": "awsvpc",
-                    "containerDefinitions": [{"name": "a", "image": "i"}]}),
+        let input: RegisterTaskDefinitionInput = shape(
+            json!({"family": "f", "revisionHistoryLimit": 3, "networkMode": "awsvpc",
+                   "containerDefinitions": [{"name": "a", "image": "i"}]}),
             RegisterTaskDefinitionInput::deserialize,
-        )
-        .expect("input");
+        );
         assert_eq!(input.family.as_deref(), Some("f"));
         assert_eq!(input.network_mode, Some(ecs::NetworkMode::Awsvpc));
     }
