@@ -9,13 +9,16 @@ use aws_sdk_ecs::types as ecs;
 use serde_json::{Value, json};
 
 use super::bridge;
-use super::ecs_tags::{tag, untag};
+use super::ecs_tags::{self, from_sdk_tags};
 use super::errors::{AwsError, ErrorClass, from_sdk};
 use super::tags;
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
 const DEFAULT_SETTING_VALUE: &str = "disabled";
+/// The spec lists of capacity providers the cluster declares.
+const ASG_FIELD: &str = "autoScalingGroupProviders";
+const MI_FIELD: &str = "managedInstancesProviders";
 
 /// One item of a capacity provider strategy, with ECS defaults filled in (the AWS JSON shape).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -504,20 +507,6 @@ fn asg_provider_matches(want: &AsgProvider, have: &AsgProvider) -> bool {
 
 // ---- SDK conversions ----
 
-fn tags(map: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
-    map.iter()
-        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn tags_from_sdk(tags: Option<Vec<ecs::Tag>>) -> BTreeMap<String, String> {
-    tags.unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
-}
-
 fn settings(d: &DesiredCluster) -> Vec<ecs::ClusterSetting> {
     let items: Vec<Value> = d
         .settings
@@ -593,12 +582,12 @@ fn service_connect_defaults(
 fn asg_provider_from_sdk(
     name: String,
     asg: &ecs::AutoScalingGroupProvider,
-    tags: Option<Vec<ecs::Tag>>,
+    tags: Option<&[ecs::Tag]>,
 ) -> AsgProvider {
     AsgProvider {
         name,
         provider: with_asg_defaults(bridge::to_json(asg).unwrap_or_default()),
-        tags: tags_from_sdk(tags),
+        tags: from_sdk_tags(tags),
     }
 }
 
@@ -655,15 +644,11 @@ pub async fn observe(
         .collect();
     for p in describe_providers(client, Some(&d.cluster_name), &wanted).await? {
         let Some(name) = p.name.clone() else { continue };
-        let status = p
-            .status
-            .as_ref()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
+        let status = provider_status(&p);
         if status == "INACTIVE" {
             continue;
         }
-        let tags = tags_from_sdk(p.tags.clone());
+        let tags = from_sdk_tags(p.tags.as_deref());
         if strays.contains(&name) {
             let managed_instances = p.managed_instances_provider.is_some();
             observed.strays.insert(
@@ -730,7 +715,7 @@ pub fn observed_from(
                 .as_deref()
                 .unwrap_or_default(),
         ),
-        tags: tags_from_sdk(cluster.tags.clone()),
+        tags: from_sdk_tags(cluster.tags.as_deref()),
         active_services_count: cluster.active_services_count,
         running_tasks_count: cluster.running_tasks_count,
         pending_tasks_count: cluster.pending_tasks_count,
@@ -752,6 +737,7 @@ async fn describe_providers(
     if names.is_empty() {
         return Ok(found);
     }
+    // DescribeCapacityProviders has no SDK paginator.
     let mut next_token = None;
     loop {
         let out = client
@@ -776,55 +762,40 @@ async fn describe_providers(
     }
 }
 
-/// DescribeCapacityProviders for the given names; missing and INACTIVE ones are left out.
+/// The spec's Auto Scaling group providers that exist (missing and INACTIVE ones left out).
 async fn describe_asg_providers(
     client: &Client,
     names: &[String],
 ) -> Result<BTreeMap<String, ObservedAsgProvider>, AwsError> {
     let mut found = BTreeMap::new();
-    if names.is_empty() {
-        return Ok(found);
-    }
-    // DescribeCapacityProviders has no SDK paginator.
-    let mut next_token = None;
-    loop {
-        let out = client
-            .describe_capacity_providers()
-            .set_capacity_providers(Some(names.to_vec()))
-            .include(ecs::CapacityProviderField::Tags)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeCapacityProviders", e))?;
-        for p in out.capacity_providers.unwrap_or_default() {
-            let status = p
-                .status
-                .as_ref()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            let (Some(name), Some(asg)) = (p.name.clone(), p.auto_scaling_group_provider.as_ref())
-            else {
-                continue;
-            };
-            if status == "INACTIVE" || !names.contains(&name) {
-                continue;
-            }
-            found.insert(
-                name.clone(),
-                ObservedAsgProvider {
-                    arn: p.capacity_provider_arn.clone().unwrap_or_default(),
-                    status,
-                    update_status: p.update_status.as_ref().map(|s| s.as_str().to_string()),
-                    update_status_reason: p.update_status_reason.clone(),
-                    provider: asg_provider_from_sdk(name, asg, p.tags.clone()),
-                },
-            );
+    for p in describe_providers(client, None, names).await? {
+        let status = provider_status(&p);
+        let (Some(name), Some(asg)) = (p.name.clone(), p.auto_scaling_group_provider.as_ref())
+        else {
+            continue;
+        };
+        if status == "INACTIVE" {
+            continue;
         }
-        next_token = out.next_token;
-        if next_token.is_none() {
-            return Ok(found);
-        }
+        found.insert(
+            name.clone(),
+            ObservedAsgProvider {
+                arn: p.capacity_provider_arn.clone().unwrap_or_default(),
+                status,
+                update_status: p.update_status.as_ref().map(|s| s.as_str().to_string()),
+                update_status_reason: p.update_status_reason.clone(),
+                provider: asg_provider_from_sdk(name, asg, p.tags.as_deref()),
+            },
+        );
     }
+    Ok(found)
+}
+
+fn provider_status(p: &ecs::CapacityProvider) -> String {
+    p.status
+        .as_ref()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// Creates the spec's Auto Scaling group providers, then the cluster with everything
@@ -839,7 +810,7 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsEr
     client
         .create_cluster()
         .cluster_name(&d.cluster_name)
-        .set_tags((!d.tags.is_empty()).then(|| tags(&d.tags)))
+        .set_tags((!d.tags.is_empty()).then(|| ecs_tags::to_sdk(&d.tags)))
         .set_settings((!d.settings.is_empty()).then(|| settings(d)))
         .set_configuration(d.configuration.is_some().then(|| configuration(d)))
         .set_capacity_providers(
@@ -910,7 +881,7 @@ pub fn create_mi_provider_request(
         .name(&p.name)
         .cluster(cluster)
         .managed_instances_provider(mi)
-        .set_tags((!p.tags.is_empty()).then(|| tags(&p.tags))))
+        .set_tags((!p.tags.is_empty()).then(|| ecs_tags::to_sdk(&p.tags))))
 }
 
 /// The UpdateCapacityProvider request for a Managed Instances provider, not sent. The update
@@ -968,7 +939,7 @@ async fn create_asg_provider(client: &Client, p: &AsgProvider) -> Result<(), Aws
         .create_capacity_provider()
         .name(&p.name)
         .auto_scaling_group_provider(asg)
-        .set_tags((!p.tags.is_empty()).then(|| tags(&p.tags)))
+        .set_tags((!p.tags.is_empty()).then(|| ecs_tags::to_sdk(&p.tags)))
         .send()
         .await
         .map_err(|e| from_sdk("CreateCapacityProvider", e));
@@ -1046,11 +1017,24 @@ pub async fn apply(
                 .map_err(|e| from_sdk("PutClusterCapacityProviders", e))?;
         }
         Change::CreateAsgProvider(provider) => {
-            create_asg_provider(client, asg_provider(d, provider, "CreateCapacityProvider")?)
-                .await?;
+            create_asg_provider(
+                client,
+                declared(
+                    &d.asg_providers,
+                    provider,
+                    ASG_FIELD,
+                    "CreateCapacityProvider",
+                )?,
+            )
+            .await?;
         }
         Change::UpdateAsgProvider(provider) => {
-            let want = asg_provider(d, provider, "UpdateCapacityProvider")?;
+            let want = declared(
+                &d.asg_providers,
+                provider,
+                ASG_FIELD,
+                "UpdateCapacityProvider",
+            )?;
             client
                 .update_capacity_provider()
                 .name(provider)
@@ -1067,24 +1051,29 @@ pub async fn apply(
                 .map_err(|e| from_sdk("UpdateCapacityProvider", e))?;
             if let Some(have) = observed.and_then(|o| o.asg_providers.get(provider)) {
                 let changes = tags::diff(&want.tags, &have.provider.tags);
-                if !changes.add.is_empty() {
-                    tag(client, &have.arn, &changes.add).await?;
-                }
-                if !changes.remove.is_empty() {
-                    untag(client, &have.arn, &changes.remove).await?;
-                }
+                ecs_tags::apply(client, &have.arn, &changes).await?;
             }
         }
         Change::CreateMiProvider(provider) => {
             create_mi_provider(
                 client,
                 name,
-                mi_provider(d, provider, "CreateCapacityProvider")?,
+                declared(
+                    &d.mi_providers,
+                    provider,
+                    MI_FIELD,
+                    "CreateCapacityProvider",
+                )?,
             )
             .await?;
         }
         Change::UpdateMiProvider(provider) => {
-            let want = mi_provider(d, provider, "UpdateCapacityProvider")?;
+            let want = declared(
+                &d.mi_providers,
+                provider,
+                MI_FIELD,
+                "UpdateCapacityProvider",
+            )?;
             let have = observed.and_then(|o| o.mi_providers.get(provider));
             if have.is_none_or(|h| !covers(&want.provider, &h.provider.provider)) {
                 update_mi_provider_request(client, name, want)?
@@ -1094,12 +1083,7 @@ pub async fn apply(
             }
             if let Some(have) = have {
                 let changes = tags::diff(&want.tags, &have.provider.tags);
-                if !changes.add.is_empty() {
-                    tag(client, &have.arn, &changes.add).await?;
-                }
-                if !changes.remove.is_empty() {
-                    untag(client, &have.arn, &changes.remove).await?;
-                }
+                ecs_tags::apply(client, &have.arn, &changes).await?;
             }
         }
         Change::DeleteProvider {
@@ -1123,30 +1107,18 @@ pub async fn apply(
     Ok(())
 }
 
-fn asg_provider<'a>(
-    d: &'a DesiredCluster,
+/// The provider `name` of a spec list (`field`): changes only name declared ones.
+fn declared<'a, T>(
+    providers: &'a BTreeMap<String, T>,
     name: &str,
+    field: &str,
     operation: &'static str,
-) -> Result<&'a AsgProvider, AwsError> {
-    d.asg_providers.get(name).ok_or_else(|| {
+) -> Result<&'a T, AwsError> {
+    providers.get(name).ok_or_else(|| {
         AwsError::terminal(
             operation,
             "UnknownCapacityProvider",
-            format!("{name} is not in spec.autoScalingGroupProviders"),
-        )
-    })
-}
-
-fn mi_provider<'a>(
-    d: &'a DesiredCluster,
-    name: &str,
-    operation: &'static str,
-) -> Result<&'a MiProvider, AwsError> {
-    d.mi_providers.get(name).ok_or_else(|| {
-        AwsError::terminal(
-            operation,
-            "UnknownCapacityProvider",
-            format!("{name} is not in spec.managedInstancesProviders"),
+            format!("{name} is not in spec.{field}"),
         )
     })
 }
@@ -1198,24 +1170,7 @@ pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsE
     // Only existing ones: DeleteCapacityProvider on a missing provider is not a clean not-found
     // everywhere (moto answers 500).
     for name in describe_asg_providers(client, &names).await?.keys() {
-        match client
-            .delete_capacity_provider()
-            .capacity_provider(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DeleteCapacityProvider", e))
-        {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() || e.message.contains("does not exist") => {}
-            // Still attached to the cluster being deleted: try again later.
-            Err(e) if e.message.contains("in use") => {
-                return Err(AwsError {
-                    class: ErrorClass::Retryable,
-                    ..e
-                });
-            }
-            Err(e) => return Err(e),
-        }
+        delete_provider(client, None, name).await?;
     }
     Ok(Deleted::Yes)
 }
@@ -1341,69 +1296,37 @@ mod tests {
         assert_eq!(input.get_name().as_deref(), Some("mi-general"));
         assert_eq!(input.get_cluster().as_deref(), Some("mi"));
         assert_eq!(input.get_tags().as_ref().map(Vec::len), Some(1));
-        let mi = input
-            .get_managed_instances_provider()
-            .clone()
-            .expect("provider");
+        // Every member of the spec reaches the request, as the same AWS JSON.
+        let declared =
+            mi_spec()["managedInstancesProviders"][0]["managedInstancesProvider"].clone();
+        let sent = |mi: Option<&dyn aws_smithy_schema::serde::SerializableStruct>| {
+            bridge::to_json(mi.expect("provider")).expect("json")
+        };
         assert_eq!(
-            mi.infrastructure_role_arn(),
-            "arn:aws:iam::123456789012:role/ecsInfrastructureRole"
-        );
-        assert_eq!(
-            mi.propagate_tags(),
-            Some(&ecs::PropagateMiTags::CapacityProvider)
-        );
-        let t = mi.instance_launch_template().expect("template");
-        assert_eq!(
-            t.ec2_instance_profile_arn(),
-            "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"
-        );
-        let net = t.network_configuration().expect("network");
-        assert_eq!(net.subnets(), ["subnet-b", "subnet-a"]);
-        assert_eq!(net.security_groups(), ["sg-1"]);
-        assert_eq!(
-            t.storage_configuration().and_then(|s| s.storage_size_gib()),
-            Some(50)
-        );
-        assert_eq!(
-            t.monitoring(),
-            Some(&ecs::ManagedInstancesMonitoringOptions::Detailed)
-        );
-        assert_eq!(
-            t.capacity_option_type(),
-            Some(&ecs::CapacityOptionType::Spot)
-        );
-        let req = t.instance_requirements().expect("requirements");
-        assert_eq!(
-            req.v_cpu_count().map(|v| (v.min(), v.max())),
-            Some((2, Some(8)))
-        );
-        assert_eq!(
-            req.memory_mib().map(|m| (m.min(), m.max())),
-            Some((4096, None))
-        );
-        assert_eq!(req.cpu_manufacturers().len(), 2);
-        assert_eq!(req.memory_gib_per_v_cpu().and_then(|m| m.min()), Some(2.0));
-        assert_eq!(
-            req.burstable_performance(),
-            Some(&ecs::BurstablePerformance::Excluded)
+            sent(
+                input
+                    .get_managed_instances_provider()
+                    .as_ref()
+                    .map(|m| m as _)
+            ),
+            declared
         );
         // The update carries the same, minus capacityOptionType (no such update member).
         let update = update_mi_provider_request(&client, "mi", p).expect("maps");
         let input = update.as_input();
         assert_eq!(input.get_cluster().as_deref(), Some("mi"));
-        let mi = input
-            .get_managed_instances_provider()
-            .clone()
-            .expect("provider");
-        let t = mi.instance_launch_template().expect("template");
+        let mut without_option = declared;
+        if let Some(t) = without_option["instanceLaunchTemplate"].as_object_mut() {
+            t.remove("capacityOptionType");
+        }
         assert_eq!(
-            t.monitoring(),
-            Some(&ecs::ManagedInstancesMonitoringOptions::Detailed)
-        );
-        assert_eq!(
-            t.storage_configuration().and_then(|s| s.storage_size_gib()),
-            Some(50)
+            sent(
+                input
+                    .get_managed_instances_provider()
+                    .as_ref()
+                    .map(|m| m as _)
+            ),
+            without_option
         );
     }
 

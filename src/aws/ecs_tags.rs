@@ -6,6 +6,35 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 
 use super::errors::{AwsError, from_sdk};
+use super::tags::TagChanges;
+
+/// The SDK's tags for a key/value map.
+pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// A key/value map of the tags ECS reports, without AWS-reserved `aws:` tags (nobody can
+/// change those).
+pub fn from_sdk_tags(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .flatten()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+/// Sets, then removes, what `changes` name (no call for an empty half).
+pub async fn apply(client: &Client, arn: &str, changes: &TagChanges) -> Result<(), AwsError> {
+    if !changes.add.is_empty() {
+        tag(client, arn, &changes.add).await?;
+    }
+    if !changes.remove.is_empty() {
+        untag(client, arn, &changes.remove).await?;
+    }
+    Ok(())
+}
 
 /// TagResource with these tags (ECS's lowercase key/value).
 pub async fn tag(
@@ -13,14 +42,10 @@ pub async fn tag(
     arn: &str,
     add: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let tags = add
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     client
         .tag_resource()
         .resource_arn(arn)
-        .set_tags(Some(tags))
+        .set_tags(Some(to_sdk(add)))
         .send()
         .await
         .map_err(|e| from_sdk("TagResource", e))?;
