@@ -10,7 +10,7 @@ use aws_sdk_applicationautoscaling::types::{self as aas, ScalableDimension, Serv
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
-use super::errors::{AwsError, from_sdk};
+use super::errors::{AwsError, OrAbsent, from_sdk};
 use crate::api::service_auto_scaling::{
     AutoScaling, AutoScalingStatus, ScalingPolicy, ScalingPolicyStatus, ScheduledAction,
 };
@@ -479,7 +479,7 @@ pub async fn apply(client: &Client, d: &DesiredScaling, change: &Change) -> Resu
                 .map_err(|e| from_sdk("PutScalingPolicy", e))?;
         }
         Change::DeletePolicy(name) => {
-            let deleted = client
+            client
                 .delete_scaling_policy()
                 .service_namespace(NAMESPACE)
                 .resource_id(rid)
@@ -487,8 +487,8 @@ pub async fn apply(client: &Client, d: &DesiredScaling, change: &Change) -> Resu
                 .policy_name(name)
                 .send()
                 .await
-                .map_err(|e| from_sdk("DeleteScalingPolicy", e));
-            absent_is_done(deleted)?;
+                .map_err(|e| from_sdk("DeleteScalingPolicy", e))
+                .or_absent()?;
         }
         Change::PutAction(name) => {
             const OP: &str = "PutScheduledAction";
@@ -519,7 +519,7 @@ pub async fn apply(client: &Client, d: &DesiredScaling, change: &Change) -> Resu
                 .map_err(|e| from_sdk(OP, e))?;
         }
         Change::DeleteAction(name) => {
-            let deleted = client
+            client
                 .delete_scheduled_action()
                 .service_namespace(NAMESPACE)
                 .resource_id(rid)
@@ -527,8 +527,8 @@ pub async fn apply(client: &Client, d: &DesiredScaling, change: &Change) -> Resu
                 .scheduled_action_name(name)
                 .send()
                 .await
-                .map_err(|e| from_sdk("DeleteScheduledAction", e));
-            absent_is_done(deleted)?;
+                .map_err(|e| from_sdk("DeleteScheduledAction", e))
+                .or_absent()?;
         }
         Change::Deregister => deregister(client, rid).await?,
     }
@@ -537,23 +537,16 @@ pub async fn apply(client: &Client, d: &DesiredScaling, change: &Change) -> Resu
 
 /// DeregisterScalableTarget; an absent target counts as done.
 pub async fn deregister(client: &Client, resource_id: &str) -> Result<(), AwsError> {
-    let done = client
+    client
         .deregister_scalable_target()
         .service_namespace(NAMESPACE)
         .resource_id(resource_id)
         .scalable_dimension(DIMENSION)
         .send()
         .await
-        .map_err(|e| from_sdk("DeregisterScalableTarget", e));
-    absent_is_done(done)
-}
-
-fn absent_is_done<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
+        .map_err(|e| from_sdk("DeregisterScalableTarget", e))
+        .or_absent()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
-use super::errors::{AwsError, from_sdk};
+use super::errors::{AwsError, OrAbsent, from_sdk};
 use super::policy;
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
 
@@ -216,14 +216,10 @@ pub async fn observe(
         .set_registry_id(d.registry_id.clone())
         .send()
         .await
-        .map_err(|e| from_sdk("DescribeRepositories", e));
-    let repo = match described {
-        Ok(out) => match out.repositories.unwrap_or_default().into_iter().next() {
-            Some(r) => r,
-            None => return Ok(None),
-        },
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+        .map_err(|e| from_sdk("DescribeRepositories", e))
+        .or_absent()?;
+    let Some(repo) = described.and_then(|out| out.repositories?.into_iter().next()) else {
+        return Ok(None);
     };
     let read = policies_to_read(reads, &repo, d);
     let extras = extras_for(client, &repo, read.0, read.1).await?;
@@ -332,34 +328,28 @@ async fn extras_for(
     let lifecycle_policy_text = if !lifecycle {
         None
     } else {
-        match client
+        client
             .get_lifecycle_policy()
             .repository_name(&name)
             .set_registry_id(registry_id.clone())
             .send()
             .await
             .map_err(|e| from_sdk("GetLifecyclePolicy", e))
-        {
-            Ok(out) => out.lifecycle_policy_text,
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        }
+            .or_absent()?
+            .and_then(|out| out.lifecycle_policy_text)
     };
     let repository_policy_text = if !repository {
         None
     } else {
-        match client
+        client
             .get_repository_policy()
             .repository_name(&name)
             .set_registry_id(registry_id)
             .send()
             .await
             .map_err(|e| from_sdk("GetRepositoryPolicy", e))
-        {
-            Ok(out) => out.policy_text,
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        }
+            .or_absent()?
+            .and_then(|out| out.policy_text)
     };
     Ok(RepositoryExtras {
         tags,

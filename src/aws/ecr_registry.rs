@@ -9,7 +9,7 @@ use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
 use super::AwsError;
-use super::errors::from_sdk;
+use super::errors::{OrAbsent, from_sdk};
 use super::policy;
 use crate::api::common::AwsEnum;
 use crate::api::ecr_registry::*;
@@ -618,16 +618,13 @@ pub async fn observe(client: &Client, d: &DesiredRegistry) -> Result<ObservedReg
 }
 
 async fn registry_policy(client: &Client) -> Result<Option<Value>, AwsError> {
-    match client
+    Ok(client
         .get_registry_policy()
         .send()
         .await
         .map_err(|e| from_sdk("GetRegistryPolicy", e))
-    {
-        Ok(out) => Ok(out.policy_text().map(policy::normalize_text)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+        .or_absent()?
+        .and_then(|out| out.policy_text().map(policy::normalize_text)))
 }
 
 /// Applies one change.
@@ -707,29 +704,25 @@ async fn put_scanning(client: &Client, s: &RegistryScanningConfiguration) -> Res
 }
 
 async fn delete_cache_rule(client: &Client, prefix: &str) -> Result<(), AwsError> {
-    match client
+    client
         .delete_pull_through_cache_rule()
         .ecr_repository_prefix(prefix)
         .send()
         .await
         .map_err(|e| from_sdk("DeletePullThroughCacheRule", e))
-    {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    }
+        .or_absent()?;
+    Ok(())
 }
 
 async fn delete_template(client: &Client, prefix: &str) -> Result<(), AwsError> {
-    match client
+    client
         .delete_repository_creation_template()
         .prefix(prefix)
         .send()
         .await
         .map_err(|e| from_sdk("DeleteRepositoryCreationTemplate", e))
-    {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    }
+        .or_absent()?;
+    Ok(())
 }
 
 /// ECR's defaults for the sections `d` manages: no replication rule, BASIC scanning without
@@ -746,15 +739,12 @@ pub async fn reset(client: &Client, d: &DesiredRegistry) -> Result<(), AwsError>
         put_scanning(client, &basic).await?;
     }
     if d.policy.is_some() {
-        match client
+        client
             .delete_registry_policy()
             .send()
             .await
             .map_err(|e| from_sdk("DeleteRegistryPolicy", e))
-        {
-            Err(e) if !e.is_not_found() => return Err(e),
-            _ => {}
-        }
+            .or_absent()?;
     }
     for r in d.cache_rules.iter().flatten() {
         delete_cache_rule(client, &r.ecr_repository_prefix).await?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::bridge;
 use super::ecs_tags::{self, from_sdk_tags};
-use super::errors::{AwsError, ErrorClass, from_sdk};
+use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use super::tags;
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 
@@ -607,19 +607,14 @@ pub async fn observe(
         .include(ecs::ClusterField::Tags)
         .send()
         .await
-        .map_err(|e| from_sdk("DescribeClusters", e));
-    let cluster = match described {
-        Ok(out) => match out
-            .clusters
-            .unwrap_or_default()
+        .map_err(|e| from_sdk("DescribeClusters", e))
+        .or_absent()?;
+    let Some(cluster) = described.and_then(|out| {
+        out.clusters?
             .into_iter()
             .find(|c| c.cluster_name.as_deref() == Some(d.cluster_name.as_str()))
-        {
-            Some(c) => c,
-            None => return Ok(None),
-        },
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+    }) else {
+        return Ok(None);
     };
     let status = cluster.status.clone().unwrap_or_default();
     if status == "INACTIVE" {
@@ -1134,11 +1129,10 @@ pub enum Deleted {
 /// Deletes the cluster unless it still has services, then the Auto Scaling group providers the
 /// spec declares.
 pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsError> {
-    let services = match services_not_inactive(client, &d.cluster_name).await {
-        Ok(s) => s,
-        Err(e) if e.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let services = services_not_inactive(client, &d.cluster_name)
+        .await
+        .or_absent()?
+        .unwrap_or_default();
     if !services.is_empty() {
         return Ok(Deleted::HasServices(services));
     }
@@ -1155,17 +1149,13 @@ pub async fn delete(client: &Client, d: &DesiredCluster) -> Result<Deleted, AwsE
             delete_provider(client, Some(&d.cluster_name), name).await?;
         }
     }
-    match client
+    client
         .delete_cluster()
         .cluster(&d.cluster_name)
         .send()
         .await
         .map_err(|e| from_sdk("DeleteCluster", e))
-    {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e),
-    }
+        .or_absent()?;
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     // Only existing ones: DeleteCapacityProvider on a missing provider is not a clean not-found
     // everywhere (moto answers 500).

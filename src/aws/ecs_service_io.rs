@@ -5,7 +5,7 @@ use aws_sdk_ecs::operation::create_service::builders::CreateServiceInputBuilder;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceInputBuilder;
 use aws_sdk_ecs::types::{Service, ServiceField};
 
-use super::errors::{AwsError, from_sdk};
+use super::errors::{AwsError, OrAbsent, from_sdk};
 
 /// DescribeServices (with tags) for up to ten names of one cluster; `None` when the cluster
 /// does not exist. INACTIVE services are left out.
@@ -21,18 +21,15 @@ pub async fn describe(
         .include(ServiceField::Tags)
         .send()
         .await
-        .map_err(|e| from_sdk("DescribeServices", e));
-    match out {
-        Ok(out) => Ok(Some(
-            out.services
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|s| s.status() != Some("INACTIVE"))
-                .collect(),
-        )),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+        .map_err(|e| from_sdk("DescribeServices", e))
+        .or_absent()?;
+    Ok(out.map(|out| {
+        out.services
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.status() != Some("INACTIVE"))
+            .collect()
+    }))
 }
 
 /// CreateService; returns the new service's ARN.
@@ -73,7 +70,7 @@ pub async fn delete(
     service: &str,
     force: bool,
 ) -> Result<(), AwsError> {
-    match client
+    client
         .delete_service()
         .cluster(cluster)
         .service(service)
@@ -81,9 +78,6 @@ pub async fn delete(
         .send()
         .await
         .map_err(|e| from_sdk("DeleteService", e))
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
+        .or_absent()?;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types as ecs;
 use serde_json::Value;
 
 use super::bridge;
-use super::errors::{AwsError, ErrorClass, from_sdk};
+use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use crate::api::ecs_task::{ContainerState, EcsTaskSpec, TaskState};
 
 const RUN: &str = "RunTask";
@@ -222,24 +222,24 @@ pub async fn describe_tasks(
 ) -> Result<Option<Vec<ecs::Task>>, AwsError> {
     let mut tasks = Vec::new();
     for batch in arns.chunks(DESCRIBE_BATCH) {
-        let out = client
+        let Some(out) = client
             .describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(batch.to_vec()))
             .include(ecs::TaskField::Tags)
             .send()
             .await
-            .map_err(|e| from_sdk("DescribeTasks", e));
-        match out {
-            Ok(out) => tasks.extend(
-                out.tasks
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|t| t.task_arn().is_some_and(|a| batch.iter().any(|b| b == a))),
-            ),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        }
+            .map_err(|e| from_sdk("DescribeTasks", e))
+            .or_absent()?
+        else {
+            return Ok(None);
+        };
+        tasks.extend(
+            out.tasks
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| t.task_arn().is_some_and(|a| batch.iter().any(|b| b == a))),
+        );
     }
     Ok(Some(tasks))
 }
@@ -285,20 +285,16 @@ pub async fn stop_task(
     arn: &str,
     reason: &str,
 ) -> Result<(), AwsError> {
-    match client
+    client
         .stop_task()
         .cluster(cluster)
         .task(arn)
         .reason(reason)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = from_sdk("StopTask", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+        .map_err(|e| from_sdk("StopTask", e))
+        .or_absent()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -46,6 +46,22 @@ impl AwsError {
     }
 }
 
+/// A call whose not-found answer is an outcome ("absent"), not a failure.
+pub trait OrAbsent<T> {
+    /// `Ok(None)` for a not-found error; other errors stay errors.
+    fn or_absent(self) -> Result<Option<T>, AwsError>;
+}
+
+impl<T> OrAbsent<T> for Result<T, AwsError> {
+    fn or_absent(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 const THROTTLING: &[&str] = &[
     "ThrottlingException",
     "Throttling",

@@ -8,7 +8,7 @@ use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types as sch;
 use aws_smithy_types::DateTime;
 
-use super::errors::{AwsError, ErrorClass, from_sdk};
+use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use crate::api::common::AwsEnum;
 use crate::api::ecs_schedule::EcsScheduleSpec;
 
@@ -340,19 +340,15 @@ pub async fn get(
     client: &Client,
     d: &DesiredSchedule,
 ) -> Result<Option<ObservedSchedule>, AwsError> {
-    match client
+    Ok(client
         .get_schedule()
         .name(&d.name)
         .group_name(&d.group)
         .send()
         .await
-    {
-        Ok(out) => Ok(observed_from(&out)),
-        Err(e) => {
-            let e = from_sdk("GetSchedule", e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
+        .map_err(|e| from_sdk("GetSchedule", e))
+        .or_absent()?
+        .and_then(|out| observed_from(&out)))
 }
 
 /// CreateSchedule with a client token; the schedule's ARN.
@@ -408,19 +404,15 @@ pub async fn update(client: &Client, d: &DesiredSchedule) -> Result<(), AwsError
 
 /// DeleteSchedule; an absent schedule counts as deleted.
 pub async fn delete(client: &Client, name: &str, group: &str) -> Result<(), AwsError> {
-    match client
+    client
         .delete_schedule()
         .name(name)
         .group_name(group)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = from_sdk("DeleteSchedule", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+        .map_err(|e| from_sdk("DeleteSchedule", e))
+        .or_absent()?;
+    Ok(())
 }
 
 /// The ARN of an ECS cluster named `cluster` (an ARN is returned as is).
