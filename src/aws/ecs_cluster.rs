@@ -974,30 +974,16 @@ pub async fn apply(
 ) -> Result<(), AwsError> {
     let name = d.cluster_name.as_str();
     match change {
-        Change::UpdateSettings => {
-            client
-                .update_cluster()
-                .cluster(name)
-                .set_settings(Some(settings(d)))
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdateCluster", e))?;
-        }
-        Change::UpdateConfiguration => {
-            client
-                .update_cluster()
-                .cluster(name)
-                .configuration(configuration(d))
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdateCluster", e))?;
-        }
-        Change::UpdateServiceConnectDefaults => {
-            client
-                .update_cluster()
-                .cluster(name)
-                .service_connect_defaults(service_connect_defaults(d)?)
-                .send()
+        Change::UpdateSettings
+        | Change::UpdateConfiguration
+        | Change::UpdateServiceConnectDefaults => {
+            let call = client.update_cluster().cluster(name);
+            let call = match change {
+                Change::UpdateSettings => call.set_settings(Some(settings(d))),
+                Change::UpdateConfiguration => call.configuration(configuration(d)),
+                _ => call.service_connect_defaults(service_connect_defaults(d)?),
+            };
+            call.send()
                 .await
                 .map_err(|e| from_sdk("UpdateCluster", e))?;
         }
