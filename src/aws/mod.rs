@@ -139,23 +139,20 @@ impl AwsProvider {
         }
         let config = config.build();
         // Every call is counted for /metrics, by service, operation and error code.
-        let ecr = aws_sdk_ecr::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor(&self.metrics))
-            .build();
-        let ecs = aws_sdk_ecs::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor(&self.metrics))
-            .build();
-        let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor(&self.metrics))
-            .build();
-        let scheduler = aws_sdk_scheduler::config::Builder::from(&config)
-            .interceptor(call_metrics::interceptor(&self.metrics))
-            .build();
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&config)
+                        .interceptor(call_metrics::interceptor(&self.metrics))
+                        .build(),
+                )
+            };
+        }
         let clients = Arc::new(AwsClients {
-            scheduler: aws_sdk_scheduler::Client::from_conf(scheduler),
-            ecr: aws_sdk_ecr::Client::from_conf(ecr),
-            ecs: aws_sdk_ecs::Client::from_conf(ecs),
-            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
+            ecr: client!(aws_sdk_ecr),
+            ecs: client!(aws_sdk_ecs),
+            autoscaling: client!(aws_sdk_applicationautoscaling),
+            scheduler: client!(aws_sdk_scheduler),
             region,
             role_arn: role_arn.map(str::to_string),
         });
