@@ -31,16 +31,19 @@ pub struct StrategyItem {
     pub base: i32,
 }
 
-/// An Auto Scaling group capacity provider in comparable form (desired and observed alike):
-/// its `autoScalingGroupProvider` as AWS JSON with ECS's defaults filled in, and its tags.
+/// A capacity provider the spec declares, in comparable form (desired and observed alike): its
+/// `autoScalingGroupProvider` as AWS JSON with ECS's defaults filled in, or its
+/// `managedInstancesProvider` as AWS JSON (only what the spec sets is compared: ECS fills in
+/// defaults for the rest), and its tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AsgProvider {
+pub struct Provider {
     pub name: String,
     pub provider: Value,
     pub tags: BTreeMap<String, String>,
 }
 
-impl AsgProvider {
+impl Provider {
+    /// The Auto Scaling group of an Auto Scaling group provider.
     fn group(&self) -> &str {
         self.provider["autoScalingGroupArn"]
             .as_str()
@@ -48,21 +51,13 @@ impl AsgProvider {
     }
 }
 
-/// A Managed Instances capacity provider in comparable form: its `managedInstancesProvider` as
-/// AWS JSON (only what the spec sets; ECS's defaults for the rest are not compared), and its tags.
+/// A declared capacity provider as ECS reports it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MiProvider {
-    pub name: String,
-    pub provider: Value,
-    pub tags: BTreeMap<String, String>,
-}
-
-/// A Managed Instances capacity provider as ECS reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ObservedMiProvider {
+pub struct ObservedProvider {
     pub arn: String,
+    /// ACTIVE, PROVISIONING, DEPROVISIONING (INACTIVE ones are reported as absent).
     pub status: String,
-    pub provider: MiProvider,
+    pub provider: Provider,
 }
 
 /// A capacity provider associated with the cluster that the spec no longer names.
@@ -89,24 +84,12 @@ pub struct DesiredCluster {
     pub default_capacity_provider_strategy: Vec<StrategyItem>,
     pub tags: BTreeMap<String, String>,
     /// Auto Scaling group providers declared in the spec, by name.
-    pub asg_providers: BTreeMap<String, AsgProvider>,
+    pub asg_providers: BTreeMap<String, Provider>,
     /// Managed Instances providers declared in the spec, by name.
-    pub mi_providers: BTreeMap<String, MiProvider>,
+    pub mi_providers: BTreeMap<String, Provider>,
     /// The ownership tags the operator puts on every capacity provider it creates (and reads
     /// back to tell which providers that leave the spec are its own to delete).
     pub owner_tags: BTreeMap<String, String>,
-}
-
-/// An Auto Scaling group capacity provider as ECS reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ObservedAsgProvider {
-    pub arn: String,
-    /// ACTIVE, PROVISIONING, DEPROVISIONING (INACTIVE ones are reported as absent).
-    pub status: String,
-    /// Outcome of the last create/update/delete (e.g. UPDATE_FAILED), with its reason.
-    pub update_status: Option<String>,
-    pub update_status_reason: Option<String>,
-    pub provider: AsgProvider,
 }
 
 /// What ECS reports, in the same comparable form.
@@ -127,9 +110,9 @@ pub struct ObservedCluster {
     pub pending_tasks_count: i32,
     pub registered_container_instances_count: i32,
     /// The spec's Auto Scaling group providers that exist, by name.
-    pub asg_providers: BTreeMap<String, ObservedAsgProvider>,
+    pub asg_providers: BTreeMap<String, ObservedProvider>,
     /// The spec's Managed Instances providers that exist, by name.
-    pub mi_providers: BTreeMap<String, ObservedMiProvider>,
+    pub mi_providers: BTreeMap<String, ObservedProvider>,
     /// Providers associated with the cluster but not named by the spec (FARGATE ones aside).
     pub strays: BTreeMap<String, StrayProvider>,
 }
@@ -215,18 +198,18 @@ impl Change {
 
 /// Maps the spec to the desired cluster. Pure.
 pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
-    let asg_providers: BTreeMap<String, AsgProvider> = spec
+    let asg_providers: BTreeMap<String, Provider> = spec
         .auto_scaling_group_providers
         .iter()
         .flatten()
         .map(|p| (p.name.clone(), desired_asg_provider(p)))
         .collect();
-    let mi_providers: BTreeMap<String, MiProvider> = spec
+    let mi_providers: BTreeMap<String, Provider> = spec
         .managed_instances_providers
         .iter()
         .flatten()
         .map(|p| {
-            let provider = MiProvider {
+            let provider = Provider {
                 name: p.name.clone(),
                 provider: serde_json::to_value(&p.managed_instances_provider).unwrap_or_default(),
                 tags: tag_map(p.tags.as_deref()),
@@ -276,8 +259,8 @@ pub fn desired(spec: &EcsClusterSpec, default_name: &str) -> DesiredCluster {
     }
 }
 
-fn desired_asg_provider(p: &api::AutoScalingGroupCapacityProvider) -> AsgProvider {
-    AsgProvider {
+fn desired_asg_provider(p: &api::AutoScalingGroupCapacityProvider) -> Provider {
+    Provider {
         name: p.name.clone(),
         provider: with_asg_defaults(
             serde_json::to_value(&p.auto_scaling_group_provider).unwrap_or_default(),
@@ -494,7 +477,7 @@ fn asg_matches(desired: &str, observed: &str) -> bool {
 
 /// Equal modulo the group's spelling (name or ARN) and, when the spec leaves it unset, the
 /// managed scaling status ECS chose.
-fn asg_provider_matches(want: &AsgProvider, have: &AsgProvider) -> bool {
+fn asg_provider_matches(want: &Provider, have: &Provider) -> bool {
     let mut have_provider = have.provider.clone();
     have_provider["autoScalingGroupArn"] = want.provider["autoScalingGroupArn"].clone();
     if want.provider["managedScaling"].get("status").is_none()
@@ -583,8 +566,8 @@ fn asg_provider_from_sdk(
     name: String,
     asg: &ecs::AutoScalingGroupProvider,
     tags: Option<&[ecs::Tag]>,
-) -> AsgProvider {
-    AsgProvider {
+) -> Provider {
+    Provider {
         name,
         provider: with_asg_defaults(bridge::to_json(asg).unwrap_or_default()),
         tags: from_sdk_tags(tags),
@@ -654,7 +637,7 @@ pub async fn observe(
                 },
             );
         } else if let Some(mi) = p.managed_instances_provider.as_ref() {
-            let provider = MiProvider {
+            let provider = Provider {
                 name: name.clone(),
                 provider: bridge::to_json(mi).unwrap_or_default(),
                 tags,
@@ -662,7 +645,7 @@ pub async fn observe(
             let arn = p.capacity_provider_arn.clone().unwrap_or_default();
             observed.mi_providers.insert(
                 name,
-                ObservedMiProvider {
+                ObservedProvider {
                     arn,
                     status,
                     provider,
@@ -677,7 +660,7 @@ pub async fn observe(
 /// tags) and the spec's Auto Scaling group providers as found. Pure.
 pub fn observed_from(
     cluster: &ecs::Cluster,
-    asg_providers: BTreeMap<String, ObservedAsgProvider>,
+    asg_providers: BTreeMap<String, ObservedProvider>,
 ) -> ObservedCluster {
     ObservedCluster {
         arn: cluster.cluster_arn.clone().unwrap_or_default(),
@@ -761,7 +744,7 @@ async fn describe_providers(
 async fn describe_asg_providers(
     client: &Client,
     names: &[String],
-) -> Result<BTreeMap<String, ObservedAsgProvider>, AwsError> {
+) -> Result<BTreeMap<String, ObservedProvider>, AwsError> {
     let mut found = BTreeMap::new();
     for p in describe_providers(client, None, names).await? {
         let status = provider_status(&p);
@@ -774,11 +757,9 @@ async fn describe_asg_providers(
         }
         found.insert(
             name.clone(),
-            ObservedAsgProvider {
+            ObservedProvider {
                 arn: p.capacity_provider_arn.clone().unwrap_or_default(),
                 status,
-                update_status: p.update_status.as_ref().map(|s| s.as_str().to_string()),
-                update_status_reason: p.update_status_reason.clone(),
                 provider: asg_provider_from_sdk(name, asg, p.tags.as_deref()),
             },
         );
@@ -842,11 +823,7 @@ pub fn without_mi_providers(d: &DesiredCluster) -> DesiredCluster {
 
 /// CreateCapacityProvider with managedInstancesProvider in the cluster. One that already
 /// exists counts as created (a later update converges it).
-async fn create_mi_provider(
-    client: &Client,
-    cluster: &str,
-    p: &MiProvider,
-) -> Result<(), AwsError> {
+async fn create_mi_provider(client: &Client, cluster: &str, p: &Provider) -> Result<(), AwsError> {
     let result = create_mi_provider_request(client, cluster, p)?
         .send()
         .await
@@ -861,7 +838,7 @@ async fn create_mi_provider(
 pub fn create_mi_provider_request(
     client: &Client,
     cluster: &str,
-    p: &MiProvider,
+    p: &Provider,
 ) -> Result<
     aws_sdk_ecs::operation::create_capacity_provider::builders::CreateCapacityProviderFluentBuilder,
     AwsError,
@@ -884,7 +861,7 @@ pub fn create_mi_provider_request(
 pub fn update_mi_provider_request(
     client: &Client,
     cluster: &str,
-    p: &MiProvider,
+    p: &Provider,
 ) -> Result<
     aws_sdk_ecs::operation::update_capacity_provider::builders::UpdateCapacityProviderFluentBuilder,
     AwsError,
@@ -927,7 +904,7 @@ async fn delete_provider(
 
 /// CreateCapacityProvider; a provider of that name that already exists for the same Auto
 /// Scaling group counts as created (its settings are converged by a later update).
-async fn create_asg_provider(client: &Client, p: &AsgProvider) -> Result<(), AwsError> {
+async fn create_asg_provider(client: &Client, p: &Provider) -> Result<(), AwsError> {
     let asg = bridge::to_sdk(&p.provider, ecs::AutoScalingGroupProvider::deserialize)
         .map_err(|e| invalid("InvalidAutoScalingGroupProvider", e))?;
     let result = client
@@ -1332,7 +1309,7 @@ mod tests {
         o.capacity_providers = d.capacity_providers.clone();
         o.mi_providers.insert(
             "mi-general".into(),
-            ObservedMiProvider {
+            ObservedProvider {
                 arn: "arn".into(),
                 status: "ACTIVE".into(),
                 provider: reported.clone(),
@@ -1417,14 +1394,12 @@ mod tests {
         assert_eq!(diff(&d, &o), vec![Change::PutCapacityProviders]);
     }
 
-    fn observed_asg(d: &DesiredCluster, name: &str) -> ObservedAsgProvider {
+    fn observed_asg(d: &DesiredCluster, name: &str) -> ObservedProvider {
         let mut provider = d.asg_providers[name].clone();
         provider.provider["managedScaling"]["status"] = json!("DISABLED");
-        ObservedAsgProvider {
+        ObservedProvider {
             arn: format!("arn:aws:ecs:us-east-1:123456789012:capacity-provider/{name}"),
             status: "ACTIVE".into(),
-            update_status: None,
-            update_status_reason: None,
             provider,
         }
     }
