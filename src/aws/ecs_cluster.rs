@@ -975,24 +975,10 @@ pub async fn apply(
                 .map_err(|e| from_sdk("PutClusterCapacityProviders", e))?;
         }
         Change::CreateAsgProvider(provider) => {
-            create_asg_provider(
-                client,
-                declared(
-                    &d.asg_providers,
-                    provider,
-                    ASG_FIELD,
-                    "CreateCapacityProvider",
-                )?,
-            )
-            .await?;
+            create_asg_provider(client, declared(&d.asg_providers, provider, ASG_FIELD)?).await?;
         }
         Change::UpdateAsgProvider(provider) => {
-            let want = declared(
-                &d.asg_providers,
-                provider,
-                ASG_FIELD,
-                "UpdateCapacityProvider",
-            )?;
+            let want = declared(&d.asg_providers, provider, ASG_FIELD)?;
             client
                 .update_capacity_provider()
                 .name(provider)
@@ -1013,25 +999,11 @@ pub async fn apply(
             }
         }
         Change::CreateMiProvider(provider) => {
-            create_mi_provider(
-                client,
-                name,
-                declared(
-                    &d.mi_providers,
-                    provider,
-                    MI_FIELD,
-                    "CreateCapacityProvider",
-                )?,
-            )
-            .await?;
+            create_mi_provider(client, name, declared(&d.mi_providers, provider, MI_FIELD)?)
+                .await?;
         }
         Change::UpdateMiProvider(provider) => {
-            let want = declared(
-                &d.mi_providers,
-                provider,
-                MI_FIELD,
-                "UpdateCapacityProvider",
-            )?;
+            let want = declared(&d.mi_providers, provider, MI_FIELD)?;
             let have = observed.and_then(|o| o.mi_providers.get(provider));
             if have.is_none_or(|h| !covers(&want.provider, &h.provider.provider)) {
                 update_mi_provider_request(client, name, want)?
@@ -1065,16 +1037,16 @@ pub async fn apply(
     Ok(())
 }
 
-/// The provider `name` of a spec list (`field`): changes only name declared ones.
-fn declared<'a, T>(
-    providers: &'a BTreeMap<String, T>,
+/// The provider `name` of a spec list (`field`). Changes name only declared providers, so a
+/// miss is a bug, reported rather than panicking.
+fn declared<'a>(
+    providers: &'a BTreeMap<String, Provider>,
     name: &str,
     field: &str,
-    operation: &'static str,
-) -> Result<&'a T, AwsError> {
+) -> Result<&'a Provider, AwsError> {
     providers.get(name).ok_or_else(|| {
         AwsError::terminal(
-            operation,
+            "CapacityProvider",
             "UnknownCapacityProvider",
             format!("{name} is not in spec.{field}"),
         )
