@@ -621,36 +621,20 @@ pub async fn observe(
         .chain(strays.clone())
         .collect();
     for p in describe_providers(client, Some(&d.cluster_name), &wanted).await? {
-        let Some(name) = p.name.clone() else { continue };
-        let status = provider_status(&p);
-        if status == "INACTIVE" {
+        let Some(o) = observed_provider(&p) else {
             continue;
-        }
-        let tags = from_sdk_tags(p.tags.as_deref());
+        };
+        let name = o.provider.name.clone();
+        let managed_instances = p.managed_instances_provider.is_some();
         if strays.contains(&name) {
-            let managed_instances = p.managed_instances_provider.is_some();
-            observed.strays.insert(
-                name,
-                StrayProvider {
-                    managed_instances,
-                    tags,
-                },
-            );
-        } else if let Some(mi) = p.managed_instances_provider.as_ref() {
-            let provider = Provider {
-                name: name.clone(),
-                provider: bridge::to_json(mi).unwrap_or_default(),
+            let tags = o.provider.tags;
+            let stray = StrayProvider {
+                managed_instances,
                 tags,
             };
-            let arn = p.capacity_provider_arn.clone().unwrap_or_default();
-            observed.mi_providers.insert(
-                name,
-                ObservedProvider {
-                    arn,
-                    status,
-                    provider,
-                },
-            );
+            observed.strays.insert(name, stray);
+        } else if managed_instances {
+            observed.mi_providers.insert(name, o);
         }
     }
     Ok(Some(observed))
@@ -745,33 +729,43 @@ async fn describe_asg_providers(
     client: &Client,
     names: &[String],
 ) -> Result<BTreeMap<String, ObservedProvider>, AwsError> {
-    let mut found = BTreeMap::new();
-    for p in describe_providers(client, None, names).await? {
-        let status = provider_status(&p);
-        let (Some(name), Some(asg)) = (p.name.clone(), p.auto_scaling_group_provider.as_ref())
-        else {
-            continue;
-        };
-        if status == "INACTIVE" {
-            continue;
-        }
-        found.insert(
-            name.clone(),
-            ObservedProvider {
-                arn: p.capacity_provider_arn.clone().unwrap_or_default(),
-                status,
-                provider: asg_provider_from_sdk(name, asg, p.tags.as_deref()),
-            },
-        );
-    }
-    Ok(found)
+    let providers = describe_providers(client, None, names).await?;
+    Ok(providers
+        .iter()
+        .filter(|p| p.auto_scaling_group_provider.is_some())
+        .filter_map(observed_provider)
+        .map(|o| (o.provider.name.clone(), o))
+        .collect())
 }
 
-fn provider_status(p: &ecs::CapacityProvider) -> String {
-    p.status
-        .as_ref()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default()
+/// A capacity provider in comparable form; `None` when INACTIVE (deleted). Pure.
+fn observed_provider(p: &ecs::CapacityProvider) -> Option<ObservedProvider> {
+    let name = p.name.clone()?;
+    let status = p.status.as_ref().map(|s| s.as_str().to_string());
+    let status = status.unwrap_or_default();
+    if status == "INACTIVE" {
+        return None;
+    }
+    let provider = match (
+        &p.auto_scaling_group_provider,
+        &p.managed_instances_provider,
+    ) {
+        (Some(asg), _) => asg_provider_from_sdk(name, asg, p.tags.as_deref()),
+        (None, mi) => Provider {
+            name,
+            provider: mi
+                .as_ref()
+                .and_then(|mi| bridge::to_json(mi).ok())
+                .unwrap_or_default(),
+            tags: from_sdk_tags(p.tags.as_deref()),
+        },
+    };
+    let arn = p.capacity_provider_arn.clone().unwrap_or_default();
+    Some(ObservedProvider {
+        arn,
+        status,
+        provider,
+    })
 }
 
 /// Creates the spec's Auto Scaling group providers, then the cluster with everything
