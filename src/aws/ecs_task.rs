@@ -253,25 +253,20 @@ pub async fn list_tasks(
 ) -> Result<Vec<String>, AwsError> {
     let mut arns = Vec::new();
     for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
-        let mut next: Option<String> = None;
-        loop {
-            let out = client
-                .list_tasks()
-                .cluster(cluster)
-                .family(family)
-                .desired_status(status.clone())
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| from_sdk("ListTasks", e))?;
-            for arn in out.task_arns() {
-                if !arns.contains(arn) {
-                    arns.push(arn.clone());
-                }
-            }
-            match out.next_token {
-                Some(t) if !t.is_empty() => next = Some(t),
-                _ => break,
+        let listed: Vec<String> = client
+            .list_tasks()
+            .cluster(cluster)
+            .family(family)
+            .desired_status(status)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| from_sdk("ListTasks", e))?;
+        for arn in listed {
+            if !arns.contains(&arn) {
+                arns.push(arn);
             }
         }
     }
