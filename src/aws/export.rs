@@ -628,6 +628,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::aws::bridge;
 
     const ACCOUNT: &str = "123456789012";
 
@@ -772,93 +773,56 @@ mod tests {
         }
     }
 
-    /// A cluster as DescribeClusters (settings, configurations, tags) reports it.
-    fn cluster(name: &str) -> ecs::Cluster {
-        ecs::Cluster::builder()
-            .cluster_name(name)
-            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"))
-            .status("ACTIVE")
-            .build()
+    /// The members of `patch` set on `base` (a null one unsets the member).
+    fn patched(mut base: Value, patch: Value) -> Value {
+        for (key, value) in patch.as_object().into_iter().flatten() {
+            base[key.as_str()] = value.clone();
+        }
+        base
     }
 
-    fn strategy(provider: &str, weight: i32, base: i32) -> ecs::CapacityProviderStrategyItem {
-        ecs::CapacityProviderStrategyItem::builder()
-            .capacity_provider(provider)
-            .weight(weight)
-            .base(base)
-            .build()
-            .expect("strategy builds")
+    /// A cluster as DescribeClusters (settings, configurations, tags) reports it.
+    fn cluster(name: &str, members: Value) -> ecs::Cluster {
+        let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}");
+        let base = json!({"clusterName": name, "clusterArn": arn, "status": "ACTIVE"});
+        bridge::shape(patched(base, members), ecs::Cluster::deserialize)
     }
 
     #[test]
     fn cluster_read_back_adopts_without_changes() {
-        let mut full = cluster("prod_main");
-        full.settings = Some(vec![
-            ecs::ClusterSetting::builder()
-                .name(ecs::ClusterSettingName::ContainerInsights)
-                .value("enhanced")
-                .build(),
-        ]);
-        full.configuration = Some(
-            ecs::ClusterConfiguration::builder()
-                .execute_command_configuration(
-                    ecs::ExecuteCommandConfiguration::builder()
-                        .kms_key_id("alias/exec")
-                        .logging(ecs::ExecuteCommandLogging::Override)
-                        .log_configuration(
-                            ecs::ExecuteCommandLogConfiguration::builder()
-                                .cloud_watch_log_group_name("/ecs/exec")
-                                .cloud_watch_encryption_enabled(true)
-                                .s3_encryption_enabled(false)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .managed_storage_configuration(
-                    ecs::ManagedStorageConfiguration::builder()
-                        .fargate_ephemeral_storage_kms_key_id("key-1")
-                        .build(),
-                )
-                .build(),
+        let full = cluster(
+            "prod_main",
+            json!({
+                "settings": [{"name": "containerInsights", "value": "enhanced"}],
+                "configuration": {
+                    "executeCommandConfiguration": {"kmsKeyId": "alias/exec", "logging": "OVERRIDE",
+                        "logConfiguration": {"cloudWatchLogGroupName": "/ecs/exec",
+                            "cloudWatchEncryptionEnabled": true, "s3EncryptionEnabled": false}},
+                    "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": "key-1"},
+                },
+                "capacityProviders": ["FARGATE_SPOT", "FARGATE", "prod-asg"],
+                "defaultCapacityProviderStrategy": [
+                    {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+                    {"capacityProvider": "FARGATE", "weight": 1, "base": 2},
+                ],
+                "serviceConnectDefaults": {"namespace": "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1"},
+                "tags": [
+                    {"key": "team", "value": "platform"},
+                    {"key": "ecs.operator.dev/owner-uid", "value": "1234"},
+                    {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+                ],
+            }),
         );
-        full.capacity_providers = Some(vec![
-            "FARGATE_SPOT".into(),
-            "FARGATE".into(),
-            "prod-asg".into(),
-        ]);
-        full.default_capacity_provider_strategy = Some(vec![
-            strategy("FARGATE_SPOT", 3, 0),
-            strategy("FARGATE", 1, 2),
-        ]);
-        full.service_connect_defaults = Some(
-            ecs::ClusterServiceConnectDefaults::builder()
-                .namespace("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1")
-                .build(),
-        );
-        full.tags = Some(vec![
-            ecs_tag("team", "platform"),
-            ecs_tag("ecs.operator.dev/owner-uid", "1234"),
-            ecs_tag("aws:cloudformation:stack-name", "legacy"),
-        ]);
-        let mut defaults = cluster("plain");
         // What ECS reports for a cluster created without settings.
-        defaults.settings = Some(vec![
-            ecs::ClusterSetting::builder()
-                .name(ecs::ClusterSettingName::ContainerInsights)
-                .value("disabled")
-                .build(),
-        ]);
-        defaults.configuration = Some(
-            ecs::ClusterConfiguration::builder()
-                .execute_command_configuration(
-                    ecs::ExecuteCommandConfiguration::builder()
-                        .logging(ecs::ExecuteCommandLogging::Default)
-                        .build(),
-                )
-                .build(),
+        let defaults = cluster(
+            "plain",
+            json!({
+                "settings": [{"name": "containerInsights", "value": "disabled"}],
+                "configuration": {"executeCommandConfiguration": {"logging": "DEFAULT"}},
+                "capacityProviders": [],
+                "defaultCapacityProviderStrategy": [],
+            }),
         );
-        defaults.capacity_providers = Some(vec![]);
-        defaults.default_capacity_provider_strategy = Some(vec![]);
         let cases = [
             (
                 "defaults",
@@ -904,86 +868,43 @@ mod tests {
 
     const TD_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
 
-    /// A service as DescribeServices (with tags) reports it, AWS defaults filled in.
-    fn service(name: &str) -> ecs::Service {
-        ecs::Service::builder()
-            .service_name(name)
-            .service_arn(format!(
-                "arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/{name}"
-            ))
-            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"))
-            .status("ACTIVE")
-            .desired_count(2)
-            .running_count(2)
-            .task_definition(TD_ARN)
-            .launch_type(ecs::LaunchType::Fargate)
-            .platform_version("LATEST")
-            .scheduling_strategy(ecs::SchedulingStrategy::Replica)
-            .propagate_tags(ecs::PropagateTags::None)
-            .availability_zone_rebalancing(ecs::AvailabilityZoneRebalancing::Enabled)
-            .role_arn(format!(
-                "arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
-            ))
-            .health_check_grace_period_seconds(0)
-            .enable_execute_command(false)
-            .enable_ecs_managed_tags(false)
-            .deployment_controller(
-                ecs::DeploymentController::builder()
-                    .r#type(ecs::DeploymentControllerType::Ecs)
-                    .build()
-                    .expect("controller builds"),
-            )
-            .deployment_configuration(
-                ecs::DeploymentConfiguration::builder()
-                    .maximum_percent(200)
-                    .minimum_healthy_percent(100)
-                    .strategy(ecs::DeploymentStrategy::Rolling)
-                    .bake_time_in_minutes(0)
-                    .deployment_circuit_breaker(
-                        ecs::DeploymentCircuitBreaker::builder()
-                            .enable(false)
-                            .rollback(false)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .network_configuration(
-                ecs::NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        ecs::AwsVpcConfiguration::builder()
-                            .subnets("subnet-b")
-                            .subnets("subnet-a")
-                            .security_groups("sg-1")
-                            .assign_public_ip(ecs::AssignPublicIp::Disabled)
-                            .build()
-                            .expect("vpc builds"),
-                    )
-                    .build(),
-            )
-            .set_placement_constraints(Some(vec![]))
-            .set_placement_strategy(Some(vec![]))
-            .set_load_balancers(Some(vec![]))
-            .set_service_registries(Some(vec![]))
-            .tags(ecs_tag("team", "web"))
-            .tags(ecs_tag("ecs.operator.dev/owner", "ns/web"))
-            .tags(ecs_tag("aws:cloudformation:stack-name", "legacy"))
-            .deployments(
-                ecs::Deployment::builder()
-                    .id("ecs-svc/1")
-                    .status("PRIMARY")
-                    .task_definition(TD_ARN)
-                    .build(),
-            )
-            .build()
+    /// A service as DescribeServices (with tags) reports it, AWS defaults filled in, with the
+    /// members of `patch` set.
+    fn service(patch: Value) -> ecs::Service {
+        let service = json!({
+            "serviceName": "web",
+            "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/web"),
+            "clusterArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
+            "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "taskDefinition": TD_ARN,
+            "launchType": "FARGATE", "platformVersion": "LATEST", "schedulingStrategy": "REPLICA",
+            "propagateTags": "NONE", "availabilityZoneRebalancing": "ENABLED",
+            "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+            "healthCheckGracePeriodSeconds": 0,
+            "enableExecuteCommand": false, "enableECSManagedTags": false,
+            "deploymentController": {"type": "ECS"},
+            "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                "strategy": "ROLLING", "bakeTimeInMinutes": 0,
+                "deploymentCircuitBreaker": {"enable": false, "rollback": false}},
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"],
+                "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}},
+            "placementConstraints": [], "placementStrategy": [],
+            "loadBalancers": [], "serviceRegistries": [],
+            "tags": [
+                {"key": "team", "value": "web"},
+                {"key": "ecs.operator.dev/owner", "value": "ns/web"},
+                {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+            ],
+            "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": TD_ARN}],
+        });
+        bridge::shape(patched(service, patch), ecs::Service::deserialize)
     }
 
     #[test]
     fn service_read_back_adopts_without_changes() {
-        type Edit = fn(&mut ecs::Service);
-        let cases: &[(&str, Edit, Value, &[&str])] = &[
+        let cases: &[(&str, Value, Value, &[&str])] = &[
             (
                 "fargate with AWS defaults",
-                |_| {},
+                json!({}),
                 json!({
                     "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
                     "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
@@ -993,85 +914,33 @@ mod tests {
             ),
             (
                 "daemon: no desiredCount, daemon deployment defaults",
-                |s| {
-                    s.scheduling_strategy = Some(ecs::SchedulingStrategy::Daemon);
-                    s.launch_type = Some(ecs::LaunchType::Ec2);
-                    s.platform_version = None;
-                    s.network_configuration = None;
-                    s.desired_count = 3;
-                    s.deployment_configuration = Some(
-                        ecs::DeploymentConfiguration::builder()
-                            .maximum_percent(100)
-                            .minimum_healthy_percent(0)
-                            .build(),
-                    );
-                    s.tags = None;
-                },
+                json!({
+                    "schedulingStrategy": "DAEMON", "launchType": "EC2", "platformVersion": null,
+                    "networkConfiguration": null, "desiredCount": 3, "tags": null,
+                    "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+                }),
                 json!({"serviceName": "web", "launchType": "EC2", "schedulingStrategy": "DAEMON"}),
                 &[],
             ),
             (
                 "everything else set",
-                |s| {
-                    s.launch_type = None;
-                    s.capacity_provider_strategy = Some(vec![
-                        strategy("FARGATE", 1, 1),
-                        strategy("FARGATE_SPOT", 2, 0),
-                    ]);
-                    s.platform_version = Some("1.4.0".into());
-                    s.role_arn = None;
-                    s.health_check_grace_period_seconds = Some(30);
-                    s.enable_execute_command = true;
-                    s.enable_ecs_managed_tags = true;
-                    s.propagate_tags = Some(ecs::PropagateTags::Service);
-                    s.availability_zone_rebalancing =
-                        Some(ecs::AvailabilityZoneRebalancing::Disabled);
-                    s.deployment_configuration = Some(
-                        ecs::DeploymentConfiguration::builder()
-                            .maximum_percent(150)
-                            .minimum_healthy_percent(50)
-                            .deployment_circuit_breaker(
-                                ecs::DeploymentCircuitBreaker::builder()
-                                    .enable(true)
-                                    .rollback(true)
-                                    .build(),
-                            )
-                            .alarms(
-                                ecs::DeploymentAlarms::builder()
-                                    .alarm_names("high-5xx")
-                                    .enable(true)
-                                    .rollback(false)
-                                    .build()
-                                    .expect("alarms build"),
-                            )
-                            .build(),
-                    );
-                    s.load_balancers = Some(vec![
-                        ecs::LoadBalancer::builder()
-                            .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1")
-                            .container_name("web")
-                            .container_port(8080)
-                            .build(),
-                    ]);
-                    s.service_registries = Some(vec![
-                        ecs::ServiceRegistry::builder()
-                            .registry_arn(
-                                "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1",
-                            )
-                            .build(),
-                    ]);
-                    s.placement_strategy = Some(vec![
-                        ecs::PlacementStrategy::builder()
-                            .r#type(ecs::PlacementStrategyType::Spread)
-                            .field("attribute:ecs.availability-zone")
-                            .build(),
-                    ]);
-                    s.placement_constraints = Some(vec![
-                        ecs::PlacementConstraint::builder()
-                            .r#type(ecs::PlacementConstraintType::DistinctInstance)
-                            .build(),
-                    ]);
-                },
+                json!({
+                    "launchType": null,
+                    "capacityProviderStrategy": [
+                        {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                        {"capacityProvider": "FARGATE_SPOT", "weight": 2, "base": 0},
+                    ],
+                    "platformVersion": "1.4.0", "roleArn": null, "healthCheckGracePeriodSeconds": 30,
+                    "enableExecuteCommand": true, "enableECSManagedTags": true,
+                    "propagateTags": "SERVICE", "availabilityZoneRebalancing": "DISABLED",
+                    "deploymentConfiguration": {"maximumPercent": 150, "minimumHealthyPercent": 50,
+                        "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+                        "alarms": {"alarmNames": ["high-5xx"], "enable": true, "rollback": false}},
+                    "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1", "containerName": "web", "containerPort": 8080}],
+                    "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1"}],
+                    "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+                    "placementConstraints": [{"type": "distinctInstance"}],
+                }),
                 json!({
                     "serviceName": "web", "desiredCount": 2,
                     "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 2}],
@@ -1091,9 +960,8 @@ mod tests {
                 &[],
             ),
         ];
-        for (name, edit, want, changes) in cases {
-            let mut svc = service("web");
-            edit(&mut svc);
+        for (name, patch, want, changes) in cases {
+            let svc = service(patch.clone());
             let read = service_spec(&svc);
             assert_eq!(
                 serde_json::to_value(&read.spec).expect("serialises"),
@@ -1110,13 +978,7 @@ mod tests {
 
     #[test]
     fn service_read_back_notes_code_deploy() {
-        let mut svc = service("web");
-        svc.deployment_controller = Some(
-            ecs::DeploymentController::builder()
-                .r#type(ecs::DeploymentControllerType::CodeDeploy)
-                .build()
-                .expect("controller builds"),
-        );
+        let svc = service(json!({"deploymentController": {"type": "CODE_DEPLOY"}}));
         let read = service_spec(&svc);
         assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
         assert_eq!(
@@ -1129,50 +991,24 @@ mod tests {
     /// fields plus the defaults AWS adds to every container.
     fn registered(spec: &TaskDefinitionSpec, tags: Vec<ecs::Tag>) -> Revision {
         let family = spec.family.clone().unwrap_or_else(|| "test".into());
-        let input = task_definition::register_input(spec, &family, &[])
+        let mut input = task_definition::register_input(spec, &family, &[])
             .expect("maps to a request")
             .build()
             .expect("request builds");
-        let containers = input.container_definitions.clone().map(|cs| {
-            cs.into_iter()
-                .map(|mut c| {
-                    c.essential = c.essential.or(Some(true));
-                    c.environment = c.environment.or(Some(vec![]));
-                    c.mount_points = c.mount_points.or(Some(vec![]));
-                    c.volumes_from = c.volumes_from.or(Some(vec![]));
-                    for p in c.port_mappings.iter_mut().flatten() {
-                        p.protocol = p.protocol.clone().or(Some(ecs::TransportProtocol::Tcp));
-                    }
-                    c
-                })
-                .collect()
-        });
-        let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:3");
-        #[allow(deprecated)]
-        let accelerators = input.inference_accelerators.clone();
-        let td = ecs::TaskDefinition::builder()
-            .task_definition_arn(&arn)
-            .family(&family)
-            .revision(3)
-            .status(ecs::TaskDefinitionStatus::Active)
-            .set_task_role_arn(input.task_role_arn.clone())
-            .set_execution_role_arn(input.execution_role_arn.clone())
-            .set_network_mode(input.network_mode.clone())
-            .set_container_definitions(containers)
-            .set_volumes(input.volumes.clone().or(Some(vec![])))
-            .set_placement_constraints(input.placement_constraints.clone().or(Some(vec![])))
-            .set_requires_compatibilities(input.requires_compatibilities.clone())
-            .set_cpu(input.cpu.clone())
-            .set_memory(input.memory.clone())
-            .set_pid_mode(input.pid_mode.clone())
-            .set_ipc_mode(input.ipc_mode.clone())
-            .set_proxy_configuration(input.proxy_configuration.clone())
-            .set_inference_accelerators(accelerators)
-            .set_ephemeral_storage(input.ephemeral_storage.clone())
-            .set_runtime_platform(input.runtime_platform.clone())
-            .build();
+        for c in input.container_definitions.iter_mut().flatten() {
+            c.essential.get_or_insert(true);
+            c.environment.get_or_insert_default();
+            c.mount_points.get_or_insert_default();
+            c.volumes_from.get_or_insert_default();
+            for p in c.port_mappings.iter_mut().flatten() {
+                p.protocol.get_or_insert(ecs::TransportProtocol::Tcp);
+            }
+        }
+        input.volumes.get_or_insert_default();
+        input.placement_constraints.get_or_insert_default();
+        let td = task_definition::described(&input, 3);
         Revision {
-            arn,
+            arn: td.task_definition_arn.clone().unwrap_or_default(),
             family,
             revision: 3,
             active: true,

@@ -438,6 +438,19 @@ fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<String
     }
 }
 
+/// What DescribeTaskDefinition answers for `input` registered as `revision`: the request's
+/// members plus the output-only ones AWS adds (ARN, revision, status). For tests.
+#[cfg(test)]
+pub(crate) fn described(input: &RegisterTaskDefinitionInput, revision: i32) -> ecs::TaskDefinition {
+    let family = input.family.as_deref().unwrap_or_default();
+    let mut td = bridge::to_json(input).expect("the request as JSON");
+    td["taskDefinitionArn"] =
+        format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}").into();
+    td["revision"] = revision.into();
+    td["status"] = "ACTIVE".into();
+    bridge::shape(td, ecs::TaskDefinition::deserialize)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -472,37 +485,9 @@ mod tests {
         out
     }
 
-    /// What DescribeTaskDefinition would return for `input`: its fields copied into a
-    /// TaskDefinition, plus the output-only fields AWS adds.
+    /// What DescribeTaskDefinition would return for `input`, with its tags.
     fn as_registered(input: &RegisterTaskDefinitionInput) -> (ecs::TaskDefinition, Vec<ecs::Tag>) {
-        let family = input.family.clone().unwrap_or_default();
-        #[allow(deprecated)]
-        let accelerators = input.inference_accelerators.clone();
-        let td = ecs::TaskDefinition::builder()
-            .task_definition_arn(format!(
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:1"
-            ))
-            .revision(1)
-            .status(ecs::TaskDefinitionStatus::Active)
-            .set_family(input.family.clone())
-            .set_task_role_arn(input.task_role_arn.clone())
-            .set_execution_role_arn(input.execution_role_arn.clone())
-            .set_network_mode(input.network_mode.clone())
-            .set_container_definitions(input.container_definitions.clone())
-            .set_volumes(input.volumes.clone())
-            .set_placement_constraints(input.placement_constraints.clone())
-            .set_requires_compatibilities(input.requires_compatibilities.clone())
-            .set_cpu(input.cpu.clone())
-            .set_memory(input.memory.clone())
-            .set_pid_mode(input.pid_mode.clone())
-            .set_ipc_mode(input.ipc_mode.clone())
-            .set_proxy_configuration(input.proxy_configuration.clone())
-            .set_inference_accelerators(accelerators)
-            .set_ephemeral_storage(input.ephemeral_storage.clone())
-            .set_runtime_platform(input.runtime_platform.clone())
-            .set_enable_fault_injection(input.enable_fault_injection)
-            .build();
-        (td, input.tags.clone().unwrap_or_default())
+        (described(input, 1), input.tags.clone().unwrap_or_default())
     }
 
     fn built_input(spec: &TaskDefinitionSpec) -> RegisterTaskDefinitionInput {
@@ -1092,24 +1077,12 @@ mod tests {
 
     #[test]
     fn unknown_enum_values_from_aws_are_dropped_not_guessed() {
-        let td = ecs::TaskDefinition::builder()
-            .family("web")
-            .network_mode(ecs::NetworkMode::from("quantum"))
-            .container_definitions(
-                ecs::ContainerDefinition::builder()
-                    .name("web")
-                    .image("nginx")
-                    .ulimits(
-                        ecs::Ulimit::builder()
-                            .name(ecs::UlimitName::from("warp"))
-                            .soft_limit(1)
-                            .hard_limit(1)
-                            .build()
-                            .expect("builds"),
-                    )
-                    .build(),
-            )
-            .build();
+        let td = bridge::shape(
+            json!({"family": "web", "networkMode": "quantum", "containerDefinitions": [
+                {"name": "web", "image": "nginx",
+                 "ulimits": [{"name": "warp", "softLimit": 1, "hardLimit": 1}]}]}),
+            ecs::TaskDefinition::deserialize,
+        );
         let spec = spec_from_aws(&td, &[]);
         assert_eq!(spec.network_mode, None);
         assert_eq!(spec.container_definitions[0].ulimits, Some(vec![]));
