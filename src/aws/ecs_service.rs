@@ -209,7 +209,7 @@ pub fn update_request(
 
 /// What UpdateService is sent for a field the spec leaves unset (AWS's own default), or
 /// nothing when leaving it out keeps the current value.
-fn unset_default(key: &str, daemon: bool) -> Option<Value> {
+pub(crate) fn unset_default(key: &str, daemon: bool) -> Option<Value> {
     let (max, min) = if daemon { (100, 0) } else { (200, 100) };
     Some(match key {
         "capacityProviderStrategy"

@@ -216,66 +216,31 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
+        use ErrorClass::*;
         let cases: &[(Option<&str>, Option<u16>, ErrorClass)] = &[
-            (
-                Some("ThrottlingException"),
-                Some(400),
-                ErrorClass::Throttled,
-            ),
-            (None, Some(429), ErrorClass::Throttled),
-            (Some("ServerException"), Some(500), ErrorClass::Retryable),
-            (None, Some(503), ErrorClass::Retryable),
-            (
-                Some("RepositoryNotFoundException"),
-                Some(400),
-                ErrorClass::NotFound,
-            ),
+            (Some("ThrottlingException"), Some(400), Throttled),
+            (None, Some(429), Throttled),
+            (Some("ServerException"), Some(500), Retryable),
+            (None, Some(503), Retryable),
+            (Some("RepositoryNotFoundException"), Some(400), NotFound),
             (
                 Some("LifecyclePolicyNotFoundException"),
                 Some(400),
-                ErrorClass::NotFound,
+                NotFound,
             ),
-            (
-                Some("InvalidParameterException"),
-                Some(400),
-                ErrorClass::Terminal,
-            ),
-            (Some("ValidationException"), Some(400), ErrorClass::Terminal),
-            (
-                Some("AccessDeniedException"),
-                Some(403),
-                ErrorClass::Environment,
-            ),
-            (Some("AccessDenied"), Some(403), ErrorClass::Environment),
-            (
-                Some("UnrecognizedClientException"),
-                Some(400),
-                ErrorClass::Environment,
-            ),
-            (
-                Some("ExpiredTokenException"),
-                Some(400),
-                ErrorClass::Environment,
-            ),
-            (
-                Some("InvalidClientTokenId"),
-                Some(403),
-                ErrorClass::Environment,
-            ),
-            (Some("CredentialsError"), None, ErrorClass::Environment),
-            (None, Some(403), ErrorClass::Environment),
-            (Some("ClientException"), Some(400), ErrorClass::Terminal),
-            (
-                Some("RepositoryNotEmptyException"),
-                Some(400),
-                ErrorClass::Terminal,
-            ),
-            (
-                Some("UpdateInProgressException"),
-                Some(400),
-                ErrorClass::Retryable,
-            ),
-            (None, None, ErrorClass::Retryable),
+            (Some("InvalidParameterException"), Some(400), Terminal),
+            (Some("ValidationException"), Some(400), Terminal),
+            (Some("AccessDeniedException"), Some(403), Environment),
+            (Some("AccessDenied"), Some(403), Environment),
+            (Some("UnrecognizedClientException"), Some(400), Environment),
+            (Some("ExpiredTokenException"), Some(400), Environment),
+            (Some("InvalidClientTokenId"), Some(403), Environment),
+            (Some("CredentialsError"), None, Environment),
+            (None, Some(403), Environment),
+            (Some("ClientException"), Some(400), Terminal),
+            (Some("RepositoryNotEmptyException"), Some(400), Terminal),
+            (Some("UpdateInProgressException"), Some(400), Retryable),
+            (None, None, Retryable),
         ];
         for (code, status, want) in cases {
             assert_eq!(classify_code(*code, *status), *want, "{code:?} {status:?}");

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecr::types as ecr;
 use aws_sdk_ecs::types as ecs;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -22,7 +23,7 @@ use crate::api::ecr_repository::{
 use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
 use crate::api::ecs_service::{
     self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
-    PropagateTags, SchedulingStrategy,
+    SchedulingStrategy,
 };
 use crate::api::task_definition::TaskDefinitionSpec;
 
@@ -276,43 +277,28 @@ const SERVICE_LINKED_ROLE: &str = "/aws-service-role/ecs.amazonaws.com/";
 /// those. AWS defaults are left out. Pure.
 pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     let mut notes = Vec::new();
-    let mut s = ecs_service::observed_from(svc).spec;
-    let daemon = s.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    let observed = ecs_service::observed_from(svc).spec;
+    let daemon = observed.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    // What AWS reports for an unset field is what UpdateService sends to unset it.
+    let mut s = without_defaults(&observed, |key| ecs_service::unset_default(key, daemon));
     if daemon {
         // One task per instance: AWS computes the count, and the API server forbids setting it.
         s.desired_count = None;
     } else {
         s.scheduling_strategy = None;
     }
-    s.capacity_provider_strategy =
-        s.capacity_provider_strategy
-            .take()
-            .and_then(non_empty)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .map(|mut i| {
-                        i.weight = i.weight.filter(|w| *w != 0);
-                        i.base = i.base.filter(|b| *b != 0);
-                        i
-                    })
-                    .collect()
-            });
+    for item in s.capacity_provider_strategy.iter_mut().flatten() {
+        item.weight = item.weight.filter(|w| *w != 0);
+        item.base = item.base.filter(|b| *b != 0);
+    }
     if s.capacity_provider_strategy.is_some() {
         s.launch_type = None;
     }
-    s.platform_version = s.platform_version.filter(|p| p != "LATEST");
     s.role = s.role.filter(|r| !r.contains(SERVICE_LINKED_ROLE));
     s.deployment_configuration = s
         .deployment_configuration
-        .take()
-        .and_then(|c| deployment_configuration(c, daemon));
-    s.placement_constraints = s.placement_constraints.take().and_then(non_empty);
-    s.placement_strategy = s.placement_strategy.take().and_then(non_empty);
-    s.load_balancers = s.load_balancers.take().and_then(non_empty);
-    s.service_registries = s.service_registries.take().and_then(non_empty);
-    s.volume_configurations = s.volume_configurations.take().and_then(non_empty);
-    s.vpc_lattice_configurations = s.vpc_lattice_configurations.take().and_then(non_empty);
+        .map(|c| without_defaults(&c, |key| deployment_default(key, daemon)))
+        .filter(|c| *c != service_api::DeploymentConfiguration::default());
     if let Some(vpc) = s
         .network_configuration
         .as_mut()
@@ -327,10 +313,6 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     {
         s.network_configuration = None;
     }
-    s.health_check_grace_period_seconds = s.health_check_grace_period_seconds.filter(|g| *g != 0);
-    s.deployment_controller = s
-        .deployment_controller
-        .filter(|c| c.type_ != DeploymentControllerType::Ecs);
     if s.deployment_controller
         .as_ref()
         .is_some_and(|c| c.type_ == DeploymentControllerType::CodeDeploy)
@@ -342,9 +324,6 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
         );
     }
     s.service_connect_configuration = s.service_connect_configuration.filter(|c| c.enabled);
-    s.enable_execute_command = s.enable_execute_command.filter(|e| *e);
-    s.enable_ecs_managed_tags = s.enable_ecs_managed_tags.filter(|e| *e);
-    s.propagate_tags = s.propagate_tags.filter(|p| *p != PropagateTags::None);
     // AWS enables rebalancing by default; only a service that turned it off says so.
     s.availability_zone_rebalancing = s
         .availability_zone_rebalancing
@@ -363,29 +342,30 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     ReadBack { spec: s, notes }
 }
 
-/// The deployment configuration without AWS defaults; `None` when nothing else is left.
-fn deployment_configuration(
-    mut c: service_api::DeploymentConfiguration,
-    daemon: bool,
-) -> Option<service_api::DeploymentConfiguration> {
-    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
-    c.maximum_percent = c.maximum_percent.filter(|p| *p != max);
-    c.minimum_healthy_percent = c.minimum_healthy_percent.filter(|p| *p != min);
-    c.strategy = c
-        .strategy
-        .filter(|s| *s != service_api::DeploymentStrategy::Rolling);
-    c.bake_time_in_minutes = c.bake_time_in_minutes.filter(|b| *b != 0);
-    c.deployment_circuit_breaker = c.deployment_circuit_breaker.filter(|b| {
-        b.enable
-            || b.rollback
-            || b.reset_on_healthy_task.is_some()
-            || b.threshold_configuration.is_some()
-    });
-    c.alarms = c
-        .alarms
-        .filter(|a| a.enable || a.rollback || !a.alarm_names.is_empty());
-    c.lifecycle_hooks = c.lifecycle_hooks.take().and_then(non_empty);
-    (c != service_api::DeploymentConfiguration::default()).then_some(c)
+/// `value` without the members whose value is `default(member)` (unchanged should it not
+/// read back, which a value of its own type always does).
+fn without_defaults<T: Serialize + DeserializeOwned + Clone>(
+    value: &T,
+    default: impl Fn(&str) -> Option<Value>,
+) -> T {
+    let Ok(Value::Object(mut members)) = serde_json::to_value(value) else {
+        return value.clone();
+    };
+    members.retain(|key, v| default(key).as_ref() != Some(v));
+    serde_json::from_value(Value::Object(members)).unwrap_or_else(|_| value.clone())
+}
+
+/// What DescribeServices reports for a deployment configuration member nobody set: the
+/// members UpdateService sends for an unset configuration, and a few more.
+fn deployment_default(key: &str, daemon: bool) -> Option<Value> {
+    match key {
+        "bakeTimeInMinutes" => Some(json!(0)),
+        "alarms" => Some(json!({"alarmNames": [], "enable": false, "rollback": false})),
+        "lifecycleHooks" => Some(json!([])),
+        _ => ecs_service::unset_default("deploymentConfiguration", daemon)?
+            .get(key)
+            .cloned(),
+    }
 }
 
 /// What applying `spec` to this service would change, apart from the operator's own tags.
@@ -920,6 +900,18 @@ mod tests {
                     "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
                 }),
                 json!({"serviceName": "web", "launchType": "EC2", "schedulingStrategy": "DAEMON"}),
+                &[],
+            ),
+            (
+                "unset alarms and lifecycle hooks as AWS reports them",
+                json!({"deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                    "alarms": {"alarmNames": [], "enable": false, "rollback": false},
+                    "lifecycleHooks": [], "bakeTimeInMinutes": 0}}),
+                json!({
+                    "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
+                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
+                    "tags": [{"key": "team", "value": "web"}],
+                }),
                 &[],
             ),
             (
