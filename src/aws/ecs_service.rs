@@ -236,6 +236,19 @@ pub(crate) fn unset_default(key: &str, daemon: bool) -> Option<Value> {
     })
 }
 
+/// What DescribeServices reports for a deployment configuration member nobody set: what
+/// UpdateService sends for an unset configuration, and a few more.
+pub(crate) fn deployment_default(key: &str, daemon: bool) -> Option<Value> {
+    match key {
+        "bakeTimeInMinutes" => Some(json!(0)),
+        "alarms" => Some(json!({"alarmNames": [], "enable": false, "rollback": false})),
+        "lifecycleHooks" => Some(json!([])),
+        _ => unset_default("deploymentConfiguration", daemon)?
+            .get(key)
+            .cloned(),
+    }
+}
+
 /// The spec as request JSON: entries of `containerConfigurations` that set nothing are
 /// dropped (the SDK shape is a union, which needs a member).
 fn request_json(spec: &EcsServiceSpec, op: &'static str) -> Result<Map<String, Value>, AwsError> {
@@ -597,25 +610,13 @@ fn canon_capacity(items: &Option<Vec<api::CapacityProviderStrategyItem>>) -> Val
 }
 
 fn canon_deployment(config: &Option<api::DeploymentConfiguration>, daemon: bool) -> Value {
-    let mut v = canon(config);
+    let mut v = serde_json::to_value(config).unwrap_or_default();
     let Some(obj) = v.as_object_mut() else {
         return Value::Null;
     };
-    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
-    remove_if(obj, "maximumPercent", max);
-    remove_if(obj, "minimumHealthyPercent", min);
-    remove_if(obj, "strategy", "ROLLING");
-    remove_if(obj, "bakeTimeInMinutes", 0);
-    if let Some(Value::Object(cb)) = obj.get_mut("deploymentCircuitBreaker") {
-        remove_if(cb, "enable", false);
-        remove_if(cb, "rollback", false);
-    }
-    if let Some(Value::Object(alarms)) = obj.get_mut("alarms") {
-        remove_if(alarms, "enable", false);
-        remove_if(alarms, "rollback", false);
-        if let Some(Value::Array(names)) = alarms.get_mut("alarmNames") {
-            names.sort_by_cached_key(Value::to_string);
-        }
+    obj.retain(|key, member| deployment_default(key, daemon).as_ref() != Some(member));
+    if let Some(Value::Array(names)) = obj.get_mut("alarms").and_then(|a| a.get_mut("alarmNames")) {
+        names.sort_by_cached_key(Value::to_string);
     }
     prune(&mut v);
     empty_is_null(v)

@@ -297,7 +297,7 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     s.role = s.role.filter(|r| !r.contains(SERVICE_LINKED_ROLE));
     s.deployment_configuration = s
         .deployment_configuration
-        .map(|c| without_defaults(&c, |key| deployment_default(key, daemon)))
+        .map(|c| without_defaults(&c, |key| ecs_service::deployment_default(key, daemon)))
         .filter(|c| *c != service_api::DeploymentConfiguration::default());
     if let Some(vpc) = s
         .network_configuration
@@ -353,19 +353,6 @@ fn without_defaults<T: Serialize + DeserializeOwned + Clone>(
     };
     members.retain(|key, v| default(key).as_ref() != Some(v));
     serde_json::from_value(Value::Object(members)).unwrap_or_else(|_| value.clone())
-}
-
-/// What DescribeServices reports for a deployment configuration member nobody set: the
-/// members UpdateService sends for an unset configuration, and a few more.
-fn deployment_default(key: &str, daemon: bool) -> Option<Value> {
-    match key {
-        "bakeTimeInMinutes" => Some(json!(0)),
-        "alarms" => Some(json!({"alarmNames": [], "enable": false, "rollback": false})),
-        "lifecycleHooks" => Some(json!([])),
-        _ => ecs_service::unset_default("deploymentConfiguration", daemon)?
-            .get(key)
-            .cloned(),
-    }
 }
 
 /// What applying `spec` to this service would change, apart from the operator's own tags.
