@@ -435,11 +435,7 @@ pub fn task_definition_differences(spec: &TaskDefinitionSpec, rev: &Revision) ->
 }
 
 /// `family` and revision number of a task definition ARN (`...:task-definition/family:7`).
-pub fn parse_task_definition_arn(arn: &str) -> Option<(&str, i32)> {
-    let (_, rest) = arn.rsplit_once(":task-definition/")?;
-    let (family, revision) = rest.rsplit_once(':')?;
-    Some((family, revision.parse().ok()?))
-}
+pub use super::task_definition_io::parse_arn as parse_task_definition_arn;
 
 // ---- SDK calls --------------------------------------------------------------------------------
 
@@ -515,25 +511,10 @@ pub async fn latest_active_revision(
     client: &aws_sdk_ecs::Client,
     family: &str,
 ) -> Result<Option<String>, AwsError> {
-    let arns: Vec<String> = client
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(ecs::TaskDefinitionStatus::Active)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
-    // familyPrefix is a prefix: `web` also lists `web-api`.
-    Ok(arns
+    Ok(td_io::active_arns(client, family)
+        .await?
         .into_iter()
-        .filter_map(|arn| {
-            let (f, revision) = parse_task_definition_arn(&arn)?;
-            (f == family).then_some((revision, arn.clone()))
-        })
-        .max_by_key(|(revision, _)| *revision)
-        .map(|(_, arn)| arn))
+        .max_by_key(|arn| parse_task_definition_arn(arn).map(|(_, revision)| revision)))
 }
 
 /// Every task definition family with an ACTIVE revision.
@@ -868,15 +849,17 @@ mod tests {
 
     #[test]
     fn service_read_back_adopts_without_changes() {
+        // What a service created with nothing but AWS defaults reads back as.
+        let defaults = json!({
+            "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
+            "tags": [{"key": "team", "value": "web"}],
+        });
         let cases: &[(&str, Value, Value, &[&str])] = &[
             (
                 "fargate with AWS defaults",
                 json!({}),
-                json!({
-                    "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
-                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
-                    "tags": [{"key": "team", "value": "web"}],
-                }),
+                defaults.clone(),
                 &[],
             ),
             (
@@ -894,11 +877,7 @@ mod tests {
                 json!({"deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
                     "alarms": {"alarmNames": [], "enable": false, "rollback": false},
                     "lifecycleHooks": [], "bakeTimeInMinutes": 0}}),
-                json!({
-                    "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
-                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
-                    "tags": [{"key": "team", "value": "web"}],
-                }),
+                defaults.clone(),
                 &[],
             ),
             (
