@@ -600,18 +600,23 @@ mod tests {
             .registry_id(ACCOUNT)
             .repository_uri(format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{name}"))
             .image_tag_mutability(ecr::ImageTagMutability::Mutable)
-            .image_scanning_configuration(
-                ecr::ImageScanningConfiguration::builder()
-                    .scan_on_push(false)
-                    .build(),
-            )
-            .encryption_configuration(
-                ecr::EncryptionConfiguration::builder()
-                    .encryption_type(ecr::EncryptionType::Aes256)
-                    .build()
-                    .expect("encryption builds"),
-            )
+            .image_scanning_configuration(scanning(false))
+            .encryption_configuration(encryption(ecr::EncryptionType::Aes256, None))
             .build()
+    }
+
+    fn scanning(scan_on_push: bool) -> ecr::ImageScanningConfiguration {
+        ecr::ImageScanningConfiguration::builder()
+            .scan_on_push(scan_on_push)
+            .build()
+    }
+
+    fn encryption(kind: ecr::EncryptionType, key: Option<&str>) -> ecr::EncryptionConfiguration {
+        ecr::EncryptionConfiguration::builder()
+            .encryption_type(kind)
+            .set_kms_key(key.map(str::to_string))
+            .build()
+            .expect("encryption builds")
     }
 
     fn state(repository: ecr::Repository) -> RepositoryState {
@@ -640,18 +645,9 @@ mod tests {
                     .build()
                     .expect("filter builds"),
             ]);
-            r.image_scanning_configuration = Some(
-                ecr::ImageScanningConfiguration::builder()
-                    .scan_on_push(true)
-                    .build(),
-            );
-            r.encryption_configuration = Some(
-                ecr::EncryptionConfiguration::builder()
-                    .encryption_type(ecr::EncryptionType::Kms)
-                    .kms_key("arn:aws:kms:us-east-1:123456789012:key/abcd")
-                    .build()
-                    .expect("encryption builds"),
-            );
+            r.image_scanning_configuration = Some(scanning(true));
+            let key = "arn:aws:kms:us-east-1:123456789012:key/abcd";
+            r.encryption_configuration = Some(encryption(ecr::EncryptionType::Kms, Some(key)));
             RepositoryState {
                 repository: r,
                 tags: vec![

@@ -508,6 +508,19 @@ mod tests {
         std::fs::read_to_string(path).expect("readable file")
     }
 
+    /// The spec in `path` and its round trip, which agree modulo AWS defaults.
+    fn parse_and_round_trip(path: &Path) -> (TaskDefinitionSpec, TaskDefinitionSpec) {
+        let name = path.display();
+        let text = read(path);
+        let spec: TaskDefinitionSpec = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
+        // Nothing in the file was silently ignored.
+        assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
+        let back = round_trip(&spec);
+        assert_eq!(normalize(&spec), normalize(&back), "{name}");
+        (spec, back)
+    }
+
     #[test]
     fn aws_samples_deserialise_map_and_round_trip() {
         let dir = Path::new(FIXTURES);
@@ -518,14 +531,7 @@ mod tests {
         let files = json_files(dir);
         assert!(!files.is_empty(), "no fixtures under {FIXTURES}");
         for path in files {
-            let name = path.display();
-            let text = read(&path);
-            let spec: TaskDefinitionSpec = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
-            // Nothing in the sample was silently ignored.
-            assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
-            let back = round_trip(&spec);
-            assert_eq!(normalize(&spec), normalize(&back), "{name}");
+            parse_and_round_trip(&path);
         }
     }
 
@@ -534,19 +540,14 @@ mod tests {
         let files = json_files(Path::new(CORPUS));
         assert!(files.len() >= 10, "corpus too small: {}", files.len());
         for path in files {
-            let name = path.display();
-            let text = read(&path);
-            let spec: TaskDefinitionSpec = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
-            assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
-            let back = round_trip(&spec);
+            let (spec, back) = parse_and_round_trip(&path);
             // Every field survives spec -> SDK -> spec unchanged, not merely modulo defaults.
             assert_eq!(
                 serde_json::to_value(&back).expect("serialises"),
                 serde_json::to_value(&spec).expect("serialises"),
-                "{name}"
+                "{}",
+                path.display()
             );
-            assert_eq!(normalize(&spec), normalize(&back), "{name}");
         }
     }
 
