@@ -753,23 +753,28 @@ pub fn status_fields(o: &ObservedService) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ecs_service::{
-        AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-        NetworkConfiguration, PropagateTags, Tag,
-    };
+    use crate::api::ecs_service::{LaunchType, PropagateTags, Tag};
 
     const TD_ARN: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:3";
 
     fn spec() -> EcsServiceSpec {
-        serde_json::from_value(serde_json::json!({
+        spec_with(json!({}))
+    }
+
+    /// `spec()` with the members of `patch` set.
+    fn spec_with(patch: Value) -> EcsServiceSpec {
+        let mut spec = json!({
             "cluster": "prod",
             "taskDefinition": "web:3",
             "desiredCount": 2,
             "launchType": "FARGATE",
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"]}},
             "tags": [{"key": "team", "value": "web"}]
-        }))
-        .expect("spec deserialises")
+        });
+        for (key, value) in patch.as_object().into_iter().flatten() {
+            spec[key.as_str()] = value.clone();
+        }
+        serde_json::from_value(spec).expect("spec deserialises")
     }
 
     fn desired_of(spec: &EcsServiceSpec) -> DesiredService {
@@ -839,18 +844,12 @@ mod tests {
 
     #[test]
     fn create_input_maps_fields() {
-        let mut s = spec();
-        s.deployment_configuration = Some(DeploymentConfiguration {
-            deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
-                enable: true,
-                rollback: true,
-                ..Default::default()
-            }),
-            maximum_percent: Some(150),
-            ..Default::default()
-        });
-        s.enable_ecs_managed_tags = Some(true);
-        s.propagate_tags = Some(PropagateTags::Service);
+        let s = spec_with(json!({
+            "deploymentConfiguration": {"maximumPercent": 150,
+                "deploymentCircuitBreaker": {"enable": true, "rollback": true}},
+            "enableECSManagedTags": true,
+            "propagateTags": "SERVICE",
+        }));
         let input = create_input(&desired_of(&s), "token-1")
             .expect("maps")
             .build()
@@ -951,27 +950,18 @@ mod tests {
             (
                 "explicit defaults",
                 |s, _| {
-                    s.propagate_tags = Some(PropagateTags::None);
-                    s.enable_execute_command = Some(false);
-                    s.deployment_configuration = Some(DeploymentConfiguration {
-                        maximum_percent: Some(200),
-                        minimum_healthy_percent: Some(100),
-                        ..Default::default()
-                    });
+                    *s = spec_with(
+                        json!({"propagateTags": "NONE", "enableExecuteCommand": false,
+                        "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100}}),
+                    );
                 },
                 &[],
             ),
             (
                 "circuit breaker",
                 |s, _| {
-                    s.deployment_configuration = Some(DeploymentConfiguration {
-                        deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
-                            enable: true,
-                            rollback: true,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    });
+                    *s = spec_with(json!({"deploymentConfiguration":
+                        {"deploymentCircuitBreaker": {"enable": true, "rollback": true}}}));
                 },
                 &["deploymentConfiguration"],
             ),
@@ -983,15 +973,9 @@ mod tests {
             (
                 "public ip",
                 |s, _| {
-                    s.network_configuration = Some(NetworkConfiguration {
-                        awsvpc_configuration: Some(AwsVpcConfiguration {
-                            subnets: vec!["subnet-a".into(), "subnet-b".into()],
-                            security_groups: Some(vec!["sg-default".into()]),
-                            assign_public_ip: Some(
-                                crate::api::ecs_service::AssignPublicIp::Enabled,
-                            ),
-                        }),
-                    });
+                    *s = spec_with(json!({"networkConfiguration": {"awsvpcConfiguration": {
+                        "subnets": ["subnet-a", "subnet-b"], "securityGroups": ["sg-default"],
+                        "assignPublicIp": "ENABLED"}}}));
                 },
                 &["networkConfiguration"],
             ),
@@ -1002,10 +986,7 @@ mod tests {
             ),
             (
                 "az rebalancing",
-                |s, _| {
-                    s.availability_zone_rebalancing =
-                        Some(crate::api::ecs_service::AvailabilityZoneRebalancing::Disabled);
-                },
+                |s, _| *s = spec_with(json!({"availabilityZoneRebalancing": "DISABLED"})),
                 &["availabilityZoneRebalancing"],
             ),
             (
