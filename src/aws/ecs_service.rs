@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::bridge;
 use super::errors::AwsError;
+use super::task_definition::remove_if;
 use crate::api::ecs_service::{
     self as api, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
 };
@@ -567,12 +568,6 @@ fn prune(v: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(prune),
         _ => {}
-    }
-}
-
-fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
-    if obj.get(key) == Some(&default.into()) {
-        obj.remove(key);
     }
 }
 

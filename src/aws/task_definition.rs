@@ -184,10 +184,6 @@ pub fn spec_from_json(text: &str) -> Result<TaskDefinitionSpec, String> {
     Ok(spec)
 }
 
-/// Canonical JSON of a spec, for comparing what the spec asks for with what AWS holds:
-/// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
-/// Strips operator-only fields and values equal to the AWS default, and sorts lists whose
-/// order AWS does not keep (or that carry no meaning).
 /// What two task definitions are compared by: the normalised content without the tags that are
 /// not the user's to set (`aws:`, and the operator's own `ecs.operator.dev/`).
 pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
@@ -195,16 +191,17 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
     spec.tags = spec.tags.take().and_then(|tags| {
         let kept: Vec<_> = tags
             .into_iter()
-            .filter(|t| {
-                let key = &t.key;
-                !key.starts_with("aws:") && !key.starts_with("ecs.operator.dev/")
-            })
+            .filter(|t| super::export::is_user_tag(&t.key))
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
     normalize(&spec)
 }
 
+/// Canonical JSON of a spec, for comparing what the spec asks for with what AWS holds:
+/// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
+/// Strips operator-only fields and values equal to the AWS default, and sorts lists whose
+/// order AWS does not keep (or that carry no meaning).
 pub fn normalize(spec: &TaskDefinitionSpec) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
     let Some(task) = v.as_object_mut() else {
@@ -343,7 +340,7 @@ fn normalize_volume(v: &mut Map<String, Value>) {
 }
 
 /// Removes `key` when it holds `default`.
-fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
+pub(super) fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
     if obj.get(key) == Some(&default.into()) {
         obj.remove(key);
     }
