@@ -53,6 +53,19 @@ fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
 }
 
+/// The user's tags among `(key, value)` pairs (see [`is_user_tag`]) as spec tags; `None` when
+/// there are none.
+fn user_tags<'a, T>(
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+    tag: fn(String, String) -> T,
+) -> Option<Vec<T>> {
+    non_empty(
+        tags.filter(|(key, _)| is_user_tag(key))
+            .map(|(key, value)| tag(key.to_string(), value.to_string()))
+            .collect(),
+    )
+}
+
 // ---- EcrRepository ----------------------------------------------------------------------------
 
 /// Everything the spec of one repository is read from.
@@ -121,17 +134,14 @@ pub fn repository_spec(state: &RepositoryState) -> ReadBack<EcrRepositorySpec> {
             }
         })
     });
-    let mut tags: Vec<repo_api::Tag> = state
+    let tags = state
         .tags
         .iter()
-        .filter(|t| is_user_tag(&t.key))
-        .map(|t| repo_api::Tag {
-            key: t.key.clone(),
-            value: t.value.clone(),
-        })
-        .collect();
-    tags.sort();
-    spec.tags = non_empty(tags);
+        .map(|t| (t.key.as_str(), t.value.as_str()));
+    spec.tags = user_tags(tags, |key, value| repo_api::Tag { key, value }).map(|mut tags| {
+        tags.sort();
+        tags
+    });
     if let Some(text) = &state.lifecycle_policy_text {
         match serde_json::from_str::<repo_api::LifecyclePolicy>(text) {
             Ok(p) => {
@@ -240,17 +250,8 @@ pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
             })
             .collect(),
     );
-    spec.tags = non_empty(
-        observed
-            .tags
-            .iter()
-            .filter(|(k, _)| is_user_tag(k))
-            .map(|(k, v)| cluster_api::Tag {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect(),
-    );
+    let tags = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    spec.tags = user_tags(tags, |key, value| cluster_api::Tag { key, value });
     ReadBack { spec, notes }
 }
 
@@ -328,17 +329,12 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     s.availability_zone_rebalancing = s
         .availability_zone_rebalancing
         .filter(|r| *r != AvailabilityZoneRebalancing::Enabled);
-    s.tags = non_empty(
-        svc.tags
-            .iter()
-            .flatten()
-            .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
-            .map(|t| service_api::Tag {
-                key: t.key.clone().unwrap_or_default(),
-                value: t.value.clone().unwrap_or_default(),
-            })
-            .collect(),
-    );
+    let tags = svc
+        .tags
+        .iter()
+        .flatten()
+        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref().unwrap_or_default())));
+    s.tags = user_tags(tags, |key, value| service_api::Tag { key, value });
     ReadBack { spec: s, notes }
 }
 
