@@ -1015,28 +1015,16 @@ mod tests {
 
     #[test]
     fn register_input_errors_and_tags() {
-        let mut unresolved = spec(base());
-        unresolved.container_definitions[0].image = None;
-        unresolved.container_definitions[0].image_ref = Some(api::ImageRef {
-            repository_ref: api::RepositoryReference {
-                name: "web".into(),
-                namespace: None,
-            },
-            tag: Some("1".into()),
-            digest: None,
-        });
-        let err = register_input(&unresolved, "web", &[]).expect_err("image missing");
+        let mut unresolved = base();
+        app(&mut unresolved)["image"] = Value::Null;
+        app(&mut unresolved)["imageRef"] = json!({"repositoryRef": {"name": "web"}, "tag": "1"});
+        let err = register_input(&spec(unresolved), "web", &[]).expect_err("image missing");
         assert!(err.is("ImageUnresolved"), "{err}");
         assert_eq!(err.class, crate::aws::ErrorClass::Terminal);
 
-        let mut bad_gpu = spec(base());
-        bad_gpu.container_definitions[0].resource_requirements =
-            Some(vec![api::ResourceRequirement {
-                value: None,
-                type_: api::ResourceType::Gpu,
-                sharing_strategy: Some(api::SharingStrategy::default()),
-            }]);
-        let err = register_input(&bad_gpu, "web", &[]).expect_err("empty sharing strategy");
+        let mut bad_gpu = base();
+        app(&mut bad_gpu)["resourceRequirements"] = json!([{"type": "GPU", "sharingStrategy": {}}]);
+        let err = register_input(&spec(bad_gpu), "web", &[]).expect_err("empty sharing strategy");
         assert!(err.is("InvalidTaskDefinition"), "{err}");
 
         let mut s = spec(base());
