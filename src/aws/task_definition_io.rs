@@ -121,20 +121,21 @@ pub async fn list_active(
     client: &Client,
     max_pages: usize,
 ) -> Result<Option<Vec<String>>, AwsError> {
+    let mut pages = client
+        .list_task_definitions()
+        .status(TaskDefinitionStatus::Active)
+        .max_results(100)
+        .into_paginator()
+        .send();
     let mut arns = Vec::new();
-    let mut token = None;
     for _ in 0..max_pages {
-        let out = client
-            .list_task_definitions()
-            .status(TaskDefinitionStatus::Active)
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
-        arns.extend(out.task_definition_arns.unwrap_or_default());
-        token = out.next_token;
-        if token.is_none() {
+        let Some(page) = pages.next().await else {
+            return Ok(Some(arns));
+        };
+        let page = page.map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+        let last = page.next_token.is_none();
+        arns.extend(page.task_definition_arns.unwrap_or_default());
+        if last {
             return Ok(Some(arns));
         }
     }
