@@ -604,6 +604,7 @@ fn canon_capacity(items: &Option<Vec<api::CapacityProviderStrategyItem>>) -> Val
     v
 }
 
+/// The deployment configuration without the members that hold what AWS reports when unset.
 fn canon_deployment(config: &Option<api::DeploymentConfiguration>, daemon: bool) -> Value {
     let mut v = serde_json::to_value(config).unwrap_or_default();
     let Some(obj) = v.as_object_mut() else {
