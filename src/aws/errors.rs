@@ -281,13 +281,15 @@ mod tests {
             .message("gone")
             .build();
         let no_credentials = CredentialsError::provider_error("AssumeRole failed");
-        let cases: Vec<(
-            &str,
+        // (case, error, code, class, part of the message)
+        type Case = (
+            &'static str,
             SdkError<E, HttpResponse>,
-            Option<&str>,
+            Option<&'static str>,
             ErrorClass,
-            &str,
-        )> = vec![
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "service error",
                 SdkError::service_error(E::generic(missing), response),
