@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::bridge;
 use super::errors::AwsError;
+use super::task_definition::remove_if;
 use crate::api::ecs_service::{
     self as api, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
 };
@@ -209,7 +210,7 @@ pub fn update_request(
 
 /// What UpdateService is sent for a field the spec leaves unset (AWS's own default), or
 /// nothing when leaving it out keeps the current value.
-fn unset_default(key: &str, daemon: bool) -> Option<Value> {
+pub(crate) fn unset_default(key: &str, daemon: bool) -> Option<Value> {
     let (max, min) = if daemon { (100, 0) } else { (200, 100) };
     Some(match key {
         "capacityProviderStrategy"
@@ -236,12 +237,17 @@ fn unset_default(key: &str, daemon: bool) -> Option<Value> {
     })
 }
 
-/// AWS's deployment configuration when none is given (the values DescribeServices reports).
-#[cfg(test)]
-fn default_deployment_configuration(daemon: bool) -> ecs::DeploymentConfiguration {
-    unset_default("deploymentConfiguration", daemon)
-        .and_then(|v| bridge::to_sdk(&v, ecs::DeploymentConfiguration::deserialize).ok())
-        .unwrap_or_else(|| ecs::DeploymentConfiguration::builder().build())
+/// What DescribeServices reports for a deployment configuration member nobody set: what
+/// UpdateService sends for an unset configuration, and a few more.
+pub(crate) fn deployment_default(key: &str, daemon: bool) -> Option<Value> {
+    match key {
+        "bakeTimeInMinutes" => Some(json!(0)),
+        "alarms" => Some(json!({"alarmNames": [], "enable": false, "rollback": false})),
+        "lifecycleHooks" => Some(json!([])),
+        _ => unset_default("deploymentConfiguration", daemon)?
+            .get(key)
+            .cloned(),
+    }
 }
 
 /// The spec as request JSON: entries of `containerConfigurations` that set nothing are
@@ -565,12 +571,6 @@ fn prune(v: &mut Value) {
     }
 }
 
-fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
-    if obj.get(key) == Some(&default.into()) {
-        obj.remove(key);
-    }
-}
-
 /// A list whose order carries no meaning.
 fn canon_set<T: Serialize>(items: &Option<Vec<T>>) -> Value {
     let mut v = canon(items);
@@ -604,26 +604,15 @@ fn canon_capacity(items: &Option<Vec<api::CapacityProviderStrategyItem>>) -> Val
     v
 }
 
+/// The deployment configuration without the members that hold what AWS reports when unset.
 fn canon_deployment(config: &Option<api::DeploymentConfiguration>, daemon: bool) -> Value {
-    let mut v = canon(config);
+    let mut v = serde_json::to_value(config).unwrap_or_default();
     let Some(obj) = v.as_object_mut() else {
         return Value::Null;
     };
-    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
-    remove_if(obj, "maximumPercent", max);
-    remove_if(obj, "minimumHealthyPercent", min);
-    remove_if(obj, "strategy", "ROLLING");
-    remove_if(obj, "bakeTimeInMinutes", 0);
-    if let Some(Value::Object(cb)) = obj.get_mut("deploymentCircuitBreaker") {
-        remove_if(cb, "enable", false);
-        remove_if(cb, "rollback", false);
-    }
-    if let Some(Value::Object(alarms)) = obj.get_mut("alarms") {
-        remove_if(alarms, "enable", false);
-        remove_if(alarms, "rollback", false);
-        if let Some(Value::Array(names)) = alarms.get_mut("alarmNames") {
-            names.sort_by_cached_key(Value::to_string);
-        }
+    obj.retain(|key, member| deployment_default(key, daemon).as_ref() != Some(member));
+    if let Some(Value::Array(names)) = obj.get_mut("alarms").and_then(|a| a.get_mut("alarmNames")) {
+        names.sort_by_cached_key(Value::to_string);
     }
     prune(&mut v);
     empty_is_null(v)
@@ -760,23 +749,28 @@ pub fn status_fields(o: &ObservedService) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ecs_service::{
-        AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-        NetworkConfiguration, PropagateTags, Tag,
-    };
+    use crate::api::ecs_service::{LaunchType, PropagateTags, Tag};
 
     const TD_ARN: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:3";
 
     fn spec() -> EcsServiceSpec {
-        serde_json::from_value(serde_json::json!({
+        spec_with(json!({}))
+    }
+
+    /// `spec()` with the members of `patch` set.
+    fn spec_with(patch: Value) -> EcsServiceSpec {
+        let mut spec = json!({
             "cluster": "prod",
             "taskDefinition": "web:3",
             "desiredCount": 2,
             "launchType": "FARGATE",
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"]}},
             "tags": [{"key": "team", "value": "web"}]
-        }))
-        .expect("spec deserialises")
+        });
+        for (key, value) in patch.as_object().into_iter().flatten() {
+            spec[key.as_str()] = value.clone();
+        }
+        serde_json::from_value(spec).expect("spec deserialises")
     }
 
     fn desired_of(spec: &EcsServiceSpec) -> DesiredService {
@@ -786,57 +780,36 @@ mod tests {
 
     /// What DescribeServices reports for `spec()` right after a completed rollout.
     fn aws_service() -> ecs::Service {
-        ecs::Service::builder()
-            .service_arn("arn:aws:ecs:eu-west-1:123456789012:service/prod/web")
-            .service_name("web")
-            .cluster_arn("arn:aws:ecs:eu-west-1:123456789012:cluster/prod")
-            .status("ACTIVE")
-            .desired_count(2)
-            .running_count(2)
-            .pending_count(0)
-            .launch_type(ecs::LaunchType::Fargate)
-            .platform_version("LATEST")
-            .task_definition(TD_ARN)
-            .scheduling_strategy(ecs::SchedulingStrategy::Replica)
-            .propagate_tags(ecs::PropagateTags::None)
-            .availability_zone_rebalancing(ecs::AvailabilityZoneRebalancing::Enabled)
-            .deployment_controller(
-                ecs::DeploymentController::builder()
-                    .r#type(ecs::DeploymentControllerType::Ecs)
-                    .build()
-                    .expect("builds"),
-            )
-            .deployment_configuration(default_deployment_configuration(false))
-            .network_configuration(
-                ecs::NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        ecs::AwsVpcConfiguration::builder()
-                            .subnets("subnet-a")
-                            .subnets("subnet-b")
-                            .security_groups("sg-default")
-                            .assign_public_ip(ecs::AssignPublicIp::Disabled)
-                            .build()
-                            .expect("builds"),
-                    )
-                    .build(),
-            )
-            .health_check_grace_period_seconds(0)
-            .tags(ecs::Tag::builder().key("team").value("web").build())
-            .tags(
-                ecs::Tag::builder()
-                    .key("aws:cloudformation:stack")
-                    .value("x")
-                    .build(),
-            )
-            .deployments(deployment("ecs-svc/1", "PRIMARY", Some("COMPLETED"), 2, 2))
-            .events(
-                ecs::ServiceEvent::builder()
-                    .id("e1")
-                    .message("(service web) has reached a steady state.")
-                    .created_at(aws_smithy_types::DateTime::from_secs(1_700_000_000))
-                    .build(),
-            )
-            .build()
+        let mut svc = bridge::shape(
+            json!({
+                "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+                "serviceName": "web",
+                "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+                "status": "ACTIVE",
+                "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+                "launchType": "FARGATE", "platformVersion": "LATEST",
+                "taskDefinition": TD_ARN,
+                "schedulingStrategy": "REPLICA", "propagateTags": "NONE",
+                "availabilityZoneRebalancing": "ENABLED",
+                "deploymentController": {"type": "ECS"},
+                "deploymentConfiguration": unset_default("deploymentConfiguration", false),
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-a", "subnet-b"],
+                    "securityGroups": ["sg-default"], "assignPublicIp": "DISABLED"}},
+                "healthCheckGracePeriodSeconds": 0,
+                "tags": [{"key": "team", "value": "web"}, {"key": "aws:cloudformation:stack", "value": "x"}],
+                "events": [{"id": "e1", "message": "(service web) has reached a steady state.",
+                    "createdAt": 1_700_000_000}],
+            }),
+            ecs::Service::deserialize,
+        );
+        svc.deployments = Some(vec![deployment(
+            "ecs-svc/1",
+            "PRIMARY",
+            Some("COMPLETED"),
+            2,
+            2,
+        )]);
+        svc
     }
 
     fn deployment(
@@ -846,16 +819,12 @@ mod tests {
         desired: i32,
         running: i32,
     ) -> ecs::Deployment {
-        ecs::Deployment::builder()
-            .id(id)
-            .status(status)
-            .task_definition(TD_ARN)
-            .set_rollout_state(rollout.map(ecs::DeploymentRolloutState::from))
-            .rollout_state_reason("because")
-            .desired_count(desired)
-            .running_count(running)
-            .created_at(aws_smithy_types::DateTime::from_secs(1_700_000_000))
-            .build()
+        bridge::shape(
+            json!({"id": id, "status": status, "taskDefinition": TD_ARN, "rolloutState": rollout,
+                   "rolloutStateReason": "because", "desiredCount": desired,
+                   "runningCount": running, "createdAt": 1_700_000_000}),
+            ecs::Deployment::deserialize,
+        )
     }
 
     #[test]
@@ -871,18 +840,12 @@ mod tests {
 
     #[test]
     fn create_input_maps_fields() {
-        let mut s = spec();
-        s.deployment_configuration = Some(DeploymentConfiguration {
-            deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
-                enable: true,
-                rollback: true,
-                ..Default::default()
-            }),
-            maximum_percent: Some(150),
-            ..Default::default()
-        });
-        s.enable_ecs_managed_tags = Some(true);
-        s.propagate_tags = Some(PropagateTags::Service);
+        let s = spec_with(json!({
+            "deploymentConfiguration": {"maximumPercent": 150,
+                "deploymentCircuitBreaker": {"enable": true, "rollback": true}},
+            "enableECSManagedTags": true,
+            "propagateTags": "SERVICE",
+        }));
         let input = create_input(&desired_of(&s), "token-1")
             .expect("maps")
             .build()
@@ -983,27 +946,18 @@ mod tests {
             (
                 "explicit defaults",
                 |s, _| {
-                    s.propagate_tags = Some(PropagateTags::None);
-                    s.enable_execute_command = Some(false);
-                    s.deployment_configuration = Some(DeploymentConfiguration {
-                        maximum_percent: Some(200),
-                        minimum_healthy_percent: Some(100),
-                        ..Default::default()
-                    });
+                    *s = spec_with(
+                        json!({"propagateTags": "NONE", "enableExecuteCommand": false,
+                        "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100}}),
+                    );
                 },
                 &[],
             ),
             (
                 "circuit breaker",
                 |s, _| {
-                    s.deployment_configuration = Some(DeploymentConfiguration {
-                        deployment_circuit_breaker: Some(DeploymentCircuitBreaker {
-                            enable: true,
-                            rollback: true,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    });
+                    *s = spec_with(json!({"deploymentConfiguration":
+                        {"deploymentCircuitBreaker": {"enable": true, "rollback": true}}}));
                 },
                 &["deploymentConfiguration"],
             ),
@@ -1015,15 +969,9 @@ mod tests {
             (
                 "public ip",
                 |s, _| {
-                    s.network_configuration = Some(NetworkConfiguration {
-                        awsvpc_configuration: Some(AwsVpcConfiguration {
-                            subnets: vec!["subnet-a".into(), "subnet-b".into()],
-                            security_groups: Some(vec!["sg-default".into()]),
-                            assign_public_ip: Some(
-                                crate::api::ecs_service::AssignPublicIp::Enabled,
-                            ),
-                        }),
-                    });
+                    *s = spec_with(json!({"networkConfiguration": {"awsvpcConfiguration": {
+                        "subnets": ["subnet-a", "subnet-b"], "securityGroups": ["sg-default"],
+                        "assignPublicIp": "ENABLED"}}}));
                 },
                 &["networkConfiguration"],
             ),
@@ -1034,10 +982,7 @@ mod tests {
             ),
             (
                 "az rebalancing",
-                |s, _| {
-                    s.availability_zone_rebalancing =
-                        Some(crate::api::ecs_service::AvailabilityZoneRebalancing::Disabled);
-                },
+                |s, _| *s = spec_with(json!({"availabilityZoneRebalancing": "DISABLED"})),
                 &["availabilityZoneRebalancing"],
             ),
             (
@@ -1211,17 +1156,11 @@ mod tests {
                 (*ready, *progressing, *reason),
                 "{name}: {message}"
             );
+            // A failed rollout says why.
+            if *reason == "RolloutFailed" {
+                assert!(message.contains("because"), "{name}: {message}");
+            }
         }
-        let mut svc = aws_service();
-        svc.deployments = Some(vec![deployment(
-            "ecs-svc/2",
-            "PRIMARY",
-            Some("FAILED"),
-            2,
-            0,
-        )]);
-        let (_, _, _, message) = readiness(&observed_from(&svc));
-        assert!(message.contains("because"), "{message}");
     }
 
     #[test]
@@ -1256,10 +1195,8 @@ mod tests {
         svc.events = Some(
             (0..8)
                 .map(|i| {
-                    ecs::ServiceEvent::builder()
-                        .id(format!("e{i}"))
-                        .created_at(aws_smithy_types::DateTime::from_secs(1_700_000_000 + i))
-                        .build()
+                    let event = json!({"id": format!("e{i}"), "createdAt": 1_700_000_000 + i});
+                    bridge::shape(event, ecs::ServiceEvent::deserialize)
                 })
                 .collect(),
         );

@@ -152,52 +152,34 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HttpStatus + 'static,
 {
-    match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let status = service.raw().http_status();
-            let code = e.code().map(str::to_string);
-            AwsError {
-                operation,
-                class: classify_code(code.as_deref(), status),
-                message: e
-                    .message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.to_string()),
-                code,
-            }
-        }
-        SdkError::ConstructionFailure(_) => AwsError {
+    if let SdkError::ServiceError(service) = &err {
+        let e = service.err();
+        let status = service.raw().http_status();
+        let code = e.code().map(str::to_string);
+        return AwsError {
             operation,
-            code: Some("RequestConstructionFailed".into()),
-            message: format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-            class: ErrorClass::Terminal,
-        },
-        _ => {
-            let message = format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            );
-            // The SDK resolves credentials before sending (e.g. AssumeRole for a namespace
-            // role): a failure there is the environment's, not the network's.
-            if loading_credentials_failed(&err) {
-                return AwsError {
-                    operation,
-                    code: Some(CREDENTIALS_ERROR.into()),
-                    message,
-                    class: ErrorClass::Environment,
-                };
-            }
-            AwsError {
-                operation,
-                code: None,
-                message,
-                class: ErrorClass::Retryable,
-            }
+            class: classify_code(code.as_deref(), status),
+            message: e
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string()),
+            code,
+        };
+    }
+    let (code, class) = match &err {
+        SdkError::ConstructionFailure(_) => {
+            (Some("RequestConstructionFailed"), ErrorClass::Terminal)
         }
+        // The SDK resolves credentials before sending (e.g. AssumeRole for a namespace role):
+        // a failure there is the environment's, not the network's.
+        _ if loading_credentials_failed(&err) => (Some(CREDENTIALS_ERROR), ErrorClass::Environment),
+        _ => (None, ErrorClass::Retryable),
+    };
+    AwsError {
+        operation,
+        code: code.map(str::to_string),
+        message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        class,
     }
 }
 
@@ -232,66 +214,31 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
+        use ErrorClass::*;
         let cases: &[(Option<&str>, Option<u16>, ErrorClass)] = &[
-            (
-                Some("ThrottlingException"),
-                Some(400),
-                ErrorClass::Throttled,
-            ),
-            (None, Some(429), ErrorClass::Throttled),
-            (Some("ServerException"), Some(500), ErrorClass::Retryable),
-            (None, Some(503), ErrorClass::Retryable),
-            (
-                Some("RepositoryNotFoundException"),
-                Some(400),
-                ErrorClass::NotFound,
-            ),
+            (Some("ThrottlingException"), Some(400), Throttled),
+            (None, Some(429), Throttled),
+            (Some("ServerException"), Some(500), Retryable),
+            (None, Some(503), Retryable),
+            (Some("RepositoryNotFoundException"), Some(400), NotFound),
             (
                 Some("LifecyclePolicyNotFoundException"),
                 Some(400),
-                ErrorClass::NotFound,
+                NotFound,
             ),
-            (
-                Some("InvalidParameterException"),
-                Some(400),
-                ErrorClass::Terminal,
-            ),
-            (Some("ValidationException"), Some(400), ErrorClass::Terminal),
-            (
-                Some("AccessDeniedException"),
-                Some(403),
-                ErrorClass::Environment,
-            ),
-            (Some("AccessDenied"), Some(403), ErrorClass::Environment),
-            (
-                Some("UnrecognizedClientException"),
-                Some(400),
-                ErrorClass::Environment,
-            ),
-            (
-                Some("ExpiredTokenException"),
-                Some(400),
-                ErrorClass::Environment,
-            ),
-            (
-                Some("InvalidClientTokenId"),
-                Some(403),
-                ErrorClass::Environment,
-            ),
-            (Some("CredentialsError"), None, ErrorClass::Environment),
-            (None, Some(403), ErrorClass::Environment),
-            (Some("ClientException"), Some(400), ErrorClass::Terminal),
-            (
-                Some("RepositoryNotEmptyException"),
-                Some(400),
-                ErrorClass::Terminal,
-            ),
-            (
-                Some("UpdateInProgressException"),
-                Some(400),
-                ErrorClass::Retryable,
-            ),
-            (None, None, ErrorClass::Retryable),
+            (Some("InvalidParameterException"), Some(400), Terminal),
+            (Some("ValidationException"), Some(400), Terminal),
+            (Some("AccessDeniedException"), Some(403), Environment),
+            (Some("AccessDenied"), Some(403), Environment),
+            (Some("UnrecognizedClientException"), Some(400), Environment),
+            (Some("ExpiredTokenException"), Some(400), Environment),
+            (Some("InvalidClientTokenId"), Some(403), Environment),
+            (Some("CredentialsError"), None, Environment),
+            (None, Some(403), Environment),
+            (Some("ClientException"), Some(400), Terminal),
+            (Some("RepositoryNotEmptyException"), Some(400), Terminal),
+            (Some("UpdateInProgressException"), Some(400), Retryable),
+            (None, None, Retryable),
         ];
         for (code, status, want) in cases {
             assert_eq!(classify_code(*code, *status), *want, "{code:?} {status:?}");
@@ -331,5 +278,67 @@ mod tests {
             e.to_string(),
             "CreateRepository: InvalidParameterException: bad name"
         );
+    }
+
+    #[test]
+    fn sdk_errors_keep_code_class_and_message() {
+        use ErrorClass::*;
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_ecr::config::http::HttpResponse;
+        use aws_sdk_ecr::error::ErrorMetadata;
+        use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError as E;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let response = HttpResponse::new(
+            400.try_into().expect("status"),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        let missing = ErrorMetadata::builder()
+            .code("RepositoryNotFoundException")
+            .message("gone")
+            .build();
+        let no_credentials = CredentialsError::provider_error("AssumeRole failed");
+        // (case, error, code, class, part of the message)
+        type Case = (
+            &'static str,
+            SdkError<E, HttpResponse>,
+            Option<&'static str>,
+            ErrorClass,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "service error",
+                SdkError::service_error(E::generic(missing), response),
+                Some("RepositoryNotFoundException"),
+                NotFound,
+                "gone",
+            ),
+            (
+                "construction",
+                SdkError::construction_failure("bad input"),
+                Some("RequestConstructionFailed"),
+                Terminal,
+                "bad input",
+            ),
+            (
+                "credentials",
+                SdkError::dispatch_failure(ConnectorError::other(Box::new(no_credentials), None)),
+                Some(CREDENTIALS_ERROR),
+                Environment,
+                "AssumeRole failed",
+            ),
+            (
+                "timeout",
+                SdkError::timeout_error("slow"),
+                None,
+                Retryable,
+                "slow",
+            ),
+        ];
+        for (name, err, code, class, message) in cases {
+            let e = from_sdk("DescribeRepositories", err);
+            assert_eq!((e.code.as_deref(), e.class), (code, class), "{name}: {e}");
+            assert!(e.message.contains(message), "{name}: {e}");
+        }
     }
 }

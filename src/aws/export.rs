@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecr::types as ecr;
 use aws_sdk_ecs::types as ecs;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -22,7 +23,7 @@ use crate::api::ecr_repository::{
 use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
 use crate::api::ecs_service::{
     self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
-    PropagateTags, SchedulingStrategy,
+    SchedulingStrategy,
 };
 use crate::api::task_definition::TaskDefinitionSpec;
 
@@ -50,6 +51,19 @@ fn from_aws<T: DeserializeOwned>(value: &str) -> Option<T> {
 
 fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
+}
+
+/// The user's tags among `(key, value)` pairs (see [`is_user_tag`]) as spec tags; `None` when
+/// there are none.
+fn user_tags<'a, T>(
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+    tag: fn(String, String) -> T,
+) -> Option<Vec<T>> {
+    non_empty(
+        tags.filter(|(key, _)| is_user_tag(key))
+            .map(|(key, value)| tag(key.to_string(), value.to_string()))
+            .collect(),
+    )
 }
 
 // ---- EcrRepository ----------------------------------------------------------------------------
@@ -120,17 +134,14 @@ pub fn repository_spec(state: &RepositoryState) -> ReadBack<EcrRepositorySpec> {
             }
         })
     });
-    let mut tags: Vec<repo_api::Tag> = state
+    let tags = state
         .tags
         .iter()
-        .filter(|t| is_user_tag(&t.key))
-        .map(|t| repo_api::Tag {
-            key: t.key.clone(),
-            value: t.value.clone(),
-        })
-        .collect();
-    tags.sort();
-    spec.tags = non_empty(tags);
+        .map(|t| (t.key.as_str(), t.value.as_str()));
+    spec.tags = user_tags(tags, |key, value| repo_api::Tag { key, value }).map(|mut tags| {
+        tags.sort();
+        tags
+    });
     if let Some(text) = &state.lifecycle_policy_text {
         match serde_json::from_str::<repo_api::LifecyclePolicy>(text) {
             Ok(p) => {
@@ -239,17 +250,8 @@ pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
             })
             .collect(),
     );
-    spec.tags = non_empty(
-        observed
-            .tags
-            .iter()
-            .filter(|(k, _)| is_user_tag(k))
-            .map(|(k, v)| cluster_api::Tag {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect(),
-    );
+    let tags = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    spec.tags = user_tags(tags, |key, value| cluster_api::Tag { key, value });
     ReadBack { spec, notes }
 }
 
@@ -276,43 +278,28 @@ const SERVICE_LINKED_ROLE: &str = "/aws-service-role/ecs.amazonaws.com/";
 /// those. AWS defaults are left out. Pure.
 pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     let mut notes = Vec::new();
-    let mut s = ecs_service::observed_from(svc).spec;
-    let daemon = s.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    let observed = ecs_service::observed_from(svc).spec;
+    let daemon = observed.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    // What AWS reports for an unset field is what UpdateService sends to unset it.
+    let mut s = without_defaults(&observed, |key| ecs_service::unset_default(key, daemon));
     if daemon {
         // One task per instance: AWS computes the count, and the API server forbids setting it.
         s.desired_count = None;
     } else {
         s.scheduling_strategy = None;
     }
-    s.capacity_provider_strategy =
-        s.capacity_provider_strategy
-            .take()
-            .and_then(non_empty)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .map(|mut i| {
-                        i.weight = i.weight.filter(|w| *w != 0);
-                        i.base = i.base.filter(|b| *b != 0);
-                        i
-                    })
-                    .collect()
-            });
+    for item in s.capacity_provider_strategy.iter_mut().flatten() {
+        item.weight = item.weight.filter(|w| *w != 0);
+        item.base = item.base.filter(|b| *b != 0);
+    }
     if s.capacity_provider_strategy.is_some() {
         s.launch_type = None;
     }
-    s.platform_version = s.platform_version.filter(|p| p != "LATEST");
     s.role = s.role.filter(|r| !r.contains(SERVICE_LINKED_ROLE));
     s.deployment_configuration = s
         .deployment_configuration
-        .take()
-        .and_then(|c| deployment_configuration(c, daemon));
-    s.placement_constraints = s.placement_constraints.take().and_then(non_empty);
-    s.placement_strategy = s.placement_strategy.take().and_then(non_empty);
-    s.load_balancers = s.load_balancers.take().and_then(non_empty);
-    s.service_registries = s.service_registries.take().and_then(non_empty);
-    s.volume_configurations = s.volume_configurations.take().and_then(non_empty);
-    s.vpc_lattice_configurations = s.vpc_lattice_configurations.take().and_then(non_empty);
+        .map(|c| without_defaults(&c, |key| ecs_service::deployment_default(key, daemon)))
+        .filter(|c| *c != service_api::DeploymentConfiguration::default());
     if let Some(vpc) = s
         .network_configuration
         .as_mut()
@@ -327,10 +314,6 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
     {
         s.network_configuration = None;
     }
-    s.health_check_grace_period_seconds = s.health_check_grace_period_seconds.filter(|g| *g != 0);
-    s.deployment_controller = s
-        .deployment_controller
-        .filter(|c| c.type_ != DeploymentControllerType::Ecs);
     if s.deployment_controller
         .as_ref()
         .is_some_and(|c| c.type_ == DeploymentControllerType::CodeDeploy)
@@ -342,50 +325,30 @@ pub fn service_spec(svc: &ecs::Service) -> ReadBack<EcsServiceSpec> {
         );
     }
     s.service_connect_configuration = s.service_connect_configuration.filter(|c| c.enabled);
-    s.enable_execute_command = s.enable_execute_command.filter(|e| *e);
-    s.enable_ecs_managed_tags = s.enable_ecs_managed_tags.filter(|e| *e);
-    s.propagate_tags = s.propagate_tags.filter(|p| *p != PropagateTags::None);
     // AWS enables rebalancing by default; only a service that turned it off says so.
     s.availability_zone_rebalancing = s
         .availability_zone_rebalancing
         .filter(|r| *r != AvailabilityZoneRebalancing::Enabled);
-    s.tags = non_empty(
-        svc.tags
-            .iter()
-            .flatten()
-            .filter(|t| t.key.as_deref().is_some_and(is_user_tag))
-            .map(|t| service_api::Tag {
-                key: t.key.clone().unwrap_or_default(),
-                value: t.value.clone().unwrap_or_default(),
-            })
-            .collect(),
-    );
+    let tags = svc
+        .tags
+        .iter()
+        .flatten()
+        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref().unwrap_or_default())));
+    s.tags = user_tags(tags, |key, value| service_api::Tag { key, value });
     ReadBack { spec: s, notes }
 }
 
-/// The deployment configuration without AWS defaults; `None` when nothing else is left.
-fn deployment_configuration(
-    mut c: service_api::DeploymentConfiguration,
-    daemon: bool,
-) -> Option<service_api::DeploymentConfiguration> {
-    let (max, min) = if daemon { (100, 0) } else { (200, 100) };
-    c.maximum_percent = c.maximum_percent.filter(|p| *p != max);
-    c.minimum_healthy_percent = c.minimum_healthy_percent.filter(|p| *p != min);
-    c.strategy = c
-        .strategy
-        .filter(|s| *s != service_api::DeploymentStrategy::Rolling);
-    c.bake_time_in_minutes = c.bake_time_in_minutes.filter(|b| *b != 0);
-    c.deployment_circuit_breaker = c.deployment_circuit_breaker.filter(|b| {
-        b.enable
-            || b.rollback
-            || b.reset_on_healthy_task.is_some()
-            || b.threshold_configuration.is_some()
-    });
-    c.alarms = c
-        .alarms
-        .filter(|a| a.enable || a.rollback || !a.alarm_names.is_empty());
-    c.lifecycle_hooks = c.lifecycle_hooks.take().and_then(non_empty);
-    (c != service_api::DeploymentConfiguration::default()).then_some(c)
+/// `value` without the members whose value is `default(member)` (unchanged should it not
+/// read back, which a value of its own type always does).
+fn without_defaults<T: Serialize + DeserializeOwned + Clone>(
+    value: &T,
+    default: impl Fn(&str) -> Option<Value>,
+) -> T {
+    let Ok(Value::Object(mut members)) = serde_json::to_value(value) else {
+        return value.clone();
+    };
+    members.retain(|key, v| default(key).as_ref() != Some(v));
+    serde_json::from_value(Value::Object(members)).unwrap_or_else(|_| value.clone())
 }
 
 /// What applying `spec` to this service would change, apart from the operator's own tags.
@@ -468,11 +431,7 @@ pub fn task_definition_differences(spec: &TaskDefinitionSpec, rev: &Revision) ->
 }
 
 /// `family` and revision number of a task definition ARN (`...:task-definition/family:7`).
-pub fn parse_task_definition_arn(arn: &str) -> Option<(&str, i32)> {
-    let (_, rest) = arn.rsplit_once(":task-definition/")?;
-    let (family, revision) = rest.rsplit_once(':')?;
-    Some((family, revision.parse().ok()?))
-}
+pub use super::task_definition_io::parse_arn as parse_task_definition_arn;
 
 // ---- SDK calls --------------------------------------------------------------------------------
 
@@ -548,25 +507,10 @@ pub async fn latest_active_revision(
     client: &aws_sdk_ecs::Client,
     family: &str,
 ) -> Result<Option<String>, AwsError> {
-    let arns: Vec<String> = client
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(ecs::TaskDefinitionStatus::Active)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
-    // familyPrefix is a prefix: `web` also lists `web-api`.
-    Ok(arns
+    Ok(td_io::active_arns(client, family)
+        .await?
         .into_iter()
-        .filter_map(|arn| {
-            let (f, revision) = parse_task_definition_arn(&arn)?;
-            (f == family).then_some((revision, arn.clone()))
-        })
-        .max_by_key(|(revision, _)| *revision)
-        .map(|(_, arn)| arn))
+        .max_by_key(|arn| parse_task_definition_arn(arn).map(|(_, revision)| revision)))
 }
 
 /// Every task definition family with an ACTIVE revision.
@@ -628,6 +572,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::aws::bridge;
 
     const ACCOUNT: &str = "123456789012";
 
@@ -651,18 +596,23 @@ mod tests {
             .registry_id(ACCOUNT)
             .repository_uri(format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{name}"))
             .image_tag_mutability(ecr::ImageTagMutability::Mutable)
-            .image_scanning_configuration(
-                ecr::ImageScanningConfiguration::builder()
-                    .scan_on_push(false)
-                    .build(),
-            )
-            .encryption_configuration(
-                ecr::EncryptionConfiguration::builder()
-                    .encryption_type(ecr::EncryptionType::Aes256)
-                    .build()
-                    .expect("encryption builds"),
-            )
+            .image_scanning_configuration(scanning(false))
+            .encryption_configuration(encryption(ecr::EncryptionType::Aes256, None))
             .build()
+    }
+
+    fn scanning(scan_on_push: bool) -> ecr::ImageScanningConfiguration {
+        ecr::ImageScanningConfiguration::builder()
+            .scan_on_push(scan_on_push)
+            .build()
+    }
+
+    fn encryption(kind: ecr::EncryptionType, key: Option<&str>) -> ecr::EncryptionConfiguration {
+        ecr::EncryptionConfiguration::builder()
+            .encryption_type(kind)
+            .set_kms_key(key.map(str::to_string))
+            .build()
+            .expect("encryption builds")
     }
 
     fn state(repository: ecr::Repository) -> RepositoryState {
@@ -691,18 +641,9 @@ mod tests {
                     .build()
                     .expect("filter builds"),
             ]);
-            r.image_scanning_configuration = Some(
-                ecr::ImageScanningConfiguration::builder()
-                    .scan_on_push(true)
-                    .build(),
-            );
-            r.encryption_configuration = Some(
-                ecr::EncryptionConfiguration::builder()
-                    .encryption_type(ecr::EncryptionType::Kms)
-                    .kms_key("arn:aws:kms:us-east-1:123456789012:key/abcd")
-                    .build()
-                    .expect("encryption builds"),
-            );
+            r.image_scanning_configuration = Some(scanning(true));
+            let key = "arn:aws:kms:us-east-1:123456789012:key/abcd";
+            r.encryption_configuration = Some(encryption(ecr::EncryptionType::Kms, Some(key)));
             RepositoryState {
                 repository: r,
                 tags: vec![
@@ -772,93 +713,56 @@ mod tests {
         }
     }
 
-    /// A cluster as DescribeClusters (settings, configurations, tags) reports it.
-    fn cluster(name: &str) -> ecs::Cluster {
-        ecs::Cluster::builder()
-            .cluster_name(name)
-            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"))
-            .status("ACTIVE")
-            .build()
+    /// The members of `patch` set on `base` (a null one unsets the member).
+    fn patched(mut base: Value, patch: Value) -> Value {
+        for (key, value) in patch.as_object().into_iter().flatten() {
+            base[key.as_str()] = value.clone();
+        }
+        base
     }
 
-    fn strategy(provider: &str, weight: i32, base: i32) -> ecs::CapacityProviderStrategyItem {
-        ecs::CapacityProviderStrategyItem::builder()
-            .capacity_provider(provider)
-            .weight(weight)
-            .base(base)
-            .build()
-            .expect("strategy builds")
+    /// A cluster as DescribeClusters (settings, configurations, tags) reports it.
+    fn cluster(name: &str, members: Value) -> ecs::Cluster {
+        let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}");
+        let base = json!({"clusterName": name, "clusterArn": arn, "status": "ACTIVE"});
+        bridge::shape(patched(base, members), ecs::Cluster::deserialize)
     }
 
     #[test]
     fn cluster_read_back_adopts_without_changes() {
-        let mut full = cluster("prod_main");
-        full.settings = Some(vec![
-            ecs::ClusterSetting::builder()
-                .name(ecs::ClusterSettingName::ContainerInsights)
-                .value("enhanced")
-                .build(),
-        ]);
-        full.configuration = Some(
-            ecs::ClusterConfiguration::builder()
-                .execute_command_configuration(
-                    ecs::ExecuteCommandConfiguration::builder()
-                        .kms_key_id("alias/exec")
-                        .logging(ecs::ExecuteCommandLogging::Override)
-                        .log_configuration(
-                            ecs::ExecuteCommandLogConfiguration::builder()
-                                .cloud_watch_log_group_name("/ecs/exec")
-                                .cloud_watch_encryption_enabled(true)
-                                .s3_encryption_enabled(false)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .managed_storage_configuration(
-                    ecs::ManagedStorageConfiguration::builder()
-                        .fargate_ephemeral_storage_kms_key_id("key-1")
-                        .build(),
-                )
-                .build(),
+        let full = cluster(
+            "prod_main",
+            json!({
+                "settings": [{"name": "containerInsights", "value": "enhanced"}],
+                "configuration": {
+                    "executeCommandConfiguration": {"kmsKeyId": "alias/exec", "logging": "OVERRIDE",
+                        "logConfiguration": {"cloudWatchLogGroupName": "/ecs/exec",
+                            "cloudWatchEncryptionEnabled": true, "s3EncryptionEnabled": false}},
+                    "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": "key-1"},
+                },
+                "capacityProviders": ["FARGATE_SPOT", "FARGATE", "prod-asg"],
+                "defaultCapacityProviderStrategy": [
+                    {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+                    {"capacityProvider": "FARGATE", "weight": 1, "base": 2},
+                ],
+                "serviceConnectDefaults": {"namespace": "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1"},
+                "tags": [
+                    {"key": "team", "value": "platform"},
+                    {"key": "ecs.operator.dev/owner-uid", "value": "1234"},
+                    {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+                ],
+            }),
         );
-        full.capacity_providers = Some(vec![
-            "FARGATE_SPOT".into(),
-            "FARGATE".into(),
-            "prod-asg".into(),
-        ]);
-        full.default_capacity_provider_strategy = Some(vec![
-            strategy("FARGATE_SPOT", 3, 0),
-            strategy("FARGATE", 1, 2),
-        ]);
-        full.service_connect_defaults = Some(
-            ecs::ClusterServiceConnectDefaults::builder()
-                .namespace("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1")
-                .build(),
-        );
-        full.tags = Some(vec![
-            ecs_tag("team", "platform"),
-            ecs_tag("ecs.operator.dev/owner-uid", "1234"),
-            ecs_tag("aws:cloudformation:stack-name", "legacy"),
-        ]);
-        let mut defaults = cluster("plain");
         // What ECS reports for a cluster created without settings.
-        defaults.settings = Some(vec![
-            ecs::ClusterSetting::builder()
-                .name(ecs::ClusterSettingName::ContainerInsights)
-                .value("disabled")
-                .build(),
-        ]);
-        defaults.configuration = Some(
-            ecs::ClusterConfiguration::builder()
-                .execute_command_configuration(
-                    ecs::ExecuteCommandConfiguration::builder()
-                        .logging(ecs::ExecuteCommandLogging::Default)
-                        .build(),
-                )
-                .build(),
+        let defaults = cluster(
+            "plain",
+            json!({
+                "settings": [{"name": "containerInsights", "value": "disabled"}],
+                "configuration": {"executeCommandConfiguration": {"logging": "DEFAULT"}},
+                "capacityProviders": [],
+                "defaultCapacityProviderStrategy": [],
+            }),
         );
-        defaults.capacity_providers = Some(vec![]);
-        defaults.default_capacity_provider_strategy = Some(vec![]);
         let cases = [
             (
                 "defaults",
@@ -904,174 +808,89 @@ mod tests {
 
     const TD_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
 
-    /// A service as DescribeServices (with tags) reports it, AWS defaults filled in.
-    fn service(name: &str) -> ecs::Service {
-        ecs::Service::builder()
-            .service_name(name)
-            .service_arn(format!(
-                "arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/{name}"
-            ))
-            .cluster_arn(format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"))
-            .status("ACTIVE")
-            .desired_count(2)
-            .running_count(2)
-            .task_definition(TD_ARN)
-            .launch_type(ecs::LaunchType::Fargate)
-            .platform_version("LATEST")
-            .scheduling_strategy(ecs::SchedulingStrategy::Replica)
-            .propagate_tags(ecs::PropagateTags::None)
-            .availability_zone_rebalancing(ecs::AvailabilityZoneRebalancing::Enabled)
-            .role_arn(format!(
-                "arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
-            ))
-            .health_check_grace_period_seconds(0)
-            .enable_execute_command(false)
-            .enable_ecs_managed_tags(false)
-            .deployment_controller(
-                ecs::DeploymentController::builder()
-                    .r#type(ecs::DeploymentControllerType::Ecs)
-                    .build()
-                    .expect("controller builds"),
-            )
-            .deployment_configuration(
-                ecs::DeploymentConfiguration::builder()
-                    .maximum_percent(200)
-                    .minimum_healthy_percent(100)
-                    .strategy(ecs::DeploymentStrategy::Rolling)
-                    .bake_time_in_minutes(0)
-                    .deployment_circuit_breaker(
-                        ecs::DeploymentCircuitBreaker::builder()
-                            .enable(false)
-                            .rollback(false)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .network_configuration(
-                ecs::NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        ecs::AwsVpcConfiguration::builder()
-                            .subnets("subnet-b")
-                            .subnets("subnet-a")
-                            .security_groups("sg-1")
-                            .assign_public_ip(ecs::AssignPublicIp::Disabled)
-                            .build()
-                            .expect("vpc builds"),
-                    )
-                    .build(),
-            )
-            .set_placement_constraints(Some(vec![]))
-            .set_placement_strategy(Some(vec![]))
-            .set_load_balancers(Some(vec![]))
-            .set_service_registries(Some(vec![]))
-            .tags(ecs_tag("team", "web"))
-            .tags(ecs_tag("ecs.operator.dev/owner", "ns/web"))
-            .tags(ecs_tag("aws:cloudformation:stack-name", "legacy"))
-            .deployments(
-                ecs::Deployment::builder()
-                    .id("ecs-svc/1")
-                    .status("PRIMARY")
-                    .task_definition(TD_ARN)
-                    .build(),
-            )
-            .build()
+    /// A service as DescribeServices (with tags) reports it, AWS defaults filled in, with the
+    /// members of `patch` set.
+    fn service(patch: Value) -> ecs::Service {
+        let service = json!({
+            "serviceName": "web",
+            "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/web"),
+            "clusterArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
+            "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "taskDefinition": TD_ARN,
+            "launchType": "FARGATE", "platformVersion": "LATEST", "schedulingStrategy": "REPLICA",
+            "propagateTags": "NONE", "availabilityZoneRebalancing": "ENABLED",
+            "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+            "healthCheckGracePeriodSeconds": 0,
+            "enableExecuteCommand": false, "enableECSManagedTags": false,
+            "deploymentController": {"type": "ECS"},
+            "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                "strategy": "ROLLING", "bakeTimeInMinutes": 0,
+                "deploymentCircuitBreaker": {"enable": false, "rollback": false}},
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"],
+                "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}},
+            "placementConstraints": [], "placementStrategy": [],
+            "loadBalancers": [], "serviceRegistries": [],
+            "tags": [
+                {"key": "team", "value": "web"},
+                {"key": "ecs.operator.dev/owner", "value": "ns/web"},
+                {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+            ],
+            "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": TD_ARN}],
+        });
+        bridge::shape(patched(service, patch), ecs::Service::deserialize)
     }
 
     #[test]
     fn service_read_back_adopts_without_changes() {
-        type Edit = fn(&mut ecs::Service);
-        let cases: &[(&str, Edit, Value, &[&str])] = &[
+        // What a service created with nothing but AWS defaults reads back as.
+        let defaults = json!({
+            "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
+            "tags": [{"key": "team", "value": "web"}],
+        });
+        let cases: &[(&str, Value, Value, &[&str])] = &[
             (
                 "fargate with AWS defaults",
-                |_| {},
-                json!({
-                    "serviceName": "web", "desiredCount": 2, "launchType": "FARGATE",
-                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-1"]}},
-                    "tags": [{"key": "team", "value": "web"}],
-                }),
+                json!({}),
+                defaults.clone(),
                 &[],
             ),
             (
                 "daemon: no desiredCount, daemon deployment defaults",
-                |s| {
-                    s.scheduling_strategy = Some(ecs::SchedulingStrategy::Daemon);
-                    s.launch_type = Some(ecs::LaunchType::Ec2);
-                    s.platform_version = None;
-                    s.network_configuration = None;
-                    s.desired_count = 3;
-                    s.deployment_configuration = Some(
-                        ecs::DeploymentConfiguration::builder()
-                            .maximum_percent(100)
-                            .minimum_healthy_percent(0)
-                            .build(),
-                    );
-                    s.tags = None;
-                },
+                json!({
+                    "schedulingStrategy": "DAEMON", "launchType": "EC2", "platformVersion": null,
+                    "networkConfiguration": null, "desiredCount": 3, "tags": null,
+                    "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+                }),
                 json!({"serviceName": "web", "launchType": "EC2", "schedulingStrategy": "DAEMON"}),
                 &[],
             ),
             (
+                "unset alarms and lifecycle hooks as AWS reports them",
+                json!({"deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                    "alarms": {"alarmNames": [], "enable": false, "rollback": false},
+                    "lifecycleHooks": [], "bakeTimeInMinutes": 0}}),
+                defaults.clone(),
+                &[],
+            ),
+            (
                 "everything else set",
-                |s| {
-                    s.launch_type = None;
-                    s.capacity_provider_strategy = Some(vec![
-                        strategy("FARGATE", 1, 1),
-                        strategy("FARGATE_SPOT", 2, 0),
-                    ]);
-                    s.platform_version = Some("1.4.0".into());
-                    s.role_arn = None;
-                    s.health_check_grace_period_seconds = Some(30);
-                    s.enable_execute_command = true;
-                    s.enable_ecs_managed_tags = true;
-                    s.propagate_tags = Some(ecs::PropagateTags::Service);
-                    s.availability_zone_rebalancing =
-                        Some(ecs::AvailabilityZoneRebalancing::Disabled);
-                    s.deployment_configuration = Some(
-                        ecs::DeploymentConfiguration::builder()
-                            .maximum_percent(150)
-                            .minimum_healthy_percent(50)
-                            .deployment_circuit_breaker(
-                                ecs::DeploymentCircuitBreaker::builder()
-                                    .enable(true)
-                                    .rollback(true)
-                                    .build(),
-                            )
-                            .alarms(
-                                ecs::DeploymentAlarms::builder()
-                                    .alarm_names("high-5xx")
-                                    .enable(true)
-                                    .rollback(false)
-                                    .build()
-                                    .expect("alarms build"),
-                            )
-                            .build(),
-                    );
-                    s.load_balancers = Some(vec![
-                        ecs::LoadBalancer::builder()
-                            .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1")
-                            .container_name("web")
-                            .container_port(8080)
-                            .build(),
-                    ]);
-                    s.service_registries = Some(vec![
-                        ecs::ServiceRegistry::builder()
-                            .registry_arn(
-                                "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1",
-                            )
-                            .build(),
-                    ]);
-                    s.placement_strategy = Some(vec![
-                        ecs::PlacementStrategy::builder()
-                            .r#type(ecs::PlacementStrategyType::Spread)
-                            .field("attribute:ecs.availability-zone")
-                            .build(),
-                    ]);
-                    s.placement_constraints = Some(vec![
-                        ecs::PlacementConstraint::builder()
-                            .r#type(ecs::PlacementConstraintType::DistinctInstance)
-                            .build(),
-                    ]);
-                },
+                json!({
+                    "launchType": null,
+                    "capacityProviderStrategy": [
+                        {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                        {"capacityProvider": "FARGATE_SPOT", "weight": 2, "base": 0},
+                    ],
+                    "platformVersion": "1.4.0", "roleArn": null, "healthCheckGracePeriodSeconds": 30,
+                    "enableExecuteCommand": true, "enableECSManagedTags": true,
+                    "propagateTags": "SERVICE", "availabilityZoneRebalancing": "DISABLED",
+                    "deploymentConfiguration": {"maximumPercent": 150, "minimumHealthyPercent": 50,
+                        "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+                        "alarms": {"alarmNames": ["high-5xx"], "enable": true, "rollback": false}},
+                    "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1", "containerName": "web", "containerPort": 8080}],
+                    "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1"}],
+                    "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+                    "placementConstraints": [{"type": "distinctInstance"}],
+                }),
                 json!({
                     "serviceName": "web", "desiredCount": 2,
                     "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 2}],
@@ -1091,9 +910,8 @@ mod tests {
                 &[],
             ),
         ];
-        for (name, edit, want, changes) in cases {
-            let mut svc = service("web");
-            edit(&mut svc);
+        for (name, patch, want, changes) in cases {
+            let svc = service(patch.clone());
             let read = service_spec(&svc);
             assert_eq!(
                 serde_json::to_value(&read.spec).expect("serialises"),
@@ -1110,13 +928,7 @@ mod tests {
 
     #[test]
     fn service_read_back_notes_code_deploy() {
-        let mut svc = service("web");
-        svc.deployment_controller = Some(
-            ecs::DeploymentController::builder()
-                .r#type(ecs::DeploymentControllerType::CodeDeploy)
-                .build()
-                .expect("controller builds"),
-        );
+        let svc = service(json!({"deploymentController": {"type": "CODE_DEPLOY"}}));
         let read = service_spec(&svc);
         assert_eq!(read.notes.len(), 1, "{:?}", read.notes);
         assert_eq!(
@@ -1129,50 +941,24 @@ mod tests {
     /// fields plus the defaults AWS adds to every container.
     fn registered(spec: &TaskDefinitionSpec, tags: Vec<ecs::Tag>) -> Revision {
         let family = spec.family.clone().unwrap_or_else(|| "test".into());
-        let input = task_definition::register_input(spec, &family, &[])
+        let mut input = task_definition::register_input(spec, &family, &[])
             .expect("maps to a request")
             .build()
             .expect("request builds");
-        let containers = input.container_definitions.clone().map(|cs| {
-            cs.into_iter()
-                .map(|mut c| {
-                    c.essential = c.essential.or(Some(true));
-                    c.environment = c.environment.or(Some(vec![]));
-                    c.mount_points = c.mount_points.or(Some(vec![]));
-                    c.volumes_from = c.volumes_from.or(Some(vec![]));
-                    for p in c.port_mappings.iter_mut().flatten() {
-                        p.protocol = p.protocol.clone().or(Some(ecs::TransportProtocol::Tcp));
-                    }
-                    c
-                })
-                .collect()
-        });
-        let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:3");
-        #[allow(deprecated)]
-        let accelerators = input.inference_accelerators.clone();
-        let td = ecs::TaskDefinition::builder()
-            .task_definition_arn(&arn)
-            .family(&family)
-            .revision(3)
-            .status(ecs::TaskDefinitionStatus::Active)
-            .set_task_role_arn(input.task_role_arn.clone())
-            .set_execution_role_arn(input.execution_role_arn.clone())
-            .set_network_mode(input.network_mode.clone())
-            .set_container_definitions(containers)
-            .set_volumes(input.volumes.clone().or(Some(vec![])))
-            .set_placement_constraints(input.placement_constraints.clone().or(Some(vec![])))
-            .set_requires_compatibilities(input.requires_compatibilities.clone())
-            .set_cpu(input.cpu.clone())
-            .set_memory(input.memory.clone())
-            .set_pid_mode(input.pid_mode.clone())
-            .set_ipc_mode(input.ipc_mode.clone())
-            .set_proxy_configuration(input.proxy_configuration.clone())
-            .set_inference_accelerators(accelerators)
-            .set_ephemeral_storage(input.ephemeral_storage.clone())
-            .set_runtime_platform(input.runtime_platform.clone())
-            .build();
+        for c in input.container_definitions.iter_mut().flatten() {
+            c.essential.get_or_insert(true);
+            c.environment.get_or_insert_default();
+            c.mount_points.get_or_insert_default();
+            c.volumes_from.get_or_insert_default();
+            for p in c.port_mappings.iter_mut().flatten() {
+                p.protocol.get_or_insert(ecs::TransportProtocol::Tcp);
+            }
+        }
+        input.volumes.get_or_insert_default();
+        input.placement_constraints.get_or_insert_default();
+        let td = task_definition::described(&input, 3);
         Revision {
-            arn,
+            arn: td.task_definition_arn.clone().unwrap_or_default(),
             family,
             revision: 3,
             active: true,

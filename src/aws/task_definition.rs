@@ -184,10 +184,6 @@ pub fn spec_from_json(text: &str) -> Result<TaskDefinitionSpec, String> {
     Ok(spec)
 }
 
-/// Canonical JSON of a spec, for comparing what the spec asks for with what AWS holds:
-/// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
-/// Strips operator-only fields and values equal to the AWS default, and sorts lists whose
-/// order AWS does not keep (or that carry no meaning).
 /// What two task definitions are compared by: the normalised content without the tags that are
 /// not the user's to set (`aws:`, and the operator's own `ecs.operator.dev/`).
 pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
@@ -195,16 +191,17 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
     spec.tags = spec.tags.take().and_then(|tags| {
         let kept: Vec<_> = tags
             .into_iter()
-            .filter(|t| {
-                let key = &t.key;
-                !key.starts_with("aws:") && !key.starts_with("ecs.operator.dev/")
-            })
+            .filter(|t| super::export::is_user_tag(&t.key))
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
     normalize(&spec)
 }
 
+/// Canonical JSON of a spec, for comparing what the spec asks for with what AWS holds:
+/// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
+/// Strips operator-only fields and values equal to the AWS default, and sorts lists whose
+/// order AWS does not keep (or that carry no meaning).
 pub fn normalize(spec: &TaskDefinitionSpec) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
     let Some(task) = v.as_object_mut() else {
@@ -343,7 +340,7 @@ fn normalize_volume(v: &mut Map<String, Value>) {
 }
 
 /// Removes `key` when it holds `default`.
-fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
+pub(super) fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
     if obj.get(key) == Some(&default.into()) {
         obj.remove(key);
     }
@@ -438,6 +435,19 @@ fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<String
     }
 }
 
+/// What DescribeTaskDefinition answers for `input` registered as `revision`: the request's
+/// members plus the output-only ones AWS adds (ARN, revision, status). For tests.
+#[cfg(test)]
+pub(crate) fn described(input: &RegisterTaskDefinitionInput, revision: i32) -> ecs::TaskDefinition {
+    let family = input.family.as_deref().unwrap_or_default();
+    let mut td = bridge::to_json(input).expect("the request as JSON");
+    td["taskDefinitionArn"] =
+        format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}").into();
+    td["revision"] = revision.into();
+    td["status"] = "ACTIVE".into();
+    bridge::shape(td, ecs::TaskDefinition::deserialize)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -472,37 +482,9 @@ mod tests {
         out
     }
 
-    /// What DescribeTaskDefinition would return for `input`: its fields copied into a
-    /// TaskDefinition, plus the output-only fields AWS adds.
+    /// What DescribeTaskDefinition would return for `input`, with its tags.
     fn as_registered(input: &RegisterTaskDefinitionInput) -> (ecs::TaskDefinition, Vec<ecs::Tag>) {
-        let family = input.family.clone().unwrap_or_default();
-        #[allow(deprecated)]
-        let accelerators = input.inference_accelerators.clone();
-        let td = ecs::TaskDefinition::builder()
-            .task_definition_arn(format!(
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:1"
-            ))
-            .revision(1)
-            .status(ecs::TaskDefinitionStatus::Active)
-            .set_family(input.family.clone())
-            .set_task_role_arn(input.task_role_arn.clone())
-            .set_execution_role_arn(input.execution_role_arn.clone())
-            .set_network_mode(input.network_mode.clone())
-            .set_container_definitions(input.container_definitions.clone())
-            .set_volumes(input.volumes.clone())
-            .set_placement_constraints(input.placement_constraints.clone())
-            .set_requires_compatibilities(input.requires_compatibilities.clone())
-            .set_cpu(input.cpu.clone())
-            .set_memory(input.memory.clone())
-            .set_pid_mode(input.pid_mode.clone())
-            .set_ipc_mode(input.ipc_mode.clone())
-            .set_proxy_configuration(input.proxy_configuration.clone())
-            .set_inference_accelerators(accelerators)
-            .set_ephemeral_storage(input.ephemeral_storage.clone())
-            .set_runtime_platform(input.runtime_platform.clone())
-            .set_enable_fault_injection(input.enable_fault_injection)
-            .build();
-        (td, input.tags.clone().unwrap_or_default())
+        (described(input, 1), input.tags.clone().unwrap_or_default())
     }
 
     fn built_input(spec: &TaskDefinitionSpec) -> RegisterTaskDefinitionInput {
@@ -523,6 +505,19 @@ mod tests {
         std::fs::read_to_string(path).expect("readable file")
     }
 
+    /// The spec in `path` and its round trip, which agree modulo AWS defaults.
+    fn parse_and_round_trip(path: &Path) -> (TaskDefinitionSpec, TaskDefinitionSpec) {
+        let name = path.display();
+        let text = read(path);
+        let spec: TaskDefinitionSpec = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
+        // Nothing in the file was silently ignored.
+        assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
+        let back = round_trip(&spec);
+        assert_eq!(normalize(&spec), normalize(&back), "{name}");
+        (spec, back)
+    }
+
     #[test]
     fn aws_samples_deserialise_map_and_round_trip() {
         let dir = Path::new(FIXTURES);
@@ -533,14 +528,7 @@ mod tests {
         let files = json_files(dir);
         assert!(!files.is_empty(), "no fixtures under {FIXTURES}");
         for path in files {
-            let name = path.display();
-            let text = read(&path);
-            let spec: TaskDefinitionSpec = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
-            // Nothing in the sample was silently ignored.
-            assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
-            let back = round_trip(&spec);
-            assert_eq!(normalize(&spec), normalize(&back), "{name}");
+            parse_and_round_trip(&path);
         }
     }
 
@@ -549,19 +537,14 @@ mod tests {
         let files = json_files(Path::new(CORPUS));
         assert!(files.len() >= 10, "corpus too small: {}", files.len());
         for path in files {
-            let name = path.display();
-            let text = read(&path);
-            let spec: TaskDefinitionSpec = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name}: does not deserialise: {e}"));
-            assert_eq!(spec_from_json(&text).as_ref(), Ok(&spec), "{name}");
-            let back = round_trip(&spec);
+            let (spec, back) = parse_and_round_trip(&path);
             // Every field survives spec -> SDK -> spec unchanged, not merely modulo defaults.
             assert_eq!(
                 serde_json::to_value(&back).expect("serialises"),
                 serde_json::to_value(&spec).expect("serialises"),
-                "{name}"
+                "{}",
+                path.display()
             );
-            assert_eq!(normalize(&spec), normalize(&back), "{name}");
         }
     }
 
@@ -1032,28 +1015,16 @@ mod tests {
 
     #[test]
     fn register_input_errors_and_tags() {
-        let mut unresolved = spec(base());
-        unresolved.container_definitions[0].image = None;
-        unresolved.container_definitions[0].image_ref = Some(api::ImageRef {
-            repository_ref: api::RepositoryReference {
-                name: "web".into(),
-                namespace: None,
-            },
-            tag: Some("1".into()),
-            digest: None,
-        });
-        let err = register_input(&unresolved, "web", &[]).expect_err("image missing");
+        let mut unresolved = base();
+        app(&mut unresolved)["image"] = Value::Null;
+        app(&mut unresolved)["imageRef"] = json!({"repositoryRef": {"name": "web"}, "tag": "1"});
+        let err = register_input(&spec(unresolved), "web", &[]).expect_err("image missing");
         assert!(err.is("ImageUnresolved"), "{err}");
         assert_eq!(err.class, crate::aws::ErrorClass::Terminal);
 
-        let mut bad_gpu = spec(base());
-        bad_gpu.container_definitions[0].resource_requirements =
-            Some(vec![api::ResourceRequirement {
-                value: None,
-                type_: api::ResourceType::Gpu,
-                sharing_strategy: Some(api::SharingStrategy::default()),
-            }]);
-        let err = register_input(&bad_gpu, "web", &[]).expect_err("empty sharing strategy");
+        let mut bad_gpu = base();
+        app(&mut bad_gpu)["resourceRequirements"] = json!([{"type": "GPU", "sharingStrategy": {}}]);
+        let err = register_input(&spec(bad_gpu), "web", &[]).expect_err("empty sharing strategy");
         assert!(err.is("InvalidTaskDefinition"), "{err}");
 
         let mut s = spec(base());
@@ -1092,24 +1063,12 @@ mod tests {
 
     #[test]
     fn unknown_enum_values_from_aws_are_dropped_not_guessed() {
-        let td = ecs::TaskDefinition::builder()
-            .family("web")
-            .network_mode(ecs::NetworkMode::from("quantum"))
-            .container_definitions(
-                ecs::ContainerDefinition::builder()
-                    .name("web")
-                    .image("nginx")
-                    .ulimits(
-                        ecs::Ulimit::builder()
-                            .name(ecs::UlimitName::from("warp"))
-                            .soft_limit(1)
-                            .hard_limit(1)
-                            .build()
-                            .expect("builds"),
-                    )
-                    .build(),
-            )
-            .build();
+        let td = bridge::shape(
+            json!({"family": "web", "networkMode": "quantum", "containerDefinitions": [
+                {"name": "web", "image": "nginx",
+                 "ulimits": [{"name": "warp", "softLimit": 1, "hardLimit": 1}]}]}),
+            ecs::TaskDefinition::deserialize,
+        );
         let spec = spec_from_aws(&td, &[]);
         assert_eq!(spec.network_mode, None);
         assert_eq!(spec.container_definitions[0].ulimits, Some(vec![]));

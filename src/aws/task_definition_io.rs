@@ -75,6 +75,21 @@ pub async fn find_tagged(
     family: &str,
     tags: &[(&str, &str)],
 ) -> Result<Option<Revision>, AwsError> {
+    let own_family = active_arns(client, family).await?;
+    for arn in own_family.iter().take(NEWEST_LOOKED_AT) {
+        if let Some(rev) = describe(client, arn).await?
+            && tags
+                .iter()
+                .all(|(k, v)| rev.tags.get(*k).map(String::as_str) == Some(*v))
+        {
+            return Ok(Some(rev));
+        }
+    }
+    Ok(None)
+}
+
+/// The ARNs of `family`'s ACTIVE revisions, newest first.
+pub async fn active_arns(client: &Client, family: &str) -> Result<Vec<String>, AwsError> {
     let arns: Vec<String> = client
         .list_task_definitions()
         .family_prefix(family)
@@ -87,24 +102,17 @@ pub async fn find_tagged(
         .await
         .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
     // familyPrefix is a prefix: `web` also lists `web-api`.
-    let own_family = arns
-        .iter()
-        .filter(|arn| {
-            arn.rsplit_once(":task-definition/")
-                .and_then(|(_, rest)| rest.rsplit_once(':'))
-                .is_some_and(|(f, _)| f == family)
-        })
-        .take(NEWEST_LOOKED_AT);
-    for arn in own_family {
-        if let Some(rev) = describe(client, arn).await?
-            && tags
-                .iter()
-                .all(|(k, v)| rev.tags.get(*k).map(String::as_str) == Some(*v))
-        {
-            return Ok(Some(rev));
-        }
-    }
-    Ok(None)
+    Ok(arns
+        .into_iter()
+        .filter(|arn| parse_arn(arn).is_some_and(|(f, _)| f == family))
+        .collect())
+}
+
+/// `family` and revision number of a task definition ARN (`...:task-definition/family:7`).
+pub fn parse_arn(arn: &str) -> Option<(&str, i32)> {
+    let (_, rest) = arn.rsplit_once(":task-definition/")?;
+    let (family, revision) = rest.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
 }
 
 /// Every ACTIVE task definition ARN of the account and Region (100 per call), or `None` when
@@ -113,20 +121,21 @@ pub async fn list_active(
     client: &Client,
     max_pages: usize,
 ) -> Result<Option<Vec<String>>, AwsError> {
+    let mut pages = client
+        .list_task_definitions()
+        .status(TaskDefinitionStatus::Active)
+        .max_results(100)
+        .into_paginator()
+        .send();
     let mut arns = Vec::new();
-    let mut token = None;
     for _ in 0..max_pages {
-        let out = client
-            .list_task_definitions()
-            .status(TaskDefinitionStatus::Active)
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTaskDefinitions", e))?;
-        arns.extend(out.task_definition_arns.unwrap_or_default());
-        token = out.next_token;
-        if token.is_none() {
+        let Some(page) = pages.next().await else {
+            return Ok(Some(arns));
+        };
+        let page = page.map_err(|e| from_sdk("ListTaskDefinitions", e))?;
+        let last = page.next_token.is_none();
+        arns.extend(page.task_definition_arns.unwrap_or_default());
+        if last {
             return Ok(Some(arns));
         }
     }
