@@ -418,6 +418,23 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
     t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
 }
 
+/// The spec fields [`changed_fields`] compares as plain JSON, in the order it reports them.
+const COMPARED: &[&str] = &[
+    "placementConstraints",
+    "placementStrategy",
+    "platformVersion",
+    "healthCheckGracePeriodSeconds",
+    "deploymentController",
+    "enableExecuteCommand",
+    "enableECSManagedTags",
+    "loadBalancers",
+    "propagateTags",
+    "serviceRegistries",
+    "serviceConnectConfiguration",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+];
+
 /// What must change for the service to match the spec. Create-only fields (serviceName,
 /// cluster, launchType, schedulingStrategy, role) are not compared: the API server keeps the
 /// first four immutable, and UpdateService cannot change any of them.
@@ -468,57 +485,28 @@ fn changed_fields(d: &DesiredService, o: &ObservedService) -> Vec<&'static str> 
     {
         fields.push("networkConfiguration");
     }
-    if canon_set(&want.placement_constraints) != canon_set(&have.placement_constraints) {
-        fields.push("placementConstraints");
-    }
-    if canon_list(&want.placement_strategy) != canon_list(&have.placement_strategy) {
-        fields.push("placementStrategy");
-    }
-    let platform = |v: &Option<String>| v.clone().filter(|p| p != "LATEST");
-    if platform(&want.platform_version) != platform(&have.platform_version) {
-        fields.push("platformVersion");
-    }
-    if want.health_check_grace_period_seconds.unwrap_or(0)
-        != have.health_check_grace_period_seconds.unwrap_or(0)
-    {
-        fields.push("healthCheckGracePeriodSeconds");
-    }
-    let controller = |c: &Option<api::DeploymentController>| {
-        c.as_ref()
-            .map_or(api::DeploymentControllerType::Ecs, |c| c.type_)
-    };
-    if controller(&want.deployment_controller) != controller(&have.deployment_controller) {
-        fields.push("deploymentController");
-    }
-    if want.enable_execute_command.unwrap_or(false) != have.enable_execute_command.unwrap_or(false)
-    {
-        fields.push("enableExecuteCommand");
-    }
-    if want.enable_ecs_managed_tags.unwrap_or(false)
-        != have.enable_ecs_managed_tags.unwrap_or(false)
-    {
-        fields.push("enableECSManagedTags");
-    }
-    if canon_set(&want.load_balancers) != canon_set(&have.load_balancers) {
-        fields.push("loadBalancers");
-    }
-    let propagate = |p: Option<api::PropagateTags>| p.unwrap_or(api::PropagateTags::None);
-    if propagate(want.propagate_tags) != propagate(have.propagate_tags) {
-        fields.push("propagateTags");
-    }
-    if canon_set(&want.service_registries) != canon_set(&have.service_registries) {
-        fields.push("serviceRegistries");
-    }
-    if canon_service_connect(&want.service_connect_configuration)
-        != canon_service_connect(&have.service_connect_configuration)
-    {
-        fields.push("serviceConnectConfiguration");
-    }
-    if canon_set(&want.volume_configurations) != canon_set(&have.volume_configurations) {
-        fields.push("volumeConfigurations");
-    }
-    if canon_set(&want.vpc_lattice_configurations) != canon_set(&have.vpc_lattice_configurations) {
-        fields.push("vpcLatticeConfigurations");
+    // The rest compare as JSON, AWS's value for an unset field (`unset_default`) counting as
+    // unset; lists other than placementStrategy are sets.
+    let (want_json, have_json) = (canon(want), canon(have));
+    for key in COMPARED {
+        let comparable = |spec: &Value| {
+            let mut v = spec.get(*key).cloned().unwrap_or(Value::Null);
+            if let Value::Array(items) = &mut v
+                && *key != "placementStrategy"
+            {
+                items.sort_by_cached_key(Value::to_string);
+            }
+            // Disabled Service Connect is the same as none.
+            let disabled = *key == "serviceConnectConfiguration" && v["enabled"] != json!(true);
+            if disabled || unset_default(key, daemon).is_some_and(|d| canon(&d) == v) {
+                Value::Null
+            } else {
+                v
+            }
+        };
+        if comparable(&want_json) != comparable(&have_json) {
+            fields.push(key);
+        }
     }
     fields
 }
@@ -583,15 +571,6 @@ fn canon_set<T: Serialize>(items: &Option<Vec<T>>) -> Value {
     v
 }
 
-/// A list whose order matters.
-fn canon_list<T: Serialize>(items: &Option<Vec<T>>) -> Value {
-    let v = canon(items);
-    if v.as_array().is_some_and(Vec::is_empty) {
-        return Value::Null;
-    }
-    v
-}
-
 fn canon_capacity(items: &Option<Vec<api::CapacityProviderStrategyItem>>) -> Value {
     let mut v = canon_set(items);
     if let Value::Array(a) = &mut v {
@@ -644,14 +623,6 @@ fn canon_network(
         }
     }
     canon(&config)
-}
-
-fn canon_service_connect(config: &Option<api::ServiceConnectConfiguration>) -> Value {
-    match config {
-        Some(c) if c.enabled => canon(c),
-        // Disabled Service Connect is the same as none.
-        _ => Value::Null,
-    }
 }
 
 /// Ready, progressing, a stable reason and a message, from the PRIMARY deployment.
@@ -914,6 +885,34 @@ mod tests {
         assert_eq!(diff(&desired_of(&spec()), &o), Fields::new());
     }
 
+    fn target_groups(names: &[&str]) -> Value {
+        let arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup";
+        names
+            .iter()
+            .map(|n| json!({"targetGroupArn": format!("{arn}/{n}/1"), "containerName": "web", "containerPort": 8080}))
+            .collect()
+    }
+
+    fn strategies(reversed: bool) -> Value {
+        let mut items = vec![
+            json!({"type": "spread", "field": "attribute:ecs.availability-zone"}),
+            json!({"type": "binpack", "field": "memory"}),
+        ];
+        if reversed {
+            items.reverse();
+        }
+        Value::Array(items)
+    }
+
+    /// Each item of a JSON list as an SDK shape.
+    fn sdk_list<T>(
+        items: Value,
+        read: fn(&mut dyn ShapeDeserializer) -> Result<T, SerdeError>,
+    ) -> Vec<T> {
+        let items = items.as_array().cloned().unwrap_or_default();
+        items.into_iter().map(|i| bridge::shape(i, read)).collect()
+    }
+
     #[test]
     fn diff_reports_changed_fields() {
         type Edit = fn(&mut EcsServiceSpec, &mut ecs::Service);
@@ -989,6 +988,59 @@ mod tests {
                 "launch type is create-only",
                 |s, _| s.launch_type = Some(LaunchType::Ec2),
                 &[],
+            ),
+            (
+                "load balancer added",
+                |s, _| *s = spec_with(json!({"loadBalancers": target_groups(&["a"])})),
+                &["loadBalancers"],
+            ),
+            (
+                "load balancers in another order",
+                |s, o| {
+                    *s = spec_with(json!({"loadBalancers": target_groups(&["a", "b"])}));
+                    o.load_balancers = Some(sdk_list(
+                        target_groups(&["b", "a"]),
+                        ecs::LoadBalancer::deserialize,
+                    ));
+                },
+                &[],
+            ),
+            (
+                "placement strategy order matters",
+                |s, o| {
+                    *s = spec_with(json!({"placementStrategy": strategies(false)}));
+                    o.placement_strategy = Some(sdk_list(
+                        strategies(true),
+                        ecs::PlacementStrategy::deserialize,
+                    ));
+                },
+                &["placementStrategy"],
+            ),
+            (
+                "disabled service connect is none",
+                |s, _| {
+                    *s = spec_with(
+                        json!({"serviceConnectConfiguration": {"enabled": false, "namespace": "x"}}),
+                    )
+                },
+                &[],
+            ),
+            (
+                "service connect enabled",
+                |s, _| {
+                    *s = spec_with(
+                        json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "x"}}),
+                    )
+                },
+                &["serviceConnectConfiguration"],
+            ),
+            (
+                "explicit ECS controller, managed tags on",
+                |s, _| {
+                    *s = spec_with(json!({"deploymentController": {"type": "ECS"},
+                        "enableECSManagedTags": true}))
+                },
+                &["enableECSManagedTags"],
             ),
             (
                 "several",
