@@ -30,11 +30,24 @@ pub struct ConvertError {
     pub source: serde_json::Error,
 }
 
-/// One object as `K`. Pure.
+/// The annotation client-side `kubectl apply` writes: a second copy of the whole object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// One object as `K`, without what no reconcile reads and every cached object would otherwise
+/// carry: `managedFields` (one entry per field manager, larger than the spec under server-side
+/// apply) and kubectl's last-applied copy. Pure.
 pub fn convert<K: kube::Resource<DynamicType = ()> + DeserializeOwned>(
     obj: &DynamicObject,
 ) -> Result<K, ConvertError> {
-    let value = serde_json::to_value(obj).and_then(serde_json::from_value);
+    let value = serde_json::to_value(obj).and_then(serde_json::from_value::<K>);
+    let value = value.map(|mut k| {
+        let meta = k.meta_mut();
+        meta.managed_fields = None;
+        if let Some(annotations) = meta.annotations.as_mut() {
+            annotations.remove(LAST_APPLIED);
+        }
+        k
+    });
     value.map_err(|source| ConvertError {
         kind: K::kind(&()).into_owned(),
         namespace: obj.metadata.namespace.clone().unwrap_or_default(),
@@ -172,7 +185,10 @@ mod tests {
     fn dynamic(status: serde_json::Value) -> DynamicObject {
         serde_json::from_value(json!({
             "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster",
-            "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+            "metadata": {"name": "c", "namespace": "ns", "uid": "u",
+                "annotations": {LAST_APPLIED: "{}", "ecs.operator.dev/paused": "true"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:clusterName": {}}}}]},
             "spec": {"clusterName": "c"}, "status": status,
         }))
         .expect("dynamic object")
@@ -182,6 +198,13 @@ mod tests {
     fn converts_good_and_names_bad_objects() {
         let good: EcsCluster = convert(&dynamic(json!({"activeServicesCount": 2}))).expect("good");
         assert_eq!(good.status.and_then(|s| s.active_services_count), Some(2));
+        // Not kept in the caches: nothing reads them. Other annotations are.
+        assert_eq!(good.metadata.managed_fields, None);
+        let annotations = good.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["ecs.operator.dev/paused"]
+        );
         // The schema says integer; the type says i32.
         let err = convert::<EcsCluster>(&dynamic(json!({"activeServicesCount": 3_000_000_000u64})))
             .expect_err("out of range");
