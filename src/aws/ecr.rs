@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::errors::{AwsError, OrAbsent, from_sdk};
 use super::policy;
+use super::tags::TagChanges;
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
 
 /// What the spec asks for, in comparable form.
@@ -178,10 +179,34 @@ fn describe_encryption(kind: &str, key: Option<&str>) -> String {
         .unwrap_or_else(|| kind.to_string())
 }
 
-fn tags(map: &BTreeMap<String, String>) -> Vec<ecr::Tag> {
+/// The SDK's tags for a key/value map (ECR spells them Key/Value).
+pub fn tags(map: &BTreeMap<String, String>) -> Vec<ecr::Tag> {
     map.iter()
         .filter_map(|(k, v)| ecr::Tag::builder().key(k).value(v).build().ok())
         .collect()
+}
+
+/// TagResource, then UntagResource, for what `changes` name (no call for an empty half).
+pub async fn apply_tags(client: &Client, arn: &str, changes: &TagChanges) -> Result<(), AwsError> {
+    if !changes.add.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags(&changes.add)))
+            .send()
+            .await
+            .map_err(|e| from_sdk("TagResource", e))?;
+    }
+    if !changes.remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(changes.remove.clone()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("UntagResource", e))?;
+    }
+    Ok(())
 }
 
 fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilityExclusionFilter>> {

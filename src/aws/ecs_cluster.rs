@@ -576,33 +576,51 @@ fn asg_provider_from_sdk(
 
 // ---- SDK calls ----
 
+/// DescribeClusters takes at most this many clusters per call.
+const CLUSTERS_PER_CALL: usize = 100;
+
+/// The clusters named (names or ARNs), with settings, configurations and tags; INACTIVE and
+/// missing ones are left out. Also used by `export`.
+pub async fn describe_clusters(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<ecs::Cluster>, AwsError> {
+    let mut found = Vec::new();
+    for chunk in names.chunks(CLUSTERS_PER_CALL) {
+        let out = client
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(ecs::ClusterField::Settings)
+            .include(ecs::ClusterField::Configurations)
+            .include(ecs::ClusterField::Tags)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeClusters", e))?;
+        found.extend(
+            out.clusters
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.status.as_deref() != Some("INACTIVE")),
+        );
+    }
+    Ok(found)
+}
+
 /// Reads the cluster (with settings, configuration and tags) and the spec's Auto Scaling group
 /// providers. `None` when the cluster does not exist or is INACTIVE (deleted).
 pub async fn observe(
     client: &Client,
     d: &DesiredCluster,
 ) -> Result<Option<ObservedCluster>, AwsError> {
-    let described = client
-        .describe_clusters()
-        .clusters(&d.cluster_name)
-        .include(ecs::ClusterField::Settings)
-        .include(ecs::ClusterField::Configurations)
-        .include(ecs::ClusterField::Tags)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeClusters", e))
-        .or_absent()?;
-    let Some(cluster) = described.and_then(|out| {
-        out.clusters?
-            .into_iter()
-            .find(|c| c.cluster_name.as_deref() == Some(d.cluster_name.as_str()))
-    }) else {
+    let named = std::slice::from_ref(&d.cluster_name);
+    let described = describe_clusters(client, named).await.or_absent()?;
+    let Some(cluster) = described
+        .into_iter()
+        .flatten()
+        .find(|c| c.cluster_name.as_deref() == Some(d.cluster_name.as_str()))
+    else {
         return Ok(None);
     };
-    let status = cluster.status.clone().unwrap_or_default();
-    if status == "INACTIVE" {
-        return Ok(None);
-    }
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     let asg_providers = describe_asg_providers(client, &names).await?;
     let mut observed = observed_from(&cluster, asg_providers);

@@ -435,9 +435,6 @@ pub use super::task_definition_io::parse_arn as parse_task_definition_arn;
 
 // ---- SDK calls --------------------------------------------------------------------------------
 
-/// DescribeClusters takes at most this many clusters per call.
-const CLUSTERS_PER_CALL: usize = 100;
-
 /// ARNs of every cluster in the region.
 pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
     client
@@ -450,32 +447,7 @@ pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, 
         .map_err(|e| from_sdk("ListClusters", e))
 }
 
-/// The clusters named (names or ARNs), with settings, configurations and tags; INACTIVE and
-/// missing ones are left out.
-pub async fn describe_clusters(
-    client: &aws_sdk_ecs::Client,
-    names: &[String],
-) -> Result<Vec<ecs::Cluster>, AwsError> {
-    let mut found = Vec::new();
-    for chunk in names.chunks(CLUSTERS_PER_CALL) {
-        let out = client
-            .describe_clusters()
-            .set_clusters(Some(chunk.to_vec()))
-            .include(ecs::ClusterField::Settings)
-            .include(ecs::ClusterField::Configurations)
-            .include(ecs::ClusterField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeClusters", e))?;
-        found.extend(
-            out.clusters
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|c| c.status.as_deref() != Some("INACTIVE")),
-        );
-    }
-    Ok(found)
-}
+pub use super::ecs_cluster::describe_clusters;
 
 /// The ACTIVE services of a cluster, with tags.
 pub async fn services(

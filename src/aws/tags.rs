@@ -1,10 +1,11 @@
 //! Tags, the same for every kind: the pure difference between the tags a resource must carry
-//! and the ones it has, and the TagResource / UntagResource calls of each service. The driver
+//! and the ones it has, applied through each service's TagResource / UntagResource calls
+//! (`ecs_tags.rs`, `ecr.rs`). The driver
 //! applies them for every kind that names its [`TagTarget`].
 
 use std::collections::BTreeMap;
 
-use super::errors::{AwsError, from_sdk};
+use super::errors::AwsError;
 use super::{AwsClients, ecs_tags};
 
 /// Whose tag API a resource's tags go through.
@@ -79,47 +80,9 @@ pub async fn apply(
         ));
     }
     match target.service {
-        TagService::Ecs => {
-            if !changes.add.is_empty() {
-                ecs_tags::tag(&aws.ecs, arn, &changes.add).await?;
-            }
-            if !changes.remove.is_empty() {
-                ecs_tags::untag(&aws.ecs, arn, &changes.remove).await?;
-            }
-        }
-        TagService::Ecr => {
-            if !changes.add.is_empty() {
-                let tags = changes
-                    .add
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        aws_sdk_ecr::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
-                aws.ecr
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("TagResource", e))?;
-            }
-            if !changes.remove.is_empty() {
-                aws.ecr
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(changes.remove.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("UntagResource", e))?;
-            }
-        }
+        TagService::Ecs => ecs_tags::apply(&aws.ecs, arn, changes).await,
+        TagService::Ecr => super::ecr::apply_tags(&aws.ecr, arn, changes).await,
     }
-    Ok(())
 }
 
 #[cfg(test)]
