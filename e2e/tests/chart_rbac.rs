@@ -76,8 +76,9 @@ async fn the_operator_under_the_charts_service_account_serves_every_kind() -> Re
     if result.is_err() {
         strip_every_kind(&env).await;
     }
+    let cleaned = env.cleanup::<EcsTask>().await;
     result?;
-    env.cleanup::<EcsTask>().await
+    cleaned
 }
 
 /// `helm install` of the chart watching the test's namespace, into a namespace of its own.
@@ -129,9 +130,13 @@ async fn proof(
     e2e::impersonating_kubeconfig(&user, &groups, kubeconfig)?;
     impersonation_is_real(env, kubeconfig, &user).await?;
 
-    let (args, envs) = deployment_settings(&manifest, release, release_ns)?;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pod = deployment_settings(&manifest, release, release_ns)?;
+    let args: Vec<&str> = pod.args.iter().map(String::as_str).collect();
+    let envs: Vec<(&str, &str)> = pod
+        .envs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     // Only this operator's lines in the log the waits print and the 403 check reads.
     std::fs::write(&env.log_path, "")?;
     env.start_operator_with(kubeconfig, &args, &envs)?;
@@ -141,7 +146,7 @@ async fn proof(
     std::fs::write(objects, text.join("\n---\n"))?;
     let file = objects.display().to_string();
     kubectl_ok(env, &["apply", "--server-side", "-f", &file]).await?;
-    kubectl_ok(
+    let ready = kubectl_ok(
         env,
         &[
             "wait",
@@ -151,8 +156,10 @@ async fn proof(
             &format!("--timeout={}s", CONVERGE.as_secs()),
         ],
     )
-    .await
-    .context("not every object became Ready")?;
+    .await;
+    // A refusal is the likelier cause of a timeout here: name it first.
+    refused_nothing(env)?;
+    ready.context("not every object became Ready")?;
 
     let mut live = Vec::new();
     for doc in &docs {
@@ -181,8 +188,13 @@ async fn proof(
         .await?;
     }
 
+    refused_nothing(env)
+}
+
+/// Fails with the operator's log lines that report a request the API server refused (403).
+fn refused_nothing(env: &TestEnv) -> Result<()> {
     let log = std::fs::read_to_string(&env.log_path)?;
-    let denied: Vec<&str> = log
+    let refused: Vec<&str> = log
         .lines()
         .filter(|l| {
             let l = l.to_lowercase();
@@ -190,9 +202,15 @@ async fn proof(
         })
         .collect();
     ensure!(
-        denied.is_empty(),
-        "the API server refused the operator:\n{}",
-        denied.join("\n")
+        refused.is_empty(),
+        "the API server refused the operator {} times; first:\n{}",
+        refused.len(),
+        refused
+            .iter()
+            .take(3)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     Ok(())
 }
@@ -239,11 +257,7 @@ async fn impersonation_is_real(env: &TestEnv, kubeconfig: &Path, user: &str) -> 
 /// fieldRefs filled in as the kubelet would (pod name, release namespace). Two overrides, neither
 /// about authorization: a free loopback port for metrics (parallel tests), and debug logging
 /// (a refused TTL delete is logged at debug).
-fn deployment_settings(
-    manifest: &[Value],
-    release: &str,
-    release_ns: &str,
-) -> Result<(Vec<String>, Vec<(String, String)>)> {
+fn deployment_settings(manifest: &[Value], release: &str, release_ns: &str) -> Result<PodSettings> {
     let deployment = manifest
         .iter()
         .find(|d| d["kind"] == "Deployment")
@@ -289,7 +303,16 @@ fn deployment_settings(
             "the Deployment sets no {want}: {names:?}"
         );
     }
-    Ok((args[1..].to_vec(), envs))
+    Ok(PodSettings {
+        args: args[1..].to_vec(),
+        envs,
+    })
+}
+
+/// The operator container's arguments after `run`, and its environment.
+struct PodSettings {
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 /// The examples, rewritten for this namespace with unique AWS names, with one object of every
@@ -399,6 +422,7 @@ async fn ttl_deletes_a_finished_run(env: &TestEnv, docs: &[Value]) -> Result<()>
                     .is_some_and(|s| s.completion_time.is_some());
             }
         }
+        refused_nothing(env)?;
         if started.elapsed() > CONVERGE {
             bail!(
                 "EcsTask ttl-run (completed: {succeeded}) not deleted after {CONVERGE:?}\n--- operator log tail ---\n{}",
@@ -430,6 +454,7 @@ where
             Ok(None) => "not yet".to_string(),
             Err(e) => format!("{e:#}"),
         };
+        refused_nothing(env).with_context(|| format!("waiting for {what}"))?;
         if started.elapsed() > CONVERGE {
             bail!(
                 "timed out after {CONVERGE:?} waiting for {what} ({last})\n--- operator log tail ---\n{}",
