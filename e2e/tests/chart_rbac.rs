@@ -8,7 +8,10 @@
 //! chart's pod itself runs on the node bed (e2e/tests/node_helm.rs).
 //!
 //! One object of every kind in the registry (`ecs_operator::kinds`) comes from `examples/`; a
-//! kind without an example, or without an AWS check below, fails the test.
+//! kind without an example, or without an AWS check below, fails the test. Each becomes Ready
+//! with its AWS resource; an EcsTask with `ttlSecondsAfterFinished` is deleted by the operator;
+//! deleting them all removes what they hold in AWS, records `Deleted` Events and lets them go
+//! (finalizers released); and the operator's log shows no refused (403) request at all.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +21,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use e2e::{TestEnv, tool, tool_output, unique};
 use ecs_operator::api::{EcsCluster, EcsTask};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams,
@@ -188,6 +191,28 @@ async fn proof(
         .await?;
     }
 
+    // Each deletion was reported as an Event (the chart's `create` on events).
+    let events: Api<Event> = env.api();
+    for (kind, name, _) in &live {
+        wait_until(
+            env,
+            &format!("a Deleted event of {kind} {name}"),
+            || async {
+                let found = events
+                    .list(&ListParams::default())
+                    .await?
+                    .items
+                    .iter()
+                    .any(|e| {
+                        e.involved_object.kind.as_deref() == Some(kind)
+                            && e.involved_object.name.as_deref() == Some(name)
+                            && e.reason.as_deref() == Some("Deleted")
+                    });
+                Ok(found.then_some(()))
+            },
+        )
+        .await?;
+    }
     refused_nothing(env)
 }
 
