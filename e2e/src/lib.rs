@@ -776,3 +776,71 @@ impl TestEnv {
         Ok(serde_json::to_value(self.api::<K>().get(name).await?)?["status"].clone())
     }
 }
+
+/// Spec-level AWS names [`rewrite_example`] suffixes.
+const EXAMPLE_AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "repositoryName"];
+
+/// An `examples/` manifest with the namespace replaced and the spec-level AWS names (clusterName,
+/// family, serviceName, repositoryName) made unique, so tests can share a bed. A repository named
+/// after its object (`spec: {}`) gets that name, suffixed.
+pub fn rewrite_example(text: &str, namespace: &str, suffix: &str) -> String {
+    let mut kind = "";
+    let mut name = "";
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if line == "---" {
+            (kind, name) = ("", "");
+        }
+        if let Some(k) = line.strip_prefix("kind: ") {
+            kind = k.trim();
+        }
+        if indent == 2
+            && let Some(n) = trimmed.strip_prefix("name: ")
+        {
+            name = n.trim();
+        }
+        if indent == 2 && trimmed.starts_with("namespace: ") {
+            out.push(format!("  namespace: {namespace}"));
+            continue;
+        }
+        if line == "spec: {}" && kind == "EcrRepository" {
+            out.push(format!("spec:\n  repositoryName: {name}-{suffix}"));
+            continue;
+        }
+        let renamed = EXAMPLE_AWS_NAMES.iter().find_map(|key| {
+            let value = trimmed.strip_prefix(&format!("{key}: "))?;
+            (indent == 2).then(|| format!("  {key}: {value}-{suffix}"))
+        });
+        out.push(renamed.unwrap_or_else(|| line.to_string()));
+    }
+    out.join("\n")
+}
+
+/// Writes a copy of the bed's kubeconfig (KUBECONFIG) whose users impersonate `user` in `groups`
+/// (`as` / `as-groups`, which kube-rs and kubectl send as Impersonate-* headers): every request
+/// made with it is authorized as that user by the API server's RBAC.
+pub fn impersonating_kubeconfig(user: &str, groups: &[&str], path: &std::path::Path) -> Result<()> {
+    let admin = std::env::var_os("KUBECONFIG").context("KUBECONFIG is not set")?;
+    let mut config: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(&admin).context("read the bed's kubeconfig")?,
+    )?;
+    let users = config["users"]
+        .as_sequence_mut()
+        .filter(|u| !u.is_empty())
+        .context("kubeconfig without users")?;
+    for entry in users {
+        let user_entry = entry
+            .get_mut("user")
+            .and_then(serde_yaml::Value::as_mapping_mut)
+            .context("kubeconfig user entry without `user`")?;
+        user_entry.insert("as".into(), user.into());
+        user_entry.insert(
+            "as-groups".into(),
+            groups.iter().map(|g| serde_yaml::Value::from(*g)).collect(),
+        );
+    }
+    std::fs::write(path, serde_yaml::to_string(&config)?)
+        .with_context(|| format!("write {}", path.display()))
+}

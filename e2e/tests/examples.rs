@@ -7,45 +7,6 @@ use anyhow::{Context, Result, ensure};
 use e2e::{TestEnv, unique};
 use ecs_operator::api::ecs_service::EcsService;
 
-const AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "repositoryName"];
-
-/// `text` with the namespace replaced and the spec-level AWS names made unique. A repository
-/// named after its object (`spec: {}`) gets that name, suffixed.
-fn rewrite(text: &str, namespace: &str, suffix: &str) -> String {
-    let mut kind = "";
-    let mut name = "";
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if line == "---" {
-            (kind, name) = ("", "");
-        }
-        if let Some(k) = line.strip_prefix("kind: ") {
-            kind = k.trim();
-        }
-        if indent == 2
-            && let Some(n) = trimmed.strip_prefix("name: ")
-        {
-            name = n.trim();
-        }
-        if indent == 2 && trimmed.starts_with("namespace: ") {
-            out.push(format!("  namespace: {namespace}"));
-            continue;
-        }
-        if line == "spec: {}" && kind == "EcrRepository" {
-            out.push(format!("spec:\n  repositoryName: {name}-{suffix}"));
-            continue;
-        }
-        let renamed = AWS_NAMES.iter().find_map(|key| {
-            let value = trimmed.strip_prefix(&format!("{key}: "))?;
-            (indent == 2).then(|| format!("  {key}: {value}-{suffix}"))
-        });
-        out.push(renamed.unwrap_or_else(|| line.to_string()));
-    }
-    out.join("\n")
-}
-
 #[tokio::test]
 async fn every_example_becomes_ready() -> Result<()> {
     let env = TestEnv::new("examples").await?;
@@ -63,7 +24,10 @@ async fn every_example_becomes_ready() -> Result<()> {
     for file in &files {
         let text = std::fs::read_to_string(file)?;
         let name = file.file_name().unwrap_or_default();
-        std::fs::write(out_dir.join(name), rewrite(&text, &env.namespace, &suffix))?;
+        std::fs::write(
+            out_dir.join(name),
+            e2e::rewrite_example(&text, &env.namespace, &suffix),
+        )?;
     }
     let dir_arg = out_dir.to_string_lossy().to_string();
     let out = env
@@ -102,7 +66,7 @@ async fn every_example_becomes_ready() -> Result<()> {
 #[test]
 fn rewrite_touches_only_namespace_and_aws_names() {
     let text = "kind: EcsService\nmetadata:\n  name: web\n  namespace: default\nspec:\n  serviceName: web\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n---\nkind: EcrRepository\nmetadata:\n  name: worker\nspec: {}";
-    let got = rewrite(text, "t1", "abc");
+    let got = e2e::rewrite_example(text, "t1", "abc");
     assert_eq!(
         got,
         "kind: EcsService\nmetadata:\n  name: web\n  namespace: t1\nspec:\n  serviceName: web-abc\n  clusterRef: {name: demo}\n  tags:\n    - {key: family, value: x}\n---\nkind: EcrRepository\nmetadata:\n  name: worker\nspec:\n  repositoryName: worker-abc"
