@@ -844,3 +844,16 @@ pub fn impersonating_kubeconfig(user: &str, groups: &[&str], path: &std::path::P
     std::fs::write(path, serde_yaml::to_string(&config)?)
         .with_context(|| format!("write {}", path.display()))
 }
+
+/// A multi-document YAML stream as JSON values (empty documents skipped).
+pub fn yaml_documents(yaml: &str) -> Result<Vec<serde_json::Value>> {
+    use serde::Deserialize as _;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let value = serde_json::Value::deserialize(doc).context("parse YAML document")?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(docs)
+}

@@ -27,7 +27,6 @@ use kube::api::{
     PatchParams, PostParams,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// The region of this test's EcrRegistry: registry settings are per region, and every test that
@@ -44,17 +43,7 @@ fn chart_arg() -> String {
         .to_string()
 }
 
-/// A multi-document YAML stream as JSON values (empty documents skipped).
-fn yaml_documents(yaml: &str) -> Result<Vec<Value>> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let value = Value::deserialize(doc).context("parse YAML document")?;
-        if !value.is_null() {
-            docs.push(value);
-        }
-    }
-    Ok(docs)
-}
+use e2e::yaml_documents;
 
 #[tokio::test]
 async fn the_operator_under_the_charts_service_account_serves_every_kind() -> Result<()> {

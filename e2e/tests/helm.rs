@@ -15,7 +15,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams};
-use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// Plurals of every kind the operator serves (the kind registry's).
@@ -46,17 +45,7 @@ async fn render(sets: &[&str]) -> Result<Vec<Value>> {
     yaml_documents(&yaml)
 }
 
-/// A multi-document YAML stream as JSON values (empty documents skipped).
-fn yaml_documents(yaml: &str) -> Result<Vec<Value>> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let value = Value::deserialize(doc).context("parse YAML document")?;
-        if !value.is_null() {
-            docs.push(value);
-        }
-    }
-    Ok(docs)
-}
+use e2e::yaml_documents;
 
 fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     docs.iter().filter(|d| d["kind"] == kind).collect()
