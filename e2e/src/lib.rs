@@ -716,7 +716,13 @@ impl TestEnv {
 
     /// [`TestEnv::cleanup`] for tests that create objects of every kind.
     pub async fn cleanup_all(self) -> Result<()> {
-        use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+        use ecs_operator::api::{
+            EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsService, EcsTask,
+            TaskDefinition,
+        };
+        strip_and_delete::<EcsTask>(&self).await;
+        strip_and_delete::<EcsSchedule>(&self).await;
+        strip_and_delete::<EcrRegistry>(&self).await;
         strip_and_delete::<EcsService>(&self).await;
         strip_and_delete::<TaskDefinition>(&self).await;
         strip_and_delete::<EcsCluster>(&self).await;
@@ -782,7 +788,8 @@ const EXAMPLE_AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "re
 
 /// An `examples/` manifest with the namespace replaced and the spec-level AWS names (clusterName,
 /// family, serviceName, repositoryName) made unique, so tests can share a bed. A repository named
-/// after its object (`spec: {}`) gets that name, suffixed.
+/// after its object (`spec: {}`) gets that name, suffixed, and so does a schedule (EcsSchedule's
+/// `spec.name`, which the examples leave to default to metadata.name).
 pub fn rewrite_example(text: &str, namespace: &str, suffix: &str) -> String {
     let mut kind = "";
     let mut name = "";
@@ -807,6 +814,10 @@ pub fn rewrite_example(text: &str, namespace: &str, suffix: &str) -> String {
         }
         if line == "spec: {}" && kind == "EcrRepository" {
             out.push(format!("spec:\n  repositoryName: {name}-{suffix}"));
+            continue;
+        }
+        if line == "spec:" && kind == "EcsSchedule" {
+            out.push(format!("spec:\n  name: {name}-{suffix}"));
             continue;
         }
         let renamed = EXAMPLE_AWS_NAMES.iter().find_map(|key| {
