@@ -48,8 +48,9 @@ lint: ## rustfmt check and clippy -D warnings
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 .PHONY: unit
-unit: ## unit tests (pure mapping, diffing, normalisation, engine logic)
+unit: ## unit tests (pure mapping, diffing, normalisation, engine logic; the e2e crate's own, e.g. the fault proxy)
 	$(CARGO) test --lib --bins
+	$(CARGO) test -p e2e --lib
 
 .PHONY: e2e
 e2e: e2e-light e2e-node ## end-to-end tests: the light bed, then the node bed

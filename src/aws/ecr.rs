@@ -609,6 +609,70 @@ mod tests {
         }
     }
 
+    /// Which policies each observe reads (the README's "a policy the spec does not have is read
+    /// on the first observe, after one was seen, and on every 10th observe"): (spec has lifecycle,
+    /// spec has repository policy, what AWS holds per observe) -> reads per observe.
+    #[test]
+    fn absent_policies_are_read_first_when_seen_and_every_tenth_observe() {
+        let repo = ecr::Repository::builder()
+            .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/r")
+            .build();
+        let none = (false, false);
+        let mut not_due = vec![none; 9];
+        // 12 observes of a repository with no policy in the spec nor in AWS: 1st and 11th read both.
+        let mut first_and_eleventh = vec![(true, true)];
+        first_and_eleventh.append(&mut not_due);
+        first_and_eleventh.extend([(true, true), none]);
+        let cases: Vec<(&str, bool, bool, Vec<(bool, bool)>, Vec<(bool, bool)>)> = vec![
+            (
+                "nothing anywhere",
+                false,
+                false,
+                vec![none; 12],
+                first_and_eleventh,
+            ),
+            (
+                "spec has both: always read",
+                true,
+                true,
+                vec![(true, true); 3],
+                vec![(true, true); 3],
+            ),
+            (
+                // A lifecycle policy appears in AWS, is seen on the 11th observe, then read on
+                // every observe until a read finds it gone.
+                "lifecycle policy found, then removed in AWS",
+                false,
+                false,
+                [vec![none; 10], vec![(true, false); 2], vec![none; 2]].concat(),
+                [
+                    vec![(true, true)],
+                    vec![none; 9],
+                    vec![(true, true), (true, false), (true, false), none],
+                ]
+                .concat(),
+            ),
+        ];
+        for (name, spec_lifecycle, spec_repository, aws, want) in cases {
+            let reads = PolicyReads::default();
+            let mut d = desired(&EcrRepositorySpec::default(), "r");
+            d.lifecycle_policy = spec_lifecycle.then(|| json!({"rules": []}));
+            d.repository_policy = spec_repository.then(|| json!({"Statement": []}));
+            let mut got = Vec::new();
+            for (lifecycle_in_aws, repository_in_aws) in aws {
+                let read = policies_to_read(&reads, &repo, &d);
+                let extras = RepositoryExtras {
+                    tags: Vec::new(),
+                    lifecycle_policy_text: (read.0 && lifecycle_in_aws).then(|| "{}".to_string()),
+                    repository_policy_text: (read.1 && repository_in_aws).then(|| "{}".to_string()),
+                };
+                policies_read(&reads, &repo, read, &extras);
+                got.push(read);
+            }
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
     fn lifecycle() -> LifecyclePolicy {
         serde_json::from_value(json!({"rules": [{
             "rulePriority": 1, "description": "keep 10",

@@ -391,27 +391,12 @@ impl<E> Context<E> {
         }
     }
 
-    /// Exponential backoff per object: base * 2^(failures-1), capped.
+    /// The delay before this object's next retry (its failures counted): [`retry_delay`].
     fn next_backoff(&self, key: &str, class: ErrorClass) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let n = failures.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
-        match class {
-            // AWS's buckets refill within seconds: retry throttled calls soon, never minutes
-            // later (that would bound convergence by the backoff, not by AWS).
-            // Spread (50-100 %, fixed per object and attempt), so objects throttled together
-            // do not come back together.
-            ErrorClass::Throttled => spread(
-                backoff_delay(
-                    self.settings.backoff_base * 4,
-                    THROTTLED_BACKOFF_MAX.min(self.settings.backoff_max),
-                    *n,
-                ),
-                key,
-                *n,
-            ),
-            _ => backoff_delay(self.settings.backoff_base, self.settings.backoff_max, *n),
-        }
+        retry_delay(&self.settings, class, key, *n)
     }
 
     fn reset_backoff(&self, key: &str) {
@@ -419,6 +404,28 @@ impl<E> Context<E> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
+    }
+}
+
+/// Exponential backoff for the `attempt`-th failure in a row of object `key`: base * 2^(attempt-1),
+/// capped at `backoff_max`. Pure.
+pub fn retry_delay(settings: &Settings, class: ErrorClass, key: &str, attempt: u32) -> Duration {
+    let (base, max) = (settings.backoff_base, settings.backoff_max);
+    match class {
+        // AWS's buckets refill within seconds: retry throttled calls soon, never minutes
+        // later (that would bound convergence by the backoff, not by AWS).
+        // Spread (50-100 %, fixed per object and attempt), so objects throttled together
+        // do not come back together.
+        ErrorClass::Throttled => spread(
+            backoff_delay(base * 4, THROTTLED_BACKOFF_MAX.min(max), attempt),
+            key,
+            attempt,
+        ),
+        // Someone has to fix IAM or the namespace first: retry every few minutes, not seconds.
+        ErrorClass::Environment => {
+            (backoff_delay(base, max, attempt) * ENVIRONMENT_BACKOFF_FACTOR).min(max)
+        }
+        _ => backoff_delay(base, max, attempt),
     }
 }
 
@@ -1186,14 +1193,7 @@ async fn handle_error<K: Managed, E: External<K>>(
         ctx.reset_backoff(key);
         return Ok(Action::await_change());
     }
-    let delay = ctx.next_backoff(key, class);
-    if class == ErrorClass::Environment {
-        // Someone has to fix IAM or the namespace first: retry every few minutes, not seconds.
-        return Ok(Action::requeue(
-            (delay * ENVIRONMENT_BACKOFF_FACTOR).min(ctx.settings.backoff_max),
-        ));
-    }
-    Ok(Action::requeue(delay))
+    Ok(Action::requeue(ctx.next_backoff(key, class)))
 }
 
 async fn publish<K: Managed, E>(
@@ -1370,6 +1370,40 @@ mod tests {
                 backoff_delay(base, max, attempt),
                 Duration::from_secs(want),
                 "attempt {attempt}"
+            );
+        }
+    }
+
+    /// The delays the README gives: errors 2 s doubling to 5 min; environment errors (IAM,
+    /// credentials, a bad namespace annotation) 30 s doubling to 5 min; throttling 8 s doubling
+    /// to 32 s, each spread into 50-100 %.
+    #[test]
+    fn retry_delay_table_per_error_class() {
+        let settings = Settings::default();
+        let cases: &[(ErrorClass, &[u64])] = &[
+            (
+                ErrorClass::Retryable,
+                &[2, 4, 8, 16, 32, 64, 128, 256, 300, 300],
+            ),
+            (ErrorClass::Terminal, &[2, 4, 8]),
+            (ErrorClass::Environment, &[30, 60, 120, 240, 300, 300]),
+        ];
+        for (class, delays) in cases {
+            for (i, want) in delays.iter().enumerate() {
+                let attempt = i as u32 + 1;
+                assert_eq!(
+                    retry_delay(&settings, *class, "ns/a", attempt),
+                    Duration::from_secs(*want),
+                    "{class:?} attempt {attempt}"
+                );
+            }
+        }
+        for (attempt, full) in [(1, 8), (2, 16), (3, 32), (4, 32), (50, 32)] {
+            let got = retry_delay(&settings, ErrorClass::Throttled, "ns/a", attempt);
+            let full = Duration::from_secs(full);
+            assert!(
+                got >= full / 2 && got <= full,
+                "throttled attempt {attempt}: {got:?}"
             );
         }
     }
