@@ -623,7 +623,15 @@ mod tests {
         let mut first_and_eleventh = vec![(true, true)];
         first_and_eleventh.append(&mut not_due);
         first_and_eleventh.extend([(true, true), none]);
-        let cases: Vec<(&str, bool, bool, Vec<(bool, bool)>, Vec<(bool, bool)>)> = vec![
+        // (case, spec has lifecycle, spec has repository policy, in AWS per observe, reads).
+        type Case = (
+            &'static str,
+            bool,
+            bool,
+            Vec<(bool, bool)>,
+            Vec<(bool, bool)>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "nothing anywhere",
                 false,
