@@ -560,6 +560,100 @@ fn reason_in_progress(why: &'static str) -> &'static str {
 mod tests {
     use super::*;
 
+    fn services() -> EcsServices {
+        let never = tower::service_fn(|_: http::Request<kube::client::Body>| async {
+            Err::<http::Response<kube::client::Body>, _>(std::io::Error::other("no API server"))
+        });
+        EcsServices::new(kube::Client::new(never, "ns"), Arc::new(OnceLock::new()))
+    }
+
+    fn service(rollout: &str, running: i32, pending: i32) -> aws_sdk_ecs::types::Service {
+        crate::aws::bridge::shape(
+            serde_json::json!({
+                "serviceName": "a", "status": "ACTIVE",
+                "desiredCount": 1, "runningCount": running, "pendingCount": pending,
+                "deployments": [{"status": "PRIMARY", "rolloutState": rollout,
+                    "desiredCount": 1, "runningCount": running, "pendingCount": pending}],
+            }),
+            aws_sdk_ecs::types::Service::deserialize,
+        )
+    }
+
+    /// The README's DescribeServices windows: a kept answer serves a steady service for 1.5
+    /// resync periods (at least 5 s), a service in a rollout for 5 s, and a write forgets it.
+    #[tokio::test]
+    async fn kept_answers_serve_by_readiness_and_a_write_forgets_them() {
+        let secs = Duration::from_secs;
+        let steady = service("COMPLETED", 1, 0);
+        let rolling = service("IN_PROGRESS", 0, 1);
+        for (resync, steady_window) in [(None, 5), (Some(3), 5), (Some(60), 90), (Some(300), 450)] {
+            let mut s = services();
+            if let Some(r) = resync {
+                s = s.with_resync(secs(r));
+            }
+            assert_eq!(
+                s.max_age(&steady),
+                secs(steady_window),
+                "steady, resync {resync:?}"
+            );
+            assert_eq!(
+                s.max_age(&rolling),
+                BATCH_TTL,
+                "in a rollout, resync {resync:?}"
+            );
+        }
+        let s = services();
+        let conf = |r: &str| {
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+                .region(aws_sdk_ecs::config::Region::new(r.to_string()))
+                .build()
+        };
+        let aws = crate::aws::AwsClients {
+            ecr: aws_sdk_ecr::Client::from_conf(
+                aws_sdk_ecr::Config::builder()
+                    .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            ecs: aws_sdk_ecs::Client::from_conf(conf("us-east-1")),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::Config::builder()
+                    .behavior_version(
+                        aws_sdk_applicationautoscaling::config::BehaviorVersion::latest(),
+                    )
+                    .build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::Config::builder()
+                    .behavior_version(aws_sdk_scheduler::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            region: "us-east-1".into(),
+            role_arn: None,
+        };
+        let key = |svc: &str| (aws.target(), "c".to_string(), svc.to_string());
+        if let Ok(mut batch) = s.batch.lock() {
+            for svc in ["a", "b"] {
+                let answer = Answer {
+                    at: Instant::now(),
+                    service: steady.clone(),
+                };
+                batch.insert(key(svc), answer);
+            }
+        }
+        s.forget(&aws, "c", "a");
+        let kept: Vec<_> = s
+            .batch
+            .lock()
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            kept,
+            vec![key("b")],
+            "the written service's answer goes, a peer's stays"
+        );
+    }
+
     #[test]
     fn batch_names_table() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
