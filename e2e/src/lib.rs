@@ -56,7 +56,8 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn operator_binary() -> PathBuf {
+/// The operator binary the tests run (`ECS_OPERATOR_BIN`, else the debug build).
+pub fn operator_binary() -> PathBuf {
     std::env::var_os("ECS_OPERATOR_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/debug/ecs-operator"))

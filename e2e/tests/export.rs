@@ -30,14 +30,6 @@ struct Estate {
 
 const SERVICES: [&str; 2] = ["web", "web_old"];
 
-fn binary() -> std::path::PathBuf {
-    std::env::var_os("ECS_OPERATOR_BIN")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ecs-operator")
-        })
-}
-
 fn container(image: &str) -> Result<ecs::ContainerDefinition> {
     Ok(ecs::ContainerDefinition::builder()
         .name("web")
@@ -271,7 +263,7 @@ fn without_ownership(mut v: Value) -> Value {
 }
 
 async fn run_export(e: &Estate) -> Result<(String, String)> {
-    let out = tokio::process::Command::new(binary())
+    let out = tokio::process::Command::new(e2e::operator_binary())
         .args([
             "export",
             "--region",
