@@ -318,3 +318,93 @@ async fn existing_schedule_is_refused_or_adopted() -> Result<()> {
     scheduler.delete_schedule().name(&name).send().await?;
     env.cleanup::<EcsSchedule>().await
 }
+
+/// The README's "a `family` or a `taskDefinitionRef` follows its current revision": a revision
+/// registered outside (family) and one the referenced TaskDefinition registers after a spec
+/// change each move the schedule's target, in place (same schedule ARN).
+#[tokio::test]
+async fn schedule_follows_new_revisions_of_a_family_and_a_reference() -> Result<()> {
+    use ecs_operator::api::TaskDefinition;
+    let env = TestEnv::new("sched-rev").await?;
+    let scheduler = scheduler_client().await;
+    let (cluster, family, first) = target(&env).await?;
+    let td_family = unique("migrate");
+    let td = |image: &str| json!({"family": td_family, "containerDefinitions": [{"name": "main", "image": image, "memory": 128}]});
+    env.apply::<TaskDefinition>(&manifest("TaskDefinition", "migrate", &td("busybox:1")))
+        .await?;
+    let base = |name: &str| {
+        json!({"name": name, "scheduleExpression": "rate(1 day)", "flexibleTimeWindow": {"mode": "OFF"},
+            "roleArn": "arn:aws:iam::123456789012:role/scheduler", "cluster": cluster})
+    };
+    let (by_family, by_ref) = (unique("by-family"), unique("by-ref"));
+    env.apply::<EcsSchedule>(&manifest(
+        "EcsSchedule",
+        "by-family",
+        &with(base(&by_family), json!({"taskDefinition": family})),
+    ))
+    .await?;
+    env.apply::<EcsSchedule>(&manifest(
+        "EcsSchedule",
+        "by-ref",
+        &with(
+            base(&by_ref),
+            json!({"taskDefinitionRef": {"name": "migrate"}}),
+        ),
+    ))
+    .await?;
+    for obj in ["by-family", "by-ref"] {
+        env.wait_condition::<EcsSchedule>(obj, "Ready", "True", None)
+            .await?;
+    }
+    let target_of = |name: String| {
+        let scheduler = scheduler.clone();
+        async move {
+            let s = scheduler
+                .get_schedule()
+                .name(&name)
+                .group_name("default")
+                .send()
+                .await?;
+            let td = s
+                .target()
+                .and_then(|t| t.ecs_parameters())
+                .map(|e| e.task_definition_arn().to_string())
+                .unwrap_or_default();
+            anyhow::Ok((s.arn().unwrap_or_default().to_string(), td))
+        }
+    };
+    let (family_arn, td_now) = target_of(by_family.clone()).await?;
+    ensure!(td_now == first, "{td_now} is not {first}");
+    let (ref_arn, td_now) = target_of(by_ref.clone()).await?;
+    ensure!(td_now.ends_with(&format!("{td_family}:1")), "{td_now}");
+
+    // A second revision of the family, registered outside the operator.
+    let second = env
+        .ecs
+        .register_task_definition()
+        .family(&family)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("busybox:2")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await?
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .ok_or_else(|| anyhow!("no revision"))?
+        .to_string();
+    // The referenced TaskDefinition registers revision 2 after its spec changes.
+    env.apply::<TaskDefinition>(&manifest("TaskDefinition", "migrate", &td("busybox:2")))
+        .await?;
+    env.wait_for("both schedules on the new revisions", || async {
+        let (a, family_td) = target_of(by_family.clone()).await?;
+        let (b, ref_td) = target_of(by_ref.clone()).await?;
+        ensure!(a == family_arn && b == ref_arn, "a schedule was re-created");
+        Ok((family_td == second && ref_td.ends_with(&format!("{td_family}:2"))).then_some(()))
+    })
+    .await?;
+    env.cleanup_all().await
+}
