@@ -1,17 +1,22 @@
 //! What Flux, kpt and cli-utils see: the real kstatus computation (sigs.k8s.io/cli-utils, built
-//! by e2e/tools/build.sh as `kstatus`) on objects read from the bed, for every kind. Converged
-//! is Current; a change that cannot converge is InProgress and never Current (and
+//! by e2e/tools/build.sh as `kstatus`) on objects read from the bed, for every kind (and, in
+//! every check, the chart's Argo CD health script, which must agree). Converged is Current; a
+//! change that cannot converge is InProgress and never Current (and
 //! `kubectl wait --for=condition=Ready` does not return); a terminal error is Failed; the fix is
-//! Current again. EcsService's Failed (a failed rollout) is in rollout.rs.
+//! Current again. A running EcsTask is InProgress, a succeeded one Current, a failed one Failed.
+//! EcsService's Failed (a failed rollout) is in rollout.rs.
 
-use anyhow::{Result, ensure};
+use anyhow::{Result, anyhow, ensure};
+use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode, Tag};
 use std::time::Duration;
 
-use e2e::kstatus::{stays_in_progress, wait_kstatus, wait_kstatus_within};
+use e2e::kstatus::{kstatus, stays_in_progress, wait_kstatus, wait_kstatus_within};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::ecs_service::EcsService;
-use ecs_operator::api::{EcrRepository, EcsCluster, TaskDefinition};
-use serde_json::json;
+use ecs_operator::api::{
+    EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsTask, TaskDefinition,
+};
+use serde_json::{Value, json};
 
 async fn kubectl_wait_ready(env: &TestEnv, plural: &str, name: &str) -> Result<()> {
     let target = format!("{plural}/{name}");
@@ -226,7 +231,211 @@ async fn ecs_service_kstatus() -> Result<()> {
     env.cleanup_all().await
 }
 
-/// The values snippet the chart README offers carries the tested script for every kind.
+/// A Fargate task definition registered with the SDK whose moto task runs `seconds` and exits
+/// with `exit_code` (e2e/moto/ecs_tasks.py reads both from its tags), in a new cluster, and a
+/// network for it: (cluster, family, awsvpcConfiguration).
+async fn fargate_run_target(
+    env: &TestEnv,
+    seconds: u32,
+    exit_code: i32,
+) -> Result<(String, String, Value)> {
+    let cluster = unique("ks-jobs");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let family = unique("ks-job");
+    env.ecs
+        .register_task_definition()
+        .family(&family)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("busybox")
+                .essential(true)
+                .memory(256)
+                .build(),
+        )
+        .tags(
+            Tag::builder()
+                .key("moto-ecs/task-seconds")
+                .value(seconds.to_string())
+                .build(),
+        )
+        .tags(
+            Tag::builder()
+                .key("moto-ecs/exit-code")
+                .value(exit_code.to_string())
+                .build(),
+        )
+        .send()
+        .await?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vpc = ec2.create_vpc().cidr_block("10.31.0.0/16").send().await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or_else(|| anyhow!("no vpc"))?;
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block("10.31.1.0/24")
+        .send()
+        .await?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .ok_or_else(|| anyhow!("no subnet"))?;
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(vpc_id)
+        .group_name(unique("ks-job-sg"))
+        .description("kstatus jobs")
+        .send()
+        .await?;
+    let sg_id = sg.group_id().ok_or_else(|| anyhow!("no security group"))?;
+    Ok((
+        cluster,
+        family,
+        json!({"subnets": [subnet_id], "securityGroups": [sg_id]}),
+    ))
+}
+
+/// A run-to-completion kind: InProgress while the task runs, Current once it Succeeded; a run
+/// that failed (no retry left) is Stalled, so Failed.
+#[tokio::test]
+async fn ecs_task_kstatus() -> Result<()> {
+    let env = TestEnv::new("ks-task").await?;
+    let (cluster, family, awsvpc) = fargate_run_target(&env, 6, 0).await?;
+    let run = |family: &str| {
+        json!({"cluster": cluster, "taskDefinition": family, "launchType": "FARGATE",
+               "networkConfiguration": {"awsvpcConfiguration": awsvpc}, "backoffLimit": 0})
+    };
+    env.apply::<EcsTask>(&manifest("EcsTask", "ok", &run(&family)))
+        .await?;
+    let (status, message) = env
+        .wait_for("phase Running", || async {
+            let s = env.status_json::<EcsTask>("ok").await?;
+            if s["phase"] != "Running" {
+                return Ok(None);
+            }
+            Ok(Some(kstatus::<EcsTask>(&env, "ok").await?))
+        })
+        .await?;
+    ensure!(
+        status == "InProgress",
+        "a running task is kstatus {status} ({message})"
+    );
+    wait_kstatus::<EcsTask>(&env, "ok", "Current").await?;
+    let s = env.status_json::<EcsTask>("ok").await?;
+    ensure!(s["phase"] == "Succeeded", "{s}");
+    kubectl_wait_ready(&env, "ecstasks", "ok").await?;
+
+    // Exit code 3 with backoffLimit 0: Failed, and that is final.
+    let (cluster2, failing, awsvpc2) = fargate_run_target(&env, 1, 3).await?;
+    let spec = json!({"cluster": cluster2, "taskDefinition": failing, "launchType": "FARGATE",
+                      "networkConfiguration": {"awsvpcConfiguration": awsvpc2}, "backoffLimit": 0});
+    env.apply::<EcsTask>(&manifest("EcsTask", "bad", &spec))
+        .await?;
+    let message = wait_kstatus::<EcsTask>(&env, "bad", "Failed").await?;
+    ensure!(message.contains("EssentialContainerExited"), "{message}");
+    let s = env.status_json::<EcsTask>("bad").await?;
+    ensure!(s["phase"] == "Failed", "{s}");
+    env.cleanup::<EcsTask>().await
+}
+
+/// Converged is Current; a spec the operator rejects (startDate not RFC 3339) is a terminal
+/// error, Failed; fixed, Current again.
+#[tokio::test]
+async fn ecs_schedule_kstatus() -> Result<()> {
+    let env = TestEnv::new("ks-sched").await?;
+    let cluster = unique("ks-sched");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let family = unique("ks-report");
+    env.ecs
+        .register_task_definition()
+        .family(&family)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("busybox")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await?;
+    let name = unique("ks-nightly");
+    let spec = |start: &str| {
+        json!({"name": name, "scheduleExpression": "cron(0 3 * * ? *)",
+               "flexibleTimeWindow": {"mode": "OFF"}, "startDate": start,
+               "roleArn": "arn:aws:iam::123456789012:role/scheduler",
+               "cluster": cluster, "taskDefinition": family})
+    };
+    env.apply::<EcsSchedule>(&manifest(
+        "EcsSchedule",
+        "nightly",
+        &spec("2030-01-01T00:00:00Z"),
+    ))
+    .await?;
+    wait_kstatus::<EcsSchedule>(&env, "nightly", "Current").await?;
+    kubectl_wait_ready(&env, "ecsschedules", "nightly").await?;
+
+    env.apply::<EcsSchedule>(&manifest("EcsSchedule", "nightly", &spec("tomorrow")))
+        .await?;
+    let message = wait_kstatus::<EcsSchedule>(&env, "nightly", "Failed").await?;
+    ensure!(message.contains("startDate"), "{message}");
+    env.apply::<EcsSchedule>(&manifest(
+        "EcsSchedule",
+        "nightly",
+        &spec("2031-01-01T00:00:00Z"),
+    ))
+    .await?;
+    wait_kstatus::<EcsSchedule>(&env, "nightly", "Current").await?;
+    env.cleanup::<EcsSchedule>().await
+}
+
+/// The owner of a registry is Current; a second object for the same registry is refused
+/// (OwnedByAnother, retried: InProgress, never Current) until the owner goes and it takes over.
+/// Registry settings are per region: this test's region is its own (e2e/tests/ecr_registry.rs).
+#[tokio::test]
+async fn ecr_registry_kstatus() -> Result<()> {
+    let env = TestEnv::new("ks-ecrreg").await?;
+    let region = "ap-northeast-2";
+    let spec = |filter: &str| {
+        json!({"region": region, "deletionPolicy": "Delete",
+               "scanningConfiguration": {"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH",
+                   "repositoryFilters": [{"filter": filter, "filterType": "WILDCARD"}]}]}})
+    };
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", "owner", &spec("owner-*")))
+        .await?;
+    wait_kstatus::<EcrRegistry>(&env, "owner", "Current").await?;
+    kubectl_wait_ready(&env, "ecrregistries", "owner").await?;
+
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", "second", &spec("second-*")))
+        .await?;
+    env.wait_condition::<EcrRegistry>("second", "Synced", "False", Some("OwnedByAnother"))
+        .await?;
+    stays_in_progress::<EcrRegistry>(&env, "ecrregistries", "second").await?;
+    env.delete::<EcrRegistry>("owner").await?;
+    env.wait_gone::<EcrRegistry>("owner").await?;
+    wait_kstatus::<EcrRegistry>(&env, "second", "Current").await?;
+    env.cleanup::<EcrRegistry>().await
+}
+
+/// The values snippet the chart README offers carries the tested script for every kind of the
+/// operator's kind registry (a new kind without a key fails here).
 #[test]
 fn argocd_values_snippet_matches_the_script() -> Result<()> {
     let dir =
@@ -235,13 +444,22 @@ fn argocd_values_snippet_matches_the_script() -> Result<()> {
         dir.join("argocd-health-values.yaml"),
     )?)?;
     let script = e2e::kstatus::health_script()?;
-    for kind in [
-        "EcrRepository",
-        "EcsCluster",
-        "EcsService",
-        "TaskDefinition",
-    ] {
-        let key = format!("resource.customizations.health.ecs.operator.dev_{kind}");
+    let kinds: Vec<(String, String)> = ecs_operator::kinds::crds()
+        .into_iter()
+        .map(|c| (c.spec.group, c.spec.names.kind))
+        .collect();
+    ensure!(!kinds.is_empty(), "the kind registry is empty");
+    let keys = values["configs"]["cm"]
+        .as_mapping()
+        .map(|m| m.len())
+        .unwrap_or_default();
+    ensure!(
+        keys == kinds.len(),
+        "{keys} health keys for {} kinds",
+        kinds.len()
+    );
+    for (group, kind) in &kinds {
+        let key = format!("resource.customizations.health.{group}_{kind}");
         let got = values["configs"]["cm"][key.as_str()]
             .as_str()
             .unwrap_or_default();

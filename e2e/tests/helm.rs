@@ -549,6 +549,38 @@ where
     }
 }
 
+/// The chart README's uninstall recipe deletes the objects of every kind of the registry before the
+/// CRDs go (a kind left out would be deleted with its CRD, its AWS resource with it if an operator
+/// still ran, or leave its finalizers hanging).
+#[test]
+fn readme_uninstall_deletes_every_kind() -> Result<()> {
+    let readme = std::fs::read_to_string(chart().join("README.md"))?;
+    let named: Vec<Vec<String>> = readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("kubectl delete "))
+        .filter(|rest| rest.contains("--all"))
+        .map(|rest| {
+            let resources = rest.split_whitespace().next().unwrap_or_default();
+            let mut plurals: Vec<String> = resources.split(',').map(str::to_string).collect();
+            plurals.sort();
+            plurals
+        })
+        .collect();
+    ensure!(
+        !named.is_empty(),
+        "the chart README has no `kubectl delete ... --all` line"
+    );
+    let mut want = kinds();
+    want.sort();
+    for plurals in &named {
+        ensure!(
+            plurals == &want,
+            "the chart README deletes {plurals:?}; the kind registry has {want:?}"
+        );
+    }
+    Ok(())
+}
+
 async fn kube_client() -> Result<kube::Client> {
     kube::Client::try_default()
         .await

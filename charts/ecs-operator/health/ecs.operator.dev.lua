@@ -1,7 +1,9 @@
--- Argo CD health check for every ecs.operator.dev kind (EcsCluster, TaskDefinition, EcsService,
--- EcrRepository). Argo CD runs it with gopher-lua (Lua 5.1); `obj` is the live object.
+-- Argo CD health check for every ecs.operator.dev kind (EcrRepository, TaskDefinition, EcsCluster,
+-- EcsService, EcsTask, EcsSchedule, EcrRegistry). Argo CD runs it with gopher-lua (Lua 5.1); `obj` is
+-- the live object.
 -- Healthy: the latest generation is reconciled and Ready. Degraded: Stalled (a terminal error,
--- a missing permission or credential, a failed rollout). Progressing: anything else.
+-- a missing permission or credential, a failed rollout or task run). Progressing: anything else (a
+-- task still running included).
 local hs = {status = "Progressing", message = "waiting for the operator to reconcile"}
 if obj.status == nil or obj.status.conditions == nil then
   return hs
