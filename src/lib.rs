@@ -72,6 +72,21 @@ pub fn crds_yaml() -> Result<String, StartupError> {
     Ok(out)
 }
 
+/// Every kind's CRD is installed: the first missing one is [`StartupError::CrdMissing`]. Without
+/// permission to read CRDs the check passes (the watch itself then reports a missing kind).
+async fn check_crds(client: &kube::Client) -> Result<(), StartupError> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in kinds::crds().into_iter().filter_map(|c| c.metadata.name) {
+        match crds.get_opt(&name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(StartupError::CrdMissing(name)),
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
 /// Checks the API server and CRDs, builds AWS clients, and runs every controller until a signal.
 pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let client = kube::Client::try_default()
@@ -81,16 +96,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         .apiserver_version()
         .await
         .map_err(|e| StartupError::ApiUnreachable(e.to_string()))?;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in kinds::crds().into_iter().filter_map(|c| c.metadata.name) {
-        match crds.get_opt(&name).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(StartupError::CrdMissing(name)),
-            // Without permission to read CRDs, let the watch itself report a missing kind.
-            Err(kube::Error::Api(s)) if s.code == 403 => {}
-            Err(e) => return Err(StartupError::ApiUnreachable(e.to_string())),
-        }
-    }
+    check_crds(&client).await?;
     let telemetry = runtime::Telemetry::default();
     let aws = aws::AwsProvider::load(&aws::AwsSettings {
         region: config.region,
@@ -170,6 +176,75 @@ mod tests {
         // The result is a valid TaskDefinition.
         let td: api::TaskDefinition = serde_yaml::from_str(&yaml).expect("TaskDefinition");
         assert_eq!(td.family(), "web_app");
+    }
+
+    /// A client whose API server answers a CRD GET with `answer(name)`: (HTTP status, body).
+    fn crd_server(answer: fn(&str) -> u16) -> kube::Client {
+        let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| async move {
+            let path = req.uri().path().to_string();
+            let name = path.rsplit('/').next().unwrap_or_default().to_string();
+            let code = answer(&name);
+            let body = if code == 200 {
+                let crd = kinds::crds()
+                    .into_iter()
+                    .find(|c| c.metadata.name.as_deref() == Some(name.as_str()));
+                serde_json::to_vec(&crd).unwrap_or_default()
+            } else {
+                // What kube-apiserver answers (kube's get_opt reads `reason`).
+                let reason = match code {
+                    404 => "NotFound",
+                    403 => "Forbidden",
+                    _ => "InternalError",
+                };
+                serde_json::to_vec(&serde_json::json!({"kind": "Status", "apiVersion": "v1",
+                    "status": "Failure", "reason": reason, "message": reason, "code": code}))
+                .unwrap_or_default()
+            };
+            let response = http::Response::builder()
+                .status(code)
+                .body(kube::client::Body::from(body))
+                .map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>(response)
+        });
+        kube::Client::new(svc, "default")
+    }
+
+    /// The README's startup check: a missing CRD stops the operator with the fix in the message;
+    /// no permission to read CRDs is not an error; any other failure is the API server's.
+    #[tokio::test]
+    async fn startup_crd_check() {
+        let missing = "ecsschedules.ecs.operator.dev";
+        assert!(
+            kinds::crds()
+                .iter()
+                .any(|c| c.metadata.name.as_deref() == Some(missing))
+        );
+        assert!(
+            check_crds(&crd_server(|_| 200)).await.is_ok(),
+            "all installed"
+        );
+        assert!(check_crds(&crd_server(|_| 403)).await.is_ok(), "forbidden");
+        let err = check_crds(&crd_server(|n| {
+            if n == "ecsschedules.ecs.operator.dev" {
+                404
+            } else {
+                200
+            }
+        }))
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert_eq!(
+            err,
+            "CRD ecsschedules.ecs.operator.dev is not installed: apply crds/ \
+             (`ecs-operator crds | kubectl apply --server-side -f -`)"
+        );
+        let err = check_crds(&crd_server(|_| 500)).await.err();
+        assert!(
+            matches!(err, Some(StartupError::ApiUnreachable(_))),
+            "{err:?}"
+        );
     }
 
     #[test]

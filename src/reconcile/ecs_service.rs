@@ -118,6 +118,12 @@ impl EcsServices {
     }
 }
 
+/// CreateService's client token: the object's UID, so a create retried after a crash or a lost
+/// answer is the same request to ECS (idempotent), while a new object of the same name is not.
+pub fn create_token(obj: &EcsService) -> String {
+    obj.uid().unwrap_or_else(|| obj.name_any())
+}
+
 /// Service names to describe in one call: the requested one first, then other services known
 /// to be in the same cluster, without duplicates, at most [`DESCRIBE_BATCH`]. Pure.
 pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -427,8 +433,7 @@ impl External<EcsService> for EcsServices {
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<String, Error> {
-        // Idempotent across crashes: the same object always sends the same client token.
-        let token = obj.uid().unwrap_or_else(|| obj.name_any());
+        let token = create_token(obj);
         self.forget(aws, &d.service.cluster, &d.service.service_name);
         Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
     }
@@ -577,6 +582,27 @@ mod tests {
             }),
             aws_sdk_ecs::types::Service::deserialize,
         )
+    }
+
+    #[test]
+    fn create_token_is_the_uid() {
+        let obj = |uid: Option<&str>| {
+            let mut obj = EcsService::new("web", Default::default());
+            obj.metadata.uid = uid.map(str::to_string);
+            obj
+        };
+        let uid = "0b5e3c1e-7f0a-4c55-9d2e-2f1c9b8a7d61";
+        assert_eq!(create_token(&obj(Some(uid))), uid);
+        assert_ne!(
+            create_token(&obj(Some("other-uid"))),
+            uid,
+            "another object, another token"
+        );
+        assert_eq!(
+            create_token(&obj(None)),
+            "web",
+            "no uid (never from the API server)"
+        );
     }
 
     /// The README's DescribeServices windows: a kept answer serves a steady service for 1.5
