@@ -11,6 +11,10 @@ change. This module patches three backend methods so that, per service:
   up (circuit breaker), and ``fail-rollback`` also rolls back: a new PRIMARY deployment of the
   previous task definition, which then completes.
 
+- DeleteService leaves a service DRAINING for ``moto-ecs/draining-seconds`` (a tag of its task
+  definition; default 0: INACTIVE at once, as stock moto) before it is INACTIVE, as ECS does
+  while it stops the service's tasks.
+
 Time is read when a request arrives; nothing runs in the background. Settings:
 ``MOTO_ECS_DEPLOYMENT_SECONDS`` (default 2) for every deployment, or the task definition tag
 ``moto-ecs/deployment-seconds`` for its own deployments.
@@ -28,6 +32,7 @@ from moto.moto_api._internal import mock_random
 
 FAIL_TAG = "moto-ecs/deployment"
 SECONDS_TAG = "moto-ecs/deployment-seconds"
+DRAINING_TAG = "moto-ecs/draining-seconds"
 CIRCUIT_BREAKER = "ECS deployment circuit breaker: tasks failed to start."
 
 
@@ -150,6 +155,10 @@ def _advance(backend, service):
 
 def _advance_all(backend):
     for service in list(backend.services.values()):
+        inactive_at = getattr(service, "_moto_inactive_at", None)
+        if inactive_at is not None and time.monotonic() >= inactive_at:
+            service.status = "INACTIVE"
+            service._moto_inactive_at = None
         _advance(backend, service)
 
 
@@ -159,6 +168,7 @@ def install():
     update_service = backend_cls.update_service
     describe_services = backend_cls.describe_services
     list_services = backend_cls.list_services
+    delete_service = backend_cls.delete_service
 
     def patched_create(self, *args, **kwargs):
         service = create_service(self, *args, **kwargs)
@@ -202,7 +212,19 @@ def install():
         _advance_all(self)
         return list_services(self, *args, **kwargs)
 
+    def patched_delete(self, *args, **kwargs):
+        service = delete_service(self, *args, **kwargs)
+        try:
+            seconds = float(_tags(self, service.task_definition).get(DRAINING_TAG, "0"))
+        except ValueError:
+            seconds = 0.0
+        if seconds > 0:
+            service.status = "DRAINING"
+            service._moto_inactive_at = time.monotonic() + seconds
+        return service
+
     backend_cls.create_service = patched_create
+    backend_cls.delete_service = patched_delete
     backend_cls.update_service = patched_update
     backend_cls.describe_services = patched_describe
     backend_cls.list_services = patched_list

@@ -306,6 +306,66 @@ async fn only_the_oldest_object_owns_a_registry_and_the_next_takes_over() -> Res
     env.cleanup::<EcrRegistry>().await
 }
 
+/// README (EcrRegistry): "When the owner is deleted, the next-oldest takes over (a watch wakes
+/// it)." The operator runs with a 300 s resync and the owner is deleted once the waiting
+/// object's backoff has reached 16 s: a take-over within a few seconds of the owner going can
+/// only come from the watch.
+#[tokio::test]
+async fn take_over_is_woken_by_the_owners_deletion() -> Result<()> {
+    let mut env = TestEnv::new("ecrreg-wake").await?;
+    let kubeconfig = std::env::var("KUBECONFIG")?;
+    let ns = env.namespace.clone();
+    env.start_operator_with(
+        std::path::Path::new(&kubeconfig),
+        &["--watch-namespace", &ns, "--resync-seconds", "300"],
+        &[],
+    )?;
+    let region = "eu-south-1";
+    let ecr = ecr_in(region).await;
+    let (owner, next) = (unique("owner"), unique("next"));
+    let spec_of = |filter: &str| json!({"region": region, "deletionPolicy": "Delete", "scanningConfiguration": scanning("BASIC", "MANUAL", filter)});
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", &owner, &spec_of("owner-*")))
+        .await?;
+    env.wait_condition::<EcrRegistry>(&owner, "Synced", "True", None)
+        .await?;
+    env.apply::<EcrRegistry>(&manifest("EcrRegistry", &next, &spec_of("next-*")))
+        .await?;
+    env.wait_condition::<EcrRegistry>(&next, "Synced", "False", Some("OwnedByAnother"))
+        .await?;
+    // Four refusals in a row: the next retry of the backoff (2, 4, 8, 16 s) is 16 s away.
+    let key = format!("object={ns}/{next} ");
+    let refusals = || {
+        std::fs::read_to_string(&env.log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("reconcile error") && l.contains(&key))
+            .count()
+    };
+    env.wait_for("four refusals", || async {
+        Ok((refusals() >= 4).then_some(()))
+    })
+    .await?;
+    env.delete::<EcrRegistry>(&owner).await?;
+    env.wait_gone::<EcrRegistry>(&owner).await?;
+    let gone = std::time::Instant::now();
+    env.wait_condition::<EcrRegistry>(&next, "Synced", "True", None)
+        .await?;
+    let took = gone.elapsed();
+    ensure!(
+        took < std::time::Duration::from_secs(6),
+        "took over {took:?} after the owner went, as late as the backoff"
+    );
+    let nexts = Registry {
+        scan_rules: vec![("MANUAL".into(), vec!["next-*".into()])],
+        ..defaults()
+    };
+    wait_registry(&env, &ecr, "the new owner's settings", &nexts).await?;
+    env.delete::<EcrRegistry>(&next).await?;
+    env.wait_gone::<EcrRegistry>(&next).await?;
+    ensure!(registry(&ecr).await? == defaults());
+    env.cleanup::<EcrRegistry>().await
+}
+
 #[tokio::test]
 async fn deleting_with_retain_leaves_the_registry_settings() -> Result<()> {
     let env = TestEnv::new("ecrreg-retain").await?;

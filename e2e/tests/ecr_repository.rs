@@ -329,6 +329,59 @@ async fn update_each_mutable_field() -> Result<()> {
     env.cleanup::<EcrRepository>().await
 }
 
+/// README: `NotConverged` (AWS accepted an update but does not show it yet: retried), and the
+/// moto limitation it is seen with: PutImageScanningConfiguration with `scanOnPush: false` is
+/// ignored by moto, so the operator reports NotConverged (Ready=False, observedGeneration kept)
+/// and retries, rather than claiming success; a spec AWS can show heals it.
+#[tokio::test]
+async fn an_update_aws_does_not_show_is_not_converged_and_retried() -> Result<()> {
+    let env = TestEnv::new("ecr-notconv").await?;
+    let name = unique("notconv");
+    let spec = |on: bool| json!({"repositoryName": name, "imageScanningConfiguration": {"scanOnPush": on}});
+    apply_spec(&env, "repo", spec(true)).await?;
+    let synced = wait_synced(&env, "repo").await?;
+    let applied = synced.metadata.generation;
+    ensure!(aws_view_required(&env, &name).await?.scan_on_push);
+
+    apply_spec(&env, "repo", spec(false)).await?;
+    let obj = env
+        .wait_condition::<EcrRepository>("repo", "Synced", "False", Some("NotConverged"))
+        .await?;
+    let message = e2e::condition_message(&obj, "Synced");
+    ensure!(
+        message.contains("still differs from the spec in: imageScanningConfiguration"),
+        "{message}"
+    );
+    let s = env.status_json::<EcrRepository>("repo").await?;
+    ensure!(
+        e2e::condition(&s, "Ready") == ("False".into(), "NotConverged".into())
+            && e2e::condition(&s, "Reconciling").0 == "True",
+        "{s}"
+    );
+    ensure!(
+        s["observedGeneration"].as_i64() == applied,
+        "observedGeneration moved for a generation that did not converge: {s}"
+    );
+    // moto kept scanOnPush on (the limitation this case relies on) ...
+    ensure!(
+        aws_view_required(&env, &name).await?.scan_on_push,
+        "moto now honours scanOnPush false: this test no longer shows NotConverged"
+    );
+    // ... and the operator keeps retrying (with backoff), never claiming Synced.
+    env.wait_log_grows(
+        "still differs from the spec in: imageScanningConfiguration",
+        2,
+    )
+    .await?;
+    env.wait_condition::<EcrRepository>("repo", "Synced", "False", Some("NotConverged"))
+        .await?;
+
+    // A spec AWS can show converges again.
+    apply_spec(&env, "repo", spec(true)).await?;
+    wait_synced(&env, "repo").await?;
+    env.cleanup::<EcrRepository>().await
+}
+
 #[tokio::test]
 async fn drift_in_aws_is_corrected_and_external_delete_recreates() -> Result<()> {
     let env = TestEnv::new("ecr-drift").await?;

@@ -624,3 +624,132 @@ async fn describe_services_is_batched_per_cluster() -> Result<()> {
     }
     env.cleanup::<EcsService>().await
 }
+
+/// README (EcsService): "Deleting: scale to 0, DeleteService, wait through DRAINING until
+/// INACTIVE, then release the finalizer." The calls go through the fault proxy, recording them
+/// (an UpdateService to desiredCount 0 comes before the one DeleteService, which is not forced);
+/// the task definition's `moto-ecs/draining-seconds` tag makes moto keep the deleted service
+/// DRAINING for a while (e2e/moto/ecs_deployments.py: stock moto makes it INACTIVE at once): the
+/// object keeps its finalizer (Synced=False, reason Deleting) while moto says DRAINING, and goes
+/// once it is INACTIVE.
+#[tokio::test]
+async fn delete_scales_to_zero_then_waits_through_draining() -> Result<()> {
+    let mut env = TestEnv::new("svc-drain").await?;
+    env.stop_operator();
+    let proxy = e2e::fault::FaultProxy::in_front_of_bed(e2e::fault::FaultConfig {
+        record: true,
+        ..Default::default()
+    })
+    .await?;
+    let op = env.spawn_operator("drain", &[], &[("AWS_ENDPOINT_URL", &proxy.url())])?;
+    let (cluster, family) = (unique("drain-cluster"), unique("drain-web"));
+    env.apply::<EcsCluster>(&manifest(
+        "EcsCluster",
+        "cluster",
+        &json!({"clusterName": cluster}),
+    ))
+    .await?;
+    env.apply::<TaskDefinition>(&manifest(
+        "TaskDefinition",
+        "web",
+        &json!({"family": family, "requiresCompatibilities": ["EC2"],
+                "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128}],
+                "tags": [{"key": "moto-ecs/draining-seconds", "value": "15"}]}),
+    ))
+    .await?;
+    let name = unique("drain");
+    env.apply::<EcsService>(&manifest(
+        "EcsService",
+        "svc",
+        &json!({"serviceName": name, "clusterRef": {"name": "cluster"},
+                "taskDefinitionRef": {"name": "web"}, "desiredCount": 2}),
+    ))
+    .await?;
+    env.wait_condition::<EcsService>("svc", "Ready", "True", None)
+        .await
+        .map_err(|e| anyhow!("{e:#}\n--- drain operator ---\n{}", op.log_tail()))?;
+    let before = proxy.recorded().len();
+    env.delete::<EcsService>("svc").await?;
+    let moto_status = || async {
+        let out = env
+            .ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services(&name)
+            .send()
+            .await?;
+        anyhow::Ok(
+            out.services()
+                .first()
+                .and_then(|s| s.status())
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    // While moto says DRAINING, the object waits with its finalizer, re-polling.
+    env.wait_for("the operator re-polling a DRAINING service", || async {
+        let calls = proxy.recorded();
+        let Some(delete) = calls[before..]
+            .iter()
+            .position(|c| c.action == "DeleteService")
+        else {
+            return Ok(None);
+        };
+        let polls = calls[before + delete..]
+            .iter()
+            .filter(|c| c.action == "DescribeServices" && c.body.contains(&name))
+            .count();
+        Ok((polls >= 2).then_some(()))
+    })
+    .await
+    .map_err(|e| anyhow!("{e:#}\n--- drain operator ---\n{}", op.log_tail()))?;
+    ensure!(
+        moto_status().await? == "DRAINING",
+        "moto no longer DRAINING: raise the tag's seconds"
+    );
+    let obj = env
+        .api::<EcsService>()
+        .get_opt("svc")
+        .await?
+        .ok_or_else(|| anyhow!("the finalizer was released while the service was DRAINING"))?;
+    ensure!(
+        obj.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| !f.is_empty()),
+        "{:?}",
+        obj.metadata
+    );
+    let s = env.status_json::<EcsService>("svc").await?;
+    ensure!(
+        condition(&s, "Synced") == ("False".into(), "Deleting".into())
+            && condition_message(&obj, "Synced").contains("draining"),
+        "{s}"
+    );
+
+    // The order of the writes: scale to 0, then one DeleteService, not forced.
+    let writes: Vec<(String, String)> = proxy.recorded()[before..]
+        .iter()
+        .filter(|c| c.action == "UpdateService" || c.action == "DeleteService")
+        .map(|c| (c.action.clone(), c.body.clone()))
+        .collect();
+    ensure!(
+        writes.len() == 2
+            && writes[0].0 == "UpdateService"
+            && serde_json::from_str::<serde_json::Value>(&writes[0].1)?["desiredCount"] == 0
+            && writes[1].0 == "DeleteService"
+            && !writes[1].1.replace(' ', "").contains("\"force\":true"),
+        "writes after the delete: {writes:?}"
+    );
+
+    // INACTIVE: the finalizer goes.
+    env.wait_gone::<EcsService>("svc")
+        .await
+        .map_err(|e| anyhow!("{e:#}\n--- drain operator ---\n{}", op.log_tail()))?;
+    ensure!(
+        moto_status().await? == "INACTIVE",
+        "gone before moto said INACTIVE"
+    );
+    drop(op);
+    env.cleanup_all().await
+}

@@ -593,6 +593,184 @@ async fn pause_stops_writes_and_resume_converges() -> Result<()> {
     env.cleanup::<EcrRepository>().await
 }
 
+/// README (safety table): a paused object's "status still observed" and "a paused object's
+/// deletion waits until it is resumed". While paused, a change made in AWS shows in the Synced
+/// message; deleting the object keeps it (finalizer, AWS untouched) until the annotation goes.
+#[tokio::test]
+async fn paused_object_is_still_observed_and_its_deletion_waits_for_resume() -> Result<()> {
+    let env = TestEnv::new("pol-pause-del").await?;
+    let name = unique("paused-del");
+    let spec =
+        |team: &str| json!({"repositoryName": name, "tags": [{"Key": "team", "Value": team}]});
+    env.apply::<EcrRepository>(&repo_manifest("repo", spec("a")))
+        .await?;
+    let ready = env
+        .wait_condition::<EcrRepository>("repo", "Ready", "True", None)
+        .await?;
+    let arn = status(&ready)["arn"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no ARN in status"))?
+        .to_string();
+    let api = env.api::<EcrRepository>();
+    let annotate = |value: Value| {
+        let api = api.clone();
+        async move {
+            api.patch(
+                "repo",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"ecs.operator.dev/paused": value}}}),
+                ),
+            )
+            .await
+        }
+    };
+    annotate(json!("true")).await?;
+    env.apply::<EcrRepository>(&repo_manifest("repo", spec("b")))
+        .await?;
+    let paused = env
+        .wait_condition::<EcrRepository>("repo", "Synced", "False", Some("Paused"))
+        .await?;
+    let message = condition_message(&paused, "Synced");
+    ensure!(message.contains("differs from the spec"), "{message}");
+
+    // Someone makes AWS match the spec: the paused object's status shows it (observed, not
+    // frozen), and the operator still writes nothing.
+    env.ecr
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("team")
+                .value("b")
+                .build()?,
+        )
+        .send()
+        .await?;
+    env.wait_for(
+        "the paused status to show the change made in AWS",
+        || async {
+            let obj = env.api::<EcrRepository>().get("repo").await?;
+            let (synced, reason) = e2e::condition(&status(&obj), "Synced");
+            let message = condition_message(&obj, "Synced");
+            Ok((synced == "False"
+                && reason == "Paused"
+                && message.contains("AWS matches the spec"))
+            .then_some(()))
+        },
+    )
+    .await?;
+    ensure!(
+        env.events_for("repo", "Updated").await?.is_empty(),
+        "a paused object updated AWS"
+    );
+
+    // Deleting it waits: the object stays with its finalizer and AWS is untouched, for as long
+    // as the annotation is there (checked over several resync periods).
+    env.delete::<EcrRepository>("repo").await?;
+    let waiting = env
+        .wait_for("the paused deletion to be reported", || async {
+            let obj = env.api::<EcrRepository>().get("repo").await?;
+            let s = status(&obj);
+            Ok(
+                (e2e::condition(&s, "Synced") == ("False".into(), "Paused".into())
+                    && e2e::condition(&s, "Ready") == ("False".into(), "Deleting".into()))
+                    .then_some(obj),
+            )
+        })
+        .await?;
+    let message = condition_message(&waiting, "Synced");
+    ensure!(message.contains("deletion waits"), "{message}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        let obj = env
+            .api::<EcrRepository>()
+            .get_opt("repo")
+            .await?
+            .ok_or_else(|| anyhow!("the paused object was deleted"))?;
+        ensure!(
+            obj.metadata.deletion_timestamp.is_some()
+                && obj
+                    .metadata
+                    .finalizers
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty()),
+            "finalizer gone while paused: {:?}",
+            obj.metadata
+        );
+        let tags = repo_tags(&env, &name)
+            .await?
+            .ok_or_else(|| anyhow!("the paused object's repository was deleted"))?;
+        ensure!(
+            tags.get("team").map(String::as_str) == Some("b"),
+            "{tags:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
+    // Resumed: the deletion goes through (deletionPolicy Delete, the default).
+    annotate(Value::Null).await?;
+    env.wait_gone::<EcrRepository>("repo").await?;
+    ensure!(
+        repo_tags(&env, &name).await?.is_none(),
+        "the resumed deletion left the repository"
+    );
+    env.cleanup::<EcrRepository>().await
+}
+
+/// README (Ownership): AlreadyExists / OwnedByAnother "are retried with backoff ... and
+/// immediately after a spec change". The operator runs with a 300 s resync, and the spec change
+/// comes once the refusal's backoff has reached 16 s: acting on it within a few seconds can only
+/// come from the watch.
+#[tokio::test]
+async fn a_refused_object_is_retried_at_once_after_a_spec_change() -> Result<()> {
+    let mut env = TestEnv::new("pol-spec-wake").await?;
+    let kubeconfig = std::env::var("KUBECONFIG")?;
+    let ns = env.namespace.clone();
+    env.start_operator_with(
+        std::path::Path::new(&kubeconfig),
+        &["--watch-namespace", &ns, "--resync-seconds", "300"],
+        &[],
+    )?;
+    let existing = unique("wake");
+    create_repo(&env, &existing, "a").await?;
+    env.apply::<EcrRepository>(&repo_manifest("late", json!({"repositoryName": existing})))
+        .await?;
+    env.wait_condition::<EcrRepository>("late", "Synced", "False", Some("AlreadyExists"))
+        .await?;
+    // Four refusals in a row: the next retry of the backoff (2, 4, 8, 16 s) is 16 s away.
+    let key = format!("object={ns}/late ");
+    let refusals = || {
+        std::fs::read_to_string(&env.log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("reconcile error") && l.contains(&key))
+            .count()
+    };
+    env.wait_for("four refusals", || async {
+        Ok((refusals() >= 4).then_some(()))
+    })
+    .await?;
+    let changed = std::time::Instant::now();
+    env.apply::<EcrRepository>(&repo_manifest(
+        "late",
+        json!({"repositoryName": existing, "adoptionPolicy": "Adopt"}),
+    ))
+    .await?;
+    env.wait_condition::<EcrRepository>("late", "Ready", "True", None)
+        .await?;
+    let took = changed.elapsed();
+    ensure!(
+        took < std::time::Duration::from_secs(8),
+        "the spec change was acted on after {took:?}, as late as the backoff"
+    );
+    let tags = repo_tags(&env, &existing)
+        .await?
+        .ok_or_else(|| anyhow!("repository gone"))?;
+    ensure!(tags.get(OWNER) == Some(&format!("{ns}/late")), "{tags:?}");
+    env.cleanup::<EcrRepository>().await
+}
+
 #[tokio::test]
 async fn spec_region_and_same_namespace_references() -> Result<()> {
     let env = TestEnv::new("pol-region").await?;
