@@ -410,6 +410,21 @@ impl TestEnv {
         )
         .await
     }
+
+    /// Waits until the operator has logged `n` reconcile errors of object `name` in this
+    /// namespace (one per failed reconcile: how far its retry backoff has grown).
+    pub async fn wait_reconcile_errors(&self, name: &str, n: usize) -> Result<()> {
+        let key = format!("object={}/{name} ", self.namespace);
+        self.wait_for(&format!("{n} reconcile errors of {name}"), || async {
+            let count = std::fs::read_to_string(&self.log_path)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("reconcile error") && l.contains(&key))
+                .count();
+            Ok((count >= n).then_some(()))
+        })
+        .await
+    }
 }
 
 /// Runs a tool from the bed's PATH (`helm`, `kubectl`) and returns its output whatever the exit status.
@@ -868,4 +883,92 @@ pub fn yaml_documents(yaml: &str) -> Result<Vec<serde_json::Value>> {
         }
     }
     Ok(docs)
+}
+
+/// A subnet and a security group in moto (a Fargate task's network interface needs both),
+/// as the `awsvpcConfiguration` of a Fargate run.
+pub async fn fargate_network() -> Result<serde_json::Value> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vpc = ec2.create_vpc().cidr_block("10.30.0.0/16").send().await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or_else(|| anyhow!("no vpc"))?;
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block("10.30.1.0/24")
+        .send()
+        .await?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .ok_or_else(|| anyhow!("no subnet"))?;
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(vpc_id)
+        .group_name(unique("job-sg"))
+        .description("jobs")
+        .send()
+        .await?;
+    let sg_id = sg.group_id().ok_or_else(|| anyhow!("no security group"))?;
+    Ok(json!({"subnets": [subnet_id], "securityGroups": [sg_id]}))
+}
+
+impl TestEnv {
+    /// A cluster and a Fargate task definition (moto knobs as tags) made with the SDK; returns
+    /// (cluster, family, revision ARN).
+    pub async fn aws_run_target(
+        &self,
+        seconds: u32,
+        exit_code: i32,
+    ) -> Result<(String, String, String)> {
+        let cluster = unique("jobs");
+        self.ecs
+            .create_cluster()
+            .cluster_name(&cluster)
+            .send()
+            .await?;
+        let family = unique("job");
+        let td = self
+            .ecs
+            .register_task_definition()
+            .family(&family)
+            .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("main")
+                    .image("busybox")
+                    .essential(true)
+                    // moto's RunTask adds up container memory (it fails without it).
+                    .memory(256)
+                    .build(),
+            )
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key("moto-ecs/task-seconds")
+                    .value(seconds.to_string())
+                    .build(),
+            )
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key("moto-ecs/exit-code")
+                    .value(exit_code.to_string())
+                    .build(),
+            )
+            .send()
+            .await?;
+        let arn = td
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .ok_or_else(|| anyhow!("no arn"))?
+            .to_string();
+        Ok((cluster, family, arn))
+    }
 }

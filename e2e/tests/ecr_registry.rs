@@ -333,18 +333,7 @@ async fn take_over_is_woken_by_the_owners_deletion() -> Result<()> {
     env.wait_condition::<EcrRegistry>(&next, "Synced", "False", Some("OwnedByAnother"))
         .await?;
     // Four refusals in a row: the next retry of the backoff (2, 4, 8, 16 s) is 16 s away.
-    let key = format!("object={ns}/{next} ");
-    let refusals = || {
-        std::fs::read_to_string(&env.log_path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("reconcile error") && l.contains(&key))
-            .count()
-    };
-    env.wait_for("four refusals", || async {
-        Ok((refusals() >= 4).then_some(()))
-    })
-    .await?;
+    env.wait_reconcile_errors(&next, 4).await?;
     env.delete::<EcrRegistry>(&owner).await?;
     env.wait_gone::<EcrRegistry>(&owner).await?;
     let gone = std::time::Instant::now();

@@ -5,7 +5,6 @@
 //! UserInitiated; RunTask honours clientToken.
 
 use anyhow::{Result, anyhow, ensure};
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode, Tag};
 use e2e::fault::{FaultConfig, FaultProxy};
 use e2e::{TestEnv, condition, manifest, unique};
 use ecs_operator::api::ecs_task::EcsTask;
@@ -14,92 +13,6 @@ use ecs_operator::aws::ecs_task::ATTEMPT_TAG;
 use ecs_operator::reconcile::ownership::OWNER_UID_TAG;
 use kube::ResourceExt;
 use serde_json::{Value, json};
-
-/// A subnet and a security group in moto (a Fargate task's network interface needs both),
-/// as the `awsvpcConfiguration` of a Fargate run.
-async fn subnet() -> Result<Value> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let vpc = ec2.create_vpc().cidr_block("10.30.0.0/16").send().await?;
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or_else(|| anyhow!("no vpc"))?;
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .cidr_block("10.30.1.0/24")
-        .send()
-        .await?;
-    let subnet_id = subnet
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .ok_or_else(|| anyhow!("no subnet"))?;
-    let sg = ec2
-        .create_security_group()
-        .vpc_id(vpc_id)
-        .group_name(unique("job-sg"))
-        .description("jobs")
-        .send()
-        .await?;
-    let sg_id = sg.group_id().ok_or_else(|| anyhow!("no security group"))?;
-    Ok(json!({"subnets": [subnet_id], "securityGroups": [sg_id]}))
-}
-
-/// A cluster and a Fargate task definition (moto knobs as tags) made with the SDK; returns
-/// (cluster, family, revision ARN).
-async fn aws_run_target(
-    env: &TestEnv,
-    seconds: u32,
-    exit_code: i32,
-) -> Result<(String, String, String)> {
-    let cluster = unique("jobs");
-    env.ecs
-        .create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await?;
-    let family = unique("job");
-    let td = env
-        .ecs
-        .register_task_definition()
-        .family(&family)
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("busybox")
-                .essential(true)
-                // moto's RunTask adds up container memory (it fails without it).
-                .memory(256)
-                .build(),
-        )
-        .tags(
-            Tag::builder()
-                .key("moto-ecs/task-seconds")
-                .value(seconds.to_string())
-                .build(),
-        )
-        .tags(
-            Tag::builder()
-                .key("moto-ecs/exit-code")
-                .value(exit_code.to_string())
-                .build(),
-        )
-        .send()
-        .await?;
-    let arn = td
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| anyhow!("no arn"))?
-        .to_string();
-    Ok((cluster, family, arn))
-}
 
 fn fargate(awsvpc: &Value) -> Value {
     json!({"launchType": "FARGATE",
@@ -156,7 +69,7 @@ fn tag<'a>(t: &'a aws_sdk_ecs::types::Task, key: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn fargate_task_runs_and_completes() -> Result<()> {
     let env = TestEnv::new("task-ok").await?;
-    let subnet = subnet().await?;
+    let subnet = e2e::fargate_network().await?;
     let cluster = unique("jobs");
     let family = unique("migrate");
     env.apply::<EcsCluster>(&manifest(
@@ -298,8 +211,8 @@ async fn fargate_task_runs_and_completes() -> Result<()> {
 #[tokio::test]
 async fn failing_task_retries_up_to_backoff_limit() -> Result<()> {
     let env = TestEnv::new("task-fail").await?;
-    let subnet = subnet().await?;
-    let (cluster, family, revision) = aws_run_target(&env, 1, 2).await?;
+    let subnet = e2e::fargate_network().await?;
+    let (cluster, family, revision) = env.aws_run_target(1, 2).await?;
     let spec = with(
         fargate(&subnet),
         json!({"cluster": cluster, "taskDefinition": family, "backoffLimit": 2}),
@@ -346,8 +259,8 @@ async fn failing_task_retries_up_to_backoff_limit() -> Result<()> {
 async fn lost_run_task_answer_does_not_start_a_second_task() -> Result<()> {
     let mut env = TestEnv::new("task-lost").await?;
     env.stop_operator();
-    let subnet = subnet().await?;
-    let (cluster, family, _) = aws_run_target(&env, 2, 0).await?;
+    let subnet = e2e::fargate_network().await?;
+    let (cluster, family, _) = env.aws_run_target(2, 0).await?;
     let proxy = FaultProxy::in_front_of_bed(FaultConfig {
         lose_first: 1,
         ..FaultConfig::default()
@@ -423,8 +336,8 @@ async fn lost_run_task_answer_does_not_start_a_second_task() -> Result<()> {
 async fn operator_killed_mid_run_does_not_start_a_second_task() -> Result<()> {
     let mut env = TestEnv::new("task-kill").await?;
     env.stop_operator();
-    let awsvpc = subnet().await?;
-    let (cluster, family, _) = aws_run_target(&env, 4, 0).await?;
+    let awsvpc = e2e::fargate_network().await?;
+    let (cluster, family, _) = env.aws_run_target(4, 0).await?;
     let proxy = FaultProxy::in_front_of_bed(FaultConfig::default()).await?;
     let endpoint = proxy.url();
     let mut op = env.spawn_operator("first", &[], &[("AWS_ENDPOINT_URL", &endpoint)])?;
@@ -464,8 +377,8 @@ async fn operator_killed_mid_run_does_not_start_a_second_task() -> Result<()> {
 #[tokio::test]
 async fn deleting_a_running_task_stops_it_unless_retained() -> Result<()> {
     let env = TestEnv::new("task-stop").await?;
-    let subnet = subnet().await?;
-    let (cluster, family, _) = aws_run_target(&env, 600, 0).await?;
+    let subnet = e2e::fargate_network().await?;
+    let (cluster, family, _) = env.aws_run_target(600, 0).await?;
     let base = with(
         fargate(&subnet),
         json!({"cluster": cluster, "taskDefinition": family}),
@@ -532,8 +445,8 @@ async fn deleting_a_running_task_stops_it_unless_retained() -> Result<()> {
 #[tokio::test]
 async fn finished_run_is_deleted_after_its_ttl() -> Result<()> {
     let env = TestEnv::new("task-ttl").await?;
-    let subnet = subnet().await?;
-    let (cluster, family, _) = aws_run_target(&env, 3, 0).await?;
+    let subnet = e2e::fargate_network().await?;
+    let (cluster, family, _) = env.aws_run_target(3, 0).await?;
     let spec = with(
         fargate(&subnet),
         json!({"cluster": cluster, "taskDefinition": family, "ttlSecondsAfterFinished": 2}),

@@ -6,8 +6,8 @@
 //! Current again. A running EcsTask is InProgress, a succeeded one Current, a failed one Failed.
 //! EcsService's Failed (a failed rollout) is in rollout.rs.
 
-use anyhow::{Result, anyhow, ensure};
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode, Tag};
+use anyhow::{Result, ensure};
+use aws_sdk_ecs::types::ContainerDefinition;
 use std::time::Duration;
 
 use e2e::kstatus::{kstatus, stays_in_progress, wait_kstatus, wait_kstatus_within};
@@ -16,7 +16,7 @@ use ecs_operator::api::ecs_service::EcsService;
 use ecs_operator::api::{
     EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsTask, TaskDefinition,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn kubectl_wait_ready(env: &TestEnv, plural: &str, name: &str) -> Result<()> {
     let target = format!("{plural}/{name}");
@@ -231,90 +231,13 @@ async fn ecs_service_kstatus() -> Result<()> {
     env.cleanup_all().await
 }
 
-/// A Fargate task definition registered with the SDK whose moto task runs `seconds` and exits
-/// with `exit_code` (e2e/moto/ecs_tasks.py reads both from its tags), in a new cluster, and a
-/// network for it: (cluster, family, awsvpcConfiguration).
-async fn fargate_run_target(
-    env: &TestEnv,
-    seconds: u32,
-    exit_code: i32,
-) -> Result<(String, String, Value)> {
-    let cluster = unique("ks-jobs");
-    env.ecs
-        .create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await?;
-    let family = unique("ks-job");
-    env.ecs
-        .register_task_definition()
-        .family(&family)
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("busybox")
-                .essential(true)
-                .memory(256)
-                .build(),
-        )
-        .tags(
-            Tag::builder()
-                .key("moto-ecs/task-seconds")
-                .value(seconds.to_string())
-                .build(),
-        )
-        .tags(
-            Tag::builder()
-                .key("moto-ecs/exit-code")
-                .value(exit_code.to_string())
-                .build(),
-        )
-        .send()
-        .await?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let vpc = ec2.create_vpc().cidr_block("10.31.0.0/16").send().await?;
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or_else(|| anyhow!("no vpc"))?;
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .cidr_block("10.31.1.0/24")
-        .send()
-        .await?;
-    let subnet_id = subnet
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .ok_or_else(|| anyhow!("no subnet"))?;
-    let sg = ec2
-        .create_security_group()
-        .vpc_id(vpc_id)
-        .group_name(unique("ks-job-sg"))
-        .description("kstatus jobs")
-        .send()
-        .await?;
-    let sg_id = sg.group_id().ok_or_else(|| anyhow!("no security group"))?;
-    Ok((
-        cluster,
-        family,
-        json!({"subnets": [subnet_id], "securityGroups": [sg_id]}),
-    ))
-}
-
 /// A run-to-completion kind: InProgress while the task runs, Current once it Succeeded; a run
 /// that failed (no retry left) is Stalled, so Failed.
 #[tokio::test]
 async fn ecs_task_kstatus() -> Result<()> {
     let env = TestEnv::new("ks-task").await?;
-    let (cluster, family, awsvpc) = fargate_run_target(&env, 6, 0).await?;
+    let (cluster, family, _) = env.aws_run_target(6, 0).await?;
+    let awsvpc = e2e::fargate_network().await?;
     let run = |family: &str| {
         json!({"cluster": cluster, "taskDefinition": family, "launchType": "FARGATE",
                "networkConfiguration": {"awsvpcConfiguration": awsvpc}, "backoffLimit": 0})
@@ -340,7 +263,8 @@ async fn ecs_task_kstatus() -> Result<()> {
     kubectl_wait_ready(&env, "ecstasks", "ok").await?;
 
     // Exit code 3 with backoffLimit 0: Failed, and that is final.
-    let (cluster2, failing, awsvpc2) = fargate_run_target(&env, 1, 3).await?;
+    let (cluster2, failing, _) = env.aws_run_target(1, 3).await?;
+    let awsvpc2 = e2e::fargate_network().await?;
     let spec = json!({"cluster": cluster2, "taskDefinition": failing, "launchType": "FARGATE",
                       "networkConfiguration": {"awsvpcConfiguration": awsvpc2}, "backoffLimit": 0});
     env.apply::<EcsTask>(&manifest("EcsTask", "bad", &spec))

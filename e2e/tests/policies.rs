@@ -101,6 +101,14 @@ fn status(obj: &impl serde::Serialize) -> Value {
         .unwrap_or_default()
 }
 
+/// Sets (a string) or removes (null) the `ecs.operator.dev/paused` annotation of repository `name`.
+async fn set_paused(env: &TestEnv, name: &str, value: Value) -> kube::Result<EcrRepository> {
+    let patch = json!({"metadata": {"annotations": {"ecs.operator.dev/paused": value}}});
+    env.api::<EcrRepository>()
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+}
+
 #[tokio::test]
 async fn retain_keeps_every_kind_and_delete_removes() -> Result<()> {
     let env = TestEnv::new("pol-retain").await?;
@@ -549,20 +557,7 @@ async fn pause_stops_writes_and_resume_converges() -> Result<()> {
         .await?;
     env.wait_condition::<EcrRepository>("repo", "Ready", "True", None)
         .await?;
-    let api = env.api::<EcrRepository>();
-    let annotate = |value: Value| {
-        let api = api.clone();
-        async move {
-            api.patch(
-                "repo",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"annotations": {"ecs.operator.dev/paused": value}}}),
-                ),
-            )
-            .await
-        }
-    };
+    let annotate = |value: Value| set_paused(&env, "repo", value);
     annotate(json!("true")).await?;
     env.apply::<EcrRepository>(&repo_manifest("repo", spec("b")))
         .await?;
@@ -611,20 +606,7 @@ async fn paused_object_is_still_observed_and_its_deletion_waits_for_resume() -> 
         .as_str()
         .ok_or_else(|| anyhow!("no ARN in status"))?
         .to_string();
-    let api = env.api::<EcrRepository>();
-    let annotate = |value: Value| {
-        let api = api.clone();
-        async move {
-            api.patch(
-                "repo",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"annotations": {"ecs.operator.dev/paused": value}}}),
-                ),
-            )
-            .await
-        }
-    };
+    let annotate = |value: Value| set_paused(&env, "repo", value);
     annotate(json!("true")).await?;
     env.apply::<EcrRepository>(&repo_manifest("repo", spec("b")))
         .await?;
@@ -739,18 +721,7 @@ async fn a_refused_object_is_retried_at_once_after_a_spec_change() -> Result<()>
     env.wait_condition::<EcrRepository>("late", "Synced", "False", Some("AlreadyExists"))
         .await?;
     // Four refusals in a row: the next retry of the backoff (2, 4, 8, 16 s) is 16 s away.
-    let key = format!("object={ns}/late ");
-    let refusals = || {
-        std::fs::read_to_string(&env.log_path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("reconcile error") && l.contains(&key))
-            .count()
-    };
-    env.wait_for("four refusals", || async {
-        Ok((refusals() >= 4).then_some(()))
-    })
-    .await?;
+    env.wait_reconcile_errors("late", 4).await?;
     let changed = std::time::Instant::now();
     env.apply::<EcrRepository>(&repo_manifest(
         "late",
