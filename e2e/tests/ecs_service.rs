@@ -14,6 +14,14 @@ use e2e::manifest;
 
 /// Cluster + task definition objects (Ready) for a service to reference.
 async fn bed_for_service(env: &TestEnv) -> Result<(String, String)> {
+    bed_for_service_tagged(env, json!([])).await
+}
+
+/// [`bed_for_service`] with `tags` on the task definition (moto's test-only knobs).
+async fn bed_for_service_tagged(
+    env: &TestEnv,
+    tags: serde_json::Value,
+) -> Result<(String, String)> {
     let cluster = unique("svc-cluster");
     let family = unique("svc-web");
     env.apply::<EcsCluster>(&manifest(
@@ -22,13 +30,13 @@ async fn bed_for_service(env: &TestEnv) -> Result<(String, String)> {
         &json!({"clusterName": cluster}),
     ))
     .await?;
-    env.apply::<TaskDefinition>(&manifest(
-        "TaskDefinition",
-        "web",
-        &json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
-                "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128, "portMappings": [{"containerPort": 80, "hostPort": 0}]}]}),
-    ))
-    .await?;
+    let mut td = json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
+            "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128, "portMappings": [{"containerPort": 80, "hostPort": 0}]}]});
+    if tags.as_array().is_some_and(|t| !t.is_empty()) {
+        td["tags"] = tags;
+    }
+    env.apply::<TaskDefinition>(&manifest("TaskDefinition", "web", &td))
+        .await?;
     env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
         .await?;
     env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
@@ -642,20 +650,10 @@ async fn delete_scales_to_zero_then_waits_through_draining() -> Result<()> {
     })
     .await?;
     let op = env.spawn_operator("drain", &[], &[("AWS_ENDPOINT_URL", &proxy.url())])?;
-    let (cluster, family) = (unique("drain-cluster"), unique("drain-web"));
-    env.apply::<EcsCluster>(&manifest(
-        "EcsCluster",
-        "cluster",
-        &json!({"clusterName": cluster}),
-    ))
-    .await?;
-    env.apply::<TaskDefinition>(&manifest(
-        "TaskDefinition",
-        "web",
-        &json!({"family": family, "requiresCompatibilities": ["EC2"],
-                "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128}],
-                "tags": [{"key": "moto-ecs/draining-seconds", "value": "15"}]}),
-    ))
+    let (cluster, _) = bed_for_service_tagged(
+        &env,
+        json!([{"key": "moto-ecs/draining-seconds", "value": "15"}]),
+    )
     .await?;
     let name = unique("drain");
     env.apply::<EcsService>(&manifest(
