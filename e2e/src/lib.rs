@@ -511,6 +511,18 @@ impl TestEnv {
         self.operator = Some(child);
         Ok(())
     }
+
+    /// Restarts the operator on the bed's kubeconfig for this namespace with a resync of
+    /// `seconds`: long enough, a reconcile within seconds can only come from a watch.
+    pub fn restart_operator_with_resync(&mut self, seconds: u32) -> Result<()> {
+        let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
+        let (ns, resync) = (self.namespace.clone(), seconds.to_string());
+        self.start_operator_with(
+            std::path::Path::new(&kubeconfig),
+            &["--watch-namespace", &ns, "--resync-seconds", &resync],
+            &[],
+        )
+    }
 }
 
 /// The log line the operator writes once its metrics and health server listens.

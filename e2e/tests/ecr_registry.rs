@@ -313,13 +313,7 @@ async fn only_the_oldest_object_owns_a_registry_and_the_next_takes_over() -> Res
 #[tokio::test]
 async fn take_over_is_woken_by_the_owners_deletion() -> Result<()> {
     let mut env = TestEnv::new("ecrreg-wake").await?;
-    let kubeconfig = std::env::var("KUBECONFIG")?;
-    let ns = env.namespace.clone();
-    env.start_operator_with(
-        std::path::Path::new(&kubeconfig),
-        &["--watch-namespace", &ns, "--resync-seconds", "300"],
-        &[],
-    )?;
+    env.restart_operator_with_resync(300)?;
     let region = "eu-south-1";
     let ecr = ecr_in(region).await;
     let (owner, next) = (unique("owner"), unique("next"));

@@ -707,13 +707,7 @@ async fn paused_object_is_still_observed_and_its_deletion_waits_for_resume() -> 
 #[tokio::test]
 async fn a_refused_object_is_retried_at_once_after_a_spec_change() -> Result<()> {
     let mut env = TestEnv::new("pol-spec-wake").await?;
-    let kubeconfig = std::env::var("KUBECONFIG")?;
-    let ns = env.namespace.clone();
-    env.start_operator_with(
-        std::path::Path::new(&kubeconfig),
-        &["--watch-namespace", &ns, "--resync-seconds", "300"],
-        &[],
-    )?;
+    env.restart_operator_with_resync(300)?;
     let existing = unique("wake");
     create_repo(&env, &existing, "a").await?;
     env.apply::<EcrRepository>(&repo_manifest("late", json!({"repositoryName": existing})))
@@ -738,7 +732,10 @@ async fn a_refused_object_is_retried_at_once_after_a_spec_change() -> Result<()>
     let tags = repo_tags(&env, &existing)
         .await?
         .ok_or_else(|| anyhow!("repository gone"))?;
-    ensure!(tags.get(OWNER) == Some(&format!("{ns}/late")), "{tags:?}");
+    ensure!(
+        tags.get(OWNER) == Some(&format!("{}/late", env.namespace)),
+        "{tags:?}"
+    );
     env.cleanup::<EcrRepository>().await
 }
 
