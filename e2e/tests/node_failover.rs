@@ -184,8 +184,13 @@ async fn failover(rel: &Release, env: &TestEnv) -> Result<()> {
     apply_repo(env, "after-delete").await?;
 
     // 2. SIGKILL the leader's container (no chance to release the Lease).
-    let leader_pod = pods.get(&second).await?;
-    let id = container_id(&leader_pod).context("leader without container ID")?;
+    // The kubelet may not have reported the container's ID yet when the pod has just led.
+    let id = poll_until(
+        "the leader's container ID",
+        Duration::from_secs(30),
+        || async { Ok(container_id(&pods.get(&second).await?)) },
+    )
+    .await?;
     let killed = holder_identity(&leases, &lease_name)
         .await?
         .context("lease without holder before SIGKILL")?;
