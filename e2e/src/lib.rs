@@ -512,6 +512,26 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Registers a revision of `family` made with the SDK (one container `main` running `image`,
+    /// 128 MiB) and returns its ARN.
+    pub async fn register_revision(&self, family: &str, image: &str) -> Result<String> {
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("main")
+                    .image(image)
+                    .memory(128)
+                    .build(),
+            )
+            .send()
+            .await?;
+        let arn = out.task_definition().and_then(|t| t.task_definition_arn());
+        Ok(arn.ok_or_else(|| anyhow!("no revision"))?.to_string())
+    }
+
     /// Restarts the operator on the bed's kubeconfig for this namespace with a resync of
     /// `seconds`: long enough, a reconcile within seconds can only come from a watch.
     pub fn restart_operator_with_resync(&mut self, seconds: u32) -> Result<()> {

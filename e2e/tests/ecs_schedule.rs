@@ -3,7 +3,6 @@
 //! a schedule the object did not create is refused (schedules carry no tags) unless adopted.
 
 use anyhow::{Result, anyhow, ensure};
-use aws_sdk_ecs::types::ContainerDefinition;
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::ecs_schedule::EcsSchedule;
 use serde_json::{Value, json};
@@ -26,24 +25,7 @@ async fn target(env: &TestEnv) -> Result<(String, String, String)> {
         .await?;
     ensure!(c.cluster().is_some(), "no cluster");
     let family = unique("report");
-    let td = env
-        .ecs
-        .register_task_definition()
-        .family(&family)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("busybox")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await?;
-    let arn = td
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| anyhow!("no revision"))?
-        .to_string();
+    let arn = env.register_revision(&family, "busybox").await?;
     Ok((cluster, family, arn))
 }
 
@@ -379,23 +361,7 @@ async fn schedule_follows_new_revisions_of_a_family_and_a_reference() -> Result<
     ensure!(td_now.ends_with(&format!("{td_family}:1")), "{td_now}");
 
     // A second revision of the family, registered outside the operator.
-    let second = env
-        .ecs
-        .register_task_definition()
-        .family(&family)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("busybox:2")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await?
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| anyhow!("no revision"))?
-        .to_string();
+    let second = env.register_revision(&family, "busybox:2").await?;
     // The referenced TaskDefinition registers revision 2 after its spec changes.
     env.apply::<TaskDefinition>(&manifest("TaskDefinition", "migrate", &td("busybox:2")))
         .await?;

@@ -7,7 +7,6 @@
 //! EcsService's Failed (a failed rollout) is in rollout.rs.
 
 use anyhow::{Result, ensure};
-use aws_sdk_ecs::types::ContainerDefinition;
 use std::time::Duration;
 
 use e2e::kstatus::{kstatus, stays_in_progress, wait_kstatus, wait_kstatus_within};
@@ -288,18 +287,7 @@ async fn ecs_schedule_kstatus() -> Result<()> {
         .send()
         .await?;
     let family = unique("ks-report");
-    env.ecs
-        .register_task_definition()
-        .family(&family)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("busybox")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await?;
+    env.register_revision(&family, "busybox").await?;
     let name = unique("ks-nightly");
     let spec = |start: &str| {
         json!({"name": name, "scheduleExpression": "cron(0 3 * * ? *)",
