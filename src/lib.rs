@@ -2,9 +2,10 @@
 
 pub mod api;
 pub mod aws;
+#[macro_use]
+pub mod engine;
 pub mod export;
 pub mod kinds;
-pub mod reconcile;
 pub mod runtime;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -32,7 +33,7 @@ pub enum StartupError {
 /// Everything `run` needs.
 pub struct RunConfig {
     pub region: Option<String>,
-    pub settings: reconcile::Settings,
+    pub settings: engine::Settings,
     pub aws_max_attempts: u32,
     /// Written into the ownership tags of every AWS resource (`--instance-id`).
     pub instance_id: String,
@@ -44,7 +45,7 @@ pub struct RunConfig {
 
 /// `ecs-operator convert task-definition`: AWS JSON (describe or register shape) -> manifest YAML.
 pub fn convert_task_definition(json: &str, name: Option<&str>) -> Result<String, String> {
-    let spec = aws::task_definition::spec_from_json(json)?;
+    let spec = kinds::task_definition::mapping::spec_from_json(json)?;
     let name = name
         .map(str::to_string)
         .or_else(|| spec.family.clone())
@@ -106,9 +107,9 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     })
     .await?;
     tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
-    let env = std::sync::Arc::new(reconcile::Environment {
+    let env = std::sync::Arc::new(engine::Environment {
         aws,
-        namespaces: reconcile::namespaces::Namespaces::new(
+        namespaces: engine::namespaces::Namespaces::new(
             client.clone(),
             std::time::Duration::from_secs(10),
         ),

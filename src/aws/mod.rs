@@ -1,23 +1,12 @@
 //! The AWS side: client construction, error classification, and per-kind spec <-> SDK mapping.
 //! Nothing here touches the Kubernetes client.
 
-pub mod autoscaling;
 pub mod bridge;
 pub mod call_metrics;
-pub mod ecr;
-pub mod ecr_registry;
-pub mod ecs_cluster;
-pub mod ecs_service;
-pub mod ecs_service_io;
 pub mod ecs_tags;
-pub mod ecs_task;
 pub mod errors;
-pub mod export;
 pub mod policy;
-pub mod scheduler;
 pub mod tags;
-pub mod task_definition;
-pub mod task_definition_io;
 
 pub use errors::{AwsError, ErrorClass};
 

@@ -81,7 +81,9 @@ pub async fn apply(
     }
     match target.service {
         TagService::Ecs => ecs_tags::apply(&aws.ecs, arn, changes).await,
-        TagService::Ecr => super::ecr::apply_tags(&aws.ecr, arn, changes).await,
+        TagService::Ecr => {
+            crate::kinds::ecr_repository::mapping::apply_tags(&aws.ecr, arn, changes).await
+        }
     }
 }
 

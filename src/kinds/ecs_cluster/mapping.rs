@@ -8,11 +8,11 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types as ecs;
 use serde_json::{Value, json};
 
-use super::bridge;
-use super::ecs_tags::{self, from_sdk_tags};
-use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
-use super::tags;
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
+use crate::aws::bridge;
+use crate::aws::ecs_tags::{self, from_sdk_tags};
+use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
+use crate::aws::tags;
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
 const DEFAULT_SETTING_VALUE: &str = "disabled";
@@ -401,7 +401,7 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
 /// True when `tags` carry the same owner (uid, or namespace/name) as `owner_tags`. An object
 /// without ownership tags (observe-only) owns nothing.
 fn owned_by(tags: &BTreeMap<String, String>, owner_tags: &BTreeMap<String, String>) -> bool {
-    use crate::reconcile::ownership::{OWNER_TAG, OWNER_UID_TAG};
+    use crate::engine::ownership::{OWNER_TAG, OWNER_UID_TAG};
     [OWNER_UID_TAG, OWNER_TAG].iter().any(|key| {
         owner_tags
             .get(*key)
@@ -1323,11 +1323,11 @@ mod tests {
         let owner = |uid: &str| -> BTreeMap<String, String> {
             [
                 (
-                    crate::reconcile::ownership::OWNER_TAG.to_string(),
+                    crate::engine::ownership::OWNER_TAG.to_string(),
                     format!("ns/{uid}"),
                 ),
                 (
-                    crate::reconcile::ownership::OWNER_UID_TAG.to_string(),
+                    crate::engine::ownership::OWNER_UID_TAG.to_string(),
                     uid.to_string(),
                 ),
             ]

@@ -1,18 +1,18 @@
 //! TaskDefinition <-> Amazon ECS RegisterTaskDefinition / DescribeTaskDefinition. Pure mapping:
 //! `register_input` (spec -> request), `spec_from_aws` (response -> spec), `normalize` (canonical
 //! form for comparing the two) and `spec_from_json` (AWS CLI JSON -> spec). No I/O here. The
-//! spec is the request's JSON, so both directions go through [`super::bridge`].
+//! spec is the request's JSON, so both directions go through [`crate::aws::bridge`].
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
 use aws_sdk_ecs::types as ecs;
 use serde_json::{Map, Value};
 
-use super::bridge;
-use super::errors::AwsError;
 #[cfg(test)]
 use crate::api::common::AwsEnum;
 use crate::api::task_definition::{self as api, TaskDefinitionSpec};
+use crate::aws::bridge;
+use crate::aws::errors::AwsError;
 
 const OPERATION: &str = "RegisterTaskDefinition";
 
@@ -191,7 +191,7 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
     spec.tags = spec.tags.take().and_then(|tags| {
         let kept: Vec<_> = tags
             .into_iter()
-            .filter(|t| super::export::is_user_tag(&t.key))
+            .filter(|t| crate::export::read::is_user_tag(&t.key))
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
@@ -340,7 +340,7 @@ fn normalize_volume(v: &mut Map<String, Value>) {
 }
 
 /// Removes `key` when it holds `default`.
-pub(super) fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
+pub(crate) fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
     if obj.get(key) == Some(&default.into()) {
         obj.remove(key);
     }

@@ -1,15 +1,17 @@
 //! Wiring: EcsCluster through the generic driver.
 
+pub mod mapping;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::conditions::reason;
-use super::{DeleteOutcome, Describe, Error, External, Readiness};
+use self::mapping::{Change, DesiredCluster, ObservedCluster};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::AwsClients;
-use crate::aws::ecs_cluster::{self as mapping, Change, DesiredCluster, ObservedCluster};
 use crate::aws::tags::{TagService, TagTarget};
+use crate::engine::conditions::reason;
+use crate::engine::{DeleteOutcome, Describe, Error, External, Readiness};
 
 managed_kind!(EcsCluster);
 
@@ -18,7 +20,7 @@ pub struct EcsClusters;
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(super::run::<EcsCluster, _>(
+    Box::pin(crate::engine::run::<EcsCluster, _>(
         shared.client,
         shared.env,
         EcsClusters,

@@ -13,12 +13,12 @@ use aws_smithy_schema::serde::{SerdeError, ShapeDeserializer};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::bridge;
-use super::errors::AwsError;
-use super::task_definition::remove_if;
 use crate::api::ecs_service::{
     self as api, DeploymentStatus, EcsServiceSpec, EcsServiceStatus, ServiceEventStatus,
 };
+use crate::aws::bridge;
+use crate::aws::errors::AwsError;
+use crate::kinds::task_definition::mapping::remove_if;
 
 const CREATE: &str = "CreateService";
 const UPDATE: &str = "UpdateService";
@@ -61,7 +61,7 @@ pub struct ObservedService {
     /// Newest first, at most 5.
     pub events: Vec<ServiceEventStatus>,
     /// Application Auto Scaling, read only when the spec has (or had) `autoScaling`.
-    pub auto_scaling: super::autoscaling::ObservedScaling,
+    pub auto_scaling: crate::kinds::ecs_service::autoscaling::ObservedScaling,
 }
 
 /// What UpdateService must change: the spec fields (AWS JSON names) that differ. Tags are the

@@ -4,7 +4,7 @@
 /// Implements [`Managed`] for a kind whose status holds a `conditions` list (every kind does).
 macro_rules! managed_kind {
     ($kind:ty) => {
-        impl $crate::reconcile::Managed for $kind {
+        impl $crate::engine::Managed for $kind {
             fn conditions(&self) -> &[$crate::api::common::Condition] {
                 self.status
                     .as_ref()
@@ -22,18 +22,9 @@ pub mod conditions;
 pub mod create;
 #[cfg(test)]
 mod driver_tests;
-pub mod ecr_registry;
-pub mod ecr_repository;
-pub mod ecs_cluster;
-pub mod ecs_schedule;
-pub mod ecs_service;
-pub mod ecs_task;
 pub mod namespaces;
 pub mod ownership;
 pub mod references;
-pub mod rollout;
-pub mod run;
-pub mod task_definition;
 pub mod tolerant;
 
 use std::collections::{BTreeMap, HashMap};
@@ -1281,7 +1272,7 @@ async fn write_status_at<K: Managed>(
     Ok(())
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

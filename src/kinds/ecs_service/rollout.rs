@@ -6,11 +6,13 @@
 
 use std::borrow::Cow;
 
-use super::Readiness;
-use super::conditions::{NewCondition, reason};
 use crate::api::common::{STALLED, SYNCED};
 use crate::api::ecs_service::{EcsService, FailedRollout, RESTART_ANNOTATION};
-use crate::aws::ecs_service::{DesiredService, ObservedService, task_definition_matches};
+use crate::engine::Readiness;
+use crate::engine::conditions::{NewCondition, reason};
+use crate::kinds::ecs_service::mapping::{
+    DesiredService, ObservedService, task_definition_matches,
+};
 
 /// What the operator knew about failed rollouts when the reconcile started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,7 +108,12 @@ impl Memory {
             reason: why.into(),
             message: message.clone(),
             extra: vec![
-                NewCondition::new(super::ecs_service::PROGRESSING, false, why, message.clone()),
+                NewCondition::new(
+                    crate::kinds::ecs_service::PROGRESSING,
+                    false,
+                    why,
+                    message.clone(),
+                ),
                 NewCondition::new(STALLED, true, why, message.clone()),
                 NewCondition::new(SYNCED, false, why, message),
             ],

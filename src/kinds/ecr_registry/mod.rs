@@ -7,6 +7,8 @@
 //! ownership rules apply unchanged: the owner converges, every other object is refused with
 //! `OwnedByAnother`, and deleting a non-owner never touches AWS.
 
+pub mod mapping;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -14,13 +16,13 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::{Map, Value, json};
 
-use super::ownership::Identity;
-use super::{DeleteOutcome, Describe, Environment, Error, External};
+use self::mapping::{self as aws, Change, DesiredRegistry, ObservedRegistry};
 use crate::api::common::{ManagementPolicy, SYNCED, find_condition};
 use crate::api::ecr_registry::EcrRegistry;
 use crate::aws::AwsClients;
-use crate::aws::ecr_registry::{self as aws, Change, DesiredRegistry, ObservedRegistry};
-use crate::reconcile::conditions::reason;
+use crate::engine::conditions::reason;
+use crate::engine::ownership::Identity;
+use crate::engine::{DeleteOutcome, Describe, Environment, Error, External};
 
 managed_kind!(EcrRegistry);
 
@@ -38,19 +40,25 @@ pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static
             env,
             settings,
         } = shared;
-        let related = super::tolerant::related_stream::<EcrRegistry>(&client, &settings);
+        let related = crate::engine::tolerant::related_stream::<EcrRegistry>(&client, &settings);
         let peers = Arc::new(OnceLock::new());
         let external = EcrRegistries {
             env: env.clone(),
             peers: peers.clone(),
         };
-        super::run_with::<EcrRegistry, _, _>(client, env, external, settings, move |controller| {
-            let store = controller.store();
-            let _ = peers.set(store.clone());
-            // A change to any registry object (its owner going away, above all) wakes the
-            // objects waiting behind an owner, instead of leaving them to their backoff.
-            controller.watches_stream(related, move |changed| waiting(&store, &changed))
-        })
+        crate::engine::run_with::<EcrRegistry, _, _>(
+            client,
+            env,
+            external,
+            settings,
+            move |controller| {
+                let store = controller.store();
+                let _ = peers.set(store.clone());
+                // A change to any registry object (its owner going away, above all) wakes the
+                // objects waiting behind an owner, instead of leaving them to their backoff.
+                controller.watches_stream(related, move |changed| waiting(&store, &changed))
+            },
+        )
         .await
     })
 }
@@ -62,7 +70,7 @@ fn waiting(store: &Store<EcrRegistry>, changed: &EcrRegistry) -> Vec<ObjectRef<E
         .iter()
         .filter(|o| o.uid() != changed.uid())
         .filter(|o| {
-            find_condition(super::Managed::conditions(o.as_ref()), SYNCED)
+            find_condition(crate::engine::Managed::conditions(o.as_ref()), SYNCED)
                 .is_some_and(|c| c.reason == reason::OWNED_BY_ANOTHER)
         })
         .map(|o| ObjectRef::from_obj(o.as_ref()))
@@ -77,8 +85,8 @@ pub fn owner_of<'a>(
     candidates: impl IntoIterator<Item = &'a EcrRegistry>,
 ) -> Option<&'a EcrRegistry> {
     let key = |o: &'a EcrRegistry| {
-        let incumbent =
-            find_condition(super::Managed::conditions(o), SYNCED).is_some_and(|c| c.is_true());
+        let incumbent = find_condition(crate::engine::Managed::conditions(o), SYNCED)
+            .is_some_and(|c| c.is_true());
         (o.meta().creation_timestamp.as_ref(), !incumbent, o.uid())
     };
     candidates

@@ -1,14 +1,16 @@
 //! Wiring: EcrRepository through the generic driver.
 
+pub mod mapping;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{DeleteOutcome, Describe, Error, External};
+use self::mapping::{self as ecr, Change, ObservedRepository};
 use crate::api::ecr_repository::EcrRepository;
 use crate::aws::AwsClients;
-use crate::aws::ecr::{self, Change, ObservedRepository};
 use crate::aws::tags::{TagService, TagTarget};
+use crate::engine::{DeleteOutcome, Describe, Error, External};
 
 managed_kind!(EcrRepository);
 
@@ -21,7 +23,7 @@ pub struct EcrRepositories {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(super::run::<EcrRepository, _>(
+    Box::pin(crate::engine::run::<EcrRepository, _>(
         shared.client,
         shared.env,
         EcrRepositories::default(),

@@ -9,9 +9,9 @@ use aws_sdk_ecs::operation::run_task::builders::RunTaskInputBuilder;
 use aws_sdk_ecs::types as ecs;
 use serde_json::Value;
 
-use super::bridge;
-use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use crate::api::ecs_task::{ContainerState, EcsTaskSpec, TaskState};
+use crate::aws::bridge;
+use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 
 const RUN: &str = "RunTask";
 /// Tag on every task the operator starts: which attempt of the object's run it belongs to.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::common::AdoptionPolicy;
-use crate::reconcile::conditions::reason;
+use crate::engine::conditions::reason;
 
 /// namespace/name of the object that owns the AWS resource.
 pub const OWNER_TAG: &str = "ecs.operator.dev/owner";

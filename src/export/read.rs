@@ -14,9 +14,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::errors::{AwsError, from_sdk};
-use super::task_definition_io::{self as td_io, Revision};
-use super::{ecr as ecr_mapping, ecs_cluster, ecs_service, policy, task_definition};
 use crate::api::ecr_repository::{
     self as repo_api, EcrRepositorySpec, EncryptionType, ImageTagMutability,
 };
@@ -26,6 +23,13 @@ use crate::api::ecs_service::{
     SchedulingStrategy,
 };
 use crate::api::task_definition::TaskDefinitionSpec;
+use crate::aws::errors::{AwsError, from_sdk};
+use crate::aws::policy;
+use crate::kinds::ecr_repository::mapping as ecr_mapping;
+use crate::kinds::ecs_cluster::mapping as ecs_cluster;
+use crate::kinds::ecs_service::mapping as ecs_service;
+use crate::kinds::task_definition::mapping as task_definition;
+use crate::kinds::task_definition::sdk::{self as td_io, Revision};
 
 /// Prefix of the tags the operator itself writes (ownership, spec hash).
 pub const OPERATOR_TAG_PREFIX: &str = "ecs.operator.dev/";
@@ -185,7 +189,7 @@ fn tag_differences(
     desired: &BTreeMap<String, String>,
     observed: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    let mut changes = super::tags::diff(desired, observed);
+    let mut changes = crate::aws::tags::diff(desired, observed);
     changes.remove = operator_tags_left_out(changes.remove);
     changes.describe()
 }
@@ -431,7 +435,7 @@ pub fn task_definition_differences(spec: &TaskDefinitionSpec, rev: &Revision) ->
 }
 
 /// `family` and revision number of a task definition ARN (`...:task-definition/family:7`).
-pub use super::task_definition_io::parse_arn as parse_task_definition_arn;
+pub use crate::kinds::task_definition::sdk::parse_arn as parse_task_definition_arn;
 
 // ---- SDK calls --------------------------------------------------------------------------------
 
@@ -447,20 +451,22 @@ pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, 
         .map_err(|e| from_sdk("ListClusters", e))
 }
 
-pub use super::ecs_cluster::describe_clusters;
+pub use crate::kinds::ecs_cluster::mapping::describe_clusters;
 
 /// The ACTIVE services of a cluster, with tags.
 pub async fn services(
     client: &aws_sdk_ecs::Client,
     cluster_arn: &str,
 ) -> Result<Vec<ecs::Service>, AwsError> {
-    let mut found: Vec<ecs::Service> = super::ecs_cluster::list_services(client, cluster_arn)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            s.status.as_deref() == Some("ACTIVE") && s.cluster_arn.as_deref() == Some(cluster_arn)
-        })
-        .collect();
+    let mut found: Vec<ecs::Service> =
+        crate::kinds::ecs_cluster::mapping::list_services(client, cluster_arn)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.status.as_deref() == Some("ACTIVE")
+                    && s.cluster_arn.as_deref() == Some(cluster_arn)
+            })
+            .collect();
     found.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     found.dedup_by(|a, b| a.service_arn == b.service_arn);
     Ok(found)
@@ -526,7 +532,7 @@ pub async fn repositories(
         .collect();
     let mut states = Vec::new();
     for repository in repos {
-        let extras = super::ecr::extras(client, &repository).await?;
+        let extras = crate::kinds::ecr_repository::mapping::extras(client, &repository).await?;
         states.push(RepositoryState {
             repository,
             tags: extras.tags,

@@ -8,6 +8,9 @@
 //! for an attempt whose RunTask answer was lost by its tags (owner UID + attempt). `delete`
 //! stops tasks still running. `ttlSecondsAfterFinished` is a small sweep beside the controller.
 
+pub mod mapping;
+pub mod phases;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,18 +21,18 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 use tracing::{debug, info};
 
-use super::conditions::{NewCondition, reason};
-use super::references::resolve_ref;
-use super::run::{self, RunPhase};
-use super::{
-    DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Readiness,
-};
+use self::mapping::{self as aws_task, ATTEMPT_TAG, DesiredRun};
+use self::phases::{self as run, RunPhase};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_task::{COMPLETE, EcsTask, EcsTaskStatus, FAILED, TaskState};
 use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
-use crate::aws::ecs_task::{self as aws_task, ATTEMPT_TAG, DesiredRun};
-use crate::reconcile::ownership::OWNER_UID_TAG;
+use crate::engine::conditions::{NewCondition, reason};
+use crate::engine::ownership::OWNER_UID_TAG;
+use crate::engine::references::resolve_ref;
+use crate::engine::{
+    DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Readiness,
+};
 
 managed_kind!(EcsTask);
 
@@ -55,7 +58,7 @@ pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static
         } = shared;
         let store: Arc<OnceLock<Store<EcsTask>>> = Arc::new(OnceLock::new());
         let sweep = ttl_sweep(client.clone(), store.clone());
-        let run = super::run_with::<EcsTask, _, _>(
+        let run = crate::engine::run_with::<EcsTask, _, _>(
             client.clone(),
             env,
             EcsTasks {
@@ -222,7 +225,7 @@ fn observed_from(
         previous
             .and_then(|s| s.completion_time.clone())
             .or_else(|| tasks.iter().filter_map(|t| t.stopped_at.clone()).max())
-            .unwrap_or_else(super::now_rfc3339)
+            .unwrap_or_else(crate::engine::now_rfc3339)
     });
     let task_definition = tasks_task_definition(previous, &d.run.task_definition);
     Observed {

@@ -3,10 +3,10 @@
 //! running is work in flight (polled), succeeded is Ready, failed is Stalled (kstatus Failed,
 //! waits for a spec change). Pure.
 
-use super::Readiness;
-use super::conditions::{NewCondition, reason};
 use crate::api::common::STALLED;
 use crate::api::ecs_task::TaskState;
+use crate::engine::Readiness;
+use crate::engine::conditions::{NewCondition, reason};
 
 /// Where a run-to-completion resource stands.
 #[derive(Clone, Debug, PartialEq, Eq)]

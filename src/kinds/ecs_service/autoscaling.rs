@@ -10,10 +10,10 @@ use aws_sdk_applicationautoscaling::types::{self as aas, ScalableDimension, Serv
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
-use super::errors::{AwsError, OrAbsent, from_sdk};
 use crate::api::service_auto_scaling::{
     AutoScaling, AutoScalingStatus, ScalingPolicy, ScalingPolicyStatus, ScheduledAction,
 };
+use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
 
 const NAMESPACE: ServiceNamespace = ServiceNamespace::Ecs;
 const DIMENSION: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;

@@ -8,19 +8,21 @@
 //! decides (`Never`: AlreadyExists). Another object's schedule of the same name and group looks
 //! unowned too, so `Adopt` would take it: that cannot be told apart without tags.
 
+pub mod mapping;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use kube::ResourceExt;
 use serde_json::{Map, Value, json};
 
-use super::references::resolve_ref;
-use super::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
+use self::mapping::{self as scheduler, Change, DesiredSchedule, ObservedSchedule};
 use crate::api::ecs_schedule::EcsSchedule;
 use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
-use crate::aws::ecs_task as aws_task;
-use crate::aws::scheduler::{self, Change, DesiredSchedule, ObservedSchedule};
+use crate::engine::references::resolve_ref;
+use crate::engine::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
+use crate::kinds::ecs_task::mapping as aws_task;
 
 managed_kind!(EcsSchedule);
 
@@ -31,7 +33,7 @@ pub struct EcsSchedules {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(super::run::<EcsSchedule, _>(
+    Box::pin(crate::engine::run::<EcsSchedule, _>(
         shared.client.clone(),
         shared.env,
         EcsSchedules {
@@ -171,14 +173,14 @@ impl External<EcsSchedule> for EcsSchedules {
         }
         // Recorded by this object: its ownership tags, as if the schedule carried them.
         let ns = obj.namespace().unwrap_or_default();
-        let me = super::ownership::Identity::new(
+        let me = crate::engine::ownership::Identity::new(
             &ns,
             &obj.name_any(),
             &obj.uid().unwrap_or_default(),
             "",
         );
         let mut tags = me.tags();
-        tags.remove(super::ownership::INSTANCE_TAG);
+        tags.remove(crate::engine::ownership::INSTANCE_TAG);
         Ok(Some(tags))
     }
 

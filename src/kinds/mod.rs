@@ -10,8 +10,16 @@ use futures::future::BoxFuture;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub mod ecr_registry;
+pub mod ecr_repository;
+pub mod ecs_cluster;
+pub mod ecs_schedule;
+pub mod ecs_service;
+pub mod ecs_task;
+pub mod task_definition;
+
 use crate::api;
-use crate::reconcile::{self, Environment, Settings};
+use crate::engine::{Environment, Settings};
 
 /// What every controller starts from.
 #[derive(Clone)]
@@ -32,31 +40,31 @@ pub struct Kind {
 pub const KINDS: &[Kind] = &[
     Kind {
         crd: api::EcrRepository::crd,
-        start: reconcile::ecr_repository::start,
+        start: ecr_repository::start,
     },
     Kind {
         crd: api::TaskDefinition::crd,
-        start: reconcile::task_definition::start,
+        start: task_definition::start,
     },
     Kind {
         crd: api::EcsCluster::crd,
-        start: reconcile::ecs_cluster::start,
+        start: ecs_cluster::start,
     },
     Kind {
         crd: api::EcsService::crd,
-        start: reconcile::ecs_service::start,
+        start: ecs_service::start,
     },
     Kind {
         crd: api::EcsTask::crd,
-        start: reconcile::ecs_task::start,
+        start: ecs_task::start,
     },
     Kind {
         crd: api::EcsSchedule::crd,
-        start: reconcile::ecs_schedule::start,
+        start: ecs_schedule::start,
     },
     Kind {
         crd: api::EcrRegistry::crd,
-        start: reconcile::ecr_registry::start,
+        start: ecr_registry::start,
     },
 ];
 
@@ -90,7 +98,7 @@ mod tests {
 
     #[test]
     fn chart_rbac_names_every_registered_kind() {
-        let helpers = include_str!("../charts/ecs-operator/templates/_helpers.tpl");
+        let helpers = include_str!("../../charts/ecs-operator/templates/_helpers.tpl");
         let plurals = plurals();
         let with = |suffix: &str| -> Vec<String> {
             plurals.iter().map(|p| format!("{p}{suffix}")).collect()

@@ -11,10 +11,10 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
-use super::errors::{AwsError, OrAbsent, from_sdk};
-use super::policy;
-use super::tags::TagChanges;
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
+use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
+use crate::aws::policy;
+use crate::aws::tags::TagChanges;
 
 /// What the spec asks for, in comparable form.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,7 +5,7 @@ use aws_sdk_ecs::operation::create_service::builders::CreateServiceInputBuilder;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceInputBuilder;
 use aws_sdk_ecs::types::{Service, ServiceField};
 
-use super::errors::{AwsError, OrAbsent, from_sdk};
+use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
 
 /// DescribeServices (with tags) for up to ten names of one cluster; `None` when the cluster
 /// does not exist. INACTIVE services are left out.

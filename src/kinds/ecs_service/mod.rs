@@ -1,6 +1,11 @@
 //! Wiring: EcsService through the generic driver. References resolve to exact ARNs from the
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
+pub mod autoscaling;
+pub mod mapping;
+pub mod rollout;
+pub mod sdk;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,19 +14,18 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
-use super::conditions::{NewCondition, reason};
-use super::references::resolve_ref;
-use super::rollout;
-use super::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
+use self::autoscaling::DesiredScaling;
+use self::mapping::{DesiredService, ObservedService};
+use self::sdk as io;
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_service::{EcsService, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
-use crate::aws::autoscaling::{self, DesiredScaling};
-use crate::aws::ecs_service::{self as mapping, DesiredService, ObservedService};
-use crate::aws::ecs_service_io as io;
 use crate::aws::errors::AwsError;
 use crate::aws::tags::{TagService, TagTarget};
+use crate::engine::conditions::{NewCondition, reason};
+use crate::engine::references::resolve_ref;
+use crate::engine::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
@@ -67,10 +71,10 @@ pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static
             env,
             settings,
         } = shared;
-        let td_api = super::tolerant::related_stream::<TaskDefinition>(&client, &settings);
-        let cluster_api = super::tolerant::related_stream::<EcsCluster>(&client, &settings);
+        let td_api = crate::engine::tolerant::related_stream::<TaskDefinition>(&client, &settings);
+        let cluster_api = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
         let peers = Arc::new(OnceLock::new());
-        super::run_with::<EcsService, _, _>(
+        crate::engine::run_with::<EcsService, _, _>(
             client.clone(),
             env,
             EcsServices::new(client, peers.clone()).with_resync(settings.resync),

@@ -2,6 +2,9 @@
 //! nothing else does. Each revision carries a hash of the resolved spec as a tag, so "is this
 //! revision our spec?" survives resyncs, operator restarts and AWS-added defaults.
 
+pub mod mapping;
+pub mod sdk;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,14 +15,13 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::ownership::{OWNER_UID_TAG, is_ours};
-use super::{DeleteOutcome, Describe, Error, External, Lookup};
+use self::sdk::{self as io, Revision};
 use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
 use crate::aws::AwsClients;
-use crate::aws::task_definition as mapping;
-use crate::aws::task_definition_io::{self as io, Revision};
+use crate::engine::ownership::{OWNER_UID_TAG, is_ours};
+use crate::engine::{DeleteOutcome, Describe, Error, External, Lookup};
 
 /// Tag with the hash of the resolved spec a revision was registered from.
 pub const SPEC_HASH_TAG: &str = "ecs.operator.dev/spec-hash";
@@ -316,9 +318,9 @@ pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static
         env,
         settings,
     } = shared;
-    let repositories = super::tolerant::related_stream::<EcrRepository>(&client, &settings);
+    let repositories = crate::engine::tolerant::related_stream::<EcrRepository>(&client, &settings);
     let external = TaskDefinitions::new(client.clone(), settings.resync);
-    Box::pin(super::run_with::<TaskDefinition, _, _>(
+    Box::pin(crate::engine::run_with::<TaskDefinition, _, _>(
         client,
         env,
         external,
@@ -497,12 +499,12 @@ impl Describe for RevisionChange {
 }
 
 /// Identity of the object a set of owner tags names (for [`is_ours`]).
-fn identity(d: &DesiredTaskDefinition) -> super::ownership::Identity {
+fn identity(d: &DesiredTaskDefinition) -> crate::engine::ownership::Identity {
     let get = |k: &str| d.owner_tags.get(k).cloned().unwrap_or_default();
-    super::ownership::Identity {
-        owner: get(super::ownership::OWNER_TAG),
+    crate::engine::ownership::Identity {
+        owner: get(crate::engine::ownership::OWNER_TAG),
         uid: get(OWNER_UID_TAG),
-        instance: get(super::ownership::INSTANCE_TAG),
+        instance: get(crate::engine::ownership::INSTANCE_TAG),
     }
 }
 
@@ -567,7 +569,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         // may not have happened, or the watch delivered the object before it).
         let known = obj.status.as_ref().and_then(|s| s.arn.clone()).or_else(|| {
             obj.annotations()
-                .get(super::EXTERNAL_NAME_ANNOTATION)
+                .get(crate::engine::EXTERNAL_NAME_ANNOTATION)
                 .cloned()
         });
         if let Some(arn) = known

@@ -8,14 +8,14 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
-use super::AwsError;
-use super::errors::{OrAbsent, from_sdk};
-use super::policy;
 use crate::api::common::AwsEnum;
 use crate::api::ecr_registry::*;
 use crate::api::ecr_repository::{
     EncryptionType, ExclusionFilterType, ImageTagMutability, ImageTagMutabilityExclusionFilter, Tag,
 };
+use crate::aws::AwsError;
+use crate::aws::errors::{OrAbsent, from_sdk};
+use crate::aws::policy;
 
 /// The sections the spec manages (`None`: not managed).
 #[derive(Clone, Debug, Default, PartialEq)]

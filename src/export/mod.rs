@@ -1,6 +1,8 @@
 //! `ecs-operator export`: an existing ECS/ECR estate as manifests that adopt it. [`gather`] reads
-//! AWS (calls in `aws::export`); [`assemble`] is pure: object names, references and the YAML
+//! AWS (calls in `read.rs`); [`assemble`] is pure: object names, references and the YAML
 //! stream, with a self-check that applying each object would write nothing but ownership tags.
+
+pub mod read;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -8,10 +10,10 @@ use aws_sdk_ecs::types as ecs;
 use serde::Serialize;
 use serde_yaml::{Mapping, Value as Yaml};
 
+use self::read::RepositoryState;
 use crate::aws;
-use crate::aws::export::{self as read, RepositoryState};
-use crate::aws::task_definition_io::Revision;
-use crate::reconcile::ownership::OWNER_TAG;
+use crate::engine::ownership::OWNER_TAG;
+use crate::kinds::task_definition::sdk::Revision;
 
 const API_VERSION: &str = "ecs.operator.dev/v1alpha1";
 /// DNS-1123 label length, the longest metadata.name every tool accepts.

@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 };
 use aws_smithy_types::retry::ErrorKind;
 
-use super::errors::{AwsError, from_sdk};
+use crate::aws::errors::{AwsError, from_sdk};
 
 /// One registered revision as AWS reports it.
 #[derive(Clone, Debug)]
@@ -248,7 +248,7 @@ pub async fn delete(client: &Client, arns: &[String]) -> Result<(), AwsError> {
                     failure.arn().unwrap_or_default(),
                     failure.detail().unwrap_or_default()
                 ),
-                class: super::ErrorClass::Retryable,
+                class: crate::aws::ErrorClass::Retryable,
             });
         }
     }

@@ -8,9 +8,9 @@ use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types as sch;
 use aws_smithy_types::DateTime;
 
-use super::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use crate::api::common::AwsEnum;
 use crate::api::ecs_schedule::EcsScheduleSpec;
+use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 
 const CREATE: &str = "CreateSchedule";
 /// What AWS applies when the spec sets no retry policy.
