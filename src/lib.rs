@@ -1,6 +1,8 @@
 //! ecs-operator: manage Amazon ECS and ECR from Kubernetes.
 
 pub mod api;
+#[cfg(test)]
+mod docs_claims;
 pub mod aws;
 #[macro_use]
 pub mod engine;
