@@ -1,9 +1,9 @@
 //! ecs-operator: manage Amazon ECS and ECR from Kubernetes.
 
 pub mod api;
+pub mod aws;
 #[cfg(test)]
 mod docs_claims;
-pub mod aws;
 #[macro_use]
 pub mod engine;
 pub mod export;
@@ -123,7 +123,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let Some(process) = runtime::Process::start(&config.runtime, &telemetry).await? else {
         return Ok(());
     };
-    let shared = kinds::Shared {
+    let shared = engine::Shared {
         client,
         env,
         settings: config.settings.clone(),

@@ -3,7 +3,6 @@
 
 pub mod bridge;
 pub mod call_metrics;
-pub mod ecs_tags;
 pub mod errors;
 pub mod policy;
 pub mod tags;

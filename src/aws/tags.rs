@@ -1,12 +1,29 @@
-//! Tags, the same for every kind: the pure difference between the tags a resource must carry
-//! and the ones it has, applied through each service's TagResource / UntagResource calls
-//! (`ecs_tags.rs`, `ecr.rs`). The driver
-//! applies them for every kind that names its [`TagTarget`].
+//! Tags, the same for every kind: the tag keys the operator writes (ownership), the pure
+//! difference between the tags a resource must carry and the ones it has, and each service's
+//! TagResource / UntagResource calls ([`ecs`], [`ecr`]). The driver applies them for every kind
+//! that names its [`TagTarget`]. Nothing here imports the engine or a kind.
 
 use std::collections::BTreeMap;
 
+use super::AwsClients;
 use super::errors::AwsError;
-use super::{AwsClients, ecs_tags};
+
+/// namespace/name of the object that owns the AWS resource.
+pub const OWNER_TAG: &str = "ecs.operator.dev/owner";
+/// UID of the object that owns the AWS resource.
+pub const OWNER_UID_TAG: &str = "ecs.operator.dev/owner-uid";
+/// Operator instance (`--instance-id`) that manages the AWS resource.
+pub const INSTANCE_TAG: &str = "ecs.operator.dev/instance";
+
+/// Prefix of the tags the operator itself writes (ownership, spec hash).
+pub const OPERATOR_TAG_PREFIX: &str = "ecs.operator.dev/";
+/// Prefix of AWS-reserved tags, which nobody can set.
+pub const AWS_TAG_PREFIX: &str = "aws:";
+
+/// Whether a tag belongs in an exported spec: not the operator's own, not AWS-reserved.
+pub fn is_user_tag(key: &str) -> bool {
+    !key.starts_with(OPERATOR_TAG_PREFIX) && !key.starts_with(AWS_TAG_PREFIX)
+}
 
 /// Whose tag API a resource's tags go through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,10 +97,117 @@ pub async fn apply(
         ));
     }
     match target.service {
-        TagService::Ecs => ecs_tags::apply(&aws.ecs, arn, changes).await,
-        TagService::Ecr => {
-            crate::kinds::ecr_repository::mapping::apply_tags(&aws.ecr, arn, changes).await
+        TagService::Ecs => ecs::apply(&aws.ecs, arn, changes).await,
+        TagService::Ecr => ecr::apply(&aws.ecr, arn, changes).await,
+    }
+}
+
+/// ECS's tag calls (lowercase key/value), shared by clusters, capacity providers, services and
+/// task definitions.
+pub mod ecs {
+    use std::collections::BTreeMap;
+
+    use aws_sdk_ecs::Client;
+    use aws_sdk_ecs::types::Tag;
+
+    use super::TagChanges;
+    use crate::aws::errors::{AwsError, from_sdk};
+
+    /// The SDK's tags for a key/value map.
+    pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+        tags.iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
+
+    /// A key/value map of the tags ECS reports, without AWS-reserved `aws:` tags (nobody can
+    /// change those).
+    pub fn from_sdk_tags(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
+        tags.into_iter()
+            .flatten()
+            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .collect()
+    }
+
+    /// Sets, then removes, what `changes` name (no call for an empty half).
+    pub async fn apply(client: &Client, arn: &str, changes: &TagChanges) -> Result<(), AwsError> {
+        if !changes.add.is_empty() {
+            tag(client, arn, &changes.add).await?;
         }
+        if !changes.remove.is_empty() {
+            untag(client, arn, &changes.remove).await?;
+        }
+        Ok(())
+    }
+
+    /// TagResource with these tags (ECS's lowercase key/value).
+    pub async fn tag(
+        client: &Client,
+        arn: &str,
+        add: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(to_sdk(add)))
+            .send()
+            .await
+            .map_err(|e| from_sdk("TagResource", e))?;
+        Ok(())
+    }
+
+    /// UntagResource with these keys.
+    pub async fn untag(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("UntagResource", e))?;
+        Ok(())
+    }
+}
+
+/// ECR's tag calls (Key/Value).
+pub mod ecr {
+    use std::collections::BTreeMap;
+
+    use aws_sdk_ecr::Client;
+    use aws_sdk_ecr::types as ecr;
+
+    use super::TagChanges;
+    use crate::aws::errors::{AwsError, from_sdk};
+
+    /// The SDK's tags for a key/value map (ECR spells them Key/Value).
+    pub fn to_sdk(map: &BTreeMap<String, String>) -> Vec<ecr::Tag> {
+        map.iter()
+            .filter_map(|(k, v)| ecr::Tag::builder().key(k).value(v).build().ok())
+            .collect()
+    }
+
+    /// TagResource, then UntagResource, for what `changes` name (no call for an empty half).
+    pub async fn apply(client: &Client, arn: &str, changes: &TagChanges) -> Result<(), AwsError> {
+        if !changes.add.is_empty() {
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(to_sdk(&changes.add)))
+                .send()
+                .await
+                .map_err(|e| from_sdk("TagResource", e))?;
+        }
+        if !changes.remove.is_empty() {
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(changes.remove.clone()))
+                .send()
+                .await
+                .map_err(|e| from_sdk("UntagResource", e))?;
+        }
+        Ok(())
     }
 }
 

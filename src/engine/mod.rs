@@ -309,6 +309,14 @@ pub trait External<K: Managed>: Send + Sync + 'static {
     }
 }
 
+/// What every controller starts from.
+#[derive(Clone)]
+pub struct Shared {
+    pub client: kube::Client,
+    pub env: Arc<Environment>,
+    pub settings: Settings,
+}
+
 /// Process-wide things every controller shares: AWS clients per target, namespace settings,
 /// and the operator's identity and defaults.
 #[derive(Debug)]

@@ -6,12 +6,7 @@ use std::collections::BTreeMap;
 use crate::api::common::AdoptionPolicy;
 use crate::engine::conditions::reason;
 
-/// namespace/name of the object that owns the AWS resource.
-pub const OWNER_TAG: &str = "ecs.operator.dev/owner";
-/// UID of the object that owns the AWS resource.
-pub const OWNER_UID_TAG: &str = "ecs.operator.dev/owner-uid";
-/// Operator instance (`--instance-id`) that manages the AWS resource.
-pub const INSTANCE_TAG: &str = "ecs.operator.dev/instance";
+pub use crate::aws::tags::{INSTANCE_TAG, OWNER_TAG, OWNER_UID_TAG};
 
 /// One object's identity as an owner.
 #[derive(Clone, Debug, PartialEq, Eq)]

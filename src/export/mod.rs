@@ -12,7 +12,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use self::read::RepositoryState;
 use crate::aws;
-use crate::engine::ownership::OWNER_TAG;
+use crate::aws::tags::OWNER_TAG;
 use crate::kinds::task_definition::sdk::Revision;
 
 const API_VERSION: &str = "ecs.operator.dev/v1alpha1";

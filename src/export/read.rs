@@ -31,15 +31,7 @@ use crate::kinds::ecs_service::mapping as ecs_service;
 use crate::kinds::task_definition::mapping as task_definition;
 use crate::kinds::task_definition::sdk::{self as td_io, Revision};
 
-/// Prefix of the tags the operator itself writes (ownership, spec hash).
-pub const OPERATOR_TAG_PREFIX: &str = "ecs.operator.dev/";
-/// Prefix of AWS-reserved tags, which nobody can set.
-pub const AWS_TAG_PREFIX: &str = "aws:";
-
-/// Whether a tag belongs in an exported spec: not the operator's own, not AWS-reserved.
-pub fn is_user_tag(key: &str) -> bool {
-    !key.starts_with(OPERATOR_TAG_PREFIX) && !key.starts_with(AWS_TAG_PREFIX)
-}
+use crate::aws::tags::{OPERATOR_TAG_PREFIX, is_user_tag};
 
 /// A spec read back from AWS, with notes on anything the spec could not hold.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,8 +4,6 @@
 //! drift check does for `crds/`). Adding a kind: its API file, its AWS file, its wiring file
 //! (with a `start` function), and one line in [`KINDS`].
 
-use std::sync::Arc;
-
 use futures::future::BoxFuture;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -19,15 +17,7 @@ pub mod ecs_task;
 pub mod task_definition;
 
 use crate::api;
-use crate::engine::{Environment, Settings};
-
-/// What every controller starts from.
-#[derive(Clone)]
-pub struct Shared {
-    pub client: kube::Client,
-    pub env: Arc<Environment>,
-    pub settings: Settings,
-}
+use crate::engine::Shared;
 
 /// One kind the operator serves.
 pub struct Kind {

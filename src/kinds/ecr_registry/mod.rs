@@ -33,9 +33,9 @@ pub struct EcrRegistries {
 }
 
 /// The kind registry's start (`crate::kinds`).
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move {
-        let crate::kinds::Shared {
+        let crate::engine::Shared {
             client,
             env,
             settings,

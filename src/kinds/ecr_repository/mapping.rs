@@ -14,7 +14,6 @@ use serde_json::Value;
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
 use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
 use crate::aws::policy;
-use crate::aws::tags::TagChanges;
 
 /// What the spec asks for, in comparable form.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,36 +176,6 @@ fn kms_key_matches(desired: &str, observed: Option<&str>) -> bool {
 fn describe_encryption(kind: &str, key: Option<&str>) -> String {
     key.map(|k| format!("{kind} ({k})"))
         .unwrap_or_else(|| kind.to_string())
-}
-
-/// The SDK's tags for a key/value map (ECR spells them Key/Value).
-pub fn tags(map: &BTreeMap<String, String>) -> Vec<ecr::Tag> {
-    map.iter()
-        .filter_map(|(k, v)| ecr::Tag::builder().key(k).value(v).build().ok())
-        .collect()
-}
-
-/// TagResource, then UntagResource, for what `changes` name (no call for an empty half).
-pub async fn apply_tags(client: &Client, arn: &str, changes: &TagChanges) -> Result<(), AwsError> {
-    if !changes.add.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags(&changes.add)))
-            .send()
-            .await
-            .map_err(|e| from_sdk("TagResource", e))?;
-    }
-    if !changes.remove.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(changes.remove.clone()))
-            .send()
-            .await
-            .map_err(|e| from_sdk("UntagResource", e))?;
-    }
-    Ok(())
 }
 
 fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilityExclusionFilter>> {
@@ -456,7 +425,7 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, Aw
                 .build(),
         )
         .encryption_configuration(encryption)
-        .set_tags((!d.tags.is_empty()).then(|| tags(&d.tags)))
+        .set_tags((!d.tags.is_empty()).then(|| crate::aws::tags::ecr::to_sdk(&d.tags)))
         .send()
         .await
         .map_err(|e| from_sdk("CreateRepository", e))?;

@@ -22,7 +22,7 @@ pub struct EcrRepositories {
 }
 
 /// The kind registry's start (`crate::kinds`).
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(crate::engine::run::<EcrRepository, _>(
         shared.client,
         shared.env,

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 use crate::aws::bridge;
-use crate::aws::ecs_tags::{self, from_sdk_tags};
 use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
 use crate::aws::tags;
+use crate::aws::tags::ecs::{self as ecs_tags, from_sdk_tags};
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
 const DEFAULT_SETTING_VALUE: &str = "disabled";
@@ -1322,14 +1322,8 @@ mod tests {
         );
         let owner = |uid: &str| -> BTreeMap<String, String> {
             [
-                (
-                    crate::engine::ownership::OWNER_TAG.to_string(),
-                    format!("ns/{uid}"),
-                ),
-                (
-                    crate::engine::ownership::OWNER_UID_TAG.to_string(),
-                    uid.to_string(),
-                ),
+                (crate::aws::tags::OWNER_TAG.to_string(), format!("ns/{uid}")),
+                (crate::aws::tags::OWNER_UID_TAG.to_string(), uid.to_string()),
             ]
             .into()
         };

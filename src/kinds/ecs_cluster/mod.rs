@@ -19,7 +19,7 @@ managed_kind!(EcsCluster);
 pub struct EcsClusters;
 
 /// The kind registry's start (`crate::kinds`).
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(crate::engine::run::<EcsCluster, _>(
         shared.client,
         shared.env,

@@ -32,7 +32,7 @@ pub struct EcsSchedules {
 }
 
 /// The kind registry's start (`crate::kinds`).
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(crate::engine::run::<EcsSchedule, _>(
         shared.client.clone(),
         shared.env,
@@ -180,7 +180,7 @@ impl External<EcsSchedule> for EcsSchedules {
             "",
         );
         let mut tags = me.tags();
-        tags.remove(crate::engine::ownership::INSTANCE_TAG);
+        tags.remove(crate::aws::tags::INSTANCE_TAG);
         Ok(Some(tags))
     }
 

@@ -62,11 +62,11 @@ pub struct EcsServices {
 }
 
 /// The kind registry's start (`crate::kinds`).
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move {
         // A service follows its references: a new TaskDefinition revision or a cluster becoming
         // Ready reconciles the services that point at them.
-        let crate::kinds::Shared {
+        let crate::engine::Shared {
             client,
             env,
             settings,

@@ -49,9 +49,9 @@ pub struct EcsTasks {
 }
 
 /// The kind registry's start (`crate::kinds`): the controller and the TTL sweep.
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move {
-        let crate::kinds::Shared {
+        let crate::engine::Shared {
             client,
             env,
             settings,

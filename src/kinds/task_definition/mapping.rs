@@ -191,7 +191,7 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
     spec.tags = spec.tags.take().and_then(|tags| {
         let kept: Vec<_> = tags
             .into_iter()
-            .filter(|t| crate::export::read::is_user_tag(&t.key))
+            .filter(|t| crate::aws::tags::is_user_tag(&t.key))
             .collect();
         (!kept.is_empty()).then_some(kept)
     });

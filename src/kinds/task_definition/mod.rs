@@ -312,8 +312,8 @@ impl RevisionCache {
 
 /// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
 /// is reconciled when that repository changes.
-pub fn start(shared: crate::kinds::Shared) -> futures::future::BoxFuture<'static, ()> {
-    let crate::kinds::Shared {
+pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
+    let crate::engine::Shared {
         client,
         env,
         settings,
@@ -502,9 +502,9 @@ impl Describe for RevisionChange {
 fn identity(d: &DesiredTaskDefinition) -> crate::engine::ownership::Identity {
     let get = |k: &str| d.owner_tags.get(k).cloned().unwrap_or_default();
     crate::engine::ownership::Identity {
-        owner: get(crate::engine::ownership::OWNER_TAG),
+        owner: get(crate::aws::tags::OWNER_TAG),
         uid: get(OWNER_UID_TAG),
-        instance: get(crate::engine::ownership::INSTANCE_TAG),
+        instance: get(crate::aws::tags::INSTANCE_TAG),
     }
 }
 
@@ -679,7 +679,7 @@ impl External<TaskDefinition> for TaskDefinitions {
                     let mut tags: BTreeMap<String, String> = d.owner_tags.clone();
                     tags.insert(SPEC_HASH_TAG.to_string(), d.hash.clone());
                     self.revisions.forget(aws, &observed.arn);
-                    crate::aws::ecs_tags::tag(&aws.ecs, &observed.arn, &tags).await?;
+                    crate::aws::tags::ecs::tag(&aws.ecs, &observed.arn, &tags).await?;
                 }
                 RevisionChange::Register { .. } => {
                     self.register(aws, obj, d).await?;
