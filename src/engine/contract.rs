@@ -1,0 +1,172 @@
+//! The contract between the driver and a kind: [`Managed`] (the Kubernetes object), [`External`]
+//! (the AWS resource: observe, create, update, delete, plus tags and ownership), what observe
+//! reports ([`Readiness`], [`Changes`]) and what delete answers ([`DeleteOutcome`]).
+
+use super::*;
+
+/// Result of a delete attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// AWS still holds something the spec says must not be lost; keep the finalizer.
+    Blocked(String),
+    /// Deletion started and takes a while (e.g. a service draining); poll until it is done.
+    InProgress(String),
+}
+
+/// Whether the AWS resource is usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    pub reason: String,
+    pub message: String,
+    /// Further kind-specific conditions (e.g. `Progressing` for a service rollout).
+    pub extra: Vec<NewCondition>,
+}
+
+impl Readiness {
+    pub fn ready(message: impl Into<String>) -> Self {
+        Self {
+            ready: true,
+            reason: reason::AVAILABLE.into(),
+            message: message.into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// One change a kind's `update` applies, described for events, logs and conditions.
+pub trait Describe {
+    fn describe(&self) -> String;
+}
+
+/// The typed difference between the desired state and AWS (ACK's delta): produced by
+/// [`External::diff`], applied as is by [`External::update`].
+pub trait Changes: Send + Sync {
+    fn is_empty(&self) -> bool;
+    /// One short description per change.
+    fn describe(&self) -> Vec<String>;
+}
+
+impl<C: Describe + Send + Sync> Changes for Vec<C> {
+    fn is_empty(&self) -> bool {
+        <[C]>::is_empty(self)
+    }
+    fn describe(&self) -> Vec<String> {
+        self.iter().map(Describe::describe).collect()
+    }
+}
+
+/// Kinds the driver manages expose their conditions.
+pub trait Managed:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    fn conditions(&self) -> &[Condition];
+    /// deletionPolicy, adoptionPolicy, managementPolicy, region.
+    fn policies(&self) -> &Policies;
+}
+
+/// A managed external resource: resolve (dereference, I/O) -> observe -> create / update, and
+/// delete. `observe` returns `None` when the AWS resource does not exist. Every verb gets the
+/// AWS clients for the object's region and namespace role.
+pub trait External<K: Managed>: Send + Sync + 'static {
+    /// The spec with references resolved, ready to compare and send.
+    type Desired: Send + Sync;
+    type Observed: Send + Sync;
+    /// What `diff` finds and `update` applies.
+    type Changes: Changes;
+
+    /// The AWS name the object stands for (repository, family, cluster, service), for messages.
+    fn aws_name(&self, obj: &K) -> String;
+    /// Resolves references (other objects, defaults) into the desired state. `owner_tags` are
+    /// the ownership tags the AWS resource must carry: part of the desired tags.
+    fn resolve(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+        owner_tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Self::Desired, Error>> + Send;
+    fn observe(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    /// Pure: the tags the observed AWS resource carries (ownership is read from them).
+    fn observed_tags(&self, observed: &Self::Observed) -> BTreeMap<String, String>;
+    /// Pure: where the driver keeps the resource's tags (its ARN and service). Tags are then
+    /// the driver's: it compares [`External::desired_tags`] with [`External::observed_tags`]
+    /// and applies the difference after `update`, so `diff` leaves them out. `None` (the
+    /// default) leaves them to the kind: a task definition's tags belong to its revision.
+    fn tag_target(&self, _observed: &Self::Observed) -> Option<TagTarget> {
+        None
+    }
+    /// Pure: the tags the resource must carry (spec tags plus the ownership tags `resolve` was
+    /// given). Used with [`External::tag_target`].
+    fn desired_tags(&self, _desired: &Self::Desired) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+    /// Tags of the AWS resource this object names, `None` when it does not exist. Used before
+    /// deleting, so it must not need references to resolve (they may be gone already).
+    fn current_tags(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, Error>> + Send;
+    /// Pure: what must change for AWS to match the desired state (empty when it does). The
+    /// same value is what `update` applies: nothing is re-derived there.
+    fn diff(&self, desired: &Self::Desired, observed: &Self::Observed) -> Self::Changes;
+    /// Creates the resource; returns its external identity (ARN), which the driver records
+    /// on the object before anything else.
+    fn create(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Looks for what an earlier create of this object made, when its outcome is unknown (a
+    /// crash or a lost answer after the call) and observe found nothing. `external_name` is the
+    /// identity the last successful create recorded, if any. Default: the spec names the
+    /// resource and observe looks it up by that name, so nothing found means nothing exists (and
+    /// AWS refuses a second resource with that name, or returns the first: CreateCluster,
+    /// CreateService with its client token).
+    fn find_created(
+        &self,
+        _obj: &K,
+        _aws: &AwsClients,
+        _desired: &Self::Desired,
+        _external_name: Option<&str>,
+    ) -> impl Future<Output = Result<Lookup<Self::Observed>, Error>> + Send {
+        async { Ok(Lookup::Absent) }
+    }
+    /// Applies `changes` (from [`External::diff`]). A one-shot request it carried out (a
+    /// restart) is cleared from `desired`, so the check after the update does not ask again.
+    fn update(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+        desired: &mut Self::Desired,
+        observed: &Self::Observed,
+        changes: &Self::Changes,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Deletes whatever this object owns in AWS; an already-absent resource counts as deleted.
+    /// The driver calls it only after checking ownership.
+    fn delete(
+        &self,
+        obj: &K,
+        aws: &AwsClients,
+    ) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
+    /// Kind-specific status fields (arn, uri, counts...). Pure.
+    fn status_fields(&self, obj: &K, observed: &Self::Observed) -> Map<String, Value>;
+    /// Pure: is the resource usable? Default: it exists, so it is ready.
+    fn readiness(&self, _obj: &K, _observed: &Self::Observed) -> Readiness {
+        Readiness::ready("")
+    }
+}

@@ -1,0 +1,173 @@
+//! Starting a kind's controller: the process-wide state every reconcile shares ([`Environment`],
+//! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`run`]).
+
+use super::*;
+
+/// What every controller starts from.
+#[derive(Clone)]
+pub struct Shared {
+    pub client: kube::Client,
+    pub env: Arc<Environment>,
+    pub settings: Settings,
+}
+
+/// Process-wide things every controller shares: AWS clients per target, namespace settings,
+/// and the operator's identity and defaults.
+#[derive(Debug)]
+pub struct Environment {
+    pub aws: AwsProvider,
+    pub namespaces: Namespaces,
+    /// Written into every owner tag; tells operator instances (clusters) apart.
+    pub instance_id: String,
+    /// Deletion policy when neither the spec nor the namespace sets one.
+    pub default_deletion_policy: DeletionPolicy,
+    /// Metrics and health state of the process.
+    pub telemetry: crate::runtime::Telemetry,
+}
+
+/// Driver settings shared by all kinds.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Drift check interval for healthy objects.
+    pub resync: Duration,
+    /// Poll interval while a resource is not ready yet.
+    pub not_ready_poll: Duration,
+    /// First retry delay after a retryable error; doubles per failure.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub concurrency: u16,
+    /// Namespace to watch; `None` watches all.
+    pub namespace: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(300),
+            not_ready_poll: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            concurrency: 4,
+            namespace: None,
+        }
+    }
+}
+
+/// Shared state of one kind's controller.
+pub struct Context<E> {
+    pub client: kube::Client,
+    pub env: Arc<Environment>,
+    pub recorder: Recorder,
+    pub external: E,
+    pub settings: Settings,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl<E> Context<E> {
+    pub fn new(
+        client: kube::Client,
+        env: Arc<Environment>,
+        external: E,
+        settings: Settings,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            env,
+            external,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The delay before this object's next retry (its failures counted): [`retry_delay`].
+    pub(super) fn next_backoff(&self, key: &str, class: ErrorClass) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        retry_delay(&self.settings, class, key, *n)
+    }
+
+    pub(super) fn reset_backoff(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+pub(super) fn key_of<K: Managed>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Runs the controller for kind `K` until a shutdown signal.
+pub async fn run<K, E>(client: kube::Client, env: Arc<Environment>, external: E, settings: Settings)
+where
+    K: Managed,
+    E: External<K>,
+{
+    run_with(client, env, external, settings, |c| c).await
+}
+
+/// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
+pub async fn run_with<K, E, F>(
+    client: kube::Client,
+    env: Arc<Environment>,
+    external: E,
+    settings: Settings,
+    configure: F,
+) where
+    K: Managed,
+    E: External<K>,
+    F: FnOnce(Controller<K>) -> Controller<K>,
+{
+    let concurrency = settings.concurrency;
+    let ctx = Arc::new(Context::new(client, env, external, settings));
+    info!(kind = %K::kind(&()), "starting controller");
+    // Watched as DynamicObject and converted per object: one object this version cannot read
+    // is reported and skipped instead of failing the whole watch.
+    let (store, objects) =
+        tolerant::controller_stream::<K>(&ctx.client, &ctx.settings, ctx.recorder.clone());
+    let controller = Controller::for_stream(objects, store)
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    // /readyz waits for this cache; /metrics counts its objects by condition.
+    let synced =
+        crate::runtime::track_controller(&ctx.env.telemetry, controller.store(), K::conditions);
+    let run = configure(controller)
+        .shutdown_on_signal()
+        .run(reconcile::<K, E>, error_policy::<K, E>, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                debug!(error = %e, "reconcile dispatch");
+            }
+        });
+    // `synced` must be polled by this task, never another: the store's readiness signal wakes
+    // only the last task that waited on it, which would leave the controller waiting forever.
+    futures::future::select(std::pin::pin!(run), synced).await;
+}
+
+/// The API for kind `K` in the watched namespace (or all namespaces).
+pub fn watched_api<K: Managed>(client: &kube::Client, settings: &Settings) -> Api<K> {
+    match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+pub(super) fn error_policy<K: Managed, E: External<K>>(
+    obj: Arc<K>,
+    err: &Error,
+    ctx: Arc<Context<E>>,
+) -> Action {
+    ctx.env
+        .telemetry
+        .metrics
+        .count_reconcile_error(&K::kind(&()), err.reason());
+    let delay = ctx.next_backoff(&key_of(obj.as_ref()), err.class());
+    warn!(object = %key_of(obj.as_ref()), error = %err, ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
