@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::operator::OperatorProcess;
 use crate::unique;
 
 /// One test's world: namespace, clients, and a running operator.
@@ -19,7 +20,8 @@ pub struct TestEnv {
     pub client: Client,
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
-    pub(crate) operator: Option<tokio::process::Child>,
+    /// This test's operator (see `TestEnv::restart_operator`).
+    pub(crate) process: Option<OperatorProcess>,
     pub log_path: PathBuf,
 }
 
@@ -51,7 +53,7 @@ impl TestEnv {
             log_path: std::env::temp_dir().join(format!("{namespace}-operator.log")),
             namespace,
             client,
-            operator: None,
+            process: None,
         };
         env.start_operator()?;
         Ok(env)

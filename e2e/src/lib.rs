@@ -28,7 +28,8 @@ pub use aws::fargate_network;
 pub use env::TestEnv;
 pub use manifests::{condition, condition_message, manifest, rewrite_example, yaml_documents};
 pub use operator::{
-    OperatorProcess, SERVING_METRICS, http_get, metric_value, metrics_addr_in, operator_binary,
+    OperatorBuilder, OperatorProcess, SERVING_METRICS, http_get, metric_value, metrics_addr_in,
+    operator_binary,
 };
 pub use tools::{impersonating_kubeconfig, token_kubeconfig, tool, tool_output};
 pub use waits::DEADLINE;

@@ -1,6 +1,9 @@
-//! Operator processes for a test and their metrics/health server.
+//! Operator processes for a test and their metrics/health server. There is one way to start an
+//! operator: [`TestEnv::operator`] returns an [`OperatorBuilder`]; the older entry points
+//! (`start_operator`, `spawn_operator`, ...) are one builder call each.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -16,10 +19,66 @@ pub fn operator_binary() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target/debug/ecs-operator"))
 }
 
-impl TestEnv {
-    /// Starts (or restarts) the operator process for this namespace.
-    pub fn start_operator(&mut self) -> Result<()> {
-        self.stop_operator();
+/// How to start an operator process, from [`TestEnv::operator`]: `run --watch-namespace <ns>
+/// --resync-seconds 3 --metrics-bind-address 127.0.0.1:0`, debug logs appended to the test's
+/// [`TestEnv::log_path`]. A default is left out when [`OperatorBuilder::args`] names its flag
+/// (`--flag value` form). [`OperatorBuilder::start`] gives an extra process;
+/// [`TestEnv::restart_operator`] makes it the test's own operator.
+#[derive(Clone, Debug)]
+#[must_use = "an operator builder does nothing until started"]
+pub struct OperatorBuilder {
+    namespace: String,
+    resync_seconds: u32,
+    scoped: bool,
+    args: Vec<String>,
+    envs: Vec<(OsString, OsString)>,
+    log_path: PathBuf,
+    append: bool,
+}
+
+impl OperatorBuilder {
+    /// `--resync-seconds` (default 3). A long one shows that a reconcile within seconds came
+    /// from a watch.
+    pub fn resync(mut self, seconds: u32) -> Self {
+        self.resync_seconds = seconds;
+        self
+    }
+
+    /// Arguments after the defaults.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Extra environment (after the debug log level, so it can override it).
+    pub fn envs(mut self, envs: &[(&str, &str)]) -> Self {
+        self.envs
+            .extend(envs.iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// `KUBECONFIG` for the process (default: the test's, inherited).
+    pub fn kubeconfig(mut self, path: &Path) -> Self {
+        self.envs.push(("KUBECONFIG".into(), path.into()));
+        self
+    }
+
+    /// Neither `--watch-namespace` nor `--resync-seconds`: only [`OperatorBuilder::args`] (and a
+    /// free metrics port), e.g. the arguments of the chart's pod.
+    pub fn unscoped(mut self) -> Self {
+        self.scoped = false;
+        self
+    }
+
+    /// Logs to its own file `<namespace>-<name>.log` (truncated) instead of the test's log.
+    pub fn log_name(mut self, name: &str) -> Self {
+        self.log_path = std::env::temp_dir().join(format!("{}-{name}.log", self.namespace));
+        self.append = false;
+        self
+    }
+
+    /// Spawns the process; it is killed when the returned handle is dropped.
+    pub fn start(self) -> Result<OperatorProcess> {
         let bin = operator_binary();
         if !bin.exists() {
             bail!(
@@ -27,36 +86,110 @@ impl TestEnv {
                 bin.display()
             );
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)?;
-        let child = tokio::process::Command::new(bin)
-            .args([
-                "run",
-                "--watch-namespace",
-                &self.namespace,
-                "--resync-seconds",
-                "3",
-                // Parallel tests must not share a port: any free loopback port (logged).
-                "--metrics-bind-address",
-                "127.0.0.1:0",
-            ])
+        let log = if self.append {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log_path)?
+        } else {
+            std::fs::File::create(&self.log_path)?
+        };
+        let named = |flag: &str| self.args.iter().any(|a| a == flag);
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.arg("run");
+        if self.scoped && !named("--watch-namespace") {
+            cmd.args(["--watch-namespace", &self.namespace]);
+        }
+        if self.scoped && !named("--resync-seconds") {
+            cmd.args(["--resync-seconds", &self.resync_seconds.to_string()]);
+        }
+        if !named("--metrics-bind-address") {
+            // Parallel operators must not share a port: any free loopback port (logged).
+            cmd.args(["--metrics-bind-address", "127.0.0.1:0"]);
+        }
+        let child = cmd
+            .args(&self.args)
             .env("ECS_OPERATOR_LOG_LEVEL", "ecs_operator=debug,info")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
             .spawn()
             .context("spawn operator")?;
-        self.operator = Some(child);
+        Ok(OperatorProcess {
+            child: Some(child),
+            log_path: self.log_path,
+        })
+    }
+}
+
+impl TestEnv {
+    /// An operator for this namespace, to configure and start: see [`OperatorBuilder`].
+    pub fn operator(&self) -> OperatorBuilder {
+        OperatorBuilder {
+            namespace: self.namespace.clone(),
+            resync_seconds: 3,
+            scoped: true,
+            args: Vec::new(),
+            envs: Vec::new(),
+            log_path: self.log_path.clone(),
+            append: true,
+        }
+    }
+
+    /// Stops this test's operator and starts `operator` as the new one, the one
+    /// [`TestEnv::wait_for`] watches. Keep its log at [`TestEnv::log_path`] (no `log_name`):
+    /// failure messages read that file.
+    pub fn restart_operator(&mut self, operator: OperatorBuilder) -> Result<()> {
+        self.stop_operator();
+        self.process = Some(operator.start()?);
         Ok(())
+    }
+
+    // The entry points the tests were written against, each one builder call.
+
+    /// Starts (or restarts) the operator process for this namespace.
+    pub fn start_operator(&mut self) -> Result<()> {
+        self.restart_operator(self.operator())
+    }
+
+    /// Starts (or restarts) the operator with `KUBECONFIG=kubeconfig`, only these arguments
+    /// after `run` (and a free metrics port) and extra environment.
+    pub fn start_operator_with(
+        &mut self,
+        kubeconfig: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<()> {
+        let operator = self.operator().unscoped().kubeconfig(kubeconfig);
+        self.restart_operator(operator.args(args).envs(envs))
+    }
+
+    /// Restarts the operator for this namespace with a resync of `seconds`.
+    pub fn restart_operator_with_resync(&mut self, seconds: u32) -> Result<()> {
+        self.restart_operator(self.operator().resync(seconds))
+    }
+
+    /// Spawns another operator process for this namespace, logging to `<namespace>-<name>.log`.
+    pub fn spawn_operator(
+        &self,
+        name: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<OperatorProcess> {
+        self.operator().log_name(name).args(args).envs(envs).start()
+    }
+
+    pub fn stop_operator(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
     }
 
     /// The operator's exit status if it has died.
     pub(crate) fn operator_exit(&self) -> Option<String> {
-        let child = self.operator.as_ref()?;
         // try_wait needs &mut; peek at /proc instead so waits can borrow self immutably.
-        let pid = child.id()?;
+        let pid = self.process.as_ref()?.pid()?;
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
         match stat {
             None => Some("gone".into()),
@@ -65,102 +198,11 @@ impl TestEnv {
         }
     }
 
-    pub fn stop_operator(&mut self) {
-        if let Some(mut child) = self.operator.take() {
-            let _ = child.start_kill();
-        }
-    }
-
     /// The operator's log so far (for failure messages).
     pub fn operator_log(&self) -> String {
         let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-
-    /// Starts (or restarts) the operator with `KUBECONFIG=kubeconfig`, these arguments after `run`
-    /// and extra environment; its metrics server gets a free loopback port.
-    pub fn start_operator_with(
-        &mut self,
-        kubeconfig: &std::path::Path,
-        args: &[&str],
-        envs: &[(&str, &str)],
-    ) -> Result<()> {
-        self.stop_operator();
-        let bin = operator_binary();
-        if !bin.exists() {
-            bail!("{} not found: build it with `cargo build`", bin.display());
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)?;
-        let child = tokio::process::Command::new(bin)
-            // Parallel operators must not share a port.
-            .args(["run", "--metrics-bind-address", "127.0.0.1:0"])
-            .args(args)
-            .env("KUBECONFIG", kubeconfig)
-            .env("ECS_OPERATOR_LOG_LEVEL", "ecs_operator=debug,info")
-            .envs(envs.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn operator")?;
-        self.operator = Some(child);
-        Ok(())
-    }
-
-    /// Restarts the operator on the bed's kubeconfig for this namespace with a resync of
-    /// `seconds`: long enough, a reconcile within seconds can only come from a watch.
-    pub fn restart_operator_with_resync(&mut self, seconds: u32) -> Result<()> {
-        let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG is not set")?;
-        let (ns, resync) = (self.namespace.clone(), seconds.to_string());
-        self.start_operator_with(
-            std::path::Path::new(&kubeconfig),
-            &["--watch-namespace", &ns, "--resync-seconds", &resync],
-            &[],
-        )
-    }
-
-    /// Spawns another operator process for this namespace (resync 3 s, a free metrics port),
-    /// logging to its own file `<namespace>-<name>.log`; `args` come after the defaults.
-    pub fn spawn_operator(
-        &self,
-        name: &str,
-        args: &[&str],
-        envs: &[(&str, &str)],
-    ) -> Result<OperatorProcess> {
-        let bin = operator_binary();
-        if !bin.exists() {
-            bail!("{} not found: build it with `cargo build`", bin.display());
-        }
-        let log_path = std::env::temp_dir().join(format!("{}-{name}.log", self.namespace));
-        let log = std::fs::File::create(&log_path)?;
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.args([
-            "run",
-            "--watch-namespace",
-            &self.namespace,
-            "--resync-seconds",
-            "3",
-        ]);
-        if !args.contains(&"--metrics-bind-address") {
-            cmd.args(["--metrics-bind-address", "127.0.0.1:0"]);
-        }
-        let child = cmd
-            .args(args)
-            .env("ECS_OPERATOR_LOG_LEVEL", "ecs_operator=debug,info")
-            .envs(envs.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn operator")?;
-        Ok(OperatorProcess {
-            child: Some(child),
-            log_path,
-        })
     }
 
     /// The metrics/health address of this test's operator (from its log; waits for it).
@@ -235,7 +277,7 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-/// An extra operator process with its own log file; killed when dropped.
+/// An operator process and its log file; killed when dropped.
 pub struct OperatorProcess {
     child: Option<tokio::process::Child>,
     pub log_path: PathBuf,
