@@ -89,6 +89,25 @@ impl TestEnv {
         .map_err(anyhow::Error::from)
     }
 
+    /// Applies object `name` of kind `K` with this spec (a `json!` value or a typed spec): the
+    /// manifest's apiVersion and kind come from `K`.
+    pub async fn apply_spec<K>(&self, name: &str, spec: &impl Serialize) -> Result<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        let manifest = json!({
+            "apiVersion": K::api_version(&()),
+            "kind": K::kind(&()),
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.apply::<K>(&manifest.to_string()).await
+    }
+
     pub async fn delete<K>(&self, name: &str) -> Result<()>
     where
         K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>

@@ -85,6 +85,18 @@ impl TestEnv {
         .await
     }
 
+    /// Waits until object `name` of kind `K` is Ready=True for its current generation.
+    pub async fn wait_ready<K>(&self, name: &str) -> Result<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        self.wait_condition::<K>(name, "Ready", "True", None).await
+    }
+
     /// Waits until the object is gone.
     pub async fn wait_gone<K>(&self, name: &str) -> Result<()>
     where
