@@ -94,17 +94,7 @@ test: lint check-crds unit e2e ## everything CI runs (the chaos tests run in e2e
 
 .PHONY: run
 run: tools build ## start the bed, run the operator on it, apply examples/, show both sides; Ctrl-C stops all
-	@eval "$$(ECS_BED_DIR=$(RUN_BED) e2e/env up)"; \
-	  trap 'kill $$op 2>/dev/null; wait $$op 2>/dev/null; ECS_BED_DIR=$(RUN_BED) e2e/env down >&2' EXIT INT TERM; \
-	  $(BIN) run --resync-seconds 30 2> $(RUN_BED)/logs/operator.log & op=$$!; echo $$op > $(RUN_BED)/operator.pid; \
-	  kubectl apply --server-side -f examples/; \
-	  kubectl wait --for=condition=Ready -f examples/ --timeout=120s \
-	    || { tail -n 30 $(RUN_BED)/logs/operator.log; exit 1; }; \
-	  echo; echo "== Kubernetes: kubectl get ecs -A"; kubectl get ecs -A; \
-	  echo; echo "== AWS (moto at $$AWS_ENDPOINT_URL)"; $(CARGO) run -q -p e2e --bin aws-view; \
-	  echo; echo "Operator log: $(RUN_BED)/logs/operator.log. In another shell: source $(RUN_BED)/env.sh"; \
-	  echo "Ctrl-C (or 'make stop') stops the operator and the bed."; \
-	  wait $$op || true
+	@ECS_BED_DIR=$(RUN_BED) CARGO=$(CARGO) scripts/run.sh
 
 .PHONY: stop
 stop: ## stop what `make run` started
