@@ -51,6 +51,13 @@ lint: ## rustfmt check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+.PHONY: chart
+chart: ## helm lint the chart and package it (into a temporary dir; helm from the tool cache)
+	@e2e/tools/build.sh helm
+	@eval "$$(e2e/tools/build.sh paths)"; out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
+	  "$$HELM_BIN/helm" lint charts/ecs-operator; \
+	  "$$HELM_BIN/helm" package charts/ecs-operator --destination "$$out"
+
 .PHONY: unit
 unit: ## unit tests (pure mapping, diffing, normalisation, engine logic; the e2e crate's own, e.g. the fault proxy)
 	$(CARGO) test --lib --bins
@@ -90,7 +97,7 @@ bench: tools build ## benchmark on its own bed: BENCH_N=100,1000 pairs + 200 ECR
 	@ECS_BED_DIR=$(BENCH_BED) e2e/env with -- $(TARGET_DIR)/debug/bench
 
 .PHONY: test
-test: lint check-crds unit e2e ## everything CI runs (the chaos tests run in e2e-light)
+test: lint check-crds chart unit e2e ## everything CI runs (the chaos tests run in e2e-light)
 
 .PHONY: run
 run: tools build ## start the bed, run the operator on it, apply examples/, show both sides; Ctrl-C stops all
