@@ -23,7 +23,7 @@ E2E_TEST := $(CARGO) test -p e2e --test
 
 .PHONY: help
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: tools
 tools: ## build/cache kube-apiserver, kubectl, etcd, helm, moto and the node bed's kubelet etc.
