@@ -4,22 +4,26 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
-BIN := target/debug/ecs-operator
+# Build output follows CARGO_TARGET_DIR like cargo does; the e2e tests run the same binary.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/debug/ecs-operator
+export ECS_OPERATOR_BIN ?= $(abspath $(BIN))
 RUN_BED := $(CURDIR)/.bed
 TEST_BED := $(CURDIR)/.bed-test
 NODE_BED := $(CURDIR)/.bed-test-node
 CHAOS_BED := $(CURDIR)/.bed-chaos
 BENCH_BED := $(CURDIR)/.bed-bench
-# e2e/tests/node_*.rs need the node bed (pods, controller-manager); the rest run on the light bed.
-NODE_TESTS := $(sort $(basename $(notdir $(wildcard e2e/tests/node_*.rs))))
-# Tests whose tools are too heavy for CI's budget (KEDA: ~10 minutes of Go build): make e2e-extended.
-EXTENDED_TESTS := keda
-LIGHT_TESTS := $(filter-out $(NODE_TESTS) $(EXTENDED_TESTS),$(sort $(basename $(notdir $(wildcard e2e/tests/*.rs)))))
 EXTENDED_BED := $(CURDIR)/.bed-test-extended
+# Tests run in parallel on the light bed and on the node bed (make e2e-light E2E_THREADS=2).
+E2E_THREADS ?= 3
+E2E_NODE_THREADS ?= 2
+# Three e2e test binaries (e2e/tests/<name>/main.rs): `light` runs on the light bed, `node` needs
+# the node bed (pods, controller-manager), `extended` needs tools too heavy for CI (KEDA).
+E2E_TEST := $(CARGO) test -p e2e --test
 
 .PHONY: help
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: tools
 tools: ## build/cache kube-apiserver, kubectl, etcd, helm, moto and the node bed's kubelet etc.
@@ -47,6 +51,13 @@ lint: ## rustfmt check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+.PHONY: chart
+chart: ## helm lint the chart and package it (into a temporary dir; helm from the tool cache)
+	@e2e/tools/build.sh helm
+	@eval "$$(e2e/tools/build.sh paths)"; out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
+	  "$$HELM_BIN/helm" lint charts/ecs-operator; \
+	  "$$HELM_BIN/helm" package charts/ecs-operator --destination "$$out"
+
 .PHONY: unit
 unit: ## unit tests (pure mapping, diffing, normalisation, engine logic; the e2e crate's own, e.g. the fault proxy)
 	$(CARGO) test --lib --bins
@@ -55,60 +66,42 @@ unit: ## unit tests (pure mapping, diffing, normalisation, engine logic; the e2e
 .PHONY: e2e
 e2e: e2e-light e2e-node ## end-to-end tests: the light bed, then the node bed
 
+# The chaos module restarts the bed's API server and etcd, so it runs alone, after the rest.
 .PHONY: e2e-light
 e2e-light: tools build ## end-to-end tests against a fresh light bed (own state dir; torn down afterwards)
-	@ECS_BED_DIR=$(TEST_BED) e2e/env down >/dev/null 2>&1 || true
-	@trap 'ECS_BED_DIR=$(TEST_BED) e2e/env down >&2' EXIT; \
-	  eval "$$(ECS_BED_DIR=$(TEST_BED) e2e/env up)"; \
-	  $(CARGO) test -p e2e $(addprefix --test ,$(LIGHT_TESTS)) -- --test-threads=$${E2E_THREADS:-3}
+	@ECS_BED_DIR=$(TEST_BED) e2e/env with -- bash -euo pipefail -c '\
+	  $(E2E_TEST) light -- --skip chaos:: --test-threads=$(E2E_THREADS); \
+	  $(E2E_TEST) light chaos:: -- --test-threads=$(E2E_THREADS)'
 
+# One module of the node tests at a time, as when each was its own binary: some install the chart
+# cluster-wide, and two cluster-wide operators would fight over each other's objects.
+NODE_MODULES := $(filter-out main,$(sort $(basename $(notdir $(wildcard e2e/tests/node/*.rs)))))
 .PHONY: e2e-node
-e2e-node: tools build ## the node_* tests against a fresh node bed (the chart's pod on a kubelet)
-	@ECS_BED_DIR=$(NODE_BED) e2e/env down >/dev/null 2>&1 || true
-	@trap 'ECS_BED_DIR=$(NODE_BED) e2e/env down >&2' EXIT; \
-	  eval "$$(ECS_BED_DIR=$(NODE_BED) e2e/env up --node)"; \
-	  ECS_BED_IMAGE="$$(ECS_BED_DIR=$(NODE_BED) e2e/env image | sed -n 's/^IMAGE=//p')"; \
-	  [[ -n "$$ECS_BED_IMAGE" ]] || { echo "e2e/env image failed" >&2; exit 1; }; export ECS_BED_IMAGE; \
-	  $(CARGO) test -p e2e $(addprefix --test ,$(NODE_TESTS)) -- --test-threads=$${E2E_NODE_THREADS:-2}
+e2e-node: tools build ## the node tests against a fresh node bed (the chart's pod on a kubelet)
+	@ECS_BED_DIR=$(NODE_BED) e2e/env with --node --image -- bash -euo pipefail -c '\
+	  for module in $(NODE_MODULES); do \
+	    $(E2E_TEST) node "$$module::" -- --test-threads=$(E2E_NODE_THREADS); \
+	  done'
 
 .PHONY: e2e-extended
 e2e-extended: tools build ## tests outside CI: KEDA's real operator scaling an EcsService (builds KEDA once)
 	e2e/tools/build.sh keda
-	@ECS_BED_DIR=$(EXTENDED_BED) e2e/env down >/dev/null 2>&1 || true
-	@trap 'ECS_BED_DIR=$(EXTENDED_BED) e2e/env down >&2' EXIT; \
-	  eval "$$(ECS_BED_DIR=$(EXTENDED_BED) e2e/env up)"; \
-	  $(CARGO) test -p e2e $(addprefix --test ,$(EXTENDED_TESTS))
+	@ECS_BED_DIR=$(EXTENDED_BED) e2e/env with -- $(E2E_TEST) extended
 
 .PHONY: chaos
 chaos: tools build ## chaos tests only (AWS faults, SIGKILLs, API server/etcd restarts; also part of e2e-light)
-	@ECS_BED_DIR=$(CHAOS_BED) e2e/env down >/dev/null 2>&1 || true
-	@trap 'ECS_BED_DIR=$(CHAOS_BED) e2e/env down >&2' EXIT; \
-	  eval "$$(ECS_BED_DIR=$(CHAOS_BED) e2e/env up)"; \
-	  $(CARGO) test -p e2e --test chaos -- --test-threads=1
+	@ECS_BED_DIR=$(CHAOS_BED) e2e/env with -- $(E2E_TEST) light chaos:: -- --test-threads=1
 
 .PHONY: bench
 bench: tools build ## benchmark on its own bed: BENCH_N=100,1000 pairs + 200 ECR repos, AWS buckets emulated
-	@ECS_BED_DIR=$(BENCH_BED) e2e/env down >/dev/null 2>&1 || true
-	@trap 'ECS_BED_DIR=$(BENCH_BED) e2e/env down >&2' EXIT; \
-	  eval "$$(ECS_BED_DIR=$(BENCH_BED) e2e/env up)"; \
-	  target/debug/bench
+	@ECS_BED_DIR=$(BENCH_BED) e2e/env with -- $(TARGET_DIR)/debug/bench
 
 .PHONY: test
-test: lint check-crds unit e2e ## everything CI runs (the chaos tests run in e2e-light)
+test: lint check-crds chart unit e2e ## everything CI runs (the chaos tests run in e2e-light)
 
 .PHONY: run
 run: tools build ## start the bed, run the operator on it, apply examples/, show both sides; Ctrl-C stops all
-	@eval "$$(ECS_BED_DIR=$(RUN_BED) e2e/env up)"; \
-	  trap 'kill $$op 2>/dev/null; wait $$op 2>/dev/null; ECS_BED_DIR=$(RUN_BED) e2e/env down >&2' EXIT INT TERM; \
-	  $(BIN) run --resync-seconds 30 2> $(RUN_BED)/logs/operator.log & op=$$!; echo $$op > $(RUN_BED)/operator.pid; \
-	  kubectl apply --server-side -f examples/; \
-	  kubectl wait --for=condition=Ready -f examples/ --timeout=120s \
-	    || { tail -n 30 $(RUN_BED)/logs/operator.log; exit 1; }; \
-	  echo; echo "== Kubernetes: kubectl get ecs -A"; kubectl get ecs -A; \
-	  echo; echo "== AWS (moto at $$AWS_ENDPOINT_URL)"; $(CARGO) run -q -p e2e --bin aws-view; \
-	  echo; echo "Operator log: $(RUN_BED)/logs/operator.log. In another shell: source $(RUN_BED)/env.sh"; \
-	  echo "Ctrl-C (or 'make stop') stops the operator and the bed."; \
-	  wait $$op || true
+	@ECS_BED_DIR=$(RUN_BED) CARGO=$(CARGO) scripts/run.sh
 
 .PHONY: stop
 stop: ## stop what `make run` started

@@ -5,7 +5,7 @@
 //! deleted under the same treatment, and AWS is left empty with no finalizer hanging.
 //!
 //! One test: the release is cluster-wide (its objects live in several namespaces), so no other
-//! test may share this binary.
+//! test may run beside it (`make e2e-node` runs one module at a time).
 
 use std::time::{Duration, Instant};
 

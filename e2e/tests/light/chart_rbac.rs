@@ -5,7 +5,7 @@
 //! on the host with the Deployment's settings (`helm get manifest`: its args and env) and a
 //! kubeconfig that impersonates the ServiceAccount (`as`, `as-groups`: the user and groups of the
 //! ServiceAccount's token). That is the chart's authorization, not its in-cluster token path; the
-//! chart's pod itself runs on the node bed (e2e/tests/node_helm.rs).
+//! chart's pod itself runs on the node bed (e2e/tests/node/helm.rs).
 //!
 //! One object of every kind in the registry (`ecs_operator::kinds`) comes from `examples/`; a
 //! kind without an example, or without an AWS check below, fails the test. Each becomes Ready
@@ -30,7 +30,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
 /// The region of this test's EcrRegistry: registry settings are per region, and every test that
-/// writes them uses a region of its own (e2e/tests/ecr_registry.rs).
+/// writes them uses a region of its own (e2e/tests/light/ecr_registry.rs).
 const REGISTRY_REGION: &str = "eu-north-1";
 
 /// Deadline for everything to become Ready, and for everything to be gone after deletion.

@@ -320,7 +320,8 @@ async fn ecs_schedule_kstatus() -> Result<()> {
 
 /// The owner of a registry is Current; a second object for the same registry is refused
 /// (OwnedByAnother, retried: InProgress, never Current) until the owner goes and it takes over.
-/// Registry settings are per region: this test's region is its own (e2e/tests/ecr_registry.rs).
+/// Registry settings are per region: this test's region is its own
+/// (e2e/tests/light/ecr_registry.rs).
 #[tokio::test]
 async fn ecr_registry_kstatus() -> Result<()> {
     let env = TestEnv::new("ks-ecrreg").await?;

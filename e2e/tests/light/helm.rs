@@ -4,7 +4,7 @@
 //!
 //! The light bed has no kubelet or controller-manager, so the chart's Deployment never runs a pod
 //! here: releases are installed without `--wait`. The chart's pod itself runs on the node bed
-//! (e2e/tests/node_*.rs).
+//! (e2e/tests/node/).
 
 use std::path::{Path, PathBuf};
 
@@ -984,6 +984,6 @@ async fn watch_namespace_proof(env: &mut TestEnv, release: &str, release_ns: &st
         format!("get leases.coordination.k8s.io -n {watched}"),
     ]);
     // The operator itself reconciling with these rights runs as the chart's pod on the node
-    // bed: e2e/tests/node_helm.rs.
+    // bed: e2e/tests/node/helm.rs.
     expect_can(release_ns, &sa, &allowed, &denied).await
 }

@@ -2,8 +2,8 @@
 //! an upgrade to a new image tag with a CRD change applied the way the README says, deleting
 //! namespaces that hold objects (Delete and Retain policies), and `helm uninstall`.
 //!
-//! One test: a cluster-wide operator reconciles every namespace, so two of them in one test
-//! binary would fight over each other's objects. (Test binaries run one after another.)
+//! One test: a cluster-wide operator reconciles every namespace, so two of them running at once
+//! would fight over each other's objects (`make e2e-node` runs one module at a time).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

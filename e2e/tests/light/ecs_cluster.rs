@@ -6,20 +6,14 @@ use e2e::{TestEnv, condition_message, unique};
 use ecs_operator::api::ecs_cluster::EcsCluster;
 use serde_json::{Value, json};
 
-fn manifest(obj: &str, spec: &Value) -> String {
-    e2e::manifest("EcsCluster", obj, spec)
-}
-
 async fn apply(env: &TestEnv, obj: &str, spec: &Value) -> Result<EcsCluster> {
-    env.apply::<EcsCluster>(&manifest(obj, spec)).await
+    env.apply_spec::<EcsCluster>(obj, spec).await
 }
 
 async fn wait_ready(env: &TestEnv, obj: &str) -> Result<Value> {
     env.wait_condition::<EcsCluster>(obj, "Synced", "True", Some("ReconcileSuccess"))
         .await?;
-    let c = env
-        .wait_condition::<EcsCluster>(obj, "Ready", "True", None)
-        .await?;
+    let c = env.wait_ready::<EcsCluster>(obj).await?;
     Ok(serde_json::to_value(c)?["status"].clone())
 }
 

@@ -102,12 +102,8 @@ fn pull_policy(actions: &[&str]) -> Value {
     ]})
 }
 
-fn manifest(obj: &str, spec: Value) -> String {
-    e2e::manifest("EcrRepository", obj, &spec)
-}
-
 async fn apply_spec(env: &TestEnv, obj: &str, spec: Value) -> Result<EcrRepository> {
-    env.apply::<EcrRepository>(&manifest(obj, spec)).await
+    env.apply_spec::<EcrRepository>(obj, &spec).await
 }
 
 async fn wait_synced(env: &TestEnv, obj: &str) -> Result<EcrRepository> {
