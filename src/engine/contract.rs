@@ -14,14 +14,38 @@ pub enum DeleteOutcome {
     InProgress(String),
 }
 
-/// Whether the AWS resource is usable.
+/// A stable reason and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub reason: String,
+    pub message: String,
+}
+
+impl Note {
+    pub fn new(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What observe says about the AWS resource: whether it is usable (`Ready`), and the explicit
+/// overrides a kind may report. The driver turns it into conditions in [`super::settle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {
     pub ready: bool,
     pub reason: String,
     pub message: String,
-    /// Further kind-specific conditions (e.g. `Progressing` for a service rollout).
-    pub extra: Vec<NewCondition>,
+    /// The resource waits for a person (a failed rollout, a failed run): `Stalled=True`,
+    /// kstatus Failed. `None`: a resource that is not ready is work in flight (polled).
+    pub stalled: Option<Note>,
+    /// AWS does not run the spec although nothing is left to send (a failed rollout kept
+    /// back): `Synced=False` with this reason instead of the driver's own Synced.
+    pub not_synced: Option<Note>,
+    /// Kind-specific conditions (e.g. `Progressing` for a service rollout, `Complete` and
+    /// `Failed` for a run).
+    pub conditions: Vec<NewCondition>,
 }
 
 impl Readiness {
@@ -30,7 +54,21 @@ impl Readiness {
             ready: true,
             reason: reason::AVAILABLE.into(),
             message: message.into(),
-            extra: Vec::new(),
+            stalled: None,
+            not_synced: None,
+            conditions: Vec::new(),
+        }
+    }
+
+    /// Not usable yet, with this reason: work in flight.
+    pub fn not_ready(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            ready: false,
+            reason: reason.into(),
+            message: message.into(),
+            stalled: None,
+            not_synced: None,
+            conditions: Vec::new(),
         }
     }
 }

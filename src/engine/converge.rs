@@ -55,52 +55,56 @@ pub async fn reconcile<K: Managed, E: External<K>>(
         Ok(done) => {
             ctx.reset_backoff(&key);
             debug!(object = %key, ready = done.readiness.ready, ?mode, "reconciled: in sync");
-            let ready = done.readiness.ready;
-            let mut extra = done.readiness.extra;
-            // A kind may report a stall (a failed rollout); otherwise a resource that is not
-            // ready yet (rollout, provisioning) is work in flight, polled below.
-            let stalled = extra
-                .iter()
-                .find(|c| c.type_ == STALLED && c.status == ConditionStatus::True)
-                .cloned();
-            // ...and may say the spec is not what AWS runs (a failed rollout kept back).
-            let synced = extra
-                .iter()
-                .find(|c| c.type_ == SYNCED)
-                .cloned()
-                .unwrap_or(done.synced);
-            extra.retain(|c| c.type_ != STALLED && c.type_ != RECONCILING && c.type_ != SYNCED);
-            let progress = match stalled {
-                Some(c) => Progress::Stalled {
-                    reason: c.reason,
-                    message: c.message,
-                },
-                None if ready || mode != Mode::Full => Progress::Settled,
-                None => Progress::InFlight {
-                    reason: done.readiness.reason.clone(),
-                    message: done.readiness.message.clone(),
-                },
-            };
-            let mut conditions = vec![
-                synced,
-                NewCondition::new(
-                    READY,
-                    done.readiness.ready,
-                    done.readiness.reason,
-                    done.readiness.message,
-                ),
-            ];
-            conditions.extend(progress.conditions());
-            conditions.extend(extra);
+            let (conditions, requeue) = settle(done.synced, done.readiness, mode, &ctx.settings);
             write_status(obj.as_ref(), &ctx.client, done.fields, &conditions).await?;
-            Ok(Action::requeue(if ready {
-                ctx.settings.resync
-            } else {
-                ctx.settings.not_ready_poll.min(ctx.settings.resync)
-            }))
+            Ok(Action::requeue(requeue))
         }
         Err(err) => handle_error(obj.as_ref(), &ctx, &key, err, None).await,
     }
+}
+
+/// The conditions a converged reconcile writes, and when to look again. A kind may report a
+/// stall (a failed rollout) or that AWS does not run the spec; otherwise a resource that is
+/// not ready yet (rollout, provisioning) is work in flight, polled sooner than the resync.
+/// Pure: `settle_table` pins it.
+pub(super) fn settle(
+    synced: NewCondition,
+    readiness: Readiness,
+    mode: Mode,
+    settings: &Settings,
+) -> (Vec<NewCondition>, Duration) {
+    let Readiness {
+        ready,
+        reason: why,
+        message,
+        stalled,
+        not_synced,
+        conditions: kind_conditions,
+    } = readiness;
+    let synced = match not_synced {
+        Some(n) => NewCondition::new(SYNCED, false, n.reason, n.message),
+        None => synced,
+    };
+    let progress = match stalled {
+        Some(n) => Progress::Stalled {
+            reason: n.reason,
+            message: n.message,
+        },
+        None if ready || mode != Mode::Full => Progress::Settled,
+        None => Progress::InFlight {
+            reason: why.clone(),
+            message: message.clone(),
+        },
+    };
+    let mut conditions = vec![synced, NewCondition::new(READY, ready, why, message)];
+    conditions.extend(progress.conditions());
+    conditions.extend(kind_conditions);
+    let requeue = if ready {
+        settings.resync
+    } else {
+        settings.not_ready_poll.min(settings.resync)
+    };
+    (conditions, requeue)
 }
 
 /// How far this reconcile may write to AWS.
@@ -447,12 +451,10 @@ pub(super) fn observe_only<K: Managed, E: External<K>>(
     let Some(observed) = observed else {
         return Converged {
             synced: NewCondition::new(SYNCED, status, reason, format!("{what}: AWS not changed")),
-            readiness: Readiness {
-                ready: false,
-                reason: reason::NOT_FOUND.into(),
-                message: format!("{} does not exist in AWS", ext.aws_name(obj)),
-                extra: Vec::new(),
-            },
+            readiness: Readiness::not_ready(
+                reason::NOT_FOUND,
+                format!("{} does not exist in AWS", ext.aws_name(obj)),
+            ),
             fields: None,
         };
     };

@@ -53,8 +53,8 @@ use tracing::{debug, info, warn};
 
 use crate::api::FINALIZER;
 use crate::api::common::{
-    Condition, ConditionStatus, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies,
-    READY, RECONCILING, STALLED, SYNCED, find_condition,
+    Condition, DeletionPolicy, ManagementPolicy, PAUSED_ANNOTATION, Policies, READY, SYNCED,
+    find_condition,
 };
 use crate::aws::tags::{self, TagChanges, TagTarget};
 use crate::aws::{AwsClients, AwsError, AwsProvider, ErrorClass};
@@ -79,6 +79,97 @@ pub use status::*;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a converged reconcile writes: Synced (the driver's or the kind's override), Ready,
+    /// Reconciling/Stalled from the readiness and the mode, the kind's own conditions last;
+    /// and the requeue (resync when ready, the not-ready poll otherwise).
+    #[test]
+    fn settle_table() {
+        use crate::api::ConditionStatus::{False, True};
+        use crate::api::common::{RECONCILING, STALLED};
+        let settings = Settings::default();
+        let synced = || NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, "ok");
+        let progressing = NewCondition::new("Progressing", true, "Deploying", "rolling");
+        let failed = Note::new(reason::ROLLOUT_FAILED, "deployment failed");
+        let cases = [
+            (
+                "ready",
+                Readiness::ready("up"),
+                Mode::Full,
+                [True, True, False, False],
+                settings.resync,
+            ),
+            (
+                "not ready: in flight",
+                Readiness::not_ready(reason::CREATING, "soon"),
+                Mode::Full,
+                [True, False, True, False],
+                settings.not_ready_poll,
+            ),
+            (
+                "not ready, observe-only: settled",
+                Readiness::not_ready(reason::NOT_FOUND, "absent"),
+                Mode::ObserveOnly,
+                [True, False, False, False],
+                settings.not_ready_poll,
+            ),
+            (
+                "stalled and not synced",
+                Readiness {
+                    stalled: Some(failed.clone()),
+                    not_synced: Some(failed.clone()),
+                    conditions: vec![progressing.clone()],
+                    ..Readiness::not_ready(reason::ROLLOUT_FAILED, "deployment failed")
+                },
+                Mode::Full,
+                [False, False, False, True],
+                settings.not_ready_poll,
+            ),
+        ];
+        for (
+            case,
+            readiness,
+            mode,
+            [want_synced, want_ready, want_reconciling, want_stalled],
+            requeue,
+        ) in cases
+        {
+            let kind_conditions = readiness.conditions.len();
+            let (conditions, got) = settle(synced(), readiness, mode, &settings);
+            let status = |t: &str| conditions.iter().find(|c| c.type_ == t).map(|c| c.status);
+            assert_eq!(status(SYNCED), Some(want_synced), "{case}: Synced");
+            assert_eq!(status(READY), Some(want_ready), "{case}: Ready");
+            assert_eq!(
+                status(RECONCILING),
+                Some(want_reconciling),
+                "{case}: Reconciling"
+            );
+            assert_eq!(status(STALLED), Some(want_stalled), "{case}: Stalled");
+            assert_eq!(
+                conditions.len(),
+                4 + kind_conditions,
+                "{case}: {conditions:?}"
+            );
+            assert_eq!(got, requeue, "{case}: requeue");
+        }
+        let (conditions, _) = settle(
+            synced(),
+            Readiness {
+                stalled: Some(failed.clone()),
+                not_synced: Some(failed),
+                ..Readiness::not_ready(reason::ROLLOUT_FAILED, "x")
+            },
+            Mode::Full,
+            &settings,
+        );
+        assert!(
+            conditions
+                .iter()
+                .filter(|c| c.type_ == SYNCED || c.type_ == STALLED)
+                .all(|c| c.reason == reason::ROLLOUT_FAILED && c.message == "deployment failed"),
+            "{conditions:?}"
+        );
+    }
 
     #[test]
     fn backoff_table() {

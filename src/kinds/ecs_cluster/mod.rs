@@ -147,15 +147,13 @@ impl External<EcsCluster> for EcsClusters {
         if observed.is_ready() {
             Readiness::ready("")
         } else {
-            Readiness {
-                ready: false,
-                reason: reason::CREATING.into(),
-                message: format!(
+            Readiness::not_ready(
+                reason::CREATING,
+                format!(
                     "cluster is {} (capacity providers may still be provisioning)",
                     observed.status
                 ),
-                extra: Vec::new(),
-            }
+            )
         }
     }
 }

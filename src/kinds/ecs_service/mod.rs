@@ -547,7 +547,9 @@ impl External<EcsService> for EcsServices {
             ready,
             reason: why.to_string(),
             message: message.clone(),
-            extra: vec![NewCondition::new(
+            stalled: None,
+            not_synced: None,
+            conditions: vec![NewCondition::new(
                 PROGRESSING,
                 progressing,
                 progressing_reason,

@@ -6,10 +6,9 @@
 
 use std::borrow::Cow;
 
-use crate::api::common::{STALLED, SYNCED};
 use crate::api::ecs_service::{EcsService, FailedRollout, RESTART_ANNOTATION};
-use crate::engine::Readiness;
 use crate::engine::conditions::{NewCondition, reason};
+use crate::engine::{Note, Readiness};
 use crate::kinds::ecs_service::mapping::{
     DesiredService, ObservedService, task_definition_matches,
 };
@@ -107,16 +106,14 @@ impl Memory {
             ready: false,
             reason: why.into(),
             message: message.clone(),
-            extra: vec![
-                NewCondition::new(
-                    crate::kinds::ecs_service::PROGRESSING,
-                    false,
-                    why,
-                    message.clone(),
-                ),
-                NewCondition::new(STALLED, true, why, message.clone()),
-                NewCondition::new(SYNCED, false, why, message),
-            ],
+            stalled: Some(Note::new(why, message.clone())),
+            not_synced: Some(Note::new(why, message.clone())),
+            conditions: vec![NewCondition::new(
+                crate::kinds::ecs_service::PROGRESSING,
+                false,
+                why,
+                message,
+            )],
         })
     }
 }
@@ -259,7 +256,7 @@ mod tests {
             if let Some(r) = readiness {
                 assert_eq!(r.reason, "RolloutFailed", "{case}");
                 assert!(r.message.contains(TD2) && r.message.contains("FAILED reason"));
-                assert!(r.extra.iter().any(|c| c.type_ == STALLED));
+                assert!(r.stalled.is_some() && r.not_synced.is_some());
             }
         }
     }

@@ -565,7 +565,9 @@ fn readiness_of(o: &Observed) -> Readiness {
             ready: false,
             reason: RETRYING.into(),
             message: message.clone(),
-            extra: vec![
+            stalled: None,
+            not_synced: None,
+            conditions: vec![
                 NewCondition::new(COMPLETE, false, RETRYING, message.clone()),
                 NewCondition::new(FAILED, false, RETRYING, message),
             ],
@@ -583,13 +585,13 @@ fn readiness_of(o: &Observed) -> Readiness {
         }
         _ => r.message.clone(),
     };
-    r.extra.push(NewCondition::new(
+    r.conditions.push(NewCondition::new(
         COMPLETE,
         complete,
         r.reason.clone(),
         message.clone(),
     ));
-    r.extra
+    r.conditions
         .push(NewCondition::new(FAILED, failed, r.reason.clone(), message));
     r
 }
@@ -736,7 +738,7 @@ mod tests {
             )
         };
         let condition = |r: &Readiness, t: &str| {
-            r.extra
+            r.conditions
                 .iter()
                 .find(|c| c.type_ == t)
                 .map(|c| (c.status, c.reason.clone()))
@@ -761,12 +763,7 @@ mod tests {
             Some((True, reason::FAILED.to_string()))
         );
         assert_eq!(condition(&failed, COMPLETE).map(|c| c.0), Some(False));
-        assert!(
-            failed
-                .extra
-                .iter()
-                .any(|c| c.type_ == crate::api::common::STALLED)
-        );
+        assert!(failed.stalled.is_some());
         let done = readiness_of(&observe(0, 1, 0));
         assert!(done.ready);
         assert_eq!(

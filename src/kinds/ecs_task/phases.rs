@@ -3,10 +3,10 @@
 //! running is work in flight (polled), succeeded is Ready, failed is Stalled (kstatus Failed,
 //! waits for a spec change). Pure.
 
-use crate::api::common::STALLED;
 use crate::api::ecs_task::TaskState;
+use crate::engine::Note;
 use crate::engine::Readiness;
-use crate::engine::conditions::{NewCondition, reason};
+use crate::engine::conditions::reason;
 
 /// Where a run-to-completion resource stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,17 +27,11 @@ impl RunPhase {
     /// What the driver reports for the phase (`readiness` of a run-to-completion kind).
     pub fn readiness(&self) -> Readiness {
         match self {
-            RunPhase::Running { message } => Readiness {
-                ready: false,
-                reason: reason::RUNNING.into(),
-                message: message.clone(),
-                extra: Vec::new(),
-            },
+            RunPhase::Running { message } => Readiness::not_ready(reason::RUNNING, message.clone()),
             RunPhase::Succeeded { message } => Readiness {
                 ready: true,
                 reason: reason::SUCCEEDED.into(),
-                message: message.clone(),
-                extra: Vec::new(),
+                ..Readiness::not_ready("", message.clone())
             },
             RunPhase::Failed {
                 reason: why,
@@ -45,10 +39,8 @@ impl RunPhase {
             } => {
                 let message = format!("{why}: {message}");
                 Readiness {
-                    ready: false,
-                    reason: reason::FAILED.into(),
-                    message: message.clone(),
-                    extra: vec![NewCondition::new(STALLED, true, reason::FAILED, message)],
+                    stalled: Some(Note::new(reason::FAILED, message.clone())),
+                    ..Readiness::not_ready(reason::FAILED, message)
                 }
             }
         }
@@ -382,7 +374,7 @@ mod tests {
         let r = running.readiness();
         assert!(!r.ready && !running.is_finished());
         assert_eq!(r.reason, reason::RUNNING);
-        assert!(r.extra.is_empty(), "running is in flight, not stalled");
+        assert!(r.stalled.is_none(), "running is in flight, not stalled");
 
         let done = RunPhase::Succeeded {
             message: "ok".into(),
@@ -398,12 +390,11 @@ mod tests {
         let r = failed.readiness();
         assert!(!r.ready && failed.is_finished());
         assert_eq!(r.reason, reason::FAILED);
-        let stalled = &r.extra[0];
-        assert_eq!(stalled.type_, STALLED);
-        assert!(
-            stalled
-                .message
-                .contains("TaskFailedToStart: CannotPullContainerError")
-        );
+        let stalled = r
+            .stalled
+            .as_ref()
+            .map(|n| n.message.clone())
+            .unwrap_or_default();
+        assert!(stalled.contains("TaskFailedToStart: CannotPullContainerError"));
     }
 }
