@@ -204,7 +204,8 @@ pub(super) async fn converge<K: Managed, E: External<K>>(
             if plan == Plan::Adopt {
                 info!(object = %key_of(obj), ?adoption, "adopting AWS resource");
                 let note = format!(
-                    "adopted {} (spec.adoptionPolicy {adoption:?}); it now carries this object's                      ownership tags",
+                    "adopted {} (spec.adoptionPolicy {adoption:?}); it now carries this object's \
+                     ownership tags",
                     ext.aws_name(obj)
                 );
                 publish(ctx, obj, EventType::Normal, "Adopted", "Adopt", note).await;
