@@ -32,6 +32,14 @@ pub mod reason {
     /// A service deployment failed (circuit breaker); the revision is not sent again until the
     /// spec or the restart annotation changes.
     pub const ROLLOUT_FAILED: &str = "RolloutFailed";
+    /// A service deployment is rolling out.
+    pub const ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
+    /// A service's latest deployment completed with every desired task running.
+    pub const ROLLOUT_COMPLETE: &str = "RolloutComplete";
+    /// A service is complete at zero desired tasks.
+    pub const SCALED_DOWN: &str = "ScaledDown";
+    /// A service is not ACTIVE yet, or waits for tasks outside a rollout.
+    pub const WAITING: &str = "Waiting";
     /// A namespace annotation (role ARN, deletion policy) is malformed (retried slowly).
     pub const INVALID_NAMESPACE_ANNOTATION: &str = "InvalidNamespaceAnnotation";
     /// An earlier create's outcome is unknown and its result was not found yet: nothing is

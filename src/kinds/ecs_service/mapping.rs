@@ -18,6 +18,7 @@ use crate::api::ecs_service::{
 };
 use crate::aws::bridge;
 use crate::aws::errors::AwsError;
+use crate::engine::conditions::reason;
 use crate::kinds::task_definition::mapping::remove_if;
 
 const CREATE: &str = "CreateService";
@@ -630,7 +631,12 @@ pub fn readiness(o: &ObservedService) -> (bool, bool, &'static str, String) {
     if let Some(status) = o.status.as_deref()
         && status != "ACTIVE"
     {
-        return (false, false, "Waiting", format!("service is {status}"));
+        return (
+            false,
+            false,
+            reason::WAITING,
+            format!("service is {status}"),
+        );
     }
     let primary = o
         .deployments
@@ -648,7 +654,7 @@ pub fn readiness(o: &ObservedService) -> (bool, bool, &'static str, String) {
         return (
             false,
             false,
-            "RolloutFailed",
+            reason::ROLLOUT_FAILED,
             format!("deployment failed: {reason_text} ({counts})"),
         );
     }
@@ -662,23 +668,23 @@ pub fn readiness(o: &ObservedService) -> (bool, bool, &'static str, String) {
             return (
                 true,
                 false,
-                "ScaledDown",
+                reason::SCALED_DOWN,
                 format!("scaled to zero ({counts})"),
             );
         }
-        return (true, false, "RolloutComplete", counts);
+        return (true, false, reason::ROLLOUT_COMPLETE, counts);
     }
     if rollout == Some("IN_PROGRESS") || several {
         let mut message = format!("rollout in progress: {counts}");
         if !reason_text.is_empty() {
             message = format!("{message}; {reason_text}");
         }
-        return (false, true, "RolloutInProgress", message);
+        return (false, true, reason::ROLLOUT_IN_PROGRESS, message);
     }
     (
         false,
         o.pending_count > 0,
-        "Waiting",
+        reason::WAITING,
         format!("waiting for tasks: {counts}"),
     )
 }

@@ -23,7 +23,7 @@ use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::errors::AwsError;
 use crate::aws::tags::{TagService, TagTarget};
-use crate::engine::conditions::{NewCondition, reason};
+use crate::engine::conditions::NewCondition;
 use crate::engine::references::resolve_ref;
 use crate::engine::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
 
@@ -538,32 +538,14 @@ impl External<EcsService> for EcsServices {
             return failed;
         }
         let (ready, progressing, why, message) = mapping::readiness(observed);
-        let progressing_reason = if progressing {
-            reason_in_progress(why)
-        } else {
-            why
-        };
         Readiness {
             ready,
             reason: why.to_string(),
             message: message.clone(),
             stalled: None,
             not_synced: None,
-            conditions: vec![NewCondition::new(
-                PROGRESSING,
-                progressing,
-                progressing_reason,
-                message,
-            )],
+            conditions: vec![NewCondition::new(PROGRESSING, progressing, why, message)],
         }
-    }
-}
-
-fn reason_in_progress(why: &'static str) -> &'static str {
-    if why == reason::AVAILABLE {
-        "RolloutInProgress"
-    } else {
-        why
     }
 }
 
