@@ -1,14 +1,30 @@
 //! ecs-operator: manage Amazon ECS and ECR from Kubernetes.
 
 pub mod api;
-pub mod aws;
+pub(crate) mod aws;
 #[cfg(test)]
 mod docs_claims;
 #[macro_use]
-pub mod engine;
+pub(crate) mod engine;
 pub mod export;
 pub mod kinds;
 pub mod runtime;
+
+pub use engine::Settings;
+
+/// What the e2e crate asserts on or calls besides the API types: tag keys and annotations the
+/// operator writes, and the pure helpers whose answers a test compares with AWS's.
+pub mod contract {
+    pub use crate::aws::policy;
+    pub use crate::aws::tags::{OWNER_TAG, OWNER_UID_TAG};
+    pub use crate::engine::ownership::Identity;
+    pub use crate::engine::{
+        CREATE_PENDING_ANNOTATION, CREATE_SUCCEEDED_ANNOTATION, EXTERNAL_NAME_ANNOTATION, Managed,
+    };
+    pub use crate::kinds::ecs_task::mapping::ATTEMPT_TAG;
+    pub use crate::kinds::task_definition::mapping::{normalize, spec_from_aws};
+    pub use crate::kinds::task_definition::{SPEC_HASH_TAG, spec_hash};
+}
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -35,7 +51,7 @@ pub enum StartupError {
 /// Everything `run` needs.
 pub struct RunConfig {
     pub region: Option<String>,
-    pub settings: engine::Settings,
+    pub settings: Settings,
     pub aws_max_attempts: u32,
     /// Written into the ownership tags of every AWS resource (`--instance-id`).
     pub instance_id: String,

@@ -175,7 +175,7 @@ async fn main() -> ExitCode {
             ecs_operator::runtime::init_logging(&args.log_level, args.log_format);
             let config = ecs_operator::RunConfig {
                 region: args.region,
-                settings: ecs_operator::engine::Settings {
+                settings: ecs_operator::Settings {
                     resync: Duration::from_secs(args.resync_seconds.max(1)),
                     concurrency: args.concurrency.max(1),
                     namespace: args.watch_namespace,

@@ -11,7 +11,7 @@ pub fn manifest(kind: &str, name: &str, spec: &serde_json::Value) -> String {
 }
 
 /// The message of a condition of `obj` ("" when absent).
-pub fn condition_message<K: ecs_operator::engine::Managed>(obj: &K, type_: &str) -> String {
+pub fn condition_message<K: ecs_operator::contract::Managed>(obj: &K, type_: &str) -> String {
     obj.conditions()
         .iter()
         .find(|c| c.type_ == type_)

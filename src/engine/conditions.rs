@@ -14,7 +14,6 @@ pub mod reason {
     pub const DELETING: &str = "Deleting";
     pub const AVAILABLE: &str = "Available";
     pub const CREATING: &str = "Creating";
-    pub const UNAVAILABLE: &str = "Unavailable";
     /// The AWS resource does not exist (observe-only, paused, or Adopt with nothing to adopt).
     pub const NOT_FOUND: &str = "NotFound";
     /// An AWS resource with this name exists and is not this object's (adoption not allowed).

@@ -150,14 +150,6 @@ pub async fn run_with<K, E, F>(
     futures::future::select(std::pin::pin!(run), synced).await;
 }
 
-/// The API for kind `K` in the watched namespace (or all namespaces).
-pub fn watched_api<K: Managed>(client: &kube::Client, settings: &Settings) -> Api<K> {
-    match &settings.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 pub(super) fn error_policy<K: Managed, E: External<K>>(
     obj: Arc<K>,
     err: &Error,

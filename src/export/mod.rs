@@ -2,7 +2,7 @@
 //! AWS (calls in `read.rs`); [`assemble`] is pure: object names, references and the YAML
 //! stream, with a self-check that applying each object would write nothing but ownership tags.
 
-pub mod read;
+pub(crate) mod read;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

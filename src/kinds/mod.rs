@@ -8,13 +8,13 @@ use futures::future::BoxFuture;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-pub mod ecr_registry;
-pub mod ecr_repository;
-pub mod ecs_cluster;
-pub mod ecs_schedule;
-pub mod ecs_service;
-pub mod ecs_task;
-pub mod task_definition;
+pub(crate) mod ecr_registry;
+pub(crate) mod ecr_repository;
+pub(crate) mod ecs_cluster;
+pub(crate) mod ecs_schedule;
+pub(crate) mod ecs_service;
+pub(crate) mod ecs_task;
+pub(crate) mod task_definition;
 
 use crate::api;
 use crate::engine::Shared;

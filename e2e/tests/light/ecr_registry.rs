@@ -6,7 +6,7 @@ use anyhow::{Result, ensure};
 use aws_sdk_ecr::types::{ScanFrequency, ScanType};
 use e2e::{TestEnv, condition_message, manifest, unique};
 use ecs_operator::api::EcrRegistry;
-use ecs_operator::aws::policy;
+use ecs_operator::contract::policy;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";

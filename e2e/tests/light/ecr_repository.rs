@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result, anyhow, ensure};
 use aws_sdk_ecr::types::{ImageTagMutability, Tag};
 use e2e::{TestEnv, unique};
 use ecs_operator::api::EcrRepository;
-use ecs_operator::aws::policy;
+use ecs_operator::contract::policy;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use e2e::fault::{FaultConfig, FaultProxy};
 use e2e::{TestEnv, condition, manifest, unique};
 use ecs_operator::api::ecs_task::EcsTask;
 use ecs_operator::api::{EcsCluster, TaskDefinition};
-use ecs_operator::engine::ownership::OWNER_UID_TAG;
-use ecs_operator::kinds::ecs_task::mapping::ATTEMPT_TAG;
+use ecs_operator::contract::ATTEMPT_TAG;
+use ecs_operator::contract::OWNER_UID_TAG;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 

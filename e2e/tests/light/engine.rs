@@ -4,11 +4,11 @@ use anyhow::{Result, anyhow, ensure};
 use aws_sdk_ecs::types::{ContainerDefinition, Tag};
 use e2e::{TestEnv, unique};
 use ecs_operator::api::task_definition::TaskDefinition;
-use ecs_operator::engine::ownership::Identity;
-use ecs_operator::engine::{
+use ecs_operator::contract::Identity;
+use ecs_operator::contract::{
     CREATE_PENDING_ANNOTATION, CREATE_SUCCEEDED_ANNOTATION, EXTERNAL_NAME_ANNOTATION,
 };
-use ecs_operator::kinds::task_definition::{SPEC_HASH_TAG, spec_hash};
+use ecs_operator::contract::{SPEC_HASH_TAG, spec_hash};
 use kube::ResourceExt;
 use serde_json::json;
 

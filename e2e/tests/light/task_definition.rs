@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
 use e2e::{TestEnv, unique};
 use ecs_operator::api::EcrRepository;
 use ecs_operator::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
-use ecs_operator::kinds::task_definition::mapping::{normalize, spec_from_aws};
+use ecs_operator::contract::{normalize, spec_from_aws};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 

@@ -153,6 +153,8 @@ pub fn create_input(
 /// `desiredCount` is sent only when the spec sets it. `gatewayConnectors` and `monitoring` are
 /// not reported by DescribeServices, so they ride along with every update when set.
 /// Fallible because a spec value may not form a valid SDK value (a required field missing).
+/// The driver sends [`update_request`] with the fields it found; tests call this.
+#[cfg(test)]
 pub fn update_input(
     d: &DesiredService,
     observed: &ObservedService,
