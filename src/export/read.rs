@@ -27,6 +27,7 @@ use crate::aws::errors::{AwsError, from_sdk};
 use crate::aws::policy;
 use crate::kinds::ecr_repository::mapping as ecr_mapping;
 use crate::kinds::ecs_cluster::mapping as ecs_cluster;
+use crate::kinds::ecs_cluster::sdk as ecs_cluster_sdk;
 use crate::kinds::ecs_service::mapping as ecs_service;
 use crate::kinds::task_definition::mapping as task_definition;
 use crate::kinds::task_definition::sdk::{self as td_io, Revision};
@@ -199,7 +200,7 @@ fn operator_tags_left_out(keys: Vec<String>) -> Vec<String> {
 /// configurations and tags). Auto Scaling group capacity providers are associated by name in
 /// `capacityProviders`; they are not declared, so the operator never changes or deletes them. Pure.
 pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
-    let observed = ecs_cluster::observed_from(cluster, BTreeMap::new());
+    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new());
     let mut notes = Vec::new();
     let mut spec = EcsClusterSpec {
         cluster_name: cluster.cluster_name.clone(),
@@ -255,7 +256,7 @@ pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
 pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec<String> {
     let name = cluster.cluster_name.as_deref().unwrap_or_default();
     let desired = ecs_cluster::desired(spec, name);
-    let observed = ecs_cluster::observed_from(cluster, BTreeMap::new());
+    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new());
     let mut out: Vec<String> = ecs_cluster::diff(&desired, &observed)
         .iter()
         .map(|c| c.describe())
@@ -443,7 +444,7 @@ pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, 
         .map_err(|e| from_sdk("ListClusters", e))
 }
 
-pub use crate::kinds::ecs_cluster::mapping::describe_clusters;
+pub use crate::kinds::ecs_cluster::sdk::describe_clusters;
 
 /// The ACTIVE services of a cluster, with tags.
 pub async fn services(
@@ -451,7 +452,7 @@ pub async fn services(
     cluster_arn: &str,
 ) -> Result<Vec<ecs::Service>, AwsError> {
     let mut found: Vec<ecs::Service> =
-        crate::kinds::ecs_cluster::mapping::list_services(client, cluster_arn)
+        crate::kinds::ecs_cluster::sdk::list_services(client, cluster_arn)
             .await?
             .into_iter()
             .filter(|s| {

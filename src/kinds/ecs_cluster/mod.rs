@@ -1,6 +1,7 @@
 //! Wiring: EcsCluster through the generic driver.
 
 pub mod mapping;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 
@@ -63,7 +64,7 @@ impl External<EcsCluster> for EcsClusters {
         aws: &AwsClients,
         d: &DesiredCluster,
     ) -> Result<Option<ObservedCluster>, Error> {
-        Ok(mapping::observe(&aws.ecs, d).await?)
+        Ok(sdk::observe(&aws.ecs, d).await?)
     }
 
     fn observed_tags(&self, observed: &ObservedCluster) -> BTreeMap<String, String> {
@@ -87,7 +88,7 @@ impl External<EcsCluster> for EcsClusters {
         aws: &AwsClients,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
         let d = mapping::desired(&obj.spec, &obj.cluster_name());
-        Ok(mapping::observe(&aws.ecs, &d).await?.map(|o| o.tags))
+        Ok(sdk::observe(&aws.ecs, &d).await?.map(|o| o.tags))
     }
 
     fn diff(&self, d: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change> {
@@ -100,7 +101,7 @@ impl External<EcsCluster> for EcsClusters {
         aws: &AwsClients,
         d: &DesiredCluster,
     ) -> Result<String, Error> {
-        Ok(mapping::create(&aws.ecs, d).await?)
+        Ok(sdk::create(&aws.ecs, d).await?)
     }
 
     async fn update(
@@ -112,16 +113,16 @@ impl External<EcsCluster> for EcsClusters {
         changes: &Vec<Change>,
     ) -> Result<(), Error> {
         for change in changes {
-            mapping::apply(&aws.ecs, d, Some(observed), change).await?;
+            sdk::apply(&aws.ecs, d, Some(observed), change).await?;
         }
         Ok(())
     }
 
     async fn delete(&self, obj: &EcsCluster, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let d = mapping::desired(&obj.spec, &obj.cluster_name());
-        Ok(match mapping::delete(&aws.ecs, &d).await? {
-            mapping::Deleted::Yes => DeleteOutcome::Deleted,
-            mapping::Deleted::HasServices(services) => DeleteOutcome::Blocked(format!(
+        Ok(match sdk::delete(&aws.ecs, &d).await? {
+            sdk::Deleted::Yes => DeleteOutcome::Deleted,
+            sdk::Deleted::HasServices(services) => DeleteOutcome::Blocked(format!(
                 "cluster {} still has services: {}; it is deleted once they are gone \
                  (delete their EcsService objects first)",
                 d.cluster_name,
