@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod call_metrics;
 pub mod errors;
+pub mod json;
 pub mod policy;
 pub mod tags;
 

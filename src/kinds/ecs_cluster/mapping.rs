@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::api::ecs_cluster::{self as api, EcsClusterSpec, EcsClusterStatus};
 use crate::aws::bridge;
 use crate::aws::errors::AwsError;
+use crate::aws::json;
 use crate::aws::tags::ecs::from_sdk_tags;
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
@@ -313,18 +314,15 @@ pub fn canonical_configuration(c: &api::ClusterConfiguration) -> Option<Value> {
     }
 }
 
+/// Drops nulls, `false`, empty objects and `logging: DEFAULT` (ECS's defaults) from objects
+/// nested in objects; lists are compared as they are.
 pub(super) fn prune(v: &mut Value) {
-    if let Value::Object(map) = v {
-        for child in map.values_mut() {
-            prune(child);
-        }
-        map.retain(|k, child| match child {
-            Value::Null | Value::Bool(false) => false,
-            Value::Object(m) => !m.is_empty(),
-            Value::String(s) => !(k == "logging" && s == "DEFAULT"),
-            _ => true,
-        });
-    }
+    json::prune(v, json::Depth::Objects, &|key, child| match child {
+        Value::Null | Value::Bool(false) => false,
+        Value::Object(m) => !m.is_empty(),
+        Value::String(s) => !(key == "logging" && s == "DEFAULT"),
+        _ => true,
+    });
 }
 
 /// The calls needed to converge `observed` to `desired`, in a stable order: capacity providers

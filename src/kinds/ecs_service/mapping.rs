@@ -18,8 +18,8 @@ use crate::api::ecs_service::{
 };
 use crate::aws::bridge;
 use crate::aws::errors::AwsError;
+use crate::aws::json::{self, remove_if};
 use crate::engine::conditions::reason;
-use crate::kinds::task_definition::mapping::remove_if;
 
 const CREATE: &str = "CreateService";
 const UPDATE: &str = "UpdateService";
@@ -546,20 +546,11 @@ fn empty_is_null(v: Value) -> Value {
     }
 }
 
+/// Drops nulls and empty lists and objects, at every depth.
 fn prune(v: &mut Value) {
-    match v {
-        Value::Object(obj) => {
-            obj.values_mut().for_each(prune);
-            obj.retain(|_, child| match child {
-                Value::Null => false,
-                Value::Array(a) => !a.is_empty(),
-                Value::Object(o) => !o.is_empty(),
-                _ => true,
-            });
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune),
-        _ => {}
-    }
+    json::prune(v, json::Depth::ObjectsAndArrays, &|_, child| {
+        json::is_set(child)
+    });
 }
 
 /// A list whose order carries no meaning.

@@ -13,6 +13,7 @@ use crate::api::common::AwsEnum;
 use crate::api::task_definition::{self as api, TaskDefinitionSpec};
 use crate::aws::bridge;
 use crate::aws::errors::AwsError;
+use crate::aws::json::{self, remove_if};
 
 const OPERATION: &str = "RegisterTaskDefinition";
 
@@ -339,13 +340,6 @@ fn normalize_volume(v: &mut Map<String, Value>) {
     }
 }
 
-/// Removes `key` when it holds `default`.
-pub(crate) fn remove_if(obj: &mut Map<String, Value>, key: &str, default: impl Into<Value>) {
-    if obj.get(key) == Some(&default.into()) {
-        obj.remove(key);
-    }
-}
-
 /// Sorts the array at `key` by the string or number at `field` of each element.
 fn sort_by_field(obj: &mut Map<String, Value>, key: &str, field: &str) {
     if let Some(Value::Array(items)) = obj.get_mut(key) {
@@ -381,22 +375,9 @@ fn canonical_size(obj: &mut Map<String, Value>, key: &str, unit: &str) {
 /// Drops nulls, `false` (every boolean of a task definition defaults to false, except
 /// `essential`), and empty lists and maps (AWS reports unset lists as `[]`).
 fn prune(v: &mut Value) {
-    match v {
-        Value::Object(obj) => {
-            for child in obj.values_mut() {
-                prune(child);
-            }
-            obj.retain(|key, child| match child {
-                Value::Null => false,
-                Value::Bool(false) => key == "essential",
-                Value::Array(a) => !a.is_empty(),
-                Value::Object(o) => !o.is_empty(),
-                _ => true,
-            });
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune),
-        _ => {}
-    }
+    json::prune(v, json::Depth::ObjectsAndArrays, &|key, child| {
+        json::is_set(child) && (child != &Value::Bool(false) || key == "essential")
+    });
 }
 
 fn remove_nulls(v: &mut Value) {
