@@ -295,8 +295,9 @@ mod tests {
         ]);
         let none = rules(&[]);
         let a = "arn:aws:iam::111111111111:role/ecs-team-a";
-        // (case, rules, namespace, role, allowed)
-        let cases: Vec<(&str, &[RoleRule], &str, Option<&str>, bool)> = vec![
+        /// (case, rules, namespace, role, allowed)
+        type Case<'a> = (&'a str, &'a [RoleRule], &'a str, Option<&'a str>, bool);
+        let cases: Vec<Case> = vec![
             (
                 "no rules: any role",
                 &none,
