@@ -57,6 +57,8 @@ pub struct RunConfig {
     pub instance_id: String,
     /// Deletion policy when neither the spec nor the namespace sets one.
     pub default_deletion_policy: api::common::DeletionPolicy,
+    /// Which namespace may name which role (`--role-allow`); empty: any role.
+    pub role_allow: Vec<engine::namespaces::RoleRule>,
     /// Metrics/health server and leader election.
     pub runtime: runtime::RuntimeConfig,
 }
@@ -130,7 +132,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         namespaces: engine::namespaces::Namespaces::new(
             client.clone(),
             std::time::Duration::from_secs(10),
-        ),
+        )
+        .with_role_allow(config.role_allow),
         instance_id: config.instance_id.clone(),
         default_deletion_policy: config.default_deletion_policy,
         telemetry: telemetry.clone(),

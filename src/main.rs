@@ -133,6 +133,16 @@ struct RunArgs {
     /// operators in different clusters sharing an account never take each other's resources.
     #[arg(long, env = "ECS_OPERATOR_INSTANCE_ID", default_value = "default")]
     instance_id: String,
+    /// Namespaces matching NAMESPACE_GLOB may name (ecs.operator.dev/role-arn) roles matching
+    /// ROLE_ARN_GLOB; repeat, or separate rules with commas (also in the environment). A
+    /// role no rule allows is never assumed (Synced=False, RoleNotAllowed). None: any role.
+    #[arg(
+        long = "role-allow",
+        env = "ECS_OPERATOR_ROLE_ALLOW",
+        value_name = "NAMESPACE_GLOB=ROLE_ARN_GLOB",
+        value_delimiter = ','
+    )]
+    role_allow: Vec<ecs_operator::engine::namespaces::RoleRule>,
 }
 
 #[tokio::main]
@@ -187,6 +197,7 @@ async fn main() -> ExitCode {
                     .default_deletion_policy
                     .parse()
                     .unwrap_or(ecs_operator::api::common::DeletionPolicy::Delete),
+                role_allow: args.role_allow,
                 runtime: ecs_operator::runtime::RuntimeConfig {
                     metrics_bind_address: args.metrics_bind_address,
                     leader_election: args.leader_election.then(|| {

@@ -11,7 +11,8 @@
 //! It counts calls per action (the benchmark reads them). Start it in-process with
 //! [`FaultProxy::start`] or as the `aws-fault-proxy` binary; either way `GET /__faults/counts`
 //! returns the counts as JSON and `POST /__faults/config` (a [`FaultConfig`] as JSON) changes the
-//! faults at run time. Requests without `X-Amz-Target` (e.g. `/moto-api/`) pass through untouched.
+//! faults at run time. Requests without `X-Amz-Target` (e.g. `/moto-api/`, STS's awsQuery calls)
+//! pass through untouched; with [`FaultConfig::record_query`] the awsQuery ones are recorded.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,6 +50,10 @@ pub struct FaultConfig {
     /// `CreateRepository` -> `AccessDeniedException` (a missing IAM permission) or
     /// `UnrecognizedClientException` (a bad credential): HTTP 400, before any other fault.
     pub deny: BTreeMap<String, String>,
+    /// Also record awsQuery calls (STS: the action is the form body's `Action`), which are
+    /// otherwise passed through uncounted and unrecorded; read their parameters with
+    /// [`form_pairs`].
+    pub record_query: bool,
 }
 
 /// One recorded call: when the proxy received it (since the proxy started), action, body.
@@ -266,9 +271,24 @@ impl State {
     }
 
     fn record(&self, action: &str, body: &[u8]) {
+        self.record_if(action, body, |c| c.record);
+    }
+
+    /// Records an awsQuery call while [`FaultConfig::record_query`] is on.
+    fn record_query(&self, body: &[u8]) {
+        let body_text = String::from_utf8_lossy(body);
+        if let Some((_, action)) = form_pairs(&body_text)
+            .into_iter()
+            .find(|(k, _)| k == "Action")
+        {
+            self.record_if(&action, body, |c| c.record_query);
+        }
+    }
+
+    fn record_if(&self, action: &str, body: &[u8], on: impl Fn(&FaultConfig) -> bool) {
         let at = self.origin.elapsed();
         let mut inner = self.inner();
-        if inner.config.record {
+        if on(&inner.config) {
             inner.recorded.push(Recorded {
                 at,
                 action: action.to_string(),
@@ -669,6 +689,13 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> Result<()> {
                 }
             }
         } else {
+            if req.method == "POST"
+                && req
+                    .header("content-type")
+                    .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+            {
+                state.record_query(&req.body);
+            }
             forward(state.upstream, &req).await.unwrap_or_else(|e| {
                 Response::json("502 Bad Gateway", "ProxyError", &format!("{e:#}"))
             })
@@ -714,6 +741,38 @@ fn control(state: &State, req: &Request) -> Response {
     }
 }
 
+/// The decoded `key=value` pairs of an `application/x-www-form-urlencoded` body (an awsQuery
+/// call such as STS AssumeRole: `Action=AssumeRole&RoleArn=...&Tags.member.1.Key=...`).
+pub fn form_pairs(body: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let hex = |b: u8| (b as char).to_digit(16);
+        let mut out = Vec::with_capacity(s.len());
+        let mut bytes = s.bytes();
+        while let Some(b) = bytes.next() {
+            match b {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let (hi, lo) = (bytes.next(), bytes.next());
+                    match (hi.and_then(hex), lo.and_then(hex)) {
+                        (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                        // Not an escape: keep it as it came.
+                        _ => out.extend([Some(b'%'), hi, lo].into_iter().flatten()),
+                    }
+                }
+                b => out.push(b),
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
 /// Sum over actions of a field of [`ActionCounts`].
 pub fn total(counts: &Counts, field: impl Fn(&ActionCounts) -> u64) -> u64 {
     counts.values().map(field).sum()
@@ -722,6 +781,24 @@ pub fn total(counts: &Counts, field: impl Fn(&ActionCounts) -> u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_pairs_decode_an_aws_query_body() {
+        let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa&RoleSessionName=ecs-operator-ns\
+                    &Tags.member.1.Key=ecs-operator-namespace&Tags.member.1.Value=ns&Bad=%zz+1%4";
+        let pairs = form_pairs(body);
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("Action"), Some("AssumeRole"));
+        assert_eq!(get("RoleArn"), Some("arn:aws:iam::1:role/a"));
+        assert_eq!(get("Tags.member.1.Key"), Some("ecs-operator-namespace"));
+        assert_eq!(get("Tags.member.1.Value"), Some("ns"));
+        assert_eq!(get("Bad"), Some("%zz 1%4"));
+    }
 
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)

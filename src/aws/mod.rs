@@ -12,6 +12,11 @@ pub use errors::{AwsError, ErrorClass};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError, future};
+use aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder;
 
 /// Settings for building AWS clients.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +79,77 @@ pub fn session_name(namespace: &str) -> String {
     name
 }
 
+/// Session tag on every namespace-role session, valued with the namespace, so a role's trust
+/// policy can pin the role to one namespace (`aws:RequestTag/...` on `sts:TagSession`;
+/// `aws:PrincipalTag/...` in the role's own policies).
+pub const NAMESPACE_SESSION_TAG: &str = "ecs-operator-namespace";
+
+/// Source identity of every namespace-role session: a trust policy can require it
+/// (`sts:SourceIdentity`), and CloudTrail keeps it on everything done in the session.
+pub const SOURCE_IDENTITY: &str = "ecs-operator";
+
+/// The AssumeRole request for `namespace`'s role: the session named after the namespace, tagged
+/// with it, and the operator's source identity.
+fn assume_role_request(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    namespace: &str,
+) -> AssumeRoleFluentBuilder {
+    sts.assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session_name(namespace))
+        // Tag::build fails only without a key or value, and both are set here. Were the tag
+        // missing, a trust policy that requires it refuses the session: it fails closed.
+        .set_tags(
+            aws_sdk_sts::types::Tag::builder()
+                .key(NAMESPACE_SESSION_TAG)
+                .value(namespace)
+                .build()
+                .ok()
+                .map(|tag| vec![tag]),
+        )
+        .source_identity(SOURCE_IDENTITY)
+}
+
+/// Credentials of a namespace role. aws-config's AssumeRoleProvider sends session tags but no
+/// source identity, so this sends AssumeRole itself; the SDK's identity cache still caches and
+/// refreshes what it returns, as it did the provider's.
+#[derive(Debug)]
+struct NamespaceRole {
+    request: AssumeRoleFluentBuilder,
+}
+
+impl NamespaceRole {
+    async fn assume(&self) -> provider::Result {
+        let answer = self
+            .request
+            .clone()
+            .send()
+            .await
+            .map_err(CredentialsError::provider_error)?;
+        let creds = answer.credentials.ok_or_else(|| {
+            CredentialsError::provider_error("STS AssumeRole answered without credentials")
+        })?;
+        let expiry = SystemTime::try_from(creds.expiration).map_err(CredentialsError::unhandled)?;
+        Ok(Credentials::new(
+            creds.access_key_id,
+            creds.secret_access_key,
+            Some(creds.session_token),
+            Some(expiry),
+            "ecs-operator-namespace-role",
+        ))
+    }
+}
+
+impl ProvideCredentials for NamespaceRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.assume())
+    }
+}
+
 impl AwsProvider {
     /// Loads the standard credential chain: environment, web identity (IRSA), EKS Pod Identity /
     /// container credentials, profile, IMDS.
@@ -99,7 +175,8 @@ impl AwsProvider {
     }
 
     /// Clients for `region` (default: the operator's) under `role_arn` (assumed with STS, session
-    /// named after `namespace`) or the operator's own identity.
+    /// named and tagged after `namespace`) or the operator's own identity. Whether the namespace
+    /// may use the role is decided before this (`--role-allow`).
     pub async fn clients(
         &self,
         region: Option<&str>,
@@ -116,12 +193,22 @@ impl AwsProvider {
             .to_builder()
             .region(aws_config::Region::new(region.clone()));
         if let Some(role) = role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name(session_name(namespace))
+            // STS is called with the operator's own credentials, uncached here (as aws-config's
+            // AssumeRoleProvider does): the assumed credentials are what the clients cache.
+            let sts_config = self
+                .base
+                .to_builder()
                 .region(aws_config::Region::new(region.clone()))
-                .configure(&self.base)
-                .build()
-                .await;
+                .identity_cache(aws_config::identity::IdentityCache::no_cache())
+                .build();
+            let sts = aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sts_config)
+                    .interceptor(call_metrics::interceptor(&self.metrics))
+                    .build(),
+            );
+            let provider = NamespaceRole {
+                request: assume_role_request(&sts, role, namespace),
+            };
             config = config.credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             );
@@ -150,5 +237,38 @@ impl AwsProvider {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClientCache> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a trust policy can pin: the session tag names the namespace, the source identity
+    /// and session name are the operator's.
+    #[test]
+    fn assume_role_request_carries_the_namespace_tag_and_source_identity() {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .build(),
+        );
+        let role = "arn:aws:iam::111111111111:role/ecs-team-a";
+        let request = assume_role_request(&sts, role, "team-a");
+        let input = request.as_input();
+        assert_eq!(input.get_role_arn().as_deref(), Some(role));
+        assert_eq!(
+            input.get_role_session_name().as_deref(),
+            Some("ecs-operator-team-a")
+        );
+        assert_eq!(input.get_source_identity().as_deref(), Some("ecs-operator"));
+        let tags: Vec<(&str, &str)> = input
+            .get_tags()
+            .iter()
+            .flatten()
+            .map(|t| (t.key(), t.value()))
+            .collect();
+        assert_eq!(tags, vec![("ecs-operator-namespace", "team-a")]);
     }
 }
