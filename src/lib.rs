@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod runtime;
 
 pub use engine::Settings;
+pub use engine::namespaces::RoleRule;
 
 /// What the e2e crate asserts on or calls besides the API types: tag keys and annotations the
 /// operator writes, and the pure helpers whose answers a test compares with AWS's.

@@ -142,7 +142,7 @@ struct RunArgs {
         value_name = "NAMESPACE_GLOB=ROLE_ARN_GLOB",
         value_delimiter = ','
     )]
-    role_allow: Vec<ecs_operator::engine::namespaces::RoleRule>,
+    role_allow: Vec<ecs_operator::RoleRule>,
 }
 
 #[tokio::main]

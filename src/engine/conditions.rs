@@ -41,6 +41,9 @@ pub mod reason {
     pub const WAITING: &str = "Waiting";
     /// A namespace annotation (role ARN, deletion policy) is malformed (retried slowly).
     pub const INVALID_NAMESPACE_ANNOTATION: &str = "InvalidNamespaceAnnotation";
+    /// The namespace names a role the operator's allow-list (`--role-allow`) does not allow for
+    /// it: never assumed (retried slowly).
+    pub const ROLE_NOT_ALLOWED: &str = "RoleNotAllowed";
     /// An earlier create's outcome is unknown and its result was not found yet: nothing is
     /// created until it is (retried).
     pub const CREATE_PENDING: &str = "CreatePending";
@@ -63,6 +66,7 @@ pub fn environment_message(why: &str, error: &str) -> String {
             "the operator's AWS credentials are missing, unrecognised or expired"
         }
         reason::INVALID_NAMESPACE_ANNOTATION => "the namespace's annotations are invalid",
+        reason::ROLE_NOT_ALLOWED => "the namespace names a role the operator may not assume for it",
         _ => "the operator's environment is not usable",
     };
     format!("{what}: {error}. Retried every few minutes; no spec change is needed once it is fixed")

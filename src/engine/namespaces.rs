@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
 use super::Error;
+use super::conditions::reason;
 use crate::api::common::{DELETION_POLICY_ANNOTATION, DeletionPolicy, ROLE_ARN_ANNOTATION};
 
 /// What a namespace's annotations say.
@@ -52,11 +53,6 @@ pub fn parse(
         role_arn,
     })
 }
-
-/// Condition reason: the namespace names a role no `--role-allow` rule allows it (an environment
-/// error: Stalled, retried slowly, healed by fixing the namespace or the operator's rules).
-/// Stable; tools and alerts match on it.
-pub const ROLE_NOT_ALLOWED: &str = "RoleNotAllowed";
 
 /// The flag (and its environment variable) that sets the allow-list, as messages name it.
 pub const ROLE_ALLOW_FLAG: &str = "--role-allow (ECS_OPERATOR_ROLE_ALLOW)";
@@ -182,7 +178,7 @@ impl Namespaces {
         // Before any AssumeRole: a role the operator's rules do not allow is never used.
         check_role(&self.role_allow, namespace, &settings).map_err(|message| {
             Error::Environment {
-                reason: ROLE_NOT_ALLOWED,
+                reason: reason::ROLE_NOT_ALLOWED,
                 message,
             }
         })?;
