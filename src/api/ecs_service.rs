@@ -39,6 +39,8 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
     shortname = "ecss",
     category = "ecs",
     doc = "An Amazon ECS service managed by ecs-operator.",
+    selectable = ".spec.cluster",
+    selectable = ".spec.clusterRef.name",
     scale(
         spec_replicas_path = ".spec.desiredCount",
         status_replicas_path = ".status.runningCount",

@@ -61,6 +61,7 @@ pub const IMMUTABLE_FIELDS: &[&str] = &[
     shortname = "ecstask",
     category = "ecs",
     doc = "One run of an Amazon ECS task (RunTask), managed by ecs-operator like a Job.",
+    selectable = ".status.phase",
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Exit", type_ = "integer", json_path = ".status.exitCode"),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),

@@ -33,6 +33,7 @@ pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
     shortname = "taskdef",
     category = "ecs",
     doc = "An Amazon ECS task definition family managed by ecs-operator.",
+    selectable = ".spec.family",
     printcolumn(name = "Family", type_ = "string", json_path = ".status.family"),
     printcolumn(name = "Revision", type_ = "integer", json_path = ".status.revision"),
     printcolumn(
