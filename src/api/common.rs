@@ -91,6 +91,25 @@ pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars:
 
 /// Annotation that pauses AWS writes for one object (`"true"`); status is still observed.
 pub const PAUSED_ANNOTATION: &str = "ecs.operator.dev/paused";
+/// Annotation that asks for one reconcile now, reading AWS afresh: every answer the operator
+/// keeps between reconciles (batched DescribeServices answers, task definition revisions, the
+/// ECR policy read schedule) is skipped once. Any new value (e.g. a timestamp) asks again; the
+/// value honoured is recorded in `status.lastRefreshed`. The operator never removes it.
+pub const REFRESH_ANNOTATION: &str = "ecs.operator.dev/refresh";
+
+/// The refresh value this reconcile honours: the [`REFRESH_ANNOTATION`] value when it is set,
+/// not blank, and not the one `status.lastRefreshed` records as honoured already (one refresh
+/// per value). Pure.
+pub fn refresh_due<'a>(
+    annotations: &'a std::collections::BTreeMap<String, String>,
+    last_refreshed: Option<&str>,
+) -> Option<&'a str> {
+    annotations
+        .get(REFRESH_ANNOTATION)
+        .map(String::as_str)
+        .filter(|v| !v.trim().is_empty() && Some(*v) != last_refreshed)
+}
+
 /// Namespace annotation: default `deletionPolicy` for objects in the namespace.
 pub const DELETION_POLICY_ANNOTATION: &str = "ecs.operator.dev/deletion-policy";
 /// Namespace annotation: IAM role the operator assumes for every object in the namespace.
@@ -255,4 +274,35 @@ pub struct EcrTag {
     #[serde(rename = "Value", default)]
     #[schemars(length(max = 256))]
     pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_is_due_once_per_value() {
+        let cases = [
+            ("no annotation", None, None, None),
+            ("no annotation, refreshed before", None, Some("t1"), None),
+            ("first value", Some("t1"), None, Some("t1")),
+            ("value honoured already", Some("t1"), Some("t1"), None),
+            ("a new value", Some("t2"), Some("t1"), Some("t2")),
+            (
+                "an earlier value again is new",
+                Some("t1"),
+                Some("t2"),
+                Some("t1"),
+            ),
+            ("blank is no request", Some(" "), None, None),
+            ("empty is no request", Some(""), Some("t1"), None),
+        ];
+        for (name, annotation, last, want) in cases {
+            let annotations = annotation
+                .map(|v| (REFRESH_ANNOTATION.to_string(), v.to_string()))
+                .into_iter()
+                .collect();
+            assert_eq!(refresh_due(&annotations, last), want, "{name}");
+        }
+    }
 }

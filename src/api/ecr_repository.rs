@@ -247,6 +247,9 @@ aws_enum!(
 pub struct EcrRepositoryStatus {
     /// The metadata.generation the status was computed for.
     pub observed_generation: Option<i64>,
+    /// The `ecs.operator.dev/refresh` annotation value last honoured (one reconcile that read
+    /// AWS afresh); a different value asks again.
+    pub last_refreshed: Option<String>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
@@ -268,5 +271,16 @@ impl EcrRepository {
             .repository_name
             .clone()
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
+
+    /// Whether this reconcile reads AWS afresh: a refresh annotation value not honoured yet.
+    pub fn refresh_requested(&self) -> bool {
+        super::common::refresh_due(
+            kube::ResourceExt::annotations(self),
+            self.status
+                .as_ref()
+                .and_then(|s| s.last_refreshed.as_deref()),
+        )
+        .is_some()
     }
 }

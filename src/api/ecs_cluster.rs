@@ -465,6 +465,9 @@ pub struct FloatRange {
 pub struct EcsClusterStatus {
     /// The metadata.generation the status was computed for.
     pub observed_generation: Option<i64>,
+    /// The `ecs.operator.dev/refresh` annotation value last honoured (one reconcile that read
+    /// AWS afresh); a different value asks again.
+    pub last_refreshed: Option<String>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]

@@ -39,6 +39,8 @@ pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
     shortname = "ecss",
     category = "ecs",
     doc = "An Amazon ECS service managed by ecs-operator.",
+    selectable = ".spec.cluster",
+    selectable = ".spec.clusterRef.name",
     scale(
         spec_replicas_path = ".spec.desiredCount",
         status_replicas_path = ".status.runningCount",
@@ -813,6 +815,9 @@ aws_enum!(
 pub struct EcsServiceStatus {
     /// The metadata.generation the status was computed for.
     pub observed_generation: Option<i64>,
+    /// The `ecs.operator.dev/refresh` annotation value last honoured (one reconcile that read
+    /// AWS afresh); a different value asks again.
+    pub last_refreshed: Option<String>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
@@ -942,6 +947,17 @@ impl EcsService {
             .service_name
             .clone()
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
+
+    /// Whether this reconcile reads AWS afresh: a refresh annotation value not honoured yet.
+    pub fn refresh_requested(&self) -> bool {
+        super::common::refresh_due(
+            kube::ResourceExt::annotations(self),
+            self.status
+                .as_ref()
+                .and_then(|s| s.last_refreshed.as_deref()),
+        )
+        .is_some()
     }
 
     /// The restart annotation's value, when set.

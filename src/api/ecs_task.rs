@@ -61,6 +61,7 @@ pub const IMMUTABLE_FIELDS: &[&str] = &[
     shortname = "ecstask",
     category = "ecs",
     doc = "One run of an Amazon ECS task (RunTask), managed by ecs-operator like a Job.",
+    selectable = ".status.phase",
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Exit", type_ = "integer", json_path = ".status.exitCode"),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
@@ -273,6 +274,9 @@ pub struct EphemeralStorage {
 pub struct EcsTaskStatus {
     /// The metadata.generation the status was computed for.
     pub observed_generation: Option<i64>,
+    /// The `ecs.operator.dev/refresh` annotation value last honoured (one reconcile that read
+    /// AWS afresh); a different value asks again.
+    pub last_refreshed: Option<String>,
     /// Ready, Synced, Complete and Failed conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]

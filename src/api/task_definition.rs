@@ -33,6 +33,7 @@ pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 5;
     shortname = "taskdef",
     category = "ecs",
     doc = "An Amazon ECS task definition family managed by ecs-operator.",
+    selectable = ".spec.family",
     printcolumn(name = "Family", type_ = "string", json_path = ".status.family"),
     printcolumn(name = "Revision", type_ = "integer", json_path = ".status.revision"),
     printcolumn(
@@ -975,6 +976,9 @@ aws_enum!(
 pub struct TaskDefinitionStatus {
     /// The metadata.generation the status was computed for.
     pub observed_generation: Option<i64>,
+    /// The `ecs.operator.dev/refresh` annotation value last honoured (one reconcile that read
+    /// AWS afresh); a different value asks again.
+    pub last_refreshed: Option<String>,
     /// Ready and Synced conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
@@ -997,6 +1001,17 @@ impl TaskDefinition {
             .family
             .clone()
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
+
+    /// Whether this reconcile reads AWS afresh: a refresh annotation value not honoured yet.
+    pub fn refresh_requested(&self) -> bool {
+        super::common::refresh_due(
+            kube::ResourceExt::annotations(self),
+            self.status
+                .as_ref()
+                .and_then(|s| s.last_refreshed.as_deref()),
+        )
+        .is_some()
     }
 }
 

@@ -226,7 +226,7 @@ pub(super) async fn converge<K: Managed, E: External<K>>(
     Ok(Converged {
         synced: NewCondition::new(SYNCED, true, reason::RECONCILE_SUCCESS, ""),
         readiness: ext.readiness(obj, &observed),
-        fields: Some(ext.status_fields(obj, &observed)),
+        fields: Some(with_refreshed(obj, ext.status_fields(obj, &observed))),
     })
 }
 
@@ -469,8 +469,29 @@ pub(super) fn observe_only<K: Managed, E: External<K>>(
     Converged {
         synced: NewCondition::new(SYNCED, status, reason, message),
         readiness: ext.readiness(obj, observed),
-        fields: Some(ext.status_fields(obj, observed)),
+        fields: Some(with_refreshed(obj, ext.status_fields(obj, observed))),
     }
+}
+
+/// The kind's status fields plus `status.lastRefreshed`: the refresh annotation's value when
+/// this reconcile honoured it (the kinds read AWS afresh while it is due: `refresh_due`), else
+/// the value recorded before, which the new fields would otherwise drop. Only a reconcile that
+/// observed AWS records a value; one that failed earlier leaves the refresh due for its retry.
+pub(super) fn with_refreshed<K: Managed>(
+    obj: &K,
+    mut fields: Map<String, Value>,
+) -> Map<String, Value> {
+    let last = serde_json::to_value(obj).ok().and_then(|v| {
+        v.get("status")?
+            .get("lastRefreshed")?
+            .as_str()
+            .map(str::to_string)
+    });
+    let due = crate::api::common::refresh_due(obj.annotations(), last.as_deref());
+    if let Some(value) = due.map(str::to_string).or(last) {
+        fields.insert("lastRefreshed".into(), json!(value));
+    }
+    fields
 }
 
 /// Reads the owner of an existing AWS resource. For a `Foreign` claim, also whether the owning
@@ -498,4 +519,45 @@ pub(super) async fn resolve_claim<K: Managed, E>(
         }
     };
     (claim, alive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::common::REFRESH_ANNOTATION;
+    use crate::api::{EcrRepository, EcrRepositoryStatus};
+
+    /// The driver records the refresh value it honoured, keeps the last one otherwise, and
+    /// never drops it with the kind's new fields.
+    #[test]
+    fn last_refreshed_records_the_value_honoured_and_keeps_it() {
+        let obj = |annotation: Option<&str>, last: Option<&str>| {
+            let mut o = EcrRepository::new("r", Default::default());
+            o.metadata.annotations =
+                annotation.map(|v| [(REFRESH_ANNOTATION.to_string(), v.to_string())].into());
+            o.status = Some(EcrRepositoryStatus {
+                last_refreshed: last.map(str::to_string),
+                ..Default::default()
+            });
+            o
+        };
+        let cases = [
+            ("never asked", None, None, None),
+            ("asked: recorded", Some("t1"), None, Some("t1")),
+            ("honoured already: kept", Some("t1"), Some("t1"), Some("t1")),
+            ("asked again", Some("t2"), Some("t1"), Some("t2")),
+            ("annotation removed: kept", None, Some("t1"), Some("t1")),
+        ];
+        for (name, annotation, last, want) in cases {
+            let mut fields = Map::new();
+            fields.insert("arn".into(), json!("arn:aws:ecr:us-east-1:1:repository/r"));
+            let got = with_refreshed(&obj(annotation, last), fields);
+            assert_eq!(
+                got.get("lastRefreshed").and_then(Value::as_str),
+                want,
+                "{name}"
+            );
+            assert!(got.contains_key("arn"), "{name}: the kind's fields stay");
+        }
+    }
 }

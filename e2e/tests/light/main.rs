@@ -24,6 +24,7 @@ mod helm;
 mod policies;
 mod policy_text;
 mod printer_columns;
+mod refresh;
 mod role_policy;
 mod rollout;
 mod runtime;

@@ -199,10 +199,12 @@ fn exclusion_filters(d: &DesiredRepository) -> Option<Vec<ecr::ImageTagMutabilit
 }
 
 /// Reads the repository and everything the spec manages. `None` when it does not exist.
+/// `fresh` (the refresh annotation) reads both policies whatever the schedule says.
 pub async fn observe(
     client: &Client,
     d: &DesiredRepository,
     reads: &PolicyReads,
+    fresh: bool,
 ) -> Result<Option<ObservedRepository>, AwsError> {
     let described = client
         .describe_repositories()
@@ -215,7 +217,7 @@ pub async fn observe(
     let Some(repo) = described.and_then(|out| out.repositories?.into_iter().next()) else {
         return Ok(None);
     };
-    let read = policies_to_read(reads, &repo, d);
+    let read = policies_to_read(reads, &repo, d, fresh);
     let extras = extras_for(client, &repo, read.0, read.1).await?;
     policies_read(reads, &repo, read, &extras);
     Ok(Some(observed_from(
@@ -262,16 +264,18 @@ impl PolicyReads {
 }
 
 /// Which policies this observe of `repo` reads: (lifecycle, repository). Counts the observe.
+/// `fresh` (a refresh) reads both, as a first observe does.
 fn policies_to_read(
     reads: &PolicyReads,
     repo: &ecr::Repository,
     d: &DesiredRepository,
+    fresh: bool,
 ) -> (bool, bool) {
     let key = repo.repository_arn.clone().unwrap_or_default();
     let mut reads = reads.lock();
     let first = !reads.contains_key(&key);
     let r = reads.entry(key).or_default();
-    let due = first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
+    let due = fresh || first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
     r.observes = r.observes.wrapping_add(1);
     (
         d.lifecycle_policy.is_some() || due || r.lifecycle_seen,
@@ -637,7 +641,7 @@ mod tests {
             d.repository_policy = spec_repository.then(|| json!({"Statement": []}));
             let mut got = Vec::new();
             for (lifecycle_in_aws, repository_in_aws) in aws {
-                let read = policies_to_read(&reads, &repo, &d);
+                let read = policies_to_read(&reads, &repo, &d, false);
                 let extras = RepositoryExtras {
                     tags: Vec::new(),
                     lifecycle_policy_text: (read.0 && lifecycle_in_aws).then(|| "{}".to_string()),
@@ -648,6 +652,31 @@ mod tests {
             }
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    /// A refresh reads the policies the spec lacks off schedule; one found then is read on
+    /// every later observe, as after any read that finds it.
+    #[test]
+    fn a_refresh_reads_absent_policies_off_schedule() {
+        let repo = ecr::Repository::builder()
+            .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/r")
+            .build();
+        let d = desired(&EcrRepositorySpec::default(), "r");
+        let reads = PolicyReads::default();
+        let observe = |fresh: bool, lifecycle_in_aws: bool| {
+            let read = policies_to_read(&reads, &repo, &d, fresh);
+            let extras = RepositoryExtras {
+                tags: Vec::new(),
+                lifecycle_policy_text: (read.0 && lifecycle_in_aws).then(|| "{}".to_string()),
+                repository_policy_text: None,
+            };
+            policies_read(&reads, &repo, read, &extras);
+            read
+        };
+        assert_eq!(observe(false, false), (true, true), "first observe");
+        assert_eq!(observe(false, true), (false, false), "not due");
+        assert_eq!(observe(true, true), (true, true), "refresh");
+        assert_eq!(observe(false, true), (true, false), "seen: read again");
     }
 
     fn lifecycle() -> LifecyclePolicy {

@@ -57,11 +57,12 @@ impl External<EcrRepository> for EcrRepositories {
 
     async fn observe(
         &self,
-        _obj: &EcrRepository,
+        obj: &EcrRepository,
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
-        Ok(ecr::observe(&aws.ecr, d, &self.reads).await?)
+        let fresh = obj.refresh_requested();
+        Ok(ecr::observe(&aws.ecr, d, &self.reads, fresh).await?)
     }
 
     fn observed_tags(&self, observed: &ObservedRepository) -> BTreeMap<String, String> {
@@ -84,7 +85,7 @@ impl External<EcrRepository> for EcrRepositories {
         obj: &EcrRepository,
         aws: &AwsClients,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
-        Ok(ecr::observe(&aws.ecr, &desired(obj), &self.reads)
+        Ok(ecr::observe(&aws.ecr, &desired(obj), &self.reads, false)
             .await?
             .map(|o| o.tags))
     }

@@ -256,17 +256,32 @@ impl EcsServices {
         }
     }
 
+    /// The answer a peer's call brought for `key`, taken (used once) while it is within its
+    /// window; `fresh` (a refresh annotation) drops it unused, so the caller asks AWS.
+    fn take_kept(
+        &self,
+        batch: &mut BatchCache,
+        key: &(String, String, String),
+        fresh: bool,
+    ) -> Option<aws_sdk_ecs::types::Service> {
+        let window = self.window;
+        batch.retain(|_, a| a.at.elapsed() < window);
+        let answer = batch.remove(key)?;
+        (!fresh && answer.at.elapsed() < self.max_age(&answer.service)).then_some(answer.service)
+    }
+
     /// Describes a service, batching up to ten services of the same cluster per call. The answers
     /// for the other services of the batch are kept and used once each: for 1.5 resync periods
     /// when the service is steady, a few seconds otherwise; each batch takes the peers that
     /// have no kept answer, so one resync round of a cluster costs one call per ten services.
     /// A service's own answer is never kept, nor "not found", and every write forgets the
-    /// written service's answer.
+    /// written service's answer. `fresh` skips a kept answer (the refresh annotation).
     async fn describe(
         &self,
         aws: &AwsClients,
         cluster: &str,
         service: &str,
+        fresh: bool,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
@@ -274,12 +289,8 @@ impl EcsServices {
             let Ok(mut batch) = self.batch.lock() else {
                 return Ok(None);
             };
-            let window = self.window;
-            batch.retain(|_, a| a.at.elapsed() < window);
-            if let Some(answer) = batch.remove(&key)
-                && answer.at.elapsed() < self.max_age(&answer.service)
-            {
-                return Ok(Some(answer.service));
+            if let Some(kept) = self.take_kept(&mut batch, &key, fresh) {
+                return Ok(Some(kept));
             }
             self.peers_in(cluster)
                 .into_iter()
@@ -379,12 +390,13 @@ impl External<EcsService> for EcsServices {
 
     async fn observe(
         &self,
-        _obj: &EcsService,
+        obj: &EcsService,
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<Option<ObservedService>, Error> {
+        let fresh = obj.refresh_requested();
         let svc = self
-            .describe(aws, &d.service.cluster, &d.service.service_name)
+            .describe(aws, &d.service.cluster, &d.service.service_name, fresh)
             .await?;
         let Some(mut observed) = svc.as_ref().map(mapping::observed_from) else {
             return Ok(None);
@@ -418,8 +430,7 @@ impl External<EcsService> for EcsServices {
         let Some((cluster, name)) = self.locate(obj).await? else {
             return Ok(None);
         };
-        self.forget(aws, &cluster, &name);
-        let svc = self.describe(aws, &cluster, &name).await?;
+        let svc = self.describe(aws, &cluster, &name, true).await?;
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
@@ -490,8 +501,7 @@ impl External<EcsService> for EcsServices {
             autoscaling::deregister(&aws.autoscaling, &autoscaling::resource_id(cluster, name))
                 .await?;
         }
-        self.forget(aws, cluster, name);
-        let Some(svc) = self.describe(aws, cluster, name).await? else {
+        let Some(svc) = self.describe(aws, cluster, name, true).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
         if svc.status() == Some("DRAINING") {
@@ -506,8 +516,7 @@ impl External<EcsService> for EcsServices {
             io::scale_to_zero(&aws.ecs, cluster, name).await?;
         }
         io::delete(&aws.ecs, cluster, name, daemon).await?;
-        self.forget(aws, cluster, name);
-        Ok(match self.describe(aws, cluster, name).await? {
+        Ok(match self.describe(aws, cluster, name, true).await? {
             None => DeleteOutcome::Deleted,
             Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
         })
@@ -666,6 +675,26 @@ mod tests {
             vec![key("b")],
             "the written service's answer goes, a peer's stays"
         );
+    }
+
+    /// A kept answer serves once; the refresh annotation drops it unused, so observe asks AWS.
+    #[tokio::test]
+    async fn a_refresh_skips_the_kept_answer() {
+        let s = services();
+        let key = ("t".to_string(), "c".to_string(), "a".to_string());
+        let kept = || {
+            let answer = Answer {
+                at: Instant::now(),
+                service: service("COMPLETED", 1, 0),
+            };
+            BatchCache::from([(key.clone(), answer)])
+        };
+        let mut batch = kept();
+        assert!(s.take_kept(&mut batch, &key, false).is_some(), "served");
+        assert!(s.take_kept(&mut batch, &key, false).is_none(), "once");
+        let mut batch = kept();
+        assert!(s.take_kept(&mut batch, &key, true).is_none(), "refresh");
+        assert!(batch.is_empty(), "a refresh drops the kept answer");
     }
 
     #[test]

@@ -270,42 +270,63 @@ impl RevisionCache {
     }
 
     /// The family's newest ACTIVE revision: from the snapshot and kept contents when they
-    /// know, else DescribeTaskDefinition of the family.
+    /// know (unless `fresh`: the refresh annotation), else DescribeTaskDefinition of the family.
     async fn latest(
         &self,
         aws: &AwsClients,
         family: &str,
+        fresh: bool,
     ) -> Result<Option<Revision>, crate::aws::AwsError> {
-        if let Some(arn) = self.latest_arn(aws, family).await?
+        if !fresh
+            && let Some(arn) = self.latest_arn(aws, family).await?
             && let Some(mut rev) = self.content(aws, &arn).await?
         {
             // Listed ACTIVE in this window (a kept copy may predate that).
             rev.active = true;
             return Ok(Some(rev));
         }
-        let rev = io::describe(&aws.ecs, family)
-            .await?
-            .filter(|rev| rev.active);
-        if let Some(r) = &rev {
-            self.keep(aws, r);
-            self.registered(aws, &r.arn);
-        }
-        Ok(rev)
+        let rev = io::describe(&aws.ecs, family).await?;
+        Ok(self.described(aws, rev))
     }
 
-    /// The revision `arn` if it is ACTIVE.
+    /// The revision `arn` if it is ACTIVE: from the snapshot and kept contents when they know
+    /// (unless `fresh`), else DescribeTaskDefinition.
     async fn active(
         &self,
         aws: &AwsClients,
         arn: &str,
+        fresh: bool,
     ) -> Result<Option<Revision>, crate::aws::AwsError> {
-        match self.is_active(aws, arn).await? {
+        let listed = if fresh {
+            None
+        } else {
+            self.is_active(aws, arn).await?
+        };
+        match listed {
             Some(false) => Ok(None),
             Some(true) => Ok(self.content(aws, arn).await?.map(|mut rev| {
                 rev.active = true;
                 rev
             })),
-            None => Ok(io::describe(&aws.ecs, arn).await?.filter(|rev| rev.active)),
+            None => {
+                let rev = io::describe(&aws.ecs, arn).await?;
+                Ok(self.described(aws, rev))
+            }
+        }
+    }
+
+    /// What a DescribeTaskDefinition read teaches the cache: an ACTIVE revision is kept (its
+    /// tags as read now) and listed; an INACTIVE one (deregistered outside this process) is
+    /// dropped from the snapshot. Returns the revision if it is ACTIVE.
+    fn described(&self, aws: &AwsClients, rev: Option<Revision>) -> Option<Revision> {
+        let rev = rev?;
+        if rev.active {
+            self.keep(aws, &rev);
+            self.registered(aws, &rev.arn);
+            Some(rev)
+        } else {
+            self.deregistered(aws, &rev.arn);
+            None
         }
     }
 }
@@ -559,7 +580,8 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
         let me = identity(d);
-        let latest = self.revisions.latest(aws, &d.family).await?;
+        let fresh = obj.refresh_requested();
+        let latest = self.revisions.latest(aws, &d.family, fresh).await?;
         if let Some(rev) = &latest
             && is_ours(&rev.tags, &me)
         {
@@ -574,7 +596,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         });
         if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
-            && let Some(rev) = self.revisions.active(aws, &arn).await?
+            && let Some(rev) = self.revisions.active(aws, &arn, fresh).await?
             && is_ours(&rev.tags, &me)
         {
             return Ok(Some(rev));
