@@ -62,6 +62,9 @@ pub struct EcsServices {
     /// How long a batched answer serves a steady service: the resync period, so that every
     /// service's resync within one period finds the answer a peer's call brought.
     window: Duration,
+    /// Events of deployment actions (reason `DeploymentAction`): the driver's `Updated` event
+    /// folds later updates into one series, which would hide them.
+    recorder: kube::runtime::events::Recorder,
 }
 
 /// The kind registry's start (`crate::kinds`).
@@ -97,7 +100,12 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
 
 impl EcsServices {
     pub fn new(kube: kube::Client, peers: Arc<OnceLock<Store<EcsService>>>) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: crate::engine::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
+            recorder: kube::runtime::events::Recorder::new(kube.clone(), reporter),
             kube,
             peers,
             batch: Mutex::new(HashMap::new()),
@@ -590,7 +598,7 @@ impl External<EcsService> for EcsServices {
 
     async fn update(
         &self,
-        _obj: &EcsService,
+        obj: &EcsService,
         aws: &AwsClients,
         d: &mut Desired,
         observed: &Observed,
@@ -603,6 +611,16 @@ impl External<EcsService> for EcsServices {
         // First: it acts on the deployment observed, which a new deployment would replace.
         if let Some(call) = &changes.action {
             self.send_action(aws, d, observed, call).await?;
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Normal,
+                reason: "DeploymentAction".into(),
+                note: d.action_sent.as_ref().map(|r| r.message.clone()),
+                action: "DeploymentAction".into(),
+                secondary: None,
+            };
+            if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+                tracing::debug!(error = %e, "could not publish event");
+            }
         }
         if !changes.fields.is_empty() {
             io::update(
