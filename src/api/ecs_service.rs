@@ -22,6 +22,12 @@ pub use super::task_definition::{LogConfiguration, Tag};
 /// `status.restartedAt`.
 pub const RESTART_ANNOTATION: &str = "ecs.operator.dev/restartedAt";
 
+/// Annotation that acts once on the service deployment in flight: `continue` (a deployment
+/// waiting at a lifecycle hook goes on) or `rollback` (it is rolled back). Any suffix after `@`
+/// (`continue@2024-01-01T00:00:00Z`) makes a new request; a value is acted on once, and recorded
+/// in `status.deploymentAction`.
+pub const DEPLOYMENT_ACTION_ANNOTATION: &str = "ecs.operator.dev/deployment-action";
+
 /// Desired state of an ECS service. Field names and nesting follow the ECS CreateService request.
 /// The spec is the whole truth, except `desiredCount`: leave it unset to let Application Auto
 /// Scaling (or `kubectl scale`) own the task count.
@@ -855,6 +861,74 @@ pub struct EcsServiceStatus {
     pub selector: Option<String>,
     /// Application Auto Scaling of the service, when spec.autoScaling is (or was) set.
     pub auto_scaling: Option<super::service_auto_scaling::AutoScalingStatus>,
+    /// The service deployment in flight (ListServiceDeployments / DescribeServiceDeployments,
+    /// read only while a rollout is in progress); absent when none is.
+    pub service_deployment: Option<ServiceDeploymentStatus>,
+    /// The last `ecs.operator.dev/deployment-action` value acted on, and what was done.
+    pub deployment_action: Option<DeploymentActionRecord>,
+}
+
+/// The service deployment in flight, as DescribeServiceDeployments reports it.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDeploymentStatus {
+    /// Service deployment ARN.
+    pub arn: String,
+    /// PENDING, IN_PROGRESS, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ...
+    pub status: Option<String>,
+    /// ROLLING, BLUE_GREEN, LINEAR or CANARY.
+    pub strategy: Option<String>,
+    /// The lifecycle stage it is in (PRE_SCALE_UP, TEST_TRAFFIC_SHIFT, BAKE_TIME, ...).
+    pub lifecycle_stage: Option<String>,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// The lifecycle hook it waits at, when it waits for an action.
+    pub paused: Option<PausedHook>,
+}
+
+/// A lifecycle hook waiting for ContinueServiceDeployment.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PausedHook {
+    /// The hook's ID (ContinueServiceDeployment's hookId).
+    pub hook_id: String,
+    /// PAUSE or AWS_LAMBDA.
+    pub target_type: Option<String>,
+    /// The lifecycle stage it waits in.
+    pub lifecycle_stage: Option<String>,
+    /// When the operator first saw it waiting (RFC 3339).
+    pub since: Option<String>,
+    /// When ECS takes the timeout action (RFC 3339).
+    pub expires_at: Option<String>,
+    /// CONTINUE or ROLLBACK on timeout.
+    pub timeout_action: Option<String>,
+    /// How to continue or roll back with kubectl.
+    pub message: String,
+}
+
+/// A deployment action the operator acted on.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentActionRecord {
+    /// The annotation's value, as set (e.g. `continue@2024-01-01T00:00:00Z`).
+    pub value: String,
+    /// continue or rollback; empty for a value that is neither.
+    #[serde(default)]
+    pub action: String,
+    /// The service deployment acted on; absent when there was nothing to act on.
+    pub deployment_arn: Option<String>,
+    /// The lifecycle hook acted on.
+    pub hook_id: Option<String>,
+    /// The AWS call made (e.g. `ContinueServiceDeployment CONTINUE`); absent when none was.
+    pub call: Option<String>,
+    /// What happened.
+    #[serde(default)]
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: Option<String>,
 }
 
 /// A deployment that failed (circuit breaker), as the operator remembers it.
@@ -965,6 +1039,14 @@ impl EcsService {
         kube::ResourceExt::annotations(self)
             .get(RESTART_ANNOTATION)
             .map(String::as_str)
+    }
+
+    /// The deployment action annotation's value, when set and not blank.
+    pub fn deployment_action_requested(&self) -> Option<&str> {
+        kube::ResourceExt::annotations(self)
+            .get(DEPLOYMENT_ACTION_ANNOTATION)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 }
 

@@ -39,6 +39,9 @@ pub mod reason {
     pub const SCALED_DOWN: &str = "ScaledDown";
     /// A service is not ACTIVE yet, or waits for tasks outside a rollout.
     pub const WAITING: &str = "Waiting";
+    /// A service deployment waits at a PAUSE lifecycle hook for the deployment-action
+    /// annotation (or the console): in flight, never Ready.
+    pub const DEPLOYMENT_PAUSED: &str = "DeploymentPaused";
     /// A namespace annotation (role ARN, deletion policy) is malformed (retried slowly).
     pub const INVALID_NAMESPACE_ANNOTATION: &str = "InvalidNamespaceAnnotation";
     /// The namespace names a role the operator's allow-list (`--role-allow`) does not allow for

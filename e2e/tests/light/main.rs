@@ -9,6 +9,7 @@ mod autoscaling;
 mod chaos;
 mod chart_rbac;
 mod convert;
+mod deployment_actions;
 mod ecr_registry;
 mod ecr_repository;
 mod ecs_cluster;

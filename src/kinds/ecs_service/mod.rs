@@ -2,11 +2,13 @@
 //! referenced objects' status; a new TaskDefinition revision rolls the service to it.
 
 pub mod autoscaling;
+pub mod deployment_actions;
 pub mod mapping;
 pub mod rollout;
 pub mod sdk;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -15,10 +17,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
 use self::autoscaling::DesiredScaling;
+use self::deployment_actions::{Call, Decision};
 use self::mapping::{DesiredService, ObservedService};
 use self::sdk as io;
 use crate::api::ecs_cluster::EcsCluster;
-use crate::api::ecs_service::{EcsService, scale_selector};
+use crate::api::ecs_service::{DeploymentActionRecord, EcsService, FailedRollout, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
 use crate::aws::errors::AwsError;
@@ -59,6 +62,9 @@ pub struct EcsServices {
     /// How long a batched answer serves a steady service: the resync period, so that every
     /// service's resync within one period finds the answer a peer's call brought.
     window: Duration,
+    /// Events of deployment actions (reason `DeploymentAction`): the driver's `Updated` event
+    /// folds later updates into one series, which would hide them.
+    recorder: kube::runtime::events::Recorder,
 }
 
 /// The kind registry's start (`crate::kinds`).
@@ -94,7 +100,12 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
 
 impl EcsServices {
     pub fn new(kube: kube::Client, peers: Arc<OnceLock<Store<EcsService>>>) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: crate::engine::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
+            recorder: kube::runtime::events::Recorder::new(kube.clone(), reporter),
             kube,
             peers,
             batch: Mutex::new(HashMap::new()),
@@ -153,6 +164,46 @@ pub struct Desired {
     pub rollout: rollout::Memory,
     /// `spec.autoScaling`, with what the object manages.
     pub scaling: DesiredScaling,
+    /// The deployment action annotation's value, and the last one acted on.
+    pub action: Option<String>,
+    pub recorded_action: Option<DeploymentActionRecord>,
+    /// The deployment action sent in this reconcile (so it is not asked for again), and the
+    /// failed-rollout record a rollback leaves.
+    pub action_sent: Option<DeploymentActionRecord>,
+    pub rolled_back: Option<FailedRollout>,
+}
+
+/// What observe reports: DescribeServices' view plus the service deployment in flight.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub service: ObservedService,
+    /// The service deployment in flight: read only while a rollout is in progress.
+    pub deployment: Option<deployment_actions::Current>,
+    /// When observed (RFC 3339).
+    pub seen_at: String,
+    /// Carried from `Desired`: a deployment action sent in this reconcile and its rollback.
+    pub action_sent: Option<DeploymentActionRecord>,
+    pub rolled_back: Option<FailedRollout>,
+}
+
+impl Deref for Observed {
+    type Target = ObservedService;
+    fn deref(&self) -> &ObservedService {
+        &self.service
+    }
+}
+
+/// The failed-rollout memory, including a rollback sent in this reconcile.
+fn memory(obj: &EcsService, observed: &Observed) -> rollout::Memory {
+    let mut memory = rollout::Memory::of(obj);
+    if let Some(r) = &observed.rolled_back {
+        memory.previous = Some(r.clone());
+    }
+    memory
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// What `diff` finds for a service: the mapping's changes plus a pending restart.
@@ -163,11 +214,16 @@ pub struct ServiceChanges {
     pub restart: Option<String>,
     /// Application Auto Scaling calls.
     pub scaling: Vec<autoscaling::Change>,
+    /// A deployment action to send.
+    pub action: Option<Call>,
 }
 
 impl Changes for ServiceChanges {
     fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.restart.is_none() && self.scaling.is_empty()
+        self.fields.is_empty()
+            && self.restart.is_none()
+            && self.scaling.is_empty()
+            && self.action.is_none()
     }
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -178,6 +234,7 @@ impl Changes for ServiceChanges {
             out.push(format!("restart requested ({r})"));
         }
         out.extend(self.scaling.iter().map(autoscaling::Change::describe));
+        out.extend(self.action.iter().map(Call::describe));
         out
     }
 }
@@ -232,6 +289,71 @@ impl EcsServices {
             (None, None) => "default".to_string(),
         };
         Ok(Some((cluster, obj.service_name())))
+    }
+
+    /// The service deployment in flight (ListServiceDeployments, then DescribeServiceDeployments
+    /// of the newest). Missing permissions for these calls leave it unknown (logged), so a
+    /// role without them keeps working as before.
+    async fn current_deployment(
+        &self,
+        aws: &AwsClients,
+        d: &Desired,
+        seen_at: &str,
+    ) -> Result<Option<deployment_actions::Current>, Error> {
+        let read = async {
+            let arns = io::list_deployments(
+                &aws.ecs,
+                &d.service.cluster,
+                &d.service.service_name,
+                &deployment_actions::IN_FLIGHT,
+            )
+            .await?;
+            let Some(newest) = arns.into_iter().next() else {
+                return Ok(None);
+            };
+            let found = io::describe_deployments(&aws.ecs, &[newest]).await?;
+            Ok::<_, AwsError>(
+                found
+                    .first()
+                    .and_then(|sd| deployment_actions::Current::from_sdk(sd, seen_at)),
+            )
+        };
+        match read.await {
+            Ok(current) => Ok(current),
+            Err(e) if e.class == crate::aws::ErrorClass::Environment => {
+                tracing::warn!(service = %d.service.service_name, error = %e, "cannot read service deployments; deployment actions need ecs:ListServiceDeployments and ecs:DescribeServiceDeployments");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends a deployment action and records it in `d` (for the status and the rollout memory).
+    async fn send_action(
+        &self,
+        aws: &AwsClients,
+        d: &mut Desired,
+        observed: &Observed,
+        call: &Call,
+    ) -> Result<(), Error> {
+        match call {
+            Call::Continue { arn, hook_id } => {
+                io::continue_deployment(&aws.ecs, arn, hook_id, false).await?
+            }
+            Call::RollbackAtHook { arn, hook_id } => {
+                io::continue_deployment(&aws.ecs, arn, hook_id, true).await?
+            }
+            Call::Stop { arn } => io::stop_deployment(&aws.ecs, arn).await?,
+        }
+        let value = d.action.clone().unwrap_or_default();
+        tracing::info!(service = %d.service.service_name, %value, action = %call.describe(), "deployment action sent");
+        d.action_sent = Some(deployment_actions::sent(&value, call, &now_rfc3339()));
+        if call.action() == deployment_actions::Action::Rollback {
+            let record = deployment_actions::rollback_record(&value, call, observed, &d.rollout);
+            d.rollout.previous = Some(record.clone());
+            d.rolled_back = Some(record);
+        }
+        Ok(())
     }
 
     /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
@@ -330,7 +452,7 @@ impl EcsServices {
 
 impl External<EcsService> for EcsServices {
     type Desired = Desired;
-    type Observed = ObservedService;
+    type Observed = Observed;
     type Changes = ServiceChanges;
 
     fn aws_name(&self, obj: &EcsService) -> String {
@@ -385,6 +507,13 @@ impl External<EcsService> for EcsServices {
             restart,
             rollout: rollout::Memory::of(obj),
             scaling,
+            action: obj.deployment_action_requested().map(str::to_string),
+            recorded_action: obj
+                .status
+                .as_ref()
+                .and_then(|s| s.deployment_action.clone()),
+            action_sent: None,
+            rolled_back: None,
         })
     }
 
@@ -393,7 +522,7 @@ impl External<EcsService> for EcsServices {
         obj: &EcsService,
         aws: &AwsClients,
         d: &Desired,
-    ) -> Result<Option<ObservedService>, Error> {
+    ) -> Result<Option<Observed>, Error> {
         let fresh = obj.refresh_requested();
         let svc = self
             .describe(aws, &d.service.cluster, &d.service.service_name, fresh)
@@ -404,14 +533,27 @@ impl External<EcsService> for EcsServices {
         if d.scaling.wanted() {
             observed.auto_scaling = autoscaling::observe(&aws.autoscaling, &d.scaling).await?;
         }
-        Ok(Some(observed))
+        let seen_at = now_rfc3339();
+        // Service deployments cost two calls: read only while a rollout is in flight.
+        let deployment = if deployment_actions::in_flight(&observed) {
+            self.current_deployment(aws, d, &seen_at).await?
+        } else {
+            None
+        };
+        Ok(Some(Observed {
+            service: observed,
+            deployment,
+            seen_at,
+            action_sent: d.action_sent.clone(),
+            rolled_back: d.rolled_back.clone(),
+        }))
     }
 
-    fn observed_tags(&self, observed: &ObservedService) -> BTreeMap<String, String> {
+    fn observed_tags(&self, observed: &Observed) -> BTreeMap<String, String> {
         observed.tags.clone()
     }
 
-    fn tag_target(&self, observed: &ObservedService) -> Option<TagTarget> {
+    fn tag_target(&self, observed: &Observed) -> Option<TagTarget> {
         Some(TagTarget {
             service: TagService::Ecs,
             arn: observed.arn.clone()?,
@@ -434,11 +576,23 @@ impl External<EcsService> for EcsServices {
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
-    fn diff(&self, d: &Desired, observed: &ObservedService) -> ServiceChanges {
+    fn diff(&self, d: &Desired, observed: &Observed) -> ServiceChanges {
+        let action = match d.action_sent {
+            Some(_) => None,
+            None => match deployment_actions::decide(
+                d.action.as_deref(),
+                d.recorded_action.as_ref(),
+                observed.deployment.as_ref(),
+            ) {
+                Decision::Send(call) => Some(call),
+                Decision::Nothing | Decision::Consume(_) => None,
+            },
+        };
         ServiceChanges {
             fields: mapping::diff(&d.rollout.service(&d.service, observed), observed),
             scaling: autoscaling::diff(&d.scaling, &observed.auto_scaling),
             restart: d.restart.clone(),
+            action,
         }
     }
 
@@ -455,16 +609,30 @@ impl External<EcsService> for EcsServices {
 
     async fn update(
         &self,
-        _obj: &EcsService,
+        obj: &EcsService,
         aws: &AwsClients,
         d: &mut Desired,
-        observed: &ObservedService,
+        observed: &Observed,
         changes: &ServiceChanges,
     ) -> Result<(), Error> {
         // A remembered failed rollout keeps the running revision: never send the failed one again.
         let service = d.rollout.service(&d.service, observed).into_owned();
         d.service = service;
         self.forget(aws, &d.service.cluster, &d.service.service_name);
+        // First: it acts on the deployment observed, which a new deployment would replace.
+        if let Some(call) = &changes.action {
+            self.send_action(aws, d, observed, call).await?;
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Normal,
+                reason: "DeploymentAction".into(),
+                note: d.action_sent.as_ref().map(|r| r.message.clone()),
+                action: "DeploymentAction".into(),
+                secondary: None,
+            };
+            if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+                tracing::debug!(error = %e, "could not publish event");
+            }
+        }
         if !changes.fields.is_empty() {
             io::update(
                 &aws.ecs,
@@ -522,12 +690,12 @@ impl External<EcsService> for EcsServices {
         })
     }
 
-    fn status_fields(&self, obj: &EcsService, observed: &ObservedService) -> Map<String, Value> {
+    fn status_fields(&self, obj: &EcsService, observed: &Observed) -> Map<String, Value> {
         let mut fields = mapping::status_fields(observed);
         let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
         let restarted = obj.restart_requested().map(str::to_string).or(acted_on);
         fields.insert("restartedAt".into(), json!(restarted));
-        let failed = rollout::Memory::of(obj).record(observed);
+        let failed = memory(obj, observed).record(observed);
         fields.insert("failedRollout".into(), json!(failed));
         let name = obj.metadata.name.as_deref().unwrap_or_default();
         fields.insert("selector".into(), json!(scale_selector(name)));
@@ -539,12 +707,26 @@ impl External<EcsService> for EcsServices {
                 &observed.auto_scaling
             )),
         );
+        // Null when no rollout is in flight: the field goes away.
+        fields.insert(
+            "serviceDeployment".into(),
+            json!(deployment_status(obj, observed)),
+        );
+        fields.insert(
+            "deploymentAction".into(),
+            json!(deployment_action_record(obj, observed)),
+        );
         fields
     }
 
-    fn readiness(&self, obj: &EcsService, observed: &ObservedService) -> Readiness {
-        if let Some(failed) = rollout::Memory::of(obj).readiness(observed) {
+    fn readiness(&self, obj: &EcsService, observed: &Observed) -> Readiness {
+        if let Some(failed) = memory(obj, observed).readiness(observed) {
             return failed;
+        }
+        if let Some(paused) =
+            deployment_actions::readiness(deployment_status(obj, observed).as_ref())
+        {
+            return paused;
         }
         let (ready, progressing, why, message) = mapping::readiness(observed);
         Readiness {
@@ -555,6 +737,48 @@ impl External<EcsService> for EcsServices {
             not_synced: None,
             conditions: vec![NewCondition::new(PROGRESSING, progressing, why, message)],
         }
+    }
+}
+
+/// `status.serviceDeployment`, keeping when a waiting hook was first seen.
+fn deployment_status(
+    obj: &EcsService,
+    observed: &Observed,
+) -> Option<crate::api::ecs_service::ServiceDeploymentStatus> {
+    let previous = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.service_deployment.as_ref());
+    let name = obj.metadata.name.as_deref().unwrap_or_default();
+    deployment_actions::status(observed.deployment.as_ref(), previous, name)
+}
+
+/// `status.deploymentAction`: the action sent in this reconcile, else a value consumed without a
+/// call, else the last record.
+fn deployment_action_record(
+    obj: &EcsService,
+    observed: &Observed,
+) -> Option<DeploymentActionRecord> {
+    if let Some(sent) = &observed.action_sent {
+        return Some(sent.clone());
+    }
+    let previous = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.deployment_action.as_ref());
+    let value = obj.deployment_action_requested();
+    match deployment_actions::decide(value, previous, observed.deployment.as_ref()) {
+        Decision::Consume(why) => {
+            let value = value.unwrap_or_default();
+            tracing::info!(object = %obj.name_any(), %value, %why, "deployment action consumed without a call");
+            Some(deployment_actions::consumed(
+                value,
+                &why,
+                observed.deployment.as_ref(),
+                &observed.seen_at,
+            ))
+        }
+        Decision::Nothing | Decision::Send(_) => previous.cloned(),
     }
 }
 

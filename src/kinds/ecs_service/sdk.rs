@@ -1,9 +1,13 @@
-//! SDK calls for services: describe (batched), create, update, scale to zero, delete.
+//! SDK calls for services: describe (batched), create, update, scale to zero, delete, and the
+//! service deployment calls (list, describe, continue, stop).
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::create_service::builders::CreateServiceInputBuilder;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceInputBuilder;
-use aws_sdk_ecs::types::{Service, ServiceField};
+use aws_sdk_ecs::types::{
+    DeploymentLifecycleHookAction, Service, ServiceDeployment, ServiceDeploymentStatus,
+    ServiceField, StopServiceDeploymentStopType,
+};
 
 use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
 
@@ -79,5 +83,82 @@ pub async fn delete(
         .await
         .map_err(|e| from_sdk("DeleteService", e))
         .or_absent()?;
+    Ok(())
+}
+
+/// ListServiceDeployments of one service with the given statuses: their ARNs, newest first as
+/// ECS lists them.
+pub async fn list_deployments(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    statuses: &[&str],
+) -> Result<Vec<String>, AwsError> {
+    let out = client
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .set_status(Some(
+            statuses
+                .iter()
+                .map(|s| ServiceDeploymentStatus::from(*s))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| from_sdk("ListServiceDeployments", e))?;
+    Ok(out
+        .service_deployments()
+        .iter()
+        .filter_map(|d| d.service_deployment_arn.clone())
+        .collect())
+}
+
+/// DescribeServiceDeployments of the given ARNs.
+pub async fn describe_deployments(
+    client: &Client,
+    arns: &[String],
+) -> Result<Vec<ServiceDeployment>, AwsError> {
+    let out = client
+        .describe_service_deployments()
+        .set_service_deployment_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeServiceDeployments", e))?;
+    Ok(out.service_deployments.unwrap_or_default())
+}
+
+/// ContinueServiceDeployment: CONTINUE or ROLLBACK at a waiting lifecycle hook.
+pub async fn continue_deployment(
+    client: &Client,
+    arn: &str,
+    hook_id: &str,
+    rollback: bool,
+) -> Result<(), AwsError> {
+    let action = if rollback {
+        DeploymentLifecycleHookAction::Rollback
+    } else {
+        DeploymentLifecycleHookAction::Continue
+    };
+    client
+        .continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(hook_id)
+        .action(action)
+        .send()
+        .await
+        .map_err(|e| from_sdk("ContinueServiceDeployment", e))?;
+    Ok(())
+}
+
+/// StopServiceDeployment with stopType ROLLBACK.
+pub async fn stop_deployment(client: &Client, arn: &str) -> Result<(), AwsError> {
+    client
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .map_err(|e| from_sdk("StopServiceDeployment", e))?;
     Ok(())
 }
