@@ -2,6 +2,7 @@
 //! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`run`]).
 
 use super::*;
+use kube::runtime::reflector::Store;
 
 /// What every controller starts from.
 #[derive(Clone)]
@@ -63,6 +64,15 @@ pub struct Context<E> {
     failures: Mutex<HashMap<String, u32>>,
 }
 
+/// The Event recorder every write of the operator is reported under.
+pub(super) fn recorder(client: &kube::Client) -> Recorder {
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    Recorder::new(client.clone(), reporter)
+}
+
 impl<E> Context<E> {
     pub fn new(
         client: kube::Client,
@@ -70,12 +80,8 @@ impl<E> Context<E> {
         external: E,
         settings: Settings,
     ) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: recorder(&client),
             client,
             env,
             external,
@@ -110,28 +116,30 @@ where
     K: Managed,
     E: External<K>,
 {
-    run_with(client, env, external, settings, |c| c).await
+    run_with(client, env, move |_| external, settings, |c| c).await
 }
 
 /// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
-pub async fn run_with<K, E, F>(
+pub async fn run_with<K, E, B, F>(
     client: kube::Client,
     env: Arc<Environment>,
-    external: E,
+    build: B,
     settings: Settings,
     configure: F,
 ) where
     K: Managed,
     E: External<K>,
+    B: FnOnce(Store<K>) -> E,
     F: FnOnce(Controller<K>) -> Controller<K>,
 {
     let concurrency = settings.concurrency;
-    let ctx = Arc::new(Context::new(client, env, external, settings));
     info!(kind = %K::kind(&()), "starting controller");
     // Watched as DynamicObject and converted per object: one object this version cannot read
     // is reported and skipped instead of failing the whole watch.
-    let (store, objects) =
-        tolerant::controller_stream::<K>(&ctx.client, &ctx.settings, ctx.recorder.clone());
+    let (store, objects) = tolerant::controller_stream::<K>(&client, &settings, recorder(&client));
+    // The kind gets the controller's own cache of its objects (peers, ownership, sweeps).
+    let external = build(store.clone());
+    let ctx = Arc::new(Context::new(client, env, external, settings));
     let controller = Controller::for_stream(objects, store)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     // /readyz waits for this cache; /metrics counts its objects by condition.

@@ -10,7 +10,7 @@
 pub mod mapping;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -29,7 +29,7 @@ managed_kind!(EcrRegistry);
 /// ECR-backed implementation of the four verbs, with the store that decides ownership.
 pub struct EcrRegistries {
     env: Arc<Environment>,
-    peers: Arc<OnceLock<Store<EcrRegistry>>>,
+    peers: Store<EcrRegistry>,
 }
 
 /// The kind registry's start (`crate::kinds`).
@@ -41,19 +41,17 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
             settings,
         } = shared;
         let related = crate::engine::tolerant::related_stream::<EcrRegistry>(&client, &settings);
-        let peers = Arc::new(OnceLock::new());
-        let external = EcrRegistries {
-            env: env.clone(),
-            peers: peers.clone(),
-        };
-        crate::engine::run_with::<EcrRegistry, _, _>(
+        let for_kind = env.clone();
+        crate::engine::run_with::<EcrRegistry, _, _, _>(
             client,
             env,
-            external,
+            move |peers| EcrRegistries {
+                env: for_kind,
+                peers,
+            },
             settings,
             move |controller| {
                 let store = controller.store();
-                let _ = peers.set(store.clone());
                 // A change to any registry object (its owner going away, above all) wakes the
                 // objects waiting behind an owner, instead of leaving them to their backoff.
                 controller.watches_stream(related, move |changed| waiting(&store, &changed))
@@ -110,8 +108,7 @@ impl EcrRegistries {
                 "the operator's cache of EcrRegistry objects is not filled yet".into(),
             )
         };
-        let store = self.peers.get().ok_or_else(not_ready)?;
-        let state = store.state();
+        let state = self.peers.state();
         if !state.iter().any(|o| o.uid() == obj.uid()) {
             return Err(not_ready());
         }

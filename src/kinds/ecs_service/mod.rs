@@ -9,7 +9,7 @@ pub mod sdk;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -56,7 +56,7 @@ pub struct EcsServices {
     pub kube: kube::Client,
     /// The controller's cache of EcsService objects (set once the controller exists): the
     /// source of the other service names batched into one DescribeServices call.
-    pub peers: Arc<OnceLock<Store<EcsService>>>,
+    pub peers: Store<EcsService>,
     /// Recent DescribeServices answers by (cluster, service name).
     batch: Mutex<BatchCache>,
     /// How long a batched answer serves a steady service: the resync period, so that every
@@ -79,16 +79,15 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
         } = shared;
         let td_api = crate::engine::tolerant::related_stream::<TaskDefinition>(&client, &settings);
         let cluster_api = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
-        let peers = Arc::new(OnceLock::new());
-        crate::engine::run_with::<EcsService, _, _>(
+        let resync = settings.resync;
+        crate::engine::run_with::<EcsService, _, _, _>(
             client.clone(),
             env,
-            EcsServices::new(client, peers.clone()).with_resync(settings.resync),
+            move |peers| EcsServices::new(client, peers).with_resync(resync),
             settings,
             move |controller| {
                 let store = controller.store();
                 let store2 = store.clone();
-                let _ = peers.set(store.clone());
                 controller
                     .watches_stream(td_api, move |td| dependents(&store, &td))
                     .watches_stream(cluster_api, move |c| dependents(&store2, &c))
@@ -99,7 +98,7 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
 }
 
 impl EcsServices {
-    pub fn new(kube: kube::Client, peers: Arc<OnceLock<Store<EcsService>>>) -> Self {
+    pub fn new(kube: kube::Client, peers: Store<EcsService>) -> Self {
         let reporter = kube::runtime::events::Reporter {
             controller: crate::engine::FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -358,10 +357,7 @@ impl EcsServices {
 
     /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
     fn peers_in(&self, cluster: &str) -> Vec<String> {
-        let Some(store) = self.peers.get() else {
-            return Vec::new();
-        };
-        store
+        self.peers
             .state()
             .iter()
             .filter(|svc| {
@@ -790,7 +786,10 @@ mod tests {
         let never = tower::service_fn(|_: http::Request<kube::client::Body>| async {
             Err::<http::Response<kube::client::Body>, _>(std::io::Error::other("no API server"))
         });
-        EcsServices::new(kube::Client::new(never, "ns"), Arc::new(OnceLock::new()))
+        EcsServices::new(
+            kube::Client::new(never, "ns"),
+            kube::runtime::reflector::store::<EcsService>().0,
+        )
     }
 
     fn service(rollout: &str, running: i32, pending: i32) -> aws_sdk_ecs::types::Service {

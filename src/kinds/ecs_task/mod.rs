@@ -12,7 +12,7 @@ pub mod mapping;
 pub mod phases;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams};
@@ -56,29 +56,29 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
             env,
             settings,
         } = shared;
-        let store: Arc<OnceLock<Store<EcsTask>>> = Arc::new(OnceLock::new());
-        let sweep = ttl_sweep(client.clone(), store.clone());
-        let run = crate::engine::run_with::<EcsTask, _, _>(
-            client.clone(),
+        let (found, store) = tokio::sync::oneshot::channel();
+        let sweep = ttl_sweep(client.clone(), store);
+        let kube = client.clone();
+        let run = crate::engine::run_with::<EcsTask, _, _, _>(
+            client,
             env,
-            EcsTasks {
-                kube: client.clone(),
+            move |store| {
+                let _ = found.send(store);
+                EcsTasks { kube }
             },
             settings,
-            move |controller| {
-                let _ = store.set(controller.store());
-                controller
-            },
+            |controller| controller,
         );
         futures::future::select(std::pin::pin!(run), std::pin::pin!(sweep)).await;
     })
 }
 
 /// Deletes finished runs whose `ttlSecondsAfterFinished` passed (as the Job TTL controller).
-async fn ttl_sweep(client: kube::Client, store: Arc<OnceLock<Store<EcsTask>>>) {
+async fn ttl_sweep(client: kube::Client, store: tokio::sync::oneshot::Receiver<Store<EcsTask>>) {
+    // The controller hands over its cache as it starts; without it there is nothing to sweep.
+    let Ok(store) = store.await else { return };
     loop {
         tokio::time::sleep(TTL_SWEEP).await;
-        let Some(store) = store.get() else { continue };
         let now = chrono::Utc::now();
         for obj in store.state() {
             if obj.meta().deletion_timestamp.is_some() {

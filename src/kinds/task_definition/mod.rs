@@ -59,10 +59,10 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
     } = shared;
     let repositories = crate::engine::tolerant::related_stream::<EcrRepository>(&client, &settings);
     let external = TaskDefinitions::new(client.clone(), settings.resync);
-    Box::pin(crate::engine::run_with::<TaskDefinition, _, _>(
+    Box::pin(crate::engine::run_with::<TaskDefinition, _, _, _>(
         client,
         env,
-        external,
+        move |_| external,
         settings,
         move |controller| {
             let store = controller.store();
