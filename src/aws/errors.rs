@@ -44,6 +44,23 @@ impl AwsError {
             class: ErrorClass::Terminal,
         }
     }
+
+    /// AWS answered `operation` without `field`, which the caller cannot go on without (a
+    /// create answer without the new resource's ARN). Retryable: after a create, the create
+    /// record makes the next attempt look for what was made instead of creating again.
+    pub fn incomplete(operation: &'static str, field: &str) -> Self {
+        Self {
+            operation,
+            code: Some("IncompleteAnswer".to_string()),
+            message: format!("AWS answered {operation} without {field}"),
+            class: ErrorClass::Retryable,
+        }
+    }
+}
+
+/// `value`, or [`AwsError::incomplete`] when AWS left it out.
+pub fn required<T>(value: Option<T>, operation: &'static str, field: &str) -> Result<T, AwsError> {
+    value.ok_or_else(|| AwsError::incomplete(operation, field))
 }
 
 /// A call whose not-found answer is an outcome ("absent"), not a failure.
@@ -211,6 +228,23 @@ impl HttpStatus for aws_sdk_ecr::config::http::HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A create answer without the new resource's ARN is an error the driver retries (its create
+    /// record then looks for what was made), never an empty identity.
+    #[test]
+    fn a_missing_arn_is_a_retryable_error() {
+        let err = required(None::<String>, "CreateService", "service.serviceArn")
+            .err()
+            .map(|e| (e.class, e.code.clone(), e.to_string()));
+        let (class, code, text) = err.unwrap_or((ErrorClass::Terminal, None, String::new()));
+        assert_eq!(class, ErrorClass::Retryable);
+        assert_eq!(code.as_deref(), Some("IncompleteAnswer"));
+        assert!(
+            text.contains("CreateService") && text.contains("service.serviceArn"),
+            "{text}"
+        );
+        assert_eq!(required(Some(1), "X", "y").ok(), Some(1));
+    }
 
     #[test]
     fn classifies_codes() {

@@ -12,7 +12,7 @@ use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
-use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
+use crate::aws::errors::{AwsError, OrAbsent, from_sdk, required};
 use crate::aws::policy;
 
 /// What the spec asks for, in comparable form.
@@ -439,10 +439,11 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, Aw
     if let Some(p) = &d.repository_policy {
         apply(client, d, &Change::SetRepositoryPolicy(p.clone())).await?;
     }
-    Ok(created
-        .repository
-        .and_then(|r| r.repository_arn)
-        .unwrap_or_default())
+    required(
+        created.repository.and_then(|r| r.repository_arn),
+        "CreateRepository",
+        "repository.repositoryArn",
+    )
 }
 
 /// Applies one change.

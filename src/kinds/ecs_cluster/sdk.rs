@@ -9,7 +9,7 @@ use aws_sdk_ecs::types as ecs;
 
 use super::mapping::*;
 use crate::aws::bridge;
-use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
+use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk, required};
 use crate::aws::tags;
 use crate::aws::tags::ecs::{self as ecs_tags, from_sdk_tags};
 
@@ -256,7 +256,13 @@ pub async fn create(client: &Client, d: &DesiredCluster) -> Result<String, AwsEr
         .send()
         .await
         .map_err(|e| from_sdk("CreateCluster", e))
-        .map(|out| out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default())
+        .and_then(|out| {
+            required(
+                out.cluster.and_then(|c| c.cluster_arn),
+                "CreateCluster",
+                "cluster.clusterArn",
+            )
+        })
 }
 
 /// The cluster as CreateCluster can take it: without the Managed Instances providers (and the

@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
     ServiceField, StopServiceDeploymentStopType,
 };
 
-use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
+use crate::aws::errors::{AwsError, OrAbsent, from_sdk, required};
 
 /// DescribeServices (with tags) for up to ten names of one cluster; `None` when the cluster
 /// does not exist. INACTIVE services are left out.
@@ -42,7 +42,11 @@ pub async fn create(client: &Client, input: CreateServiceInputBuilder) -> Result
         .send_with(client)
         .await
         .map_err(|e| from_sdk("CreateService", e))?;
-    Ok(out.service.and_then(|s| s.service_arn).unwrap_or_default())
+    required(
+        out.service.and_then(|s| s.service_arn),
+        "CreateService",
+        "service.serviceArn",
+    )
 }
 
 /// UpdateService with a prepared request.
