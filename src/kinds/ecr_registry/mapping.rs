@@ -14,7 +14,6 @@ use crate::api::ecr_repository::{
     EncryptionType, ExclusionFilterType, ImageTagMutability, ImageTagMutabilityExclusionFilter, Tag,
 };
 use crate::aws::AwsError;
-use crate::aws::errors::{OrAbsent, from_sdk};
 use crate::aws::policy;
 
 /// The sections the spec manages (`None`: not managed).
@@ -98,7 +97,7 @@ impl Change {
 
 // ---- comparison (pure) ----
 
-fn canonical_replication(r: &ReplicationConfiguration) -> ReplicationConfiguration {
+pub(super) fn canonical_replication(r: &ReplicationConfiguration) -> ReplicationConfiguration {
     ReplicationConfiguration {
         rules: r
             .rules
@@ -111,7 +110,9 @@ fn canonical_replication(r: &ReplicationConfiguration) -> ReplicationConfigurati
     }
 }
 
-fn canonical_scanning(s: &RegistryScanningConfiguration) -> RegistryScanningConfiguration {
+pub(super) fn canonical_scanning(
+    s: &RegistryScanningConfiguration,
+) -> RegistryScanningConfiguration {
     RegistryScanningConfiguration {
         scan_type: s.scan_type,
         rules: s.rules.clone().filter(|r| !r.is_empty()),
@@ -120,7 +121,7 @@ fn canonical_scanning(s: &RegistryScanningConfiguration) -> RegistryScanningConf
 
 /// A template in a form where equal meaning compares equal (defaults filled in, sets sorted,
 /// policies normalised).
-fn canonical_template(t: &RepositoryCreationTemplate) -> Value {
+pub(super) fn canonical_template(t: &RepositoryCreationTemplate) -> Value {
     let mut tags: Vec<(String, String)> = t
         .resource_tags
         .iter()
@@ -313,11 +314,11 @@ pub fn scanning_rules_to_sdk(
     Ok(rules)
 }
 
-fn build_error(e: aws_sdk_ecr::error::BuildError) -> AwsError {
+pub(super) fn build_error(e: aws_sdk_ecr::error::BuildError) -> AwsError {
     AwsError::terminal("BuildRequest", "InvalidSpec", e.to_string())
 }
 
-fn tags_to_sdk(tags: &Option<Vec<Tag>>) -> Option<Vec<ecr::Tag>> {
+pub(super) fn tags_to_sdk(tags: &Option<Vec<Tag>>) -> Option<Vec<ecr::Tag>> {
     tags.as_ref().map(|ts| {
         ts.iter()
             .filter_map(|t| ecr::Tag::builder().key(&t.key).value(&t.value).build().ok())
@@ -325,7 +326,7 @@ fn tags_to_sdk(tags: &Option<Vec<Tag>>) -> Option<Vec<ecr::Tag>> {
     })
 }
 
-fn filters_to_sdk(
+pub(super) fn filters_to_sdk(
     fs: &Option<Vec<ImageTagMutabilityExclusionFilter>>,
 ) -> Option<Vec<ecr::ImageTagMutabilityExclusionFilter>> {
     fs.as_ref().map(|fs| {
@@ -341,7 +342,7 @@ fn filters_to_sdk(
     })
 }
 
-fn template_encryption(
+pub(super) fn template_encryption(
     t: &RepositoryCreationTemplate,
 ) -> Option<ecr::EncryptionConfigurationForRepositoryCreationTemplate> {
     t.encryption_configuration.as_ref().and_then(|e| {
@@ -353,7 +354,7 @@ fn template_encryption(
     })
 }
 
-fn applied_for(t: &RepositoryCreationTemplate) -> Vec<ecr::RctAppliedFor> {
+pub(super) fn applied_for(t: &RepositoryCreationTemplate) -> Vec<ecr::RctAppliedFor> {
     t.applied_for
         .iter()
         .map(|a| ecr::RctAppliedFor::from(a.as_str()))
@@ -558,201 +559,6 @@ pub fn template_from_sdk(t: &ecr::RepositoryCreationTemplate) -> RepositoryCreat
             .map(str::to_string)
             .filter(|r| !r.is_empty()),
     }
-}
-
-// ---- I/O ----
-
-/// Reads the registry and the sections `d` manages.
-pub async fn observe(client: &Client, d: &DesiredRegistry) -> Result<ObservedRegistry, AwsError> {
-    let registry = client
-        .describe_registry()
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeRegistry", e))?;
-    let mut o = ObservedRegistry {
-        registry_id: registry.registry_id().unwrap_or_default().to_string(),
-        ..Default::default()
-    };
-    if d.replication.is_some() {
-        o.replication = Some(
-            registry
-                .replication_configuration()
-                .map(replication_from_sdk)
-                .unwrap_or_default(),
-        );
-    }
-    if d.scanning.is_some() {
-        let out = client
-            .get_registry_scanning_configuration()
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetRegistryScanningConfiguration", e))?;
-        o.scanning = out.scanning_configuration().map(scanning_from_sdk);
-    }
-    if d.policy.is_some() {
-        o.policy = Some(registry_policy(client).await?);
-    }
-    if d.cache_rules.is_some() {
-        let rules: Vec<_> = client
-            .describe_pull_through_cache_rules()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| from_sdk("DescribePullThroughCacheRules", e))?;
-        o.cache_rules = Some(rules.iter().map(cache_rule_from_sdk).collect());
-    }
-    if d.templates.is_some() {
-        let templates: Vec<_> = client
-            .describe_repository_creation_templates()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| from_sdk("DescribeRepositoryCreationTemplates", e))?;
-        o.templates = Some(templates.iter().map(template_from_sdk).collect());
-    }
-    Ok(o)
-}
-
-async fn registry_policy(client: &Client) -> Result<Option<Value>, AwsError> {
-    Ok(client
-        .get_registry_policy()
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetRegistryPolicy", e))
-        .or_absent()?
-        .and_then(|out| out.policy_text().map(policy::normalize_text)))
-}
-
-/// Applies one change.
-pub async fn apply(client: &Client, change: &Change) -> Result<(), AwsError> {
-    match change {
-        Change::PutReplication(r) => put_replication(client, r).await,
-        Change::PutScanning(s) => put_scanning(client, s).await,
-        Change::PutPolicy(p) => {
-            client
-                .put_registry_policy()
-                .policy_text(policy::to_text(p))
-                .send()
-                .await
-                .map_err(|e| from_sdk("PutRegistryPolicy", e))?;
-            Ok(())
-        }
-        Change::CreateCacheRule(r) => {
-            create_cache_rule_request(client, r)
-                .send()
-                .await
-                .map_err(|e| from_sdk("CreatePullThroughCacheRule", e))?;
-            Ok(())
-        }
-        Change::UpdateCacheRule(r) => {
-            update_cache_rule_request(client, r)
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdatePullThroughCacheRule", e))?;
-            Ok(())
-        }
-        Change::ReplaceCacheRule(r) => {
-            delete_cache_rule(client, &r.ecr_repository_prefix).await?;
-            create_cache_rule_request(client, r)
-                .send()
-                .await
-                .map_err(|e| from_sdk("CreatePullThroughCacheRule", e))?;
-            Ok(())
-        }
-        Change::DeleteCacheRule(prefix) => delete_cache_rule(client, prefix).await,
-        Change::CreateTemplate(t) => {
-            create_template_request(client, t)
-                .send()
-                .await
-                .map_err(|e| from_sdk("CreateRepositoryCreationTemplate", e))?;
-            Ok(())
-        }
-        Change::UpdateTemplate(t) => {
-            update_template_request(client, t)
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdateRepositoryCreationTemplate", e))?;
-            Ok(())
-        }
-        Change::DeleteTemplate(prefix) => delete_template(client, prefix).await,
-    }
-}
-
-async fn put_replication(client: &Client, r: &ReplicationConfiguration) -> Result<(), AwsError> {
-    client
-        .put_replication_configuration()
-        .replication_configuration(replication_to_sdk(r)?)
-        .send()
-        .await
-        .map_err(|e| from_sdk("PutReplicationConfiguration", e))?;
-    Ok(())
-}
-
-async fn put_scanning(client: &Client, s: &RegistryScanningConfiguration) -> Result<(), AwsError> {
-    client
-        .put_registry_scanning_configuration()
-        .scan_type(ecr::ScanType::from(s.scan_type.as_str()))
-        .set_rules(Some(scanning_rules_to_sdk(s)?))
-        .send()
-        .await
-        .map_err(|e| from_sdk("PutRegistryScanningConfiguration", e))?;
-    Ok(())
-}
-
-async fn delete_cache_rule(client: &Client, prefix: &str) -> Result<(), AwsError> {
-    client
-        .delete_pull_through_cache_rule()
-        .ecr_repository_prefix(prefix)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeletePullThroughCacheRule", e))
-        .or_absent()?;
-    Ok(())
-}
-
-async fn delete_template(client: &Client, prefix: &str) -> Result<(), AwsError> {
-    client
-        .delete_repository_creation_template()
-        .prefix(prefix)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteRepositoryCreationTemplate", e))
-        .or_absent()?;
-    Ok(())
-}
-
-/// ECR's defaults for the sections `d` manages: no replication rule, BASIC scanning without
-/// rules, no registry policy, and none of the spec's cache rules and templates.
-pub async fn reset(client: &Client, d: &DesiredRegistry) -> Result<(), AwsError> {
-    if d.replication.is_some() {
-        put_replication(client, &ReplicationConfiguration::default()).await?;
-    }
-    if d.scanning.is_some() {
-        let basic = RegistryScanningConfiguration {
-            scan_type: ScanType::Basic,
-            rules: None,
-        };
-        put_scanning(client, &basic).await?;
-    }
-    if d.policy.is_some() {
-        client
-            .delete_registry_policy()
-            .send()
-            .await
-            .map_err(|e| from_sdk("DeleteRegistryPolicy", e))
-            .or_absent()?;
-    }
-    for r in d.cache_rules.iter().flatten() {
-        delete_cache_rule(client, &r.ecr_repository_prefix).await?;
-    }
-    for t in d.templates.iter().flatten() {
-        delete_template(client, &t.prefix).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

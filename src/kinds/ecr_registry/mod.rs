@@ -8,6 +8,7 @@
 //! `OwnedByAnother`, and deleting a non-owner never touches AWS.
 
 pub mod mapping;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -169,7 +170,7 @@ impl External<EcrRegistry> for EcrRegistries {
         d: &DesiredRegistry,
     ) -> Result<Option<ObservedRegistry>, Error> {
         let owner_tags = self.owner_tags(obj, aws).await?;
-        let mut observed = aws::observe(&aws.ecr, d).await?;
+        let mut observed = sdk::observe(&aws.ecr, d).await?;
         observed.owner_tags = owner_tags;
         Ok(Some(observed))
     }
@@ -212,13 +213,13 @@ impl External<EcrRegistry> for EcrRegistries {
         changes: &Vec<Change>,
     ) -> Result<(), Error> {
         for change in changes {
-            aws::apply(&aws.ecr, change).await?;
+            sdk::apply(&aws.ecr, change).await?;
         }
         Ok(())
     }
 
     async fn delete(&self, obj: &EcrRegistry, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
-        aws::reset(&aws.ecr, &aws::desired(&obj.spec)).await?;
+        sdk::reset(&aws.ecr, &aws::desired(&obj.spec)).await?;
         Ok(DeleteOutcome::Deleted)
     }
 

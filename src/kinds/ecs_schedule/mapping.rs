@@ -3,18 +3,17 @@
 //! SDK calls at the end. UpdateSchedule replaces the whole schedule, so an update sends the
 //! whole desired state.
 
-use aws_sdk_scheduler::Client;
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types as sch;
 use aws_smithy_types::DateTime;
 
 use crate::api::common::AwsEnum;
 use crate::api::ecs_schedule::EcsScheduleSpec;
-use crate::aws::errors::{AwsError, ErrorClass, OrAbsent, from_sdk};
+use crate::aws::errors::AwsError;
 
-const CREATE: &str = "CreateSchedule";
+pub(super) const CREATE: &str = "CreateSchedule";
 /// What AWS applies when the spec sets no retry policy.
-const DEFAULT_RETRY: (i32, i32) = (86400, 185);
+pub(super) const DEFAULT_RETRY: (i32, i32) = (86400, 185);
 
 /// The schedule the spec asks for, with the target's cluster and revision resolved.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,11 +63,11 @@ impl Change {
     }
 }
 
-fn invalid(message: impl Into<String>) -> AwsError {
+pub(super) fn invalid(message: impl Into<String>) -> AwsError {
     AwsError::terminal(CREATE, "InvalidScheduleSpec", message)
 }
 
-fn date(value: &Option<String>, field: &str) -> Result<Option<i64>, AwsError> {
+pub(super) fn date(value: &Option<String>, field: &str) -> Result<Option<i64>, AwsError> {
     value
         .as_deref()
         .map(|v| {
@@ -79,16 +78,16 @@ fn date(value: &Option<String>, field: &str) -> Result<Option<i64>, AwsError> {
         .transpose()
 }
 
-fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+pub(super) fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-fn sdk_enum<E: AwsEnum + Copy, T: From<&'static str>>(e: &Option<E>) -> Option<T> {
+pub(super) fn sdk_enum<E: AwsEnum + Copy, T: From<&'static str>>(e: &Option<E>) -> Option<T> {
     (*e).map(|e| T::from(e.as_str()))
 }
 
 /// The ECS target's RunTask parameters from the spec.
-fn ecs_parameters(
+pub(super) fn ecs_parameters(
     spec: &EcsScheduleSpec,
     task_definition: &str,
 ) -> Result<sch::EcsParameters, AwsError> {
@@ -255,7 +254,7 @@ pub fn desired(
     })
 }
 
-fn time(t: Option<&DateTime>) -> Option<String> {
+pub(super) fn time(t: Option<&DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
@@ -331,112 +330,6 @@ pub fn diff(d: &DesiredSchedule, o: &ObservedSchedule) -> Vec<Change> {
     } else {
         vec![Change::UpdateSchedule { fields }]
     }
-}
-
-// ---- SDK calls ----
-
-/// GetSchedule; `None` when the schedule (or its group) does not exist.
-pub async fn get(
-    client: &Client,
-    d: &DesiredSchedule,
-) -> Result<Option<ObservedSchedule>, AwsError> {
-    Ok(client
-        .get_schedule()
-        .name(&d.name)
-        .group_name(&d.group)
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetSchedule", e))
-        .or_absent()?
-        .and_then(|out| observed_from(&out)))
-}
-
-/// CreateSchedule with a client token; the schedule's ARN.
-pub async fn create(client: &Client, d: &DesiredSchedule, token: &str) -> Result<String, AwsError> {
-    let s = &d.settings;
-    let out = client
-        .create_schedule()
-        .name(&d.name)
-        .group_name(&d.group)
-        .client_token(token)
-        .schedule_expression(&s.expression)
-        .schedule_expression_timezone(&s.timezone)
-        .set_start_date(s.start_date.map(DateTime::from_secs))
-        .set_end_date(s.end_date.map(DateTime::from_secs))
-        .set_description(s.description.clone())
-        .state(sch::ScheduleState::from(s.state.as_str()))
-        .flexible_time_window(s.flexible_time_window.clone())
-        .set_kms_key_arn(s.kms_key_arn.clone())
-        .action_after_completion(sch::ActionAfterCompletion::from(
-            s.action_after_completion.as_str(),
-        ))
-        .target(s.target.clone())
-        .send()
-        .await
-        .map_err(|e| from_sdk(CREATE, e))?;
-    Ok(out.schedule_arn().to_string())
-}
-
-/// UpdateSchedule with the whole desired schedule.
-pub async fn update(client: &Client, d: &DesiredSchedule) -> Result<(), AwsError> {
-    let s = &d.settings;
-    client
-        .update_schedule()
-        .name(&d.name)
-        .group_name(&d.group)
-        .schedule_expression(&s.expression)
-        .schedule_expression_timezone(&s.timezone)
-        .set_start_date(s.start_date.map(DateTime::from_secs))
-        .set_end_date(s.end_date.map(DateTime::from_secs))
-        .set_description(s.description.clone())
-        .state(sch::ScheduleState::from(s.state.as_str()))
-        .flexible_time_window(s.flexible_time_window.clone())
-        .set_kms_key_arn(s.kms_key_arn.clone())
-        .action_after_completion(sch::ActionAfterCompletion::from(
-            s.action_after_completion.as_str(),
-        ))
-        .target(s.target.clone())
-        .send()
-        .await
-        .map_err(|e| from_sdk("UpdateSchedule", e))?;
-    Ok(())
-}
-
-/// DeleteSchedule; an absent schedule counts as deleted.
-pub async fn delete(client: &Client, name: &str, group: &str) -> Result<(), AwsError> {
-    client
-        .delete_schedule()
-        .name(name)
-        .group_name(group)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteSchedule", e))
-        .or_absent()?;
-    Ok(())
-}
-
-/// The ARN of an ECS cluster named `cluster` (an ARN is returned as is).
-pub async fn cluster_arn(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<String, AwsError> {
-    if cluster.starts_with("arn:") {
-        return Ok(cluster.to_string());
-    }
-    let out = ecs
-        .describe_clusters()
-        .clusters(cluster)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeClusters", e))?;
-    out.clusters()
-        .iter()
-        .find(|c| c.status() != Some("INACTIVE"))
-        .and_then(|c| c.cluster_arn())
-        .map(str::to_string)
-        .ok_or_else(|| AwsError {
-            operation: "DescribeClusters",
-            code: Some("ClusterNotFoundException".into()),
-            message: format!("cluster {cluster} does not exist"),
-            class: ErrorClass::Retryable,
-        })
 }
 
 #[cfg(test)]

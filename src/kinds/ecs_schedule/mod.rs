@@ -9,6 +9,7 @@
 //! unowned too, so `Adopt` would take it: that cannot be told apart without tags.
 
 pub mod mapping;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -22,7 +23,6 @@ use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
-use crate::kinds::ecs_task::mapping as aws_task;
 
 managed_kind!(EcsSchedule);
 
@@ -98,9 +98,9 @@ impl External<EcsSchedule> for EcsSchedules {
     ) -> Result<Desired, Error> {
         let ns = obj.namespace().unwrap_or_default();
         let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => scheduler::cluster_arn(&aws.ecs, c).await?,
+            (Some(c), _) => sdk::cluster_arn(&aws.ecs, c).await?,
             (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
-            (None, None) => scheduler::cluster_arn(&aws.ecs, "default").await?,
+            (None, None) => sdk::cluster_arn(&aws.ecs, "default").await?,
         };
         let named = match (&obj.spec.task_definition, &obj.spec.task_definition_ref) {
             (Some(t), _) => t.clone(),
@@ -111,7 +111,8 @@ impl External<EcsSchedule> for EcsSchedules {
                 ));
             }
         };
-        let (revision, _) = aws_task::describe_task_definition(&aws.ecs, &named).await?;
+        let (revision, _) =
+            crate::kinds::ecs_task::sdk::describe_task_definition(&aws.ecs, &named).await?;
         let schedule = scheduler::desired(&obj.spec, &obj.name_any(), &cluster, &revision)?;
         Ok(Desired {
             schedule,
@@ -126,7 +127,7 @@ impl External<EcsSchedule> for EcsSchedules {
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<Option<Observed>, Error> {
-        let Some(schedule) = scheduler::get(&aws.scheduler, &d.schedule).await? else {
+        let Some(schedule) = sdk::get(&aws.scheduler, &d.schedule).await? else {
             return Ok(None);
         };
         let created = d.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -195,7 +196,7 @@ impl External<EcsSchedule> for EcsSchedules {
         d: &Desired,
     ) -> Result<String, Error> {
         let token = obj.uid().unwrap_or_default();
-        let arn = scheduler::create(&aws.scheduler, &d.schedule, &token).await?;
+        let arn = sdk::create(&aws.scheduler, &d.schedule, &token).await?;
         *d.created.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn.clone());
         Ok(arn)
     }
@@ -208,12 +209,12 @@ impl External<EcsSchedule> for EcsSchedules {
         _o: &Observed,
         _changes: &Vec<Change>,
     ) -> Result<(), Error> {
-        Ok(scheduler::update(&aws.scheduler, &d.schedule).await?)
+        Ok(sdk::update(&aws.scheduler, &d.schedule).await?)
     }
 
     async fn delete(&self, obj: &EcsSchedule, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let (name, group) = name_and_group(obj);
-        scheduler::delete(&aws.scheduler, &name, &group).await?;
+        sdk::delete(&aws.scheduler, &name, &group).await?;
         Ok(DeleteOutcome::Deleted)
     }
 

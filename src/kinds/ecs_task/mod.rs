@@ -10,6 +10,7 @@
 
 pub mod mapping;
 pub mod phases;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -252,7 +253,7 @@ impl EcsTasks {
         attempt: Option<i32>,
         arns: Vec<String>,
     ) -> Result<Observed, Error> {
-        let tasks = aws_task::describe_tasks(&aws.ecs, &d.run.cluster, &arns)
+        let tasks = sdk::describe_tasks(&aws.ecs, &d.run.cluster, &arns)
             .await?
             .unwrap_or_default();
         let tags = tasks.first().map(aws_task::task_tags).unwrap_or_default();
@@ -326,7 +327,7 @@ impl External<EcsTask> for EcsTasks {
                         ));
                     }
                 };
-                aws_task::describe_task_definition(&aws.ecs, &named).await?
+                sdk::describe_task_definition(&aws.ecs, &named).await?
             }
         };
         let mut tags: BTreeMap<String, String> = obj
@@ -404,7 +405,7 @@ impl External<EcsTask> for EcsTasks {
             return Ok(None);
         };
         let cluster = self.cluster(obj).await?;
-        let tasks = aws_task::describe_tasks(&aws.ecs, &cluster, std::slice::from_ref(first))
+        let tasks = sdk::describe_tasks(&aws.ecs, &cluster, std::slice::from_ref(first))
             .await?
             .unwrap_or_default();
         Ok(tasks.first().map(aws_task::task_tags))
@@ -417,7 +418,7 @@ impl External<EcsTask> for EcsTasks {
     async fn create(&self, obj: &EcsTask, aws: &AwsClients, d: &Desired) -> Result<String, Error> {
         let attempt = d.attempts().current + 1;
         let input = aws_task::run_task_input(&d.run, &d.uid, attempt)?;
-        let arns = aws_task::run_task(&aws.ecs, input).await?;
+        let arns = sdk::run_task(&aws.ecs, input).await?;
         info!(object = %obj.name_any(), attempt, tasks = %arns.join(","), "started run");
         d.attempts().started = Some((attempt, arns.clone()));
         Ok(arns.join(","))
@@ -431,13 +432,13 @@ impl External<EcsTask> for EcsTasks {
         _external_name: Option<&str>,
     ) -> Result<Lookup<Observed>, Error> {
         let attempt = d.attempts().current + 1;
-        let candidates = aws_task::list_tasks(
+        let candidates = sdk::list_tasks(
             &aws.ecs,
             &d.run.cluster,
             aws_task::family(&d.run.task_definition),
         )
         .await?;
-        let tasks = aws_task::describe_tasks(&aws.ecs, &d.run.cluster, &candidates)
+        let tasks = sdk::describe_tasks(&aws.ecs, &d.run.cluster, &candidates)
             .await?
             .unwrap_or_default();
         let want = attempt.to_string();
@@ -478,7 +479,7 @@ impl External<EcsTask> for EcsTasks {
             return Ok(DeleteOutcome::Deleted);
         }
         let cluster = self.cluster(obj).await?;
-        let tasks = aws_task::describe_tasks(&aws.ecs, &cluster, &arns)
+        let tasks = sdk::describe_tasks(&aws.ecs, &cluster, &arns)
             .await?
             .unwrap_or_default();
         let why = format!(
@@ -488,7 +489,7 @@ impl External<EcsTask> for EcsTasks {
         );
         for t in tasks.iter().filter(|t| t.last_status() != Some("STOPPED")) {
             let Some(arn) = t.task_arn() else { continue };
-            aws_task::stop_task(&aws.ecs, &cluster, arn, &why).await?;
+            sdk::stop_task(&aws.ecs, &cluster, arn, &why).await?;
             info!(object = %obj.name_any(), task = %arn, "stopped task: its EcsTask was deleted");
         }
         Ok(DeleteOutcome::Deleted)
