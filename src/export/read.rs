@@ -525,7 +525,7 @@ pub async fn repositories(
         .collect();
     let mut states = Vec::new();
     for repository in repos {
-        let extras = crate::kinds::ecr_repository::mapping::extras(client, &repository).await?;
+        let extras = crate::kinds::ecr_repository::sdk::extras(client, &repository).await?;
         states.push(RepositoryState {
             repository,
             tags: extras.tags,

@@ -1,6 +1,7 @@
 //! Wiring: EcrRepository through the generic driver.
 
 pub mod mapping;
+pub mod sdk;
 
 use std::collections::BTreeMap;
 
@@ -62,7 +63,7 @@ impl External<EcrRepository> for EcrRepositories {
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
         let fresh = obj.refresh_requested();
-        Ok(ecr::observe(&aws.ecr, d, &self.reads, fresh).await?)
+        Ok(sdk::observe(&aws.ecr, d, &self.reads, fresh).await?)
     }
 
     fn observed_tags(&self, observed: &ObservedRepository) -> BTreeMap<String, String> {
@@ -85,7 +86,7 @@ impl External<EcrRepository> for EcrRepositories {
         obj: &EcrRepository,
         aws: &AwsClients,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
-        Ok(ecr::observe(&aws.ecr, &desired(obj), &self.reads, false)
+        Ok(sdk::observe(&aws.ecr, &desired(obj), &self.reads, false)
             .await?
             .map(|o| o.tags))
     }
@@ -100,7 +101,7 @@ impl External<EcrRepository> for EcrRepositories {
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<String, Error> {
-        Ok(ecr::create(&aws.ecr, d).await?)
+        Ok(sdk::create(&aws.ecr, d).await?)
     }
 
     async fn update(
@@ -116,16 +117,16 @@ impl External<EcrRepository> for EcrRepositories {
             .iter()
             .partition(|c| matches!(c, Change::EncryptionDiffers { .. }));
         for change in possible.into_iter().chain(impossible) {
-            ecr::apply(&aws.ecr, d, change).await?;
+            sdk::apply(&aws.ecr, d, change).await?;
         }
         Ok(())
     }
 
     async fn delete(&self, obj: &EcrRepository, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let d = desired(obj);
-        Ok(match ecr::delete(&aws.ecr, &d).await? {
-            ecr::Deleted::Yes => DeleteOutcome::Deleted,
-            ecr::Deleted::NotEmpty(aws_message) => DeleteOutcome::Blocked(format!(
+        Ok(match sdk::delete(&aws.ecr, &d).await? {
+            sdk::Deleted::Yes => DeleteOutcome::Deleted,
+            sdk::Deleted::NotEmpty(aws_message) => DeleteOutcome::Blocked(format!(
                 "repository {} still holds images and spec.forceDelete is false, so it was not deleted \
                  (AWS: {aws_message}). To delete it with its images set spec.forceDelete: true; to keep \
                  the repository, set spec.deletionPolicy: Retain",
