@@ -20,6 +20,9 @@ Stock moto 5.2.5 has none of the four operations. This model keeps:
   ``https://<serviceName>.ecs.<region>.on.aws`` (PUBLIC);
 - status: the moto service's (ACTIVE right away; INACTIVE once deleted).
 
+Tags of the request whose keys start with ``moto-ecs/`` are copied to the task definitions it
+registers, so the settings of ecs_deployments.py (``moto-ecs/deployment-seconds`` ...) apply.
+
 An update that changes what the task runs (container, cpu, memory, roles, architecture,
 task definition) registers a new task definition and starts a new deployment; a scaling
 change sets the service's desired count to ``minTaskCount``. No load balancer, certificate,
@@ -113,6 +116,7 @@ def _register(backend, record, config):
         memory=config["memory"],
         task_role_arn=config.get("taskRoleArn"),
         execution_role_arn=config.get("executionRoleArn"),
+        tags=record["modelTags"],
     )
     return td.arn
 
@@ -177,6 +181,9 @@ def install():
             "infrastructureRoleArn": params.get("infrastructureRoleArn"),
             "revision": 0,
             "createdAt": time.time(),
+            "modelTags": [
+                t for t in params.get("tags") or [] if t.get("key", "").startswith("moto-ecs/")
+            ],
         }
         config = _with_defaults({k: params[k] for k in UPDATABLE if k in params})
         _new_revision(backend, record, config)

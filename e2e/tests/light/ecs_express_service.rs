@@ -50,6 +50,8 @@ fn spec(service: &str, tag: &str, min: i32) -> Value {
             "environment": [{"name": "MODE", "value": "demo"}],
         },
         "scalingTarget": {"minTaskCount": min, "maxTaskCount": 4},
+        // The moto model's deployments take this long, so a rollout can be seen in flight.
+        "tags": [{"key": "moto-ecs/deployment-seconds", "value": "4"}],
     })
 }
 
@@ -151,6 +153,11 @@ async fn scenario(env: &TestEnv) -> Result<()> {
         Ok((image == format!("{repo_uri}:2") && min == Some(2)).then_some(()))
     })
     .await?;
+    // While the new deployment rolls out the service is not Ready: kstatus InProgress.
+    env.wait_condition::<EcsExpressService>("web", "Ready", "False", Some("RolloutInProgress"))
+        .await?;
+    let (kstatus, message) = e2e::kstatus::kstatus::<EcsExpressService>(env, "web").await?;
+    ensure!(kstatus == "InProgress", "kstatus {kstatus}: {message}");
     let obj = env.wait_ready::<EcsExpressService>("web").await?;
     let status = obj.status.clone().ok_or_else(|| anyhow!("no status"))?;
     ensure!(

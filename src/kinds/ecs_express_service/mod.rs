@@ -129,6 +129,49 @@ impl EcsExpressServices {
             .or_else(|| obj.annotations().get(EXTERNAL_NAME_ANNOTATION).cloned())
             .filter(|a| !a.is_empty())
     }
+
+    /// The service's ARN for delete and its ownership check, which must not depend on
+    /// references: as recorded, else found by cluster and name (a create whose answer was lost);
+    /// `None` when neither finds one.
+    async fn locate_arn(
+        &self,
+        obj: &EcsExpressService,
+        aws: &AwsClients,
+    ) -> Result<Option<String>, Error> {
+        if let Some(arn) = Self::recorded_arn(obj) {
+            return Ok(Some(arn));
+        }
+        let cluster = match self.cluster(obj).await {
+            Ok(c) => c,
+            Err(Error::ReferenceNotReady(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(
+            sdk::describe_service(&aws.ecs, &cluster, &obj.service_name())
+                .await?
+                .and_then(|s| s.service_arn),
+        )
+    }
+
+    /// Reads the Express service by ARN, without the ECS service behind it; `None` when ECS
+    /// knows none or it is INACTIVE (deleted).
+    async fn read(aws: &AwsClients, arn: &str) -> Result<Option<Observed>, Error> {
+        let Some(x) = sdk::describe(&aws.ecs, arn).await? else {
+            return Ok(None);
+        };
+        let o = mapping::observed(&x, None).ok_or_else(|| no_arn(arn))?;
+        Ok((o.status_code.as_deref() != Some("INACTIVE")).then_some(o))
+    }
+}
+
+/// A DescribeExpressGatewayService answer without the service's ARN: AWS's fault, retried.
+fn no_arn(arn: &str) -> Error {
+    Error::Aws(crate::aws::AwsError {
+        operation: "DescribeExpressGatewayService",
+        code: None,
+        message: format!("the answer for {arn} carries no serviceArn"),
+        class: crate::aws::ErrorClass::Retryable,
+    })
 }
 
 impl External<EcsExpressService> for EcsExpressServices {
@@ -177,11 +220,7 @@ impl External<EcsExpressService> for EcsExpressServices {
         match sdk::describe(&aws.ecs, &arn).await? {
             Some(x) => mapping::observed(&x, Some(&service))
                 .map(Some)
-                .ok_or_else(|| {
-                    Error::InvalidSpec(format!(
-                        "DescribeExpressGatewayService of {arn}: no serviceArn"
-                    ))
-                }),
+                .ok_or_else(|| no_arn(&arn)),
             None => Err(Error::Refused {
                 reason: reason::ALREADY_EXISTS,
                 message: format!(
@@ -212,19 +251,10 @@ impl External<EcsExpressService> for EcsExpressServices {
         obj: &EcsExpressService,
         aws: &AwsClients,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
-        let Some(arn) = Self::recorded_arn(obj) else {
+        let Some(arn) = self.locate_arn(obj, aws).await? else {
             return Ok(None);
         };
-        Ok(sdk::describe(&aws.ecs, &arn)
-            .await?
-            .filter(|x| {
-                x.status
-                    .as_ref()
-                    .and_then(|s| s.status_code.as_ref())
-                    .is_none_or(|c| c.as_str() != "INACTIVE")
-            })
-            .and_then(|x| mapping::observed(&x, None))
-            .map(|o| o.tags))
+        Ok(Self::read(aws, &arn).await?.map(|o| o.tags))
     }
 
     fn diff(&self, d: &Desired, observed: &Observed) -> Vec<Change> {
@@ -257,17 +287,13 @@ impl External<EcsExpressService> for EcsExpressServices {
         obj: &EcsExpressService,
         aws: &AwsClients,
     ) -> Result<DeleteOutcome, Error> {
-        let Some(arn) = Self::recorded_arn(obj) else {
+        let Some(arn) = self.locate_arn(obj, aws).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
-        let current = sdk::describe(&aws.ecs, &arn)
-            .await?
-            .and_then(|x| mapping::observed(&x, None));
-        let Some(current) = current else {
+        let Some(current) = Self::read(aws, &arn).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
         match current.status_code.as_deref() {
-            Some("INACTIVE") => Ok(DeleteOutcome::Deleted),
             Some("ACTIVE") => {
                 sdk::delete(&aws.ecs, &arn).await?;
                 Ok(DeleteOutcome::InProgress(format!(
