@@ -1,6 +1,7 @@
 """Python imports this at start-up when e2e/moto is on PYTHONPATH (e2e/env sets it for moto
 only): installs the test-only ECS deployment model from ecs_deployments.py, the task model
-from ecs_tasks.py and the Managed Instances capacity providers of ecs_managed_instances.py."""
+from ecs_tasks.py, the Managed Instances capacity providers of ecs_managed_instances.py and
+the Express services of ecs_express.py."""
 
 import os
 
@@ -14,3 +15,7 @@ if os.environ.get("MOTO_ECS_DEPLOYMENTS") == "1":
     import ecs_managed_instances
 
     ecs_managed_instances.install()
+
+    import ecs_express
+
+    ecs_express.install()

@@ -11,6 +11,7 @@ use kube::CustomResourceExt;
 pub(crate) mod ecr_registry;
 pub(crate) mod ecr_repository;
 pub(crate) mod ecs_cluster;
+pub(crate) mod ecs_express_service;
 pub(crate) mod ecs_schedule;
 pub(crate) mod ecs_service;
 pub(crate) mod ecs_task;
@@ -55,6 +56,10 @@ pub const KINDS: &[Kind] = &[
     Kind {
         crd: api::EcrRegistry::crd,
         start: ecr_registry::start,
+    },
+    Kind {
+        crd: api::EcsExpressService::crd,
+        start: ecs_express_service::start,
     },
 ];
 

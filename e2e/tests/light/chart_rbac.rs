@@ -501,7 +501,8 @@ fn text<'a>(status: &'a Value, field: &str) -> Result<&'a str> {
 /// Fails unless AWS holds what the Ready object's `status` names.
 async fn aws_holds(env: &TestEnv, kind: &str, status: &Value) -> Result<()> {
     match kind {
-        "EcrRepository" | "TaskDefinition" | "EcsCluster" | "EcsService" | "EcsSchedule" => {
+        "EcrRepository" | "TaskDefinition" | "EcsCluster" | "EcsService" | "EcsSchedule"
+        | "EcsExpressService" => {
             ensure!(!aws_released(env, kind, status).await?, "not in AWS");
         }
         "EcsTask" => {
@@ -587,6 +588,23 @@ async fn aws_released(env: &TestEnv, kind: &str, status: &Value) -> Result<bool>
                 .await;
             Ok(match out {
                 Ok(_) => false,
+                Err(e) if format!("{e:?}").contains("ResourceNotFound") => true,
+                Err(e) => return Err(e.into()),
+            })
+        }
+        "EcsExpressService" => {
+            let out = env
+                .ecs
+                .describe_express_gateway_service()
+                .service_arn(text(status, "serviceArn")?)
+                .send()
+                .await;
+            Ok(match out {
+                Ok(out) => out
+                    .service()
+                    .and_then(|s| s.status())
+                    .and_then(|s| s.status_code())
+                    .is_none_or(|c| c.as_str() != "ACTIVE"),
                 Err(e) if format!("{e:?}").contains("ResourceNotFound") => true,
                 Err(e) => return Err(e.into()),
             })

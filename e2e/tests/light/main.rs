@@ -13,6 +13,7 @@ mod deployment_actions;
 mod ecr_registry;
 mod ecr_repository;
 mod ecs_cluster;
+mod ecs_express_service;
 mod ecs_schedule;
 mod ecs_service;
 mod ecs_task;
