@@ -43,10 +43,10 @@ pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'stati
     let external = EcsExpressServices {
         kube: client.clone(),
     };
-    Box::pin(crate::engine::run_with::<EcsExpressService, _, _>(
+    Box::pin(crate::engine::run_with::<EcsExpressService, _, _, _>(
         client,
         env,
-        external,
+        move |_| external,
         settings,
         move |controller| {
             let store = controller.store();
