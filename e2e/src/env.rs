@@ -186,12 +186,13 @@ impl TestEnv {
     /// [`TestEnv::cleanup`] for tests that create objects of every kind.
     pub async fn cleanup_all(self) -> Result<()> {
         use ecs_operator::api::{
-            EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsService, EcsTask,
-            TaskDefinition,
+            EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsSchedule, EcsService,
+            EcsTask, TaskDefinition,
         };
         strip_and_delete::<EcsTask>(&self).await;
         strip_and_delete::<EcsSchedule>(&self).await;
         strip_and_delete::<EcrRegistry>(&self).await;
+        strip_and_delete::<EcsExpressService>(&self).await;
         strip_and_delete::<EcsService>(&self).await;
         strip_and_delete::<TaskDefinition>(&self).await;
         strip_and_delete::<EcsCluster>(&self).await;

@@ -4,7 +4,8 @@
 use anyhow::{Result, ensure};
 use e2e::{TestEnv, manifest};
 use ecs_operator::api::{
-    EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsService, EcsTask, TaskDefinition,
+    EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsSchedule, EcsService, EcsTask,
+    TaskDefinition,
 };
 use serde_json::json;
 
@@ -36,6 +37,14 @@ async fn kubectl_get_prints_the_columns_the_readme_lists() -> Result<()> {
     .await?;
     env.apply::<EcrRegistry>(&manifest("EcrRegistry", "x", &json!({})))
         .await?;
+    env.apply::<EcsExpressService>(&manifest(
+        "EcsExpressService",
+        "x",
+        &json!({"cluster": "c", "executionRoleArn": "arn:aws:iam::123456789012:role/e",
+                "infrastructureRoleArn": "arn:aws:iam::123456789012:role/i",
+                "primaryContainer": {"image": "nginx", "containerPort": 80}}),
+    ))
+    .await?;
     // (plural, columns, what -o wide adds), as the README lists them.
     let cases: &[(&str, &str, &str)] = &[
         ("ecrrepositories", "READY SYNCED URI AGE", "REASON"),
@@ -60,6 +69,11 @@ async fn kubectl_get_prints_the_columns_the_readme_lists() -> Result<()> {
             "ecrregistries",
             "READY SYNCED REGISTRY REPLICATION SCAN CACHES TEMPLATES AGE",
             "REASON",
+        ),
+        (
+            "ecsexpressservices",
+            "STATUS URL READY AGE",
+            "RUNNING REASON",
         ),
     ];
     for (plural, columns, wide) in cases {
