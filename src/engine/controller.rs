@@ -111,6 +111,21 @@ pub(super) fn key_of<K: Managed>(obj: &K) -> String {
 }
 
 /// Runs the controller for kind `K` until a shutdown signal.
+/// A kind's controller with only the standard watches (its own objects): what the registry
+/// starts for every kind that needs nothing more.
+pub fn start<K, E>(shared: Shared, external: E) -> futures::future::BoxFuture<'static, ()>
+where
+    K: Managed,
+    E: External<K>,
+{
+    Box::pin(run::<K, E>(
+        shared.client,
+        shared.env,
+        external,
+        shared.settings,
+    ))
+}
+
 pub async fn run<K, E>(client: kube::Client, env: Arc<Environment>, external: E, settings: Settings)
 where
     K: Managed,

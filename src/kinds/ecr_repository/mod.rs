@@ -24,12 +24,7 @@ pub struct EcrRepositories {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(crate::engine::run::<EcrRepository, _>(
-        shared.client,
-        shared.env,
-        EcrRepositories::default(),
-        shared.settings,
-    ))
+    crate::engine::start::<EcrRepository, _>(shared, EcrRepositories::default())
 }
 
 fn desired(obj: &EcrRepository) -> ecr::DesiredRepository {

@@ -21,12 +21,7 @@ pub struct EcsClusters;
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(crate::engine::run::<EcsCluster, _>(
-        shared.client,
-        shared.env,
-        EcsClusters,
-        shared.settings,
-    ))
+    crate::engine::start::<EcsCluster, _>(shared, EcsClusters)
 }
 
 impl External<EcsCluster> for EcsClusters {

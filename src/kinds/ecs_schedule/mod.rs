@@ -33,14 +33,8 @@ pub struct EcsSchedules {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(crate::engine::run::<EcsSchedule, _>(
-        shared.client.clone(),
-        shared.env,
-        EcsSchedules {
-            kube: shared.client,
-        },
-        shared.settings,
-    ))
+    let kube = shared.client.clone();
+    crate::engine::start::<EcsSchedule, _>(shared, EcsSchedules { kube })
 }
 
 /// The desired schedule plus who may own it.
