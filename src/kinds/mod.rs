@@ -122,6 +122,21 @@ mod tests {
         );
     }
 
+    /// The chart's appVersion (the default image tag) is the crate's version: one number.
+    #[test]
+    fn chart_app_version_is_the_crate_version() {
+        let chart = include_str!("../../charts/ecs-operator/Chart.yaml");
+        let app_version = chart
+            .lines()
+            .find_map(|l| l.strip_prefix("appVersion:"))
+            .map(|v| v.trim().trim_matches('"'));
+        assert_eq!(
+            app_version,
+            Some(env!("CARGO_PKG_VERSION")),
+            "charts/ecs-operator/Chart.yaml appVersion differs from Cargo.toml's version"
+        );
+    }
+
     #[test]
     fn registry_kinds_are_unique() {
         let mut plurals = plurals();
