@@ -228,8 +228,17 @@ async fn main() -> ExitCode {
 fn print_or_fail(result: Result<String, impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+            use std::io::Write;
+            // `print!` panics when the reader goes away (`ecs-operator crds | head`); a closed
+            // pipe is the reader's choice, not an error.
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: writing to standard output: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

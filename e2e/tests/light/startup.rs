@@ -69,3 +69,25 @@ async fn unreachable_api_server_is_a_clear_error() -> Result<()> {
     );
     Ok(())
 }
+
+/// `ecs-operator crds | head`: a reader that stops early is not an error (no panic, exit 0).
+#[tokio::test]
+async fn a_closed_output_pipe_is_not_a_panic() -> Result<()> {
+    let mut child = tokio::process::Command::new(binary())
+        .arg("crds")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    // Close the read end before the CRDs (far more than a pipe buffer) are written.
+    drop(child.stdout.take());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!stderr.contains("panicked"), "crds panicked: {stderr}");
+    ensure!(
+        out.status.success(),
+        "crds exited {:?}: {stderr}",
+        out.status
+    );
+    Ok(())
+}
