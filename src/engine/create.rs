@@ -1,7 +1,10 @@
-//! Creates are recorded on the object as Crossplane does: `create-pending` before the call,
-//! `create-succeeded` (with the external name) or `create-failed` after it. A pending mark with
-//! neither after it means the operator crashed or lost AWS's answer: the resource may exist, so
-//! the next attempt looks for it before creating again. Pure: the driver does the I/O.
+//! Creates are recorded on the object as Crossplane does: `create-pending` before the call and
+//! `create-succeeded` (with the external name) after it. A refused create writes nothing (a mark
+//! would change the object and its watch event would retry at once, past the backoff), so a
+//! pending mark without success means a crash, a lost answer or a refusal: the resource may
+//! exist, and the next attempt looks for it before creating again. `create-failed` is only read
+//! (and cleared by the next pending write): this version never writes it. Pure: the driver does
+//! the I/O.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +12,7 @@ use std::collections::BTreeMap;
 pub const CREATE_PENDING_ANNOTATION: &str = "ecs.operator.dev/external-create-pending";
 /// Written right after a create AWS answered with the resource.
 pub const CREATE_SUCCEEDED_ANNOTATION: &str = "ecs.operator.dev/external-create-succeeded";
-/// Written right after a create AWS certainly refused.
+/// Read, never written by this version (see the module doc); cleared by the next pending write.
 pub const CREATE_FAILED_ANNOTATION: &str = "ecs.operator.dev/external-create-failed";
 /// The external identity (ARN) the last successful create returned.
 pub const EXTERNAL_NAME_ANNOTATION: &str = "ecs.operator.dev/external-name";

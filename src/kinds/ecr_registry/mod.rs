@@ -27,7 +27,7 @@ use crate::engine::{DeleteOutcome, Describe, Environment, Error, External};
 
 managed_kind!(EcrRegistry);
 
-/// ECR-backed implementation of the four verbs, with the store that decides ownership.
+/// ECR-backed implementation of the driver's External contract, with the store that decides ownership.
 pub struct EcrRegistries {
     env: Arc<Environment>,
     peers: Store<EcrRegistry>,

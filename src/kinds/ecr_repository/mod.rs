@@ -15,7 +15,7 @@ use crate::engine::{DeleteOutcome, Describe, Error, External};
 
 managed_kind!(EcrRepository);
 
-/// ECR-backed implementation of the four verbs.
+/// ECR-backed implementation of the driver's External contract.
 #[derive(Default)]
 pub struct EcrRepositories {
     /// Which policies recent observes found, so absent ones are not read every time.

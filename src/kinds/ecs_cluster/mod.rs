@@ -16,7 +16,7 @@ use crate::engine::{DeleteOutcome, Describe, Error, External, Readiness};
 
 managed_kind!(EcsCluster);
 
-/// ECS-backed implementation of the four verbs.
+/// ECS-backed implementation of the driver's External contract.
 pub struct EcsClusters;
 
 /// The kind registry's start (`crate::kinds`).

@@ -25,7 +25,7 @@ use crate::engine::{DeleteOutcome, Describe, Error, External, Managed, Readiness
 
 managed_kind!(EcsExpressService);
 
-/// ECS-backed implementation of the four verbs.
+/// ECS-backed implementation of the driver's External contract.
 pub struct EcsExpressServices {
     kube: kube::Client,
 }

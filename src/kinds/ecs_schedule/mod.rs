@@ -26,7 +26,7 @@ use crate::engine::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, Ex
 
 managed_kind!(EcsSchedule);
 
-/// EventBridge Scheduler-backed implementation of the four verbs.
+/// EventBridge Scheduler-backed implementation of the driver's External contract.
 pub struct EcsSchedules {
     kube: kube::Client,
 }

@@ -51,7 +51,7 @@ struct Answer {
 /// service): objects in other regions or accounts never share answers.
 type BatchCache = HashMap<(String, String, String), Answer>;
 
-/// ECS-backed implementation of the four verbs.
+/// ECS-backed implementation of the driver's External contract.
 pub struct EcsServices {
     pub kube: kube::Client,
     /// The controller's cache of EcsService objects (set once the controller exists): the

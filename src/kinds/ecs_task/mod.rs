@@ -44,7 +44,7 @@ const RETRYING: &str = "Retrying";
 /// How often the TTL sweep looks at finished runs.
 const TTL_SWEEP: Duration = Duration::from_secs(1);
 
-/// RunTask-backed implementation of the four verbs.
+/// RunTask-backed implementation of the driver's External contract.
 pub struct EcsTasks {
     kube: kube::Client,
 }

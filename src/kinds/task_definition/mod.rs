@@ -32,7 +32,7 @@ pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 5;
 
 managed_kind!(TaskDefinition);
 
-/// ECS-backed implementation of the four verbs.
+/// ECS-backed implementation of the driver's External contract.
 pub struct TaskDefinitions {
     pub kube: kube::Client,
     revisions: RevisionCache,
