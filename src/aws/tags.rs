@@ -120,14 +120,20 @@ pub mod ecs {
             .collect()
     }
 
+    /// Every tag ECS reports as a key/value map (AWS-reserved `aws:` tags included; a tag without
+    /// a value has the empty value, as ECS shows it).
+    pub fn map<'a>(tags: impl IntoIterator<Item = &'a Tag>) -> BTreeMap<String, String> {
+        tags.into_iter()
+            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+            .collect()
+    }
+
     /// A key/value map of the tags ECS reports, without AWS-reserved `aws:` tags (nobody can
     /// change those).
     pub fn from_sdk_tags(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
-        tags.into_iter()
-            .flatten()
-            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect()
+        let mut all = map(tags.into_iter().flatten());
+        all.retain(|k, _| !k.starts_with("aws:"));
+        all
     }
 
     /// Sets, then removes, what `changes` name (no call for an empty half).
@@ -255,5 +261,34 @@ mod tests {
         let both = diff(&map(&[("a", "1")]), &map(&[("b", "2")]));
         assert_eq!(both.describe(), ["tags (set a)", "tags (remove b)"]);
         assert!(diff(&map(&[]), &map(&[])).is_empty());
+    }
+
+    /// ECS tags as a map: `map` keeps every tag (a value-less tag is ""), `from_sdk_tags` drops
+    /// the `aws:` ones nobody can change.
+    #[test]
+    fn ecs_tag_maps() {
+        use aws_sdk_ecs::types::Tag;
+        let tags = vec![
+            Tag::builder().key("team").value("a").build(),
+            Tag::builder()
+                .key("aws:cloudformation:stack-name")
+                .value("s")
+                .build(),
+            Tag::builder().key("bare").build(),
+            Tag::builder().value("no key").build(),
+        ];
+        assert_eq!(
+            ecs::map(&tags),
+            map(&[
+                ("aws:cloudformation:stack-name", "s"),
+                ("bare", ""),
+                ("team", "a")
+            ])
+        );
+        assert_eq!(
+            ecs::from_sdk_tags(Some(&tags)),
+            map(&[("bare", ""), ("team", "a")])
+        );
+        assert!(ecs::from_sdk_tags(None).is_empty());
     }
 }

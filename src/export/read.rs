@@ -933,10 +933,7 @@ mod tests {
             family,
             revision: 3,
             active: true,
-            tags: tags
-                .iter()
-                .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-                .collect(),
+            tags: crate::aws::tags::ecs::map(&tags),
             task_definition: td,
             aws_tags: tags,
         }

@@ -230,11 +230,7 @@ pub fn observed(x: &EcsExpressGatewayService, service: Option<&Service>) -> Opti
         status_reason: status.and_then(|s| s.status_reason.clone()),
         current_deployment: x.current_deployment.clone(),
         config,
-        tags: x
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-            .collect(),
+        tags: crate::aws::tags::ecs::map(x.tags()),
         service: service.map(ServiceView::of),
     })
 }

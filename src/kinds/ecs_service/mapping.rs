@@ -328,12 +328,7 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
             .as_ref()
             .map(|s| s.as_str().to_string()),
         spec,
-        tags: svc
-            .tags
-            .iter()
-            .flatten()
-            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-            .collect(),
+        tags: crate::aws::tags::ecs::map(svc.tags.iter().flatten()),
         deployments: deployments.iter().map(deployment_status).collect(),
         events: events
             .into_iter()

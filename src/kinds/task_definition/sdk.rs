@@ -55,10 +55,7 @@ pub async fn describe(client: &Client, what: &str) -> Result<Option<Revision>, A
         family: td.family.clone().unwrap_or_default(),
         revision: i64::from(td.revision),
         active: td.status == Some(TaskDefinitionStatus::Active),
-        tags: aws_tags
-            .iter()
-            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-            .collect(),
+        tags: crate::aws::tags::ecs::map(&aws_tags),
         task_definition: td,
         aws_tags,
     }))
