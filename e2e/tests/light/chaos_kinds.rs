@@ -496,7 +496,11 @@ async fn ecr_registry_has_one_owner_and_no_foreign_reset_under_chaos() -> Result
     env.wait_gone::<EcrRegistry>(&other).await?;
     let next = one_owner(&env, &op).await?;
     ensure!(next == owner, "the owner changed from {owner} to {next}");
-    only_states(&sampler.take(), &[owners.clone()], "deleting a non-owner")?;
+    only_states(
+        &sampler.take(),
+        std::slice::from_ref(&owners),
+        "deleting a non-owner",
+    )?;
 
     // The owner goes (one kill): its reset, then exactly one of the rest takes over.
     env.delete::<EcrRegistry>(&owner).await?;
