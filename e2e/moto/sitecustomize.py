@@ -1,7 +1,9 @@
 """Python imports this at start-up when e2e/moto is on PYTHONPATH (e2e/env sets it for moto
 only): installs the test-only ECS deployment model from ecs_deployments.py, the task model
-from ecs_tasks.py, the Managed Instances capacity providers of ecs_managed_instances.py and
-the Express services of ecs_express.py."""
+from ecs_tasks.py, the Managed Instances capacity providers of ecs_managed_instances.py, the
+Express services of ecs_express.py, EventBridge Scheduler's CreateSchedule client tokens
+(scheduler_tokens.py) and Application Auto Scaling's not-found answer to DeregisterScalableTarget
+(autoscaling_errors.py)."""
 
 import os
 
@@ -19,3 +21,11 @@ if os.environ.get("MOTO_ECS_DEPLOYMENTS") == "1":
     import ecs_express
 
     ecs_express.install()
+
+    import scheduler_tokens
+
+    scheduler_tokens.install()
+
+    import autoscaling_errors
+
+    autoscaling_errors.install()

@@ -13,6 +13,8 @@
 //! returns the counts as JSON and `POST /__faults/config` (a [`FaultConfig`] as JSON) changes the
 //! faults at run time. Requests without `X-Amz-Target` (e.g. `/moto-api/`, STS's awsQuery calls)
 //! pass through untouched; with [`FaultConfig::record_query`] the awsQuery ones are recorded.
+//! Application Auto Scaling (awsJson1_1 too) and EventBridge Scheduler (restJson1: the action
+//! comes from the method and path, [`scheduler_action`]) are faulted and counted like ECS.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -190,10 +192,39 @@ pub fn parse_target(target: &str) -> Option<(&'static str, String)> {
         "ecs"
     } else if prefix.starts_with("AmazonEC2ContainerRegistry") {
         "ecr"
+    } else if prefix == "AnyScaleFrontendService" {
+        "application-autoscaling"
     } else {
         return None;
     };
     Some((service, action.to_string()))
+}
+
+/// (service, action) of an EventBridge Scheduler call: restJson1, so the action is the method
+/// and the path (`POST /schedules/{Name}` is CreateSchedule); there is no `X-Amz-Target`.
+pub fn scheduler_action(method: &str, path: &str) -> Option<(&'static str, String)> {
+    let path = path.split('?').next().unwrap_or(path);
+    let (noun, rest) = if let Some(rest) = path.strip_prefix("/schedules") {
+        ("Schedule", rest)
+    } else if let Some(rest) = path.strip_prefix("/schedule-groups") {
+        ("ScheduleGroup", rest)
+    } else {
+        return None;
+    };
+    let named = match rest {
+        "" | "/" => false,
+        r if r.starts_with('/') => true,
+        _ => return None,
+    };
+    let action = match (method, named) {
+        ("POST", true) => format!("Create{noun}"),
+        ("PUT", true) => format!("Update{noun}"),
+        ("DELETE", true) => format!("Delete{noun}"),
+        ("GET", true) => format!("Get{noun}"),
+        ("GET", false) => format!("List{noun}s"),
+        _ => return None,
+    };
+    Some(("scheduler", action))
 }
 
 /// What happened to calls of one action.
@@ -652,7 +683,11 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> Result<()> {
         };
         let response = if req.path.starts_with("/__faults") {
             control(&state, &req)
-        } else if let Some((service, action)) = req.header("x-amz-target").and_then(parse_target) {
+        } else if let Some((service, action)) = req
+            .header("x-amz-target")
+            .and_then(parse_target)
+            .or_else(|| scheduler_action(&req.method, &req.path))
+        {
             let (verdict, latency) = state.decide(service, &action);
             state.record(&action, &req.body);
             if !latency.is_zero() {
@@ -897,6 +932,33 @@ mod tests {
             parse_target("AWSSecurityTokenServiceV20110615.GetCallerIdentity"),
             None
         );
+        assert_eq!(
+            parse_target("AnyScaleFrontendService.RegisterScalableTarget"),
+            Some((
+                "application-autoscaling",
+                "RegisterScalableTarget".to_string()
+            ))
+        );
+        for (method, path, action) in [
+            ("POST", "/schedules/nightly", Some("CreateSchedule")),
+            ("PUT", "/schedules/nightly", Some("UpdateSchedule")),
+            (
+                "DELETE",
+                "/schedules/nightly?clientToken=x&groupName=default",
+                Some("DeleteSchedule"),
+            ),
+            ("GET", "/schedules/nightly?groupName=g", Some("GetSchedule")),
+            ("GET", "/schedules?NamePrefix=n", Some("ListSchedules")),
+            ("POST", "/schedule-groups/g", Some("CreateScheduleGroup")),
+            ("GET", "/moto-api/", None),
+            ("POST", "/", None),
+        ] {
+            assert_eq!(
+                scheduler_action(method, path),
+                action.map(|a| ("scheduler", a.to_string())),
+                "{method} {path}"
+            );
+        }
         for (action, mutating) in [
             ("CreateService", true),
             ("RegisterTaskDefinition", true),

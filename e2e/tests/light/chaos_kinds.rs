@@ -1,0 +1,982 @@
+//! Chaos for the kinds beyond the four original ones: EcsTask, EcrRegistry, EcsSchedule and
+//! EcsService auto scaling. A submodule of `chaos` (`chaos::kinds::…`), so `make e2e-light`
+//! runs it with the other chaos tests, after the rest, taking turns on the same lock.
+//!
+//! AWS is read from moto directly; the fault proxy's counts and recorded bodies say which calls
+//! reached moto.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, ensure};
+use e2e::fault::{FaultConfig, FaultProxy};
+use e2e::{OperatorProcess, TestEnv, condition, manifest, unique};
+use ecs_operator::api::ecs_schedule::EcsSchedule;
+use ecs_operator::api::ecs_task::EcsTask;
+use ecs_operator::api::{EcrRegistry, EcsService};
+use ecs_operator::contract::{ATTEMPT_TAG, OWNER_UID_TAG};
+use kube::ResourceExt;
+use kube::api::ListParams;
+use serde_json::{Value, json};
+
+use super::{CHAOS_DEADLINE, TURNS, chaos_faults, poll_until_empty, seed};
+
+/// SIGKILLs `op` and starts generation `generation + 1` with `start`.
+async fn kill_and_restart(
+    op: &mut OperatorProcess,
+    generation: &mut usize,
+    start: &impl Fn(usize) -> Result<OperatorProcess>,
+) -> Result<()> {
+    op.kill();
+    op.wait_exit(Duration::from_secs(10)).await?;
+    *generation += 1;
+    *op = start(*generation)?;
+    Ok(())
+}
+
+/// Kills and restarts the operator `kills` times, `every` apart (pacing, not an assertion).
+async fn kill_every(
+    op: &mut OperatorProcess,
+    generation: &mut usize,
+    kills: usize,
+    every: Duration,
+    start: &impl Fn(usize) -> Result<OperatorProcess>,
+) -> Result<()> {
+    for _ in 0..kills {
+        tokio::time::sleep(every).await;
+        kill_and_restart(op, generation, start).await?;
+    }
+    Ok(())
+}
+
+/// The recorded calls of `action` (bodies as JSON).
+fn recorded_bodies(proxy: &FaultProxy, action: &str) -> Vec<Value> {
+    proxy
+        .recorded()
+        .into_iter()
+        .filter(|r| r.action == action)
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsTask
+
+/// Every task ECS holds in `cluster` (running and stopped), with tags.
+async fn tasks_in(env: &TestEnv, cluster: &str) -> Result<Vec<aws_sdk_ecs::types::Task>> {
+    let mut arns = Vec::new();
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let page: Vec<String> = env
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await?;
+        arns.extend(page);
+    }
+    arns.sort();
+    arns.dedup();
+    let mut tasks = Vec::new();
+    for chunk in arns.chunks(100) {
+        let out = env
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(chunk.to_vec()))
+            .include(aws_sdk_ecs::types::TaskField::Tags)
+            .send()
+            .await?;
+        tasks.extend(out.tasks().iter().cloned());
+    }
+    Ok(tasks)
+}
+
+fn task_tag<'a>(t: &'a aws_sdk_ecs::types::Task, key: &str) -> Option<&'a str> {
+    t.tags()
+        .iter()
+        .find(|x| x.key() == Some(key))
+        .and_then(|x| x.value())
+}
+
+/// One EcsTask object of the test and what it must end as.
+struct Run {
+    name: String,
+    /// The attempts it must have made (1 + backoffLimit for a failing run).
+    attempts: usize,
+    /// "Failed", "Succeeded" or "Running".
+    phase: &'static str,
+}
+
+/// Names of runs not yet in their final phase with their attempts.
+async fn runs_not_settled(env: &TestEnv, runs: &[Run]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for run in runs {
+        let s = env.status_json::<EcsTask>(&run.name).await?;
+        let settled = s["phase"] == run.phase
+            && (run.phase == "Running" || s["attempts"] == run.attempts as u64);
+        if !settled {
+            out.push(format!(
+                "{} ({}, attempts {})",
+                run.name, s["phase"], s["attempts"]
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// RunTask answers are lost (the first, then half of the rest; no SDK retry, so finding the
+/// task is the operator's job) while the operator is SIGKILLed: every attempt of every run starts
+/// exactly one task (one RunTask reached moto per attempt, one task per attempt tag); then the
+/// runs are deleted with the first StopTask answer lost and one more kill: each running task is
+/// stopped exactly once, finished ones not at all.
+#[tokio::test]
+async fn ecs_task_starts_one_task_per_attempt_and_stops_once_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-task").await?;
+    env.stop_operator();
+    let awsvpc = e2e::fargate_network().await?;
+    // Three targets: exits 2 after 2 s, exits 0 after 2 s, runs for 10 minutes.
+    let (failing, failing_family, _) = env.aws_run_target(2, 2).await?;
+    let (passing, passing_family, _) = env.aws_run_target(2, 0).await?;
+    let (long, long_family, _) = env.aws_run_target(600, 0).await?;
+    let proxy = FaultProxy::in_front_of_bed(FaultConfig {
+        lose_first: 1,
+        lost: 0.5,
+        seed: seed(21),
+        record: true,
+        ..FaultConfig::default()
+    })
+    .await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("task{n}"),
+            &["--aws-max-attempts", "1", "--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    let mut runs = Vec::new();
+    let targets = [
+        (&failing, &failing_family, 3, "f", 3, "Failed"),
+        (&passing, &passing_family, 2, "s", 1, "Succeeded"),
+        (&long, &long_family, 2, "l", 1, "Running"),
+    ];
+    for (cluster, family, count, prefix, attempts, phase) in targets {
+        for i in 0..count {
+            let name = format!("{prefix}{i}");
+            let spec = json!({"cluster": cluster, "taskDefinition": family,
+                "launchType": "FARGATE", "backoffLimit": attempts - 1,
+                "networkConfiguration": {"awsvpcConfiguration": awsvpc}});
+            env.apply::<EcsTask>(&manifest("EcsTask", &name, &spec))
+                .await?;
+            runs.push(Run {
+                name,
+                attempts,
+                phase,
+            });
+        }
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    poll_until_empty(
+        "every run in its final phase",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || runs_not_settled(&env, &runs),
+    )
+    .await?;
+
+    // One task per attempt in moto, tagged with its owner and attempt.
+    let mut by_uid: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for cluster in [&failing, &passing, &long] {
+        for t in tasks_in(&env, cluster).await? {
+            let owner = task_tag(&t, OWNER_UID_TAG).unwrap_or_default().to_string();
+            let attempt = task_tag(&t, ATTEMPT_TAG).unwrap_or_default().to_string();
+            by_uid.entry(owner).or_default().push(attempt);
+        }
+    }
+    let mut long_arns = Vec::new();
+    for run in &runs {
+        let obj = env.api::<EcsTask>().get(&run.name).await?;
+        let uid = obj.uid().unwrap_or_default();
+        let mut have = by_uid.remove(&uid).unwrap_or_default();
+        have.sort();
+        let want: Vec<String> = (1..=run.attempts).map(|a| a.to_string()).collect();
+        ensure!(
+            have == want,
+            "{}: tasks by attempt tag {have:?}, want {want:?}",
+            run.name
+        );
+        if run.phase == "Running" {
+            let s = env.status_json::<EcsTask>(&run.name).await?;
+            let arn = s["taskArns"][0].as_str().unwrap_or_default().to_string();
+            ensure!(!arn.is_empty(), "{s}");
+            long_arns.push(arn);
+        }
+    }
+    ensure!(by_uid.is_empty(), "tasks of no run: {by_uid:?}");
+    // One RunTask reached moto per attempt (no SDK retry, no injected error: every call did).
+    let mut tokens: BTreeMap<String, usize> = BTreeMap::new();
+    for body in recorded_bodies(&proxy, "RunTask") {
+        let token = body["clientToken"].as_str().unwrap_or_default().to_string();
+        *tokens.entry(token).or_default() += 1;
+    }
+    let want_calls: usize = runs.iter().map(|r| r.attempts).sum();
+    ensure!(
+        tokens.len() == want_calls && tokens.values().all(|n| *n == 1),
+        "RunTask calls per client token (want {want_calls} tokens, once each): {tokens:?}"
+    );
+    let counts = proxy.counts();
+    let lost = counts
+        .get("ecs:RunTask")
+        .map(|c| c.lost)
+        .unwrap_or_default();
+    ensure!(lost >= 2, "too few RunTask answers lost: {counts:?}");
+    eprintln!("{want_calls} attempts, {lost} RunTask answers lost, {generation} kills");
+
+    // Deletion: the first StopTask answer lost, the operator killed once StopTask reached moto.
+    proxy.reset_counts();
+    proxy.set_config(FaultConfig {
+        lose_first: 1,
+        seed: seed(22),
+        record: true,
+        ..FaultConfig::default()
+    });
+    let stops_before = recorded_bodies(&proxy, "StopTask").len();
+    for run in &runs {
+        env.delete::<EcsTask>(&run.name).await?;
+    }
+    env.wait_for("StopTask reached moto", || async {
+        Ok(proxy
+            .counts()
+            .get("ecs:StopTask")
+            .is_some_and(|c| c.calls > 0)
+            .then_some(()))
+    })
+    .await?;
+    kill_and_restart(&mut op, &mut generation, &start).await?;
+    poll_until_empty(
+        "every run deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env.api::<EcsTask>().list(&ListParams::default()).await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    let mut stopped: BTreeMap<String, usize> = BTreeMap::new();
+    for body in recorded_bodies(&proxy, "StopTask")
+        .into_iter()
+        .skip(stops_before)
+    {
+        let task = body["task"].as_str().unwrap_or_default().to_string();
+        *stopped.entry(task).or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> = long_arns.iter().map(|a| (a.clone(), 1)).collect();
+    ensure!(
+        stopped == want,
+        "StopTask calls per task: {stopped:?}, want once for each running task {want:?}"
+    );
+    for t in tasks_in(&env, &long).await? {
+        ensure!(
+            t.last_status() == Some("STOPPED")
+                && t.stop_code().map(|c| c.as_str()) == Some("UserInitiated"),
+            "{t:?}"
+        );
+    }
+    drop(op);
+    env.cleanup::<EcsTask>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcrRegistry
+
+/// An ECR client for `region` on the bed's moto.
+async fn ecr_in(region: &str) -> aws_sdk_ecr::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await;
+    aws_sdk_ecr::Client::new(&config)
+}
+
+/// The registry scanning rules' filters of a region (empty: ECR's default).
+async fn scan_filters(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>> {
+    let out = ecr.get_registry_scanning_configuration().send().await?;
+    Ok(out
+        .scanning_configuration()
+        .map(|s| {
+            s.rules()
+                .iter()
+                .flat_map(|r| {
+                    r.repository_filters()
+                        .iter()
+                        .map(|f| f.filter().to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Reads the region's scanning filters every 100 ms until dropped: every state the registry
+/// passed through, in order (consecutive repeats folded).
+struct Sampler {
+    seen: Arc<Mutex<Vec<Vec<String>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sampler {
+    fn start(ecr: aws_sdk_ecr::Client) -> Self {
+        let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let shared = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Ok(now) = scan_filters(&ecr).await {
+                    let mut seen = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    if seen.last() != Some(&now) {
+                        seen.push(now);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self { seen, task }
+    }
+
+    /// The states seen since the last call.
+    fn take(&self) -> Vec<Vec<String>> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let last = seen.last().cloned();
+        let out = std::mem::take(&mut *seen);
+        seen.extend(last);
+        out
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// (Synced status, reason) of every EcrRegistry object of the test.
+async fn synced(env: &TestEnv) -> Result<BTreeMap<String, (String, String)>> {
+    let list = env
+        .api::<EcrRegistry>()
+        .list(&ListParams::default())
+        .await?;
+    let mut out = BTreeMap::new();
+    for o in list.items {
+        let s = serde_json::to_value(&o)?["status"].clone();
+        out.insert(o.name_any(), condition(&s, "Synced"));
+    }
+    Ok(out)
+}
+
+/// Waits until exactly one object is Synced=True and every other is refused with
+/// OwnedByAnother; returns the owner.
+async fn one_owner(env: &TestEnv, op: &OperatorProcess) -> Result<String> {
+    poll_until_empty(
+        "exactly one owner, the others OwnedByAnother",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let all = synced(env).await?;
+            let owners = all.values().filter(|(s, _)| s == "True").count();
+            let refused = all
+                .values()
+                .filter(|(s, r)| s == "False" && r == "OwnedByAnother")
+                .count();
+            if owners == 1 && refused + 1 == all.len() {
+                return Ok(vec![]);
+            }
+            Ok(vec![format!("{all:?}")])
+        },
+    )
+    .await?;
+    synced(env)
+        .await?
+        .into_iter()
+        .find(|(_, (s, _))| s == "True")
+        .map(|(n, _)| n)
+        .ok_or_else(|| anyhow!("the owner went away"))
+}
+
+/// The filter object `name` declares.
+fn filter_of(name: &str) -> String {
+    format!("{name}-*")
+}
+
+/// Ensures every state in `seen` is one of `allowed` (the default, the owner's, ...).
+fn only_states(seen: &[Vec<String>], allowed: &[Vec<String>], when: &str) -> Result<()> {
+    let bad: Vec<&Vec<String>> = seen.iter().filter(|s| !allowed.contains(s)).collect();
+    ensure!(
+        bad.is_empty(),
+        "{when}: the registry held {bad:?} (allowed {allowed:?}; all seen {seen:?})"
+    );
+    Ok(())
+}
+
+/// Four objects for one registry converge under ECR faults (throttling, 5xx, lost answers) and
+/// three SIGKILLs: one owner, the others refused; the registry only ever holds the owner's
+/// settings. Deleting a non-owner, then the owner (one kill each) never lets a non-owner write or
+/// reset: the registry goes from the owner's settings to the next owner's (through the owner's
+/// reset), and to the defaults when the last goes.
+#[tokio::test]
+async fn ecr_registry_has_one_owner_and_no_foreign_reset_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-ecrreg").await?;
+    env.stop_operator();
+    // A region no other test uses: registry settings are per region.
+    let region = "eu-north-1";
+    let ecr = ecr_in(region).await;
+    // A long-lived bed may hold what an interrupted run left: start from ECR's default.
+    ecr.put_registry_scanning_configuration()
+        .scan_type(aws_sdk_ecr::types::ScanType::Basic)
+        .set_rules(Some(vec![]))
+        .send()
+        .await?;
+    let proxy = FaultProxy::in_front_of_bed(FaultConfig {
+        lose_first: 1,
+        ..chaos_faults(seed(31))
+    })
+    .await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("reg{n}"),
+            &["--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let sampler = Sampler::start(ecr.clone());
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    let names: Vec<String> = (0..4).map(|i| unique(&format!("reg{i}"))).collect();
+    for name in &names {
+        let spec = json!({"region": region, "deletionPolicy": "Delete",
+            "scanningConfiguration": {"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH",
+                "repositoryFilters": [{"filter": filter_of(name), "filterType": "WILDCARD"}]}]}});
+        env.apply::<EcrRegistry>(&manifest("EcrRegistry", name, &spec))
+            .await?;
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    let owner = one_owner(&env, &op).await?;
+    let owners = vec![filter_of(&owner)];
+    env.wait_for("the owner's settings in moto", || async {
+        Ok((scan_filters(&ecr).await? == owners).then_some(()))
+    })
+    .await?;
+    only_states(&sampler.take(), &[vec![], owners.clone()], "converging")?;
+    let counts = proxy.counts();
+    let injected = e2e::fault::total(&counts, |c| c.throttled + c.server_errors + c.lost);
+    ensure!(injected > 0, "no fault was injected: {counts:?}");
+
+    // A non-owner goes (one kill): the registry keeps the owner's settings throughout.
+    let Some(other) = names.iter().find(|n| **n != owner).cloned() else {
+        return Err(anyhow!("no non-owner among {names:?}"));
+    };
+    env.delete::<EcrRegistry>(&other).await?;
+    kill_every(
+        &mut op,
+        &mut generation,
+        1,
+        Duration::from_millis(500),
+        &start,
+    )
+    .await?;
+    env.wait_gone::<EcrRegistry>(&other).await?;
+    let next = one_owner(&env, &op).await?;
+    ensure!(next == owner, "the owner changed from {owner} to {next}");
+    only_states(
+        &sampler.take(),
+        std::slice::from_ref(&owners),
+        "deleting a non-owner",
+    )?;
+
+    // The owner goes (one kill): its reset, then exactly one of the rest takes over.
+    env.delete::<EcrRegistry>(&owner).await?;
+    kill_every(
+        &mut op,
+        &mut generation,
+        1,
+        Duration::from_millis(500),
+        &start,
+    )
+    .await?;
+    env.wait_gone::<EcrRegistry>(&owner).await?;
+    let next = one_owner(&env, &op).await?;
+    let nexts = vec![filter_of(&next)];
+    env.wait_for("the next owner's settings in moto", || async {
+        Ok((scan_filters(&ecr).await? == nexts).then_some(()))
+    })
+    .await?;
+    only_states(
+        &sampler.take(),
+        &[owners.clone(), vec![], nexts.clone()],
+        "the owner's deletion",
+    )?;
+
+    // Everything goes: the defaults remain.
+    for name in names.iter().filter(|n| **n != other && **n != owner) {
+        env.delete::<EcrRegistry>(name).await?;
+    }
+    poll_until_empty(
+        "every EcrRegistry deleted",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async { Ok(synced(&env).await?.into_keys().collect()) },
+    )
+    .await?;
+    env.wait_for("the registry back to its defaults", || async {
+        Ok(scan_filters(&ecr).await?.is_empty().then_some(()))
+    })
+    .await?;
+    let rest: Vec<Vec<String>> = names
+        .iter()
+        .filter(|n| **n != other && **n != owner)
+        .map(|n| vec![filter_of(n)])
+        .chain([vec![]])
+        .collect();
+    only_states(&sampler.take(), &rest, "deleting the rest")?;
+    drop(sampler);
+    drop(op);
+    env.cleanup::<EcrRegistry>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsSchedule
+
+/// The schedules of the default group whose names start with `prefix`: name -> (ARN, creation
+/// time, the target's task definition ARN).
+async fn schedules(
+    scheduler: &aws_sdk_scheduler::Client,
+    prefix: &str,
+) -> Result<BTreeMap<String, (String, i64, String)>> {
+    let names: Vec<String> = scheduler
+        .list_schedules()
+        .name_prefix(prefix)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await?
+        .into_iter()
+        .filter_map(|s| s.name().map(str::to_string))
+        .collect();
+    let mut out = BTreeMap::new();
+    for name in names {
+        let s = scheduler
+            .get_schedule()
+            .name(&name)
+            .group_name("default")
+            .send()
+            .await?;
+        let revision = s
+            .target()
+            .and_then(|t| t.ecs_parameters())
+            .map(|e| e.task_definition_arn().to_string())
+            .unwrap_or_default();
+        out.insert(
+            name,
+            (
+                s.arn().unwrap_or_default().to_string(),
+                s.creation_date().map(|d| d.secs()).unwrap_or_default(),
+                revision,
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// Four schedules converge with their create answers lost (the first, then a third of the rest,
+/// SDK retries on top) and throttling, while the operator is SIGKILLed three times: one schedule
+/// each, not refused as someone else's (the create record names it). A new target is applied
+/// under the same faults (one kill): the same schedules, updated in place. Deleted (one kill):
+/// nothing left.
+///
+/// Ignored: it finds a bug (about one run in two fails). When a CreateSchedule reached AWS but
+/// its ARN was never recorded (the operator was killed while the SDK backed off to retry a lost
+/// answer, or the SDK's retries after the lost answer were all throttled), the object is refused
+/// with AlreadyExists for good: schedules carry no tags, so the next reconcile sees a pending
+/// create record and a schedule it never recorded, and takes it for someone else's.
+#[tokio::test]
+#[ignore = "finds a bug: a CreateSchedule whose answer never arrived refuses the object's own schedule"]
+async fn ecs_schedule_is_created_once_updated_in_place_and_deleted_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-sched").await?;
+    env.stop_operator();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let cluster = unique("chaos-sched");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let (first, second) = (unique("chaos-sched-a"), unique("chaos-sched-b"));
+    let first_revision = env.register_revision(&first, "busybox").await?;
+    let second_revision = env.register_revision(&second, "busybox").await?;
+    let faults = |seed: u64| FaultConfig {
+        lose_first: 1,
+        lost: 0.3,
+        throttle: 0.2,
+        seed,
+        ..FaultConfig::default()
+    };
+    let proxy = FaultProxy::in_front_of_bed(faults(seed(41))).await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("sched{n}"),
+            &["--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let prefix = unique("cs");
+    let names: Vec<String> = (0..4).map(|i| format!("{prefix}-{i}")).collect();
+    let spec = |name: &str, family: &str| {
+        json!({"name": name, "scheduleExpression": "rate(1 hour)",
+            "flexibleTimeWindow": {"mode": "OFF"},
+            "roleArn": "arn:aws:iam::123456789012:role/scheduler",
+            "cluster": cluster, "taskDefinition": family, "launchType": "EC2"})
+    };
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    for (i, name) in names.iter().enumerate() {
+        env.apply::<EcsSchedule>(&manifest(
+            "EcsSchedule",
+            &format!("s{i}"),
+            &spec(name, &first),
+        ))
+        .await?;
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    poll_until_empty(
+        "every schedule Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsSchedule>(&env),
+    )
+    .await?;
+    let created = schedules(&scheduler, &prefix).await?;
+    ensure!(
+        created.keys().cloned().collect::<Vec<_>>() == names,
+        "schedules in AWS: {created:?}, want {names:?}"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let (arn, _, revision) = &created[name];
+        ensure!(revision == &first_revision, "{name}: target {revision}");
+        let s = env.status_json::<EcsSchedule>(&format!("s{i}")).await?;
+        ensure!(s["arn"] == arn.as_str(), "{name}: status {s}, AWS {arn}");
+    }
+    let counts = proxy.counts();
+    ensure!(
+        counts
+            .get("scheduler:CreateSchedule")
+            .is_some_and(|c| c.lost > 0),
+        "no CreateSchedule answer was lost: {counts:?}"
+    );
+
+    // A new target for every schedule, under the same faults and one kill.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(42)));
+    for (i, name) in names.iter().enumerate() {
+        env.apply::<EcsSchedule>(&manifest(
+            "EcsSchedule",
+            &format!("s{i}"),
+            &spec(name, &second),
+        ))
+        .await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(2), &start).await?;
+    poll_until_empty(
+        "every schedule Ready with the new target",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsSchedule>(&env),
+    )
+    .await?;
+    poll_until_empty(
+        "every schedule's new target in AWS",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let now = schedules(&scheduler, &prefix).await?;
+            Ok(now
+                .iter()
+                .filter(|(_, (_, _, r))| r != &second_revision)
+                .map(|(n, _)| n.clone())
+                .collect())
+        },
+    )
+    .await?;
+    let updated = schedules(&scheduler, &prefix).await?;
+    for name in &names {
+        let (arn, at, _) = &created[name];
+        let now = updated
+            .get(name)
+            .ok_or_else(|| anyhow!("{name} is gone: {updated:?}"))?;
+        ensure!(
+            (&now.0, &now.1) == (arn, at),
+            "{name} re-created instead of updated: was {:?}, is {now:?}",
+            created[name]
+        );
+    }
+    ensure!(
+        updated.len() == names.len(),
+        "schedules in AWS: {updated:?}"
+    );
+    ensure!(
+        proxy
+            .counts()
+            .get("scheduler:UpdateSchedule")
+            .is_some_and(|c| c.lost > 0),
+        "no UpdateSchedule answer was lost: {:?}",
+        proxy.counts()
+    );
+
+    // Deleted under the same faults and one kill: nothing left.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(43)));
+    for i in 0..names.len() {
+        env.delete::<EcsSchedule>(&format!("s{i}")).await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(1), &start).await?;
+    poll_until_empty(
+        "every EcsSchedule deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env
+                .api::<EcsSchedule>()
+                .list(&ListParams::default())
+                .await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    let left = schedules(&scheduler, &prefix).await?;
+    ensure!(left.is_empty(), "schedules left: {left:?}");
+    drop(op);
+    env.cleanup::<EcsSchedule>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsService auto scaling
+
+/// (bounds of the scalable targets, policy name -> target value) moto holds for `rid`.
+async fn auto_scaling(
+    aas: &aws_sdk_applicationautoscaling::Client,
+    rid: &str,
+) -> Result<(Vec<(i32, i32)>, BTreeMap<String, f64>)> {
+    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(rid)
+        .send()
+        .await?;
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(rid)
+        .send()
+        .await?;
+    Ok((
+        targets
+            .scalable_targets()
+            .iter()
+            .map(|t| (t.min_capacity, t.max_capacity))
+            .collect(),
+        policies
+            .scaling_policies()
+            .iter()
+            .map(|p| {
+                let value = p
+                    .target_tracking_scaling_policy_configuration()
+                    .map(|c| c.target_value)
+                    .unwrap_or_default();
+                (p.policy_name.clone(), value)
+            })
+            .collect(),
+    ))
+}
+
+fn target_tracking(name: &str, value: f64, metric: &str) -> Value {
+    json!({"PolicyName": name, "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": value,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": metric}}})
+}
+
+/// Resource ids whose auto scaling in moto is not `want`.
+async fn scaling_differs(
+    aas: &aws_sdk_applicationautoscaling::Client,
+    rids: &[String],
+    want: &(Vec<(i32, i32)>, BTreeMap<String, f64>),
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for rid in rids {
+        let have = auto_scaling(aas, rid).await?;
+        if &have != want {
+            out.push(format!("{rid}: {have:?}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Three services with auto scaling converge with Application Auto Scaling's (and ECS's)
+/// answers lost (the first of each action, then half of the rest) while the operator is
+/// SIGKILLed three times: one scalable target each with the declared policies. New bounds and one
+/// policy fewer are applied the same way (one kill): only the declared policy is left. Deleted
+/// (one kill): every scalable target is deregistered.
+#[tokio::test]
+async fn ecs_service_auto_scaling_converges_and_goes_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-aas").await?;
+    env.stop_operator();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let aas = aws_sdk_applicationautoscaling::Client::new(&config);
+    let cluster = unique("chaos-aas");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let family = unique("chaos-aas-web");
+    env.register_revision(&family, "nginx:1").await?;
+    let faults = |seed: u64| FaultConfig {
+        lose_first: 1,
+        lost: 0.5,
+        seed,
+        ..FaultConfig::default()
+    };
+    let proxy = FaultProxy::in_front_of_bed(faults(seed(51))).await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("aas{n}"),
+            &["--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let services: Vec<String> = (0..3).map(|i| unique(&format!("chaos-aas-{i}"))).collect();
+    let rids: Vec<String> = services
+        .iter()
+        .map(|s| format!("service/{cluster}/{s}"))
+        .collect();
+    let apply = |scaling: Value| {
+        let env = &env;
+        let services = &services;
+        let (cluster, family) = (&cluster, &family);
+        async move {
+            for (i, name) in services.iter().enumerate() {
+                let spec = json!({"serviceName": name, "cluster": cluster,
+                    "taskDefinition": family, "launchType": "EC2", "autoScaling": scaling});
+                env.apply::<EcsService>(&manifest("EcsService", &format!("s{i}"), &spec))
+                    .await?;
+            }
+            anyhow::Ok(())
+        }
+    };
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    apply(
+        json!({"MinCapacity": 1, "MaxCapacity": 4, "ScalingPolicies": [
+        target_tracking("cpu", 60.0, "ECSServiceAverageCPUUtilization"),
+        target_tracking("memory", 70.0, "ECSServiceAverageMemoryUtilization")]}),
+    )
+    .await?;
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    let declared = (
+        vec![(1, 4)],
+        BTreeMap::from([("cpu".to_string(), 60.0), ("memory".to_string(), 70.0)]),
+    );
+    poll_until_empty(
+        "every service Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsService>(&env),
+    )
+    .await?;
+    poll_until_empty(
+        "the declared auto scaling in AWS",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || scaling_differs(&aas, &rids, &declared),
+    )
+    .await?;
+    let counts = proxy.counts();
+    for action in [
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+    ] {
+        ensure!(
+            counts.get(action).is_some_and(|c| c.lost > 0),
+            "no {action} answer was lost: {counts:?}"
+        );
+    }
+
+    // New bounds, the memory policy dropped, the cpu target moved: one kill.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(52)));
+    apply(
+        json!({"MinCapacity": 1, "MaxCapacity": 6, "ScalingPolicies": [
+        target_tracking("cpu", 65.0, "ECSServiceAverageCPUUtilization")]}),
+    )
+    .await?;
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(2), &start).await?;
+    let declared = (vec![(1, 6)], BTreeMap::from([("cpu".to_string(), 65.0)]));
+    poll_until_empty(
+        "the changed auto scaling in AWS (only the declared policy)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || scaling_differs(&aas, &rids, &declared),
+    )
+    .await?;
+    poll_until_empty(
+        "every service Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsService>(&env),
+    )
+    .await?;
+
+    // Deleted with one kill: no scalable target is left.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(53)));
+    for i in 0..services.len() {
+        env.delete::<EcsService>(&format!("s{i}")).await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(1), &start).await?;
+    poll_until_empty(
+        "every EcsService deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env.api::<EcsService>().list(&ListParams::default()).await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    for rid in &rids {
+        let (targets, _) = auto_scaling(&aas, rid).await?;
+        ensure!(targets.is_empty(), "{rid} still registered: {targets:?}");
+    }
+    drop(op);
+    env.cleanup::<EcsService>().await
+}
