@@ -605,13 +605,11 @@ async fn schedules(
 /// under the same faults (one kill): the same schedules, updated in place. Deleted (one kill):
 /// nothing left.
 ///
-/// Ignored: it finds a bug (about one run in two fails). When a CreateSchedule reached AWS but
-/// its ARN was never recorded (the operator was killed while the SDK backed off to retry a lost
-/// answer, or the SDK's retries after the lost answer were all throttled), the object is refused
-/// with AlreadyExists for good: schedules carry no tags, so the next reconcile sees a pending
-/// create record and a schedule it never recorded, and takes it for someone else's.
+/// A CreateSchedule that reached AWS with its answer lost for good (a kill while the SDK backed
+/// off, or every retry throttled) left a pending create record and an unrecorded schedule; the
+/// object asks CreateSchedule again with its client token to learn the schedule is its own
+/// (without that, about one run in two ended refused with AlreadyExists).
 #[tokio::test]
-#[ignore = "finds a bug: a CreateSchedule whose answer never arrived refuses the object's own schedule"]
 async fn ecs_schedule_is_created_once_updated_in_place_and_deleted_under_chaos() -> Result<()> {
     let _turn = TURNS.lock().await;
     let mut env = TestEnv::new("chaos-sched").await?;

@@ -21,6 +21,7 @@ use self::mapping::{self as scheduler, Change, DesiredSchedule, ObservedSchedule
 use crate::api::ecs_schedule::EcsSchedule;
 use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
+use crate::engine::create;
 use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
 
@@ -125,7 +126,27 @@ impl External<EcsSchedule> for EcsSchedules {
             return Ok(None);
         };
         let created = d.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let ours = recorded(obj).contains(&schedule.arn) || created.as_ref() == Some(&schedule.arn);
+        let mut ours =
+            recorded(obj).contains(&schedule.arn) || created.as_ref() == Some(&schedule.arn);
+        if !ours && create::record(obj.annotations()) == create::CreateRecord::Incomplete {
+            // An earlier create's answer was lost (a crash, or every retry throttled), and
+            // schedules carry no tags to say whose this one is. CreateSchedule is idempotent by
+            // client token (this object's UID): asked again, it answers with the schedule that
+            // token made, and refuses (Conflict) one someone else made.
+            let token = obj.uid().unwrap_or_default();
+            match sdk::create(&aws.scheduler, &d.schedule, &token).await {
+                Ok(arn) if arn == schedule.arn => {
+                    *d.created.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn);
+                    ours = true;
+                }
+                Ok(_) => {}
+                // Another token's schedule: not ours (the driver then refuses it).
+                Err(e)
+                    if e.is("ConflictException") || e.class == crate::aws::ErrorClass::Terminal => {
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Some(Observed {
             tags: if ours {
                 d.owner_tags.clone()
