@@ -7,6 +7,7 @@ pub mod ecs_cluster;
 pub mod ecs_express_service;
 pub mod ecs_schedule;
 pub mod ecs_service;
+pub mod ecs_service_status;
 pub mod ecs_shapes;
 pub mod ecs_task;
 pub mod service_auto_scaling;
