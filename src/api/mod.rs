@@ -12,6 +12,7 @@ pub mod ecs_shapes;
 pub mod ecs_task;
 pub mod service_auto_scaling;
 pub mod task_definition;
+pub mod task_volumes;
 
 pub use common::{Condition, ConditionStatus};
 pub use ecr_registry::EcrRegistry;
