@@ -3,6 +3,7 @@
 
 pub mod autoscaling;
 pub mod deployment_actions;
+pub mod gateway_routes;
 pub mod mapping;
 pub mod rollout;
 pub mod sdk;
@@ -21,6 +22,7 @@ use self::deployment_actions::{Call, Decision};
 use self::mapping::{DesiredService, ObservedService};
 use self::sdk as io;
 use crate::api::ecs_cluster::EcsCluster;
+use crate::api::ecs_gateway::EcsGateway;
 use crate::api::ecs_service::{DeploymentActionRecord, EcsService, FailedRollout, scale_selector};
 use crate::api::task_definition::TaskDefinition;
 use crate::aws::AwsClients;
@@ -170,6 +172,8 @@ pub struct Desired {
     /// failed-rollout record a rollback leaves.
     pub action_sent: Option<DeploymentActionRecord>,
     pub rolled_back: Option<FailedRollout>,
+    /// The ARN `gatewayRef` resolved to.
+    pub gateway: Option<String>,
 }
 
 /// What observe reports: DescribeServices' view plus the service deployment in flight.
@@ -183,6 +187,8 @@ pub struct Observed {
     /// Carried from `Desired`: a deployment action sent in this reconcile and its rollback.
     pub action_sent: Option<DeploymentActionRecord>,
     pub rolled_back: Option<FailedRollout>,
+    /// The gateway routes, when read in this reconcile (`gateway_routes::should_read`).
+    pub gateway_routes: Option<Vec<crate::api::ecs_service::GatewayRouteStatus>>,
 }
 
 impl Deref for Observed {
@@ -472,6 +478,10 @@ impl External<EcsService> for EcsServices {
             (None, Some(r)) => resolve_ref::<TaskDefinition>(&self.kube, &ns, &r.name).await?,
             (None, None) => String::new(),
         };
+        let gateway = match &obj.spec.gateway_ref {
+            Some(r) => Some(resolve_ref::<EcsGateway>(&self.kube, &ns, &r.name).await?),
+            None => None,
+        };
         let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
         let restart = obj
             .restart_requested()
@@ -510,6 +520,7 @@ impl External<EcsService> for EcsServices {
                 .and_then(|s| s.deployment_action.clone()),
             action_sent: None,
             rolled_back: None,
+            gateway,
         })
     }
 
@@ -531,17 +542,27 @@ impl External<EcsService> for EcsServices {
         }
         let seen_at = now_rfc3339();
         // Service deployments cost two calls: read only while a rollout is in flight.
-        let deployment = if deployment_actions::in_flight(&observed) {
+        let in_flight = deployment_actions::in_flight(&observed);
+        let deployment = if in_flight {
             self.current_deployment(aws, d, &seen_at).await?
         } else {
             None
         };
+        let gateway_routes = gateway_routes::observe(
+            &aws.ecs,
+            obj,
+            observed.arn.as_deref(),
+            d.gateway.as_deref(),
+            in_flight,
+        )
+        .await?;
         Ok(Some(Observed {
             service: observed,
             deployment,
             seen_at,
             action_sent: d.action_sent.clone(),
             rolled_back: d.rolled_back.clone(),
+            gateway_routes,
         }))
     }
 
@@ -712,6 +733,10 @@ impl External<EcsService> for EcsServices {
             "deploymentAction".into(),
             json!(deployment_action_record(obj, observed)),
         );
+        fields.extend(gateway_routes::status_fields(
+            obj,
+            observed.gateway_routes.as_ref(),
+        ));
         fields
     }
 
