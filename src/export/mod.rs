@@ -80,6 +80,10 @@ pub struct Estate {
     pub latest: BTreeMap<String, String>,
     /// Families exported whether or not a service uses them (`--all-task-definition-families`).
     pub families: BTreeSet<String>,
+    /// Gateways associated with an exported cluster (every gateway when every cluster is).
+    pub gateways: Vec<read::GatewayState>,
+    /// What could not be read (and so is not exported), for the warnings.
+    pub unread: Vec<String>,
 }
 
 /// Reads AWS, assembles the manifests.
@@ -165,6 +169,26 @@ pub async fn gather(
     }
     if opts.repositories {
         estate.repositories = read::repositories(ecr, opts.repository_prefix.as_deref()).await?;
+    }
+    // Gateways are newer than most policies: without the permission, export the rest.
+    match read::gateways(ecs).await {
+        Ok(gateways) => {
+            let exported: BTreeSet<String> = estate
+                .clusters
+                .iter()
+                .filter_map(|c| c.cluster.cluster_arn.clone())
+                .collect();
+            estate.gateways = gateways
+                .into_iter()
+                .filter(|g| {
+                    opts.clusters.is_empty() || g.clusters().iter().any(|c| exported.contains(c))
+                })
+                .collect();
+        }
+        Err(e) if e.class == aws::ErrorClass::Environment => estate
+            .unread
+            .push(format!("gateways are not exported: {e}")),
+        Err(e) => return Err(e.into()),
     }
     Ok(estate)
 }
@@ -276,11 +300,11 @@ fn choose_task_definition(svc: &ecs::Service, estate: &Estate) -> TaskDefinition
     }
 }
 
-/// The manifests for `estate`, in apply order (repositories, clusters, task definitions,
-/// services), with warnings for whatever an object would still change in AWS. Pure.
+/// The manifests for `estate`, in apply order (repositories, clusters, gateways, task
+/// definitions, services), with warnings for whatever an object would still change in AWS. Pure.
 pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportError> {
     let mut docs = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings = estate.unread.clone();
 
     let mut names = Names::default();
     for state in &estate.repositories {
@@ -326,6 +350,49 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             manifest: manifest("EcsCluster", &name, spec, opts),
         });
         cluster_objects.insert(cluster.cluster_arn.clone().unwrap_or_default(), name);
+    }
+
+    let mut names = Names::default();
+    for state in &estate.gateways {
+        let aws_name = state.gateway.name.as_deref().unwrap_or_default();
+        let mut read = read::gateway_spec(state);
+        let name = names.claim(aws_name, None, "gateway");
+        read.notes
+            .extend(owned_by(ecs_tags(state.gateway.tags.as_deref())));
+        let mut refs = Vec::new();
+        let mut by_name = Vec::new();
+        let mut resolved = Vec::new();
+        for arn in state.clusters() {
+            match cluster_objects.get(&arn) {
+                Some(object) => {
+                    refs.push(reference(object));
+                    resolved.push(arn);
+                }
+                None => by_name.push(arn),
+            }
+        }
+        read.spec.clusters = Some(by_name.clone());
+        let differences = read::gateway_differences(&read.spec, resolved, state);
+        read.spec.clusters = (!by_name.is_empty()).then_some(by_name);
+        let mut extra = Vec::new();
+        if !refs.is_empty() {
+            extra.push(("clusterRefs", Yaml::Sequence(refs)));
+        }
+        let comments = report(
+            &mut warnings,
+            ("EcsGateway", &name),
+            read.notes,
+            differences,
+        );
+        docs.push(Document {
+            comments,
+            manifest: manifest(
+                "EcsGateway",
+                &name,
+                spec_yaml(&read.spec, "name", extra, opts)?,
+                opts,
+            ),
+        });
     }
 
     // Families a service references, plus those asked for: one TaskDefinition object each.
@@ -721,7 +788,87 @@ mod tests {
             ]
             .into(),
             families: BTreeSet::new(),
+            gateways: Vec::new(),
+            unread: Vec::new(),
         }
+    }
+
+    fn gateway() -> read::GatewayState {
+        use aws_sdk_ecs::types::{Gateway, GatewayClusterAssociationSummary};
+        let gateway = crate::aws::bridge::shape(
+            json!({"gatewayArn": "arn:aws:ecs:us-east-1:123456789012:gateway/edge_gw",
+                   "name": "edge_gw", "status": "ACTIVE", "accessType": "PUBLIC",
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw",
+                   "deletionProtection": true, "propagateTags": "GATEWAY",
+                   "configuration": {"hostSharedAlb": {"scheme": "internet-facing", "port": 443,
+                       "protocol": "HTTPS", "maxAlbCount": 2, "currentAlbCount": 1,
+                       "httpDesync": "defensive",
+                       "networkConfiguration": {"ipAddressType": "dualstack"}}},
+                   "tags": [{"key": "team", "value": "edge"}]}),
+            Gateway::deserialize,
+        );
+        let association = |cluster: &str, status: &str| {
+            crate::aws::bridge::shape(
+                json!({"gatewayArn": "arn:aws:ecs:us-east-1:123456789012:gateway/edge_gw",
+                       "clusterArn": cluster, "status": status}),
+                GatewayClusterAssociationSummary::deserialize,
+            )
+        };
+        read::GatewayState {
+            gateway,
+            associations: vec![
+                association(CLUSTER_ARN, "ACTIVE"),
+                association(
+                    "arn:aws:ecs:us-east-1:123456789012:cluster/legacy",
+                    "ACTIVE",
+                ),
+                association(
+                    "arn:aws:ecs:us-east-1:123456789012:cluster/gone",
+                    "DISASSOCIATING",
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn exports_a_gateway_with_references_to_exported_clusters() {
+        let mut estate = estate();
+        estate.gateways = vec![gateway()];
+        estate.unread = vec!["gateways of another region are not exported".into()];
+        let export = assemble(&estate, &ExportOptions::default()).expect("assembles");
+        let docs = documents(&export.yaml);
+        let gw = docs
+            .iter()
+            .position(|d| d["kind"] == "EcsGateway")
+            .expect("an EcsGateway");
+        // Right after the clusters it references.
+        assert_eq!(docs[gw - 1]["kind"], "EcsCluster");
+        assert_eq!(docs[gw]["metadata"]["name"], "edge-gw");
+        assert_eq!(
+            docs[gw]["spec"],
+            json!({"adoptionPolicy": "Adopt", "name": "edge_gw",
+                   "clusterRefs": [{"name": "prod-main"}],
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw",
+                   "deletionProtection": true,
+                   "configuration": {"hostSharedAlb": {"scheme": "internet-facing", "port": 443,
+                       "protocol": "HTTPS", "maxAlbCount": 2, "httpDesync": "defensive",
+                       "networkConfiguration": {"ipAddressType": "dualstack"}}},
+                   "propagateTags": "GATEWAY",
+                   "clusters": ["arn:aws:ecs:us-east-1:123456789012:cluster/legacy"],
+                   "tags": [{"key": "team", "value": "edge"}]})
+        );
+        let typed = serde_json::from_value::<crate::api::EcsGateway>(docs[gw].clone());
+        assert!(typed.is_ok(), "{typed:?}");
+        // Nothing left to change; what could not be read is a warning.
+        assert!(
+            !export.warnings.iter().any(|w| w.starts_with("EcsGateway")),
+            "{:?}",
+            export.warnings
+        );
+        assert_eq!(
+            export.warnings[0],
+            "gateways of another region are not exported"
+        );
     }
 
     fn documents(yaml: &str) -> Vec<Value> {

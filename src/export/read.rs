@@ -18,6 +18,7 @@ use crate::api::ecr_repository::{
     self as repo_api, EcrRepositorySpec, EncryptionType, ImageTagMutability,
 };
 use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
+use crate::api::ecs_gateway::{self as gateway_api, EcsGatewaySpec};
 use crate::api::ecs_service::{
     self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
     SchedulingStrategy,
@@ -28,6 +29,7 @@ use crate::aws::policy;
 use crate::kinds::ecr_repository::mapping as ecr_mapping;
 use crate::kinds::ecs_cluster::mapping as ecs_cluster;
 use crate::kinds::ecs_cluster::sdk as ecs_cluster_sdk;
+use crate::kinds::ecs_gateway::mapping as ecs_gateway;
 use crate::kinds::ecs_service::mapping as ecs_service;
 use crate::kinds::task_definition::mapping as task_definition;
 use crate::kinds::task_definition::sdk::{self as td_io, Revision};
@@ -265,6 +267,89 @@ pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec
     out
 }
 
+// ---- EcsGateway -------------------------------------------------------------------------------
+
+/// One gateway (DescribeGateway) and its cluster associations.
+#[derive(Clone, Debug)]
+pub struct GatewayState {
+    pub gateway: ecs::Gateway,
+    pub associations: Vec<ecs::GatewayClusterAssociationSummary>,
+}
+
+impl GatewayState {
+    /// ARNs of the clusters the gateway is ACTIVE-associated with, sorted.
+    pub fn clusters(&self) -> Vec<String> {
+        let mut arns: Vec<String> = self
+            .associations
+            .iter()
+            .filter(|a| a.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE"))
+            .filter_map(|a| a.cluster_arn.clone())
+            .collect();
+        arns.sort();
+        arns.dedup();
+        arns
+    }
+}
+
+/// The EcsGateway spec that matches the gateway as it is, without `clusterRefs` / `clusters`
+/// (the caller wires those). `deletionProtection` is always written out: whether the object
+/// may delete the gateway should be visible in the manifest. Pure.
+pub fn gateway_spec(state: &GatewayState) -> ReadBack<EcsGatewaySpec> {
+    let g = &state.gateway;
+    let mut notes = Vec::new();
+    let observed = ecs_gateway::observed(g, &state.associations).unwrap_or_default();
+    let mut alb = Value::Object(observed.alb.clone());
+    if let Some(m) = alb.as_object_mut() {
+        // Reported, not requested.
+        m.remove("currentAlbCount");
+    }
+    let host_shared_alb =
+        match serde_json::from_value::<gateway_api::HostSharedAlbConfiguration>(alb) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                notes.push(format!(
+                "the configuration is not one configuration.hostSharedAlb can hold ({e}); left out"
+            ));
+                None
+            }
+        };
+    let tags = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let spec = EcsGatewaySpec {
+        name: g.name.clone(),
+        infrastructure_role_arn: g.infrastructure_role_arn.clone().unwrap_or_default(),
+        deletion_protection: g.deletion_protection,
+        configuration: host_shared_alb.map(|c| gateway_api::GatewayConfiguration {
+            host_shared_alb: Some(c),
+        }),
+        propagate_tags: observed.propagate_tags.as_deref().and_then(from_aws),
+        tags: user_tags(tags, |key, value| gateway_api::Tag { key, value }),
+        ..Default::default()
+    };
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` (with `refs`: the ARNs its clusterRefs resolve to) to this gateway would
+/// change, apart from the operator's own tags.
+pub fn gateway_differences(
+    spec: &EcsGatewaySpec,
+    refs: Vec<String>,
+    state: &GatewayState,
+) -> Vec<String> {
+    let name = state.gateway.name.clone().unwrap_or_default();
+    let Ok(desired) = ecs_gateway::desired(spec, name, refs, &BTreeMap::new()) else {
+        return vec!["the spec does not form a request".into()];
+    };
+    let Some(observed) = ecs_gateway::observed(&state.gateway, &state.associations) else {
+        return vec!["DescribeGateway answered without an ARN".into()];
+    };
+    let mut out: Vec<String> = ecs_gateway::diff(&desired, &observed)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
+}
+
 // ---- EcsService -------------------------------------------------------------------------------
 
 /// AWS's service-linked role, which DescribeServices reports for services created without a role.
@@ -431,6 +516,34 @@ pub fn task_definition_differences(spec: &TaskDefinitionSpec, rev: &Revision) ->
 pub use crate::kinds::task_definition::sdk::parse_arn as parse_task_definition_arn;
 
 // ---- SDK calls --------------------------------------------------------------------------------
+
+/// Every gateway in the region, described, with its cluster associations.
+pub async fn gateways(client: &aws_sdk_ecs::Client) -> Result<Vec<GatewayState>, AwsError> {
+    let names: Vec<String> = client
+        .list_gateways()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| from_sdk("ListGateways", e))?
+        .into_iter()
+        .filter_map(|g| g.gateway_arn)
+        .collect();
+    let mut out = Vec::new();
+    for arn in names {
+        let Some(gateway) = crate::kinds::ecs_gateway::sdk::describe(client, &arn).await? else {
+            continue;
+        };
+        let associations = crate::kinds::ecs_gateway::sdk::associations(client, &arn).await?;
+        out.push(GatewayState {
+            gateway,
+            associations,
+        });
+    }
+    out.sort_by(|a, b| a.gateway.name.cmp(&b.gateway.name));
+    Ok(out)
+}
 
 /// ARNs of every cluster in the region.
 pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
