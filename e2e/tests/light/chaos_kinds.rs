@@ -1,5 +1,5 @@
-//! Chaos for the kinds beyond the four original ones: EcsTask, EcrRegistry, EcsSchedule and
-//! EcsService auto scaling. A submodule of `chaos` (`chaos::kinds::…`), so `make e2e-light`
+//! Chaos for the kinds beyond the four original ones: EcsTask, EcrRegistry, EcsSchedule,
+//! EcsService auto scaling and EcsGateway. A submodule of `chaos` (`chaos::kinds::…`), so `make e2e-light`
 //! runs it with the other chaos tests, after the rest, taking turns on the same lock.
 //!
 //! AWS is read from moto directly; the fault proxy's counts and recorded bodies say which calls
@@ -14,7 +14,7 @@ use e2e::fault::{FaultConfig, FaultProxy};
 use e2e::{OperatorProcess, TestEnv, condition, manifest, unique};
 use ecs_operator::api::ecs_schedule::EcsSchedule;
 use ecs_operator::api::ecs_task::EcsTask;
-use ecs_operator::api::{EcrRegistry, EcsService};
+use ecs_operator::api::{EcrRegistry, EcsGateway, EcsService};
 use ecs_operator::contract::{ATTEMPT_TAG, OWNER_UID_TAG};
 use kube::ResourceExt;
 use kube::api::ListParams;
@@ -977,4 +977,151 @@ async fn ecs_service_auto_scaling_converges_and_goes_under_chaos() -> Result<()>
     }
     drop(op);
     env.cleanup::<EcsService>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsGateway
+
+/// Gateway name -> (ARN, clusters associated ACTIVE), of the gateways whose name starts with
+/// `prefix`.
+async fn gateways(env: &TestEnv, prefix: &str) -> Result<BTreeMap<String, (String, Vec<String>)>> {
+    let out = env.ecs.list_gateways().send().await?;
+    let mut found = BTreeMap::new();
+    for g in out.gateways() {
+        let (Some(name), Some(arn)) = (g.name(), g.gateway_arn()) else {
+            continue;
+        };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let associations = env
+            .ecs
+            .list_gateway_cluster_associations()
+            .gateway(arn)
+            .send()
+            .await?;
+        let clusters = associations
+            .gateway_cluster_associations()
+            .iter()
+            .filter(|a| a.status().map(|s| s.as_str()) == Some("ACTIVE"))
+            .filter_map(|a| a.cluster_arn().map(str::to_string))
+            .collect();
+        found.insert(name.to_string(), (arn.to_string(), clusters));
+    }
+    Ok(found)
+}
+
+/// CreateGateway (and AssociateGatewayWithCluster) answers are lost — the first of each, then
+/// 30 % — with throttling, while the operator is SIGKILLed: every object ends with exactly one
+/// gateway, associated once with its cluster, and only one CreateGateway per object changed
+/// moto (a retried create with the same client token returns the first). Deleted under the same
+/// faults and one more kill: no gateway is left.
+#[tokio::test]
+async fn ecs_gateway_is_created_once_and_deleted_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-gw").await?;
+    env.stop_operator();
+    let cluster = unique("chaos-gw");
+    let cluster_arn = env
+        .ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?
+        .cluster()
+        .and_then(|c| c.cluster_arn())
+        .ok_or_else(|| anyhow!("no cluster ARN"))?
+        .to_string();
+    let faults = |seed: u64| FaultConfig {
+        lose_first: 1,
+        lost: 0.3,
+        throttle: 0.2,
+        seed,
+        record: true,
+        ..FaultConfig::default()
+    };
+    let proxy = FaultProxy::in_front_of_bed(faults(seed(51))).await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("gw{n}"),
+            &["--aws-max-attempts", "1", "--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let prefix = unique("cgw");
+    let names: Vec<String> = (0..4).map(|i| format!("{prefix}-{i}")).collect();
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    for (i, name) in names.iter().enumerate() {
+        env.apply::<EcsGateway>(&manifest(
+            "EcsGateway",
+            &format!("g{i}"),
+            &json!({"name": name, "deletionProtection": false, "clusters": [cluster],
+                    "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw"}),
+        ))
+        .await?;
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    poll_until_empty(
+        "every gateway Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsGateway>(&env),
+    )
+    .await?;
+    let created = gateways(&env, &prefix).await?;
+    ensure!(
+        created.keys().cloned().collect::<Vec<_>>() == names,
+        "gateways in AWS: {created:?}, want {names:?}"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let (arn, clusters) = &created[name];
+        ensure!(
+            clusters == &vec![cluster_arn.clone()],
+            "{name}: {clusters:?}"
+        );
+        let s = env.status_json::<EcsGateway>(&format!("g{i}")).await?;
+        ensure!(s["arn"] == arn.as_str(), "{name}: status {s}, AWS {arn}");
+    }
+    // Each object's CreateGateway calls carried one client token: moto made one gateway each.
+    let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for body in recorded_bodies(&proxy, "CreateGateway") {
+        let name = body["name"].as_str().unwrap_or_default().to_string();
+        let token = body["clientToken"].as_str().unwrap_or_default().to_string();
+        tokens.entry(name).or_default().push(token);
+    }
+    for (name, seen) in &tokens {
+        let mut distinct = seen.clone();
+        distinct.sort();
+        distinct.dedup();
+        ensure!(distinct.len() == 1, "{name}: client tokens {seen:?}");
+    }
+    let counts = proxy.counts();
+    ensure!(
+        counts.get("ecs:CreateGateway").is_some_and(|c| c.lost > 0),
+        "no CreateGateway answer was lost: {counts:?}"
+    );
+
+    // Deleted under the same faults and one kill: nothing left.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(52)));
+    for i in 0..names.len() {
+        env.delete::<EcsGateway>(&format!("g{i}")).await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(1), &start).await?;
+    poll_until_empty(
+        "every EcsGateway deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env.api::<EcsGateway>().list(&ListParams::default()).await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    let left = gateways(&env, &prefix).await?;
+    ensure!(left.is_empty(), "gateways left: {left:?}");
+    drop(op);
+    env.cleanup::<EcsGateway>().await
 }

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, anyhow, ensure};
 use aws_sdk_ecr::types as ecr;
 use aws_sdk_ecs::types as ecs;
 use e2e::{TestEnv, unique};
-use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+use ecs_operator::api::{EcrRepository, EcsCluster, EcsGateway, EcsService, TaskDefinition};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde::Deserialize;
@@ -495,4 +495,158 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
     release::<EcsCluster>(&env).await?;
     release::<EcrRepository>(&env).await?;
     env.cleanup::<EcsService>().await
+}
+
+/// A gateway made in moto, associated with the exported cluster and with one that is not
+/// exported: the export has one EcsGateway with a clusterRef and the other cluster by ARN;
+/// applied, it adopts the gateway (Ready, Synced) and AWS keeps its settings and associations
+/// (only the ownership tags are new).
+#[tokio::test]
+async fn export_then_apply_adopts_a_gateway_with_its_clusters() -> Result<()> {
+    let mut env = TestEnv::new("export-gw").await?;
+    let (cluster, other, gateway) = (unique("xgw_c"), unique("xgw-other"), unique("xgw"));
+    let mut arns = Vec::new();
+    for name in [&cluster, &other] {
+        let out = env.ecs.create_cluster().cluster_name(name).send().await?;
+        arns.push(
+            out.cluster()
+                .and_then(|c| c.cluster_arn())
+                .ok_or_else(|| anyhow!("no cluster ARN"))?
+                .to_string(),
+        );
+    }
+    let created = env
+        .ecs
+        .create_gateway()
+        .name(&gateway)
+        .infrastructure_role_arn("arn:aws:iam::123456789012:role/gw")
+        .deletion_protection(false)
+        .configuration(ecs::GatewayConfiguration::HostSharedAlb(
+            ecs::HostSharedAlbConfiguration::builder()
+                .max_alb_count(3)
+                .build(),
+        ))
+        .tags(ecs::Tag::builder().key("team").value("edge").build())
+        .send()
+        .await?;
+    let gateway_arn = created
+        .gateway_arn()
+        .ok_or_else(|| anyhow!("no gateway ARN"))?
+        .to_string();
+    for name in [&cluster, &other] {
+        env.ecs
+            .associate_gateway_with_cluster()
+            .gateway(&gateway)
+            .cluster(name)
+            .send()
+            .await?;
+    }
+    let gateway_view = |g: &ecs::Gateway| {
+        json!({
+            "deletionProtection": g.deletion_protection(),
+            "infrastructureRoleArn": g.infrastructure_role_arn(),
+            "maxAlbCount": g.configuration().and_then(|c| c.as_host_shared_alb().ok()).and_then(|c| c.max_alb_count()),
+            "tags": tag_map(g.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
+        })
+    };
+    let read = |env: &TestEnv| {
+        let env_ecs = env.ecs.clone();
+        let gateway = gateway.clone();
+        async move {
+            let g = env_ecs.describe_gateway().gateway(&gateway).send().await?;
+            let g = g.gateway().cloned().ok_or_else(|| anyhow!("no gateway"))?;
+            let a = env_ecs
+                .list_gateway_cluster_associations()
+                .gateway(&gateway)
+                .send()
+                .await?;
+            let mut clusters: Vec<String> = a
+                .gateway_cluster_associations()
+                .iter()
+                .filter_map(|a| Some(format!("{}={}", a.cluster_arn()?, a.status()?.as_str())))
+                .collect();
+            clusters.sort();
+            anyhow::Ok((g, clusters))
+        }
+    };
+    let (g, clusters_before) = read(&env).await?;
+    let before = gateway_view(&g);
+
+    let out = tokio::process::Command::new(e2e::operator_binary())
+        .args([
+            "export",
+            "--region",
+            "us-east-1",
+            "--cluster",
+            &cluster,
+            "--repositories",
+            "false",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run ecs-operator export")?;
+    let (yaml, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    ensure!(out.status.success(), "export failed: {stderr}");
+    let docs = documents(&yaml)?;
+    let gw = one(&docs, "EcsGateway", |d| {
+        d["spec"]["name"] == gateway.as_str()
+    })?;
+    let cluster_object = name_of(one(&docs, "EcsCluster", |_| true)?);
+    ensure!(
+        gw["spec"]["clusterRefs"] == json!([{"name": cluster_object}])
+            && gw["spec"]["clusters"] == json!([arns[1]])
+            && gw["spec"]["deletionProtection"] == false
+            && gw["spec"]["configuration"]["hostSharedAlb"]["maxAlbCount"] == 3
+            && gw["spec"]["tags"] == json!([{"key": "team", "value": "edge"}]),
+        "{gw}"
+    );
+    ensure!(!stderr.contains("would still change"), "{stderr}");
+
+    // Apply the cluster and the gateway, as a user would.
+    let cluster_doc = one(&docs, "EcsCluster", |_| true)?;
+    env.apply::<EcsCluster>(&serde_yaml::to_string(cluster_doc)?)
+        .await?;
+    env.apply::<EcsGateway>(&serde_yaml::to_string(gw)?).await?;
+    let name = name_of(gw);
+    env.wait_condition::<EcsGateway>(&name, "Synced", "True", None)
+        .await?;
+    let adopted = env.wait_ready::<EcsGateway>(&name).await?;
+    ensure!(
+        adopted.status.as_ref().and_then(|s| s.arn.as_deref()) == Some(gateway_arn.as_str()),
+        "{adopted:?}"
+    );
+    let (g, clusters_after) = read(&env).await?;
+    ensure!(
+        without_ownership(gateway_view(&g)) == before && clusters_after == clusters_before,
+        "AWS changed: {before} -> {}; {clusters_before:?} -> {clusters_after:?}",
+        gateway_view(&g)
+    );
+    ensure!(
+        g.tags().iter().any(|t| t.key() == Some(OWNER_UID_TAG)),
+        "not adopted: {g:?}"
+    );
+
+    env.stop_operator();
+    release::<EcsGateway>(&env).await?;
+    release::<EcsCluster>(&env).await?;
+    let _ = env
+        .ecs
+        .disassociate_gateway_from_cluster()
+        .gateway(&gateway)
+        .cluster(&cluster)
+        .send()
+        .await;
+    let _ = env
+        .ecs
+        .disassociate_gateway_from_cluster()
+        .gateway(&gateway)
+        .cluster(&other)
+        .send()
+        .await;
+    let _ = env.ecs.delete_gateway().gateway(&gateway).send().await;
+    env.cleanup::<EcsGateway>().await
 }
