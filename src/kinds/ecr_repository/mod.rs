@@ -3,9 +3,8 @@
 pub mod mapping;
 pub mod sdk;
 
+use crate::api::ecr_repository::EcrRepositoryStatus;
 use std::collections::BTreeMap;
-
-use serde_json::{Map, Value, json};
 
 use self::mapping::{self as ecr, Change, ObservedRepository};
 use crate::api::ecr_repository::EcrRepository;
@@ -13,7 +12,7 @@ use crate::aws::AwsClients;
 use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::{DeleteOutcome, Describe, Error, External};
 
-managed_kind!(EcrRepository);
+managed_kind!(EcrRepository, EcrRepositoryStatus, identity = arn);
 
 /// ECR-backed implementation of the driver's External contract.
 #[derive(Default)]
@@ -130,15 +129,14 @@ impl External<EcrRepository> for EcrRepositories {
         })
     }
 
-    fn status_fields(&self, _obj: &EcrRepository, o: &ObservedRepository) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("arn".into(), json!(o.arn));
-        m.insert("repositoryUri".into(), json!(o.uri));
-        m.insert("registryId".into(), json!(o.registry_id));
-        if let Some(created) = &o.created_at {
-            m.insert("createdAt".into(), json!(created));
+    fn status_fields(&self, _obj: &EcrRepository, o: &ObservedRepository) -> EcrRepositoryStatus {
+        EcrRepositoryStatus {
+            arn: Some(o.arn.clone()),
+            repository_uri: Some(o.uri.clone()),
+            registry_id: Some(o.registry_id.clone()),
+            created_at: o.created_at.clone(),
+            ..Default::default()
         }
-        m
     }
 }
 

@@ -5,11 +5,11 @@
 pub mod mapping;
 pub mod sdk;
 
+use crate::api::ecs_express_service::EcsExpressServiceStatus;
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
-use serde_json::{Map, Value};
 
 use self::mapping::{Change, Desired, Observed};
 use crate::api::ecr_repository::EcrRepository;
@@ -23,7 +23,7 @@ use crate::engine::create::EXTERNAL_NAME_ANNOTATION;
 use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, Error, External, Managed, Readiness};
 
-managed_kind!(EcsExpressService);
+managed_kind!(EcsExpressService, EcsExpressServiceStatus);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct EcsExpressServices {
@@ -309,15 +309,12 @@ impl External<EcsExpressService> for EcsExpressServices {
         }
     }
 
-    fn status_fields(&self, _obj: &EcsExpressService, observed: &Observed) -> Map<String, Value> {
-        let mut fields = match serde_json::to_value(observed.status()) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        // The driver owns these two.
-        fields.remove("conditions");
-        fields.remove("observedGeneration");
-        fields
+    fn status_fields(
+        &self,
+        _obj: &EcsExpressService,
+        observed: &Observed,
+    ) -> EcsExpressServiceStatus {
+        observed.status()
     }
 
     fn readiness(&self, _obj: &EcsExpressService, observed: &Observed) -> Readiness {

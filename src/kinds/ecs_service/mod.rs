@@ -7,6 +7,7 @@ pub mod mapping;
 pub mod rollout;
 pub mod sdk;
 
+use crate::api::ecs_service_status::EcsServiceStatus;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 use std::sync::Mutex;
@@ -14,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use serde_json::{Map, Value, json};
 
 use self::autoscaling::DesiredScaling;
 use self::deployment_actions::{Call, Decision};
@@ -33,7 +33,7 @@ use crate::engine::{Changes, DeleteOutcome, Error, External, Managed, Readiness}
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
 
-managed_kind!(EcsService);
+managed_kind!(EcsService, EcsServiceStatus, identity = arn);
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_BATCH: usize = 10;
@@ -686,33 +686,24 @@ impl External<EcsService> for EcsServices {
         })
     }
 
-    fn status_fields(&self, obj: &EcsService, observed: &Observed) -> Map<String, Value> {
-        let mut fields = mapping::status_fields(observed);
+    fn status_fields(&self, obj: &EcsService, observed: &Observed) -> EcsServiceStatus {
         let acted_on = obj.status.as_ref().and_then(|s| s.restarted_at.clone());
-        let restarted = obj.restart_requested().map(str::to_string).or(acted_on);
-        fields.insert("restartedAt".into(), json!(restarted));
-        let failed = memory(obj, observed).record(observed);
-        fields.insert("failedRollout".into(), json!(failed));
         let name = obj.metadata.name.as_deref().unwrap_or_default();
-        fields.insert("selector".into(), json!(scale_selector(name)));
-        // Null when there is no scalable target: the field (and the calls it causes) go away.
-        fields.insert(
-            "autoScaling".into(),
-            json!(autoscaling::status(
+        EcsServiceStatus {
+            restarted_at: obj.restart_requested().map(str::to_string).or(acted_on),
+            failed_rollout: memory(obj, observed).record(observed),
+            selector: Some(scale_selector(name)),
+            // None when there is no scalable target: the field (and the calls it causes) go
+            // away.
+            auto_scaling: autoscaling::status(
                 obj.spec.auto_scaling.as_ref(),
-                &observed.auto_scaling
-            )),
-        );
-        // Null when no rollout is in flight: the field goes away.
-        fields.insert(
-            "serviceDeployment".into(),
-            json!(deployment_status(obj, observed)),
-        );
-        fields.insert(
-            "deploymentAction".into(),
-            json!(deployment_action_record(obj, observed)),
-        );
-        fields
+                &observed.auto_scaling,
+            ),
+            // None when no rollout is in flight: the field goes away.
+            service_deployment: deployment_status(obj, observed),
+            deployment_action: deployment_action_record(obj, observed),
+            ..mapping::status_fields(observed)
+        }
     }
 
     fn readiness(&self, obj: &EcsService, observed: &Observed) -> Readiness {

@@ -7,13 +7,13 @@ pub mod revisions;
 pub mod sdk;
 
 use self::revisions::RevisionCache;
+use crate::api::task_definition::TaskDefinitionStatus;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
@@ -30,7 +30,7 @@ pub const SPEC_HASH_TAG: &str = "ecs.operator.dev/spec-hash";
 /// Revisions kept ACTIVE when spec.revisionHistoryLimit is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 5;
 
-managed_kind!(TaskDefinition);
+managed_kind!(TaskDefinition, TaskDefinitionStatus, identity = arn);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct TaskDefinitions {
@@ -454,14 +454,15 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, obj: &TaskDefinition, observed: &Revision) -> Map<String, Value> {
+    fn status_fields(&self, obj: &TaskDefinition, observed: &Revision) -> TaskDefinitionStatus {
         let (kept, _) = retention(&registered(obj), &observed.arn, history_limit(obj));
-        let mut m = Map::new();
-        m.insert("family".into(), json!(observed.family));
-        m.insert("revision".into(), json!(observed.revision));
-        m.insert("arn".into(), json!(observed.arn));
-        m.insert("registeredRevisions".into(), json!(kept));
-        m
+        TaskDefinitionStatus {
+            family: Some(observed.family.clone()),
+            revision: Some(observed.revision),
+            arn: Some(observed.arn.clone()),
+            registered_revisions: kept,
+            ..Default::default()
+        }
     }
 }
 
