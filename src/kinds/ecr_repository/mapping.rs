@@ -93,7 +93,8 @@ pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepositor
         registry_id: spec.registry_id.clone(),
         image_tag_mutability: spec
             .image_tag_mutability
-            .unwrap_or(ImageTagMutability::Mutable)
+            .as_ref()
+            .unwrap_or(&ImageTagMutability::Mutable)
             .as_str()
             .to_string(),
         exclusion_filters: spec
@@ -107,8 +108,8 @@ pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepositor
             .as_ref()
             .is_some_and(|c| c.scan_on_push),
         encryption_type: encryption
-            .map(|e| e.encryption_type)
-            .unwrap_or(EncryptionType::Aes256)
+            .map(|e| &e.encryption_type)
+            .unwrap_or(&EncryptionType::Aes256)
             .as_str()
             .to_string(),
         kms_key: encryption.and_then(|e| e.kms_key.clone()),
