@@ -164,7 +164,7 @@ async fn context(client: kube::Client, fake: Fake) -> Arc<Context<Fake>> {
     })
     .await
     .expect("region given");
-    let env = Arc::new(Environment {
+    let env = Arc::new(Process {
         aws,
         namespaces: Namespaces::new(client.clone(), Duration::from_secs(60)),
         instance_id: "test".into(),

@@ -23,13 +23,13 @@ use crate::api::ecr_registry::EcrRegistry;
 use crate::aws::AwsClients;
 use crate::engine::conditions::reason;
 use crate::engine::ownership::Identity;
-use crate::engine::{DeleteOutcome, Describe, Environment, Error, External};
+use crate::engine::{DeleteOutcome, Describe, Error, External, Process};
 
 managed_kind!(EcrRegistry, EcrRegistryStatus);
 
 /// ECR-backed implementation of the driver's External contract, with the store that decides ownership.
 pub struct EcrRegistries {
-    env: Arc<Environment>,
+    env: Arc<Process>,
     peers: Store<EcrRegistry>,
 }
 
