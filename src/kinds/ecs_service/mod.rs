@@ -29,6 +29,7 @@ use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::conditions::NewCondition;
 use crate::engine::references::resolve_ref;
 use crate::engine::{Changes, DeleteOutcome, Error, External, Managed, Readiness};
+use crate::kinds::references;
 
 /// Condition type set while a rollout is in flight.
 pub const PROGRESSING: &str = "Progressing";
@@ -273,19 +274,22 @@ impl EcsServices {
     /// there is none: nothing was ever created).
     async fn locate(&self, obj: &EcsService) -> Result<Option<(String, String)>, Error> {
         let ns = obj.namespace().unwrap_or_default();
-        let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => c.clone(),
-            (None, Some(r)) => match resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await {
-                Ok(arn) => arn,
-                Err(Error::ReferenceNotReady(_)) => {
-                    match obj.status.as_ref().and_then(|s| s.cluster_arn.clone()) {
-                        Some(arn) if !arn.is_empty() => arn,
-                        _ => return Ok(None),
-                    }
+        let spec = &obj.spec;
+        let named = references::cluster(
+            &self.kube,
+            &ns,
+            spec.cluster.as_ref(),
+            spec.cluster_ref.as_ref(),
+        );
+        let cluster = match named.await {
+            Ok(cluster) => cluster,
+            Err(Error::ReferenceNotReady(_)) => {
+                match obj.status.as_ref().and_then(|s| s.cluster_arn.clone()) {
+                    Some(arn) if !arn.is_empty() => arn,
+                    _ => return Ok(None),
                 }
-                Err(e) => return Err(e),
-            },
-            (None, None) => "default".to_string(),
+            }
+            Err(e) => return Err(e),
         };
         Ok(Some((cluster, obj.service_name())))
     }
@@ -462,11 +466,14 @@ impl External<EcsService> for EcsServices {
         owner_tags: &BTreeMap<String, String>,
     ) -> Result<Desired, Error> {
         let ns = obj.namespace().unwrap_or_default();
-        let cluster = match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => c.clone(),
-            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
-            (None, None) => "default".to_string(),
-        };
+        let spec = &obj.spec;
+        let cluster = references::cluster(
+            &self.kube,
+            &ns,
+            spec.cluster.as_ref(),
+            spec.cluster_ref.as_ref(),
+        )
+        .await?;
         let task_definition = match (&obj.spec.task_definition, &obj.spec.task_definition_ref) {
             (Some(t), _) => t.clone(),
             (None, Some(r)) => resolve_ref::<TaskDefinition>(&self.kube, &ns, &r.name).await?,

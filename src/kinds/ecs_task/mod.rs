@@ -23,9 +23,9 @@ use tracing::{debug, info};
 
 use self::mapping::{self as aws_task, ATTEMPT_TAG, DesiredRun};
 use self::phases::{self as run, RunPhase};
+use crate::api::TaskDefinition;
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_task::{COMPLETE, EcsTask, EcsTaskStatus, FAILED, TaskState};
-use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::engine::conditions::{NewCondition, reason};
 use crate::engine::ownership::OWNER_UID_TAG;
@@ -33,6 +33,7 @@ use crate::engine::references::resolve_ref;
 use crate::engine::{
     DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Readiness,
 };
+use crate::kinds::references;
 
 managed_kind!(EcsTask, EcsTaskStatus);
 
@@ -192,11 +193,14 @@ impl EcsTasks {
             return Ok(c);
         }
         let ns = obj.namespace().unwrap_or_default();
-        Ok(match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => c.clone(),
-            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
-            (None, None) => "default".to_string(),
-        })
+        let spec = &obj.spec;
+        references::cluster(
+            &self.kube,
+            &ns,
+            spec.cluster.as_ref(),
+            spec.cluster_ref.as_ref(),
+        )
+        .await
     }
 }
 

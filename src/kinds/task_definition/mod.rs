@@ -12,18 +12,18 @@ use crate::api::task_definition::TaskDefinitionStatus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use self::sdk::{self as io, Revision};
-use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
 use crate::aws::AwsClients;
 use crate::engine::ownership::{OWNER_UID_TAG, is_ours};
 use crate::engine::{DeleteOutcome, Describe, Error, External, Lookup};
+use crate::kinds::references;
 
 /// Tag with the hash of the resolved spec a revision was registered from.
 pub const SPEC_HASH_TAG: &str = "ecs.operator.dev/spec-hash";
@@ -149,40 +149,6 @@ pub fn dependents(
 }
 
 impl TaskDefinitions {
-    async fn resolve_image(
-        &self,
-        ns: &str,
-        container: &str,
-        r: &crate::api::task_definition::ImageRef,
-    ) -> Result<String, Error> {
-        let repos: Api<EcrRepository> = Api::namespaced(self.kube.clone(), ns);
-        let name = &r.repository_ref.name;
-        let repo = repos.get_opt(name).await?.ok_or_else(|| {
-            Error::ReferenceNotReady(format!(
-                "container {container}: EcrRepository {name} does not exist in namespace {ns}"
-            ))
-        })?;
-        let ready = find_condition(
-            repo.status
-                .as_ref()
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default(),
-            READY,
-        )
-        .is_some_and(|c| c.is_true());
-        let uri = repo.status.as_ref().and_then(|s| s.repository_uri.clone());
-        match (ready, uri) {
-            (true, Some(uri)) => Ok(match (&r.digest, &r.tag) {
-                (Some(digest), _) => format!("{uri}@{digest}"),
-                (None, Some(tag)) => format!("{uri}:{tag}"),
-                (None, None) => uri,
-            }),
-            _ => Err(Error::ReferenceNotReady(format!(
-                "container {container}: EcrRepository {name} is not Ready yet; the image resolves once it is"
-            ))),
-        }
-    }
-
     async fn deregister_old(&self, aws: &AwsClients, obj: &TaskDefinition, arns: &[String]) {
         for arn in arns {
             match io::deregister(&aws.ecs, arn).await {
@@ -276,7 +242,15 @@ impl External<TaskDefinition> for TaskDefinitions {
         let mut spec = obj.spec.clone();
         for container in spec.container_definitions.iter_mut() {
             if let Some(r) = container.image_ref.take() {
-                container.image = Some(self.resolve_image(&ns, &container.name, &r).await?);
+                container.image = Some(
+                    references::image(
+                        &self.kube,
+                        &ns,
+                        &format!("container {}", container.name),
+                        &r,
+                    )
+                    .await?,
+                );
             }
         }
         Ok(DesiredTaskDefinition {
