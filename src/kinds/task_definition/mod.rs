@@ -203,16 +203,6 @@ impl Describe for RevisionChange {
     }
 }
 
-/// Identity of the object a set of owner tags names (for [`is_ours`]).
-fn identity(d: &DesiredTaskDefinition) -> crate::engine::ownership::Identity {
-    let get = |k: &str| d.owner_tags.get(k).cloned().unwrap_or_default();
-    crate::engine::ownership::Identity {
-        owner: get(crate::aws::tags::OWNER_TAG),
-        uid: get(OWNER_UID_TAG),
-        instance: get(crate::aws::tags::INSTANCE_TAG),
-    }
-}
-
 /// Whether the revision's content (not its tags) is the desired spec, modulo AWS defaults.
 fn same_content(d: &DesiredTaskDefinition, observed: &Revision) -> bool {
     if observed.tags.get(SPEC_HASH_TAG) == Some(&d.hash) {
@@ -271,11 +261,11 @@ impl External<TaskDefinition> for TaskDefinitions {
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
-        let me = identity(d);
+        let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         let fresh = obj.refresh_requested();
         let latest = self.revisions.latest(aws, &d.family, fresh).await?;
         if let Some(rev) = &latest
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             return Ok(latest);
         }
@@ -289,7 +279,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
             && let Some(rev) = self.revisions.active(aws, &arn, fresh).await?
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             return Ok(Some(rev));
         }
@@ -336,11 +326,11 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
         external_name: Option<&str>,
     ) -> Result<Lookup<Revision>, Error> {
-        let me = identity(d);
+        let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         if let Some(arn) = external_name
             && let Some(rev) = io::describe(&aws.ecs, arn).await?
             && rev.active
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             self.revisions.registered(aws, &rev.arn);
             return Ok(Lookup::Found {
