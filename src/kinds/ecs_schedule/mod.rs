@@ -175,7 +175,7 @@ impl External<EcsSchedule> for EcsSchedules {
             .send()
             .await;
         let arn = match out {
-            Ok(out) => out.arn().unwrap_or_default().to_string(),
+            Ok(out) => crate::aws::errors::required(out.arn(), "GetSchedule", "Arn")?.to_string(),
             Err(e) => {
                 let e = crate::aws::errors::from_sdk("GetSchedule", e);
                 if e.is_not_found() {
