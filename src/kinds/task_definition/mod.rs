@@ -208,7 +208,10 @@ impl TaskDefinitions {
         let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
-        let arn = io::register(&aws.ecs, input).await?;
+        // The answer is the whole revision: kept, it is the observe after the register.
+        let rev = io::register(&aws.ecs, input, &tags).await?;
+        let arn = rev.arn.clone();
+        self.revisions.keep(aws, &rev);
         self.revisions.registered(aws, &arn);
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
@@ -299,7 +302,11 @@ impl External<TaskDefinition> for TaskDefinitions {
     ) -> Result<Option<Revision>, Error> {
         let me = identity(d);
         let fresh = obj.refresh_requested();
-        let latest = self.revisions.latest(aws, &d.family, fresh).await?;
+        let created = crate::aws::listing::created_at(&obj.metadata);
+        let latest = self
+            .revisions
+            .latest(aws, &d.family, fresh, created)
+            .await?;
         if let Some(rev) = &latest
             && is_ours(&rev.tags, &me)
         {
