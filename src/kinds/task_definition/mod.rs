@@ -174,7 +174,10 @@ impl TaskDefinitions {
         let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
-        let arn = io::register(&aws.ecs, input).await?;
+        // The answer is the whole revision: kept, it is the observe after the register.
+        let rev = io::register(&aws.ecs, input, &tags).await?;
+        let arn = rev.arn.clone();
+        self.revisions.keep(aws, &rev);
         self.revisions.registered(aws, &arn);
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
@@ -263,7 +266,11 @@ impl External<TaskDefinition> for TaskDefinitions {
     ) -> Result<Option<Revision>, Error> {
         let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         let fresh = obj.refresh_requested();
-        let latest = self.revisions.latest(aws, &d.family, fresh).await?;
+        let created = crate::aws::listing::created_at(&obj.metadata);
+        let latest = self
+            .revisions
+            .latest(aws, &d.family, fresh, created)
+            .await?;
         if let Some(rev) = &latest
             && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
