@@ -61,11 +61,14 @@ pub enum ExportError {
     Serialize(#[from] serde_yaml::Error),
 }
 
-/// One cluster and its ACTIVE services.
+/// One cluster, its ACTIVE services and its Express services.
 #[derive(Clone, Debug)]
 pub struct ClusterState {
     pub cluster: ecs::Cluster,
+    /// Services the customer manages (not Express services).
     pub services: Vec<ecs::Service>,
+    /// Express services (DescribeExpressGatewayService), exported as EcsExpressService objects.
+    pub express: Vec<ecs::EcsExpressGatewayService>,
 }
 
 /// Everything read from AWS, before any naming or mapping.
@@ -101,8 +104,8 @@ pub async fn export(opts: &ExportOptions) -> Result<Export, ExportError> {
     assemble(&estate, opts)
 }
 
-/// Reads the clusters, their services, the revisions they run (and the latest ACTIVE one of each
-/// family), other families on request, and the repositories.
+/// Reads the clusters, their services and Express services, the revisions the services run (and
+/// the latest ACTIVE one of each family), other families on request, and the repositories.
 pub async fn gather(
     ecr: &aws_sdk_ecr::Client,
     ecs: &aws_sdk_ecs::Client,
@@ -137,7 +140,18 @@ pub async fn gather(
     let mut families = BTreeSet::new();
     for cluster in found {
         let arn = cluster.cluster_arn.clone().unwrap_or_default();
-        let services = read::services(ecs, &arn).await?;
+        // An Express service is an ECS service too; its task definition is ECS's to manage.
+        let (express_services, services): (Vec<_>, Vec<_>) = read::services(ecs, &arn)
+            .await?
+            .into_iter()
+            .partition(read::is_express);
+        let mut express = Vec::new();
+        for svc in express_services
+            .iter()
+            .filter_map(|s| s.service_arn.as_deref())
+        {
+            express.extend(read::express_service(ecs, svc).await?);
+        }
         for td in services.iter().filter_map(|s| s.task_definition.as_deref()) {
             if estate.revisions.contains_key(td) {
                 continue;
@@ -148,7 +162,11 @@ pub async fn gather(
                 estate.revisions.insert(td.to_string(), rev);
             }
         }
-        estate.clusters.push(ClusterState { cluster, services });
+        estate.clusters.push(ClusterState {
+            cluster,
+            services,
+            express,
+        });
     }
     if opts.all_task_definition_families {
         estate.families = read::active_families(ecs).await?.into_iter().collect();
@@ -301,7 +319,8 @@ fn choose_task_definition(svc: &ecs::Service, estate: &Estate) -> TaskDefinition
 }
 
 /// The manifests for `estate`, in apply order (repositories, clusters, gateways, task
-/// definitions, services), with warnings for whatever an object would still change in AWS. Pure.
+/// definitions, services, Express services), with warnings for whatever an object would still
+/// change in AWS. Pure.
 pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportError> {
     let mut docs = Vec::new();
     let mut warnings = estate.unread.clone();
@@ -489,6 +508,33 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             docs.push(Document {
                 comments,
                 manifest: manifest("EcsService", &name, spec, opts),
+            });
+        }
+    }
+
+    let mut names = Names::default();
+    for state in &estate.clusters {
+        let cluster_arn = state.cluster.cluster_arn.clone().unwrap_or_default();
+        let cluster_object = cluster_objects
+            .get(&cluster_arn)
+            .cloned()
+            .unwrap_or_default();
+        for x in &state.express {
+            let aws_name = x.service_name.as_deref().unwrap_or_default();
+            let name = names.claim(aws_name, Some(&cluster_object), "express-service");
+            let mut read = read::express_spec(x);
+            read.notes.extend(owned_by(ecs_tags(x.tags.as_deref())));
+            let comments = report(
+                &mut warnings,
+                ("EcsExpressService", &name),
+                read.notes,
+                read::express_differences(&read.spec, x),
+            );
+            let refs = vec![("clusterRef", reference(&cluster_object))];
+            let spec = spec_yaml(&read.spec, "serviceName", refs, opts)?;
+            docs.push(Document {
+                comments,
+                manifest: manifest("EcsExpressService", &name, spec, opts),
             });
         }
     }
@@ -725,6 +771,28 @@ mod tests {
             .build()
     }
 
+    /// An Express service in the cluster, its task definition ECS's own.
+    fn express_service(name: &str) -> ecs::EcsExpressGatewayService {
+        crate::aws::bridge::shape(
+            json!({
+                "serviceName": name,
+                "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/prod_main/{name}"),
+                "cluster": CLUSTER_ARN,
+                "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+                "status": {"statusCode": "ACTIVE"},
+                "activeConfigurations": [{
+                    "taskDefinitionArn": td_arn(&format!("express-{name}"), 1),
+                    "cpu": "256",
+                    "primaryContainer": {"image": "nginx:1", "containerPort": 80},
+                    "ingressPaths": [{"accessType": "PUBLIC",
+                        "endpoint": format!("https://{name}.ecs.us-east-1.on.aws")}],
+                }],
+                "tags": [{"key": "app", "value": name}],
+            }),
+            ecs::EcsExpressGatewayService::deserialize,
+        )
+    }
+
     /// A cluster with a service on its family's latest revision and one on an older revision,
     /// one repository, and a family no service uses.
     fn estate() -> Estate {
@@ -775,6 +843,7 @@ mod tests {
                     },
                     service("web_old", &td_arn("web_app", 1)),
                 ],
+                express: vec![express_service("hello")],
             }],
             revisions: [
                 (v1.arn.clone(), v1),
@@ -898,6 +967,7 @@ mod tests {
                 ("TaskDefinition", "web-app"),
                 ("EcsService", "web"),
                 ("EcsService", "web-old"),
+                ("EcsExpressService", "hello"),
             ]
         );
         for doc in &docs {
@@ -918,6 +988,14 @@ mod tests {
                    "tags": [{"key": "app", "value": "web"}]})
         );
         assert_eq!(docs[4]["spec"]["taskDefinition"], td_arn("web_app", 1));
+        // The Express service: its cluster by reference, its managed task definition left out.
+        assert_eq!(
+            docs[5]["spec"],
+            json!({"adoptionPolicy": "Adopt", "serviceName": "hello", "clusterRef": {"name": "prod-main"},
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+                   "primaryContainer": {"image": "nginx:1", "containerPort": 80}, "cpu": "256",
+                   "tags": [{"key": "app", "value": "hello"}]})
+        );
         assert!(docs[4]["spec"].get("taskDefinitionRef").is_none());
         // Exact AWS names stay in the spec.
         assert_eq!(docs[0]["spec"]["repositoryName"], "team/web");
@@ -978,6 +1056,9 @@ mod tests {
                     }
                     Some("TaskDefinition") => {
                         serde_yaml::from_str::<crate::api::TaskDefinition>(d).map(drop)
+                    }
+                    Some("EcsExpressService") => {
+                        serde_yaml::from_str::<crate::api::EcsExpressService>(d).map(drop)
                     }
                     _ => serde_yaml::from_str::<crate::api::EcsService>(d).map(drop),
                 },

@@ -18,6 +18,7 @@ use crate::api::ecr_repository::{
     self as repo_api, EcrRepositorySpec, EncryptionType, ImageTagMutability,
 };
 use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
+use crate::api::ecs_express_service::EcsExpressServiceSpec;
 use crate::api::ecs_gateway::{self as gateway_api, EcsGatewaySpec};
 use crate::api::ecs_service::{
     self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
@@ -29,6 +30,7 @@ use crate::aws::policy;
 use crate::kinds::ecr_repository::mapping as ecr_mapping;
 use crate::kinds::ecs_cluster::mapping as ecs_cluster;
 use crate::kinds::ecs_cluster::sdk as ecs_cluster_sdk;
+use crate::kinds::ecs_express_service::mapping as express_mapping;
 use crate::kinds::ecs_gateway::mapping as ecs_gateway;
 use crate::kinds::ecs_service::mapping as ecs_service;
 use crate::kinds::task_definition::mapping as task_definition;
@@ -456,6 +458,86 @@ pub fn service_differences(
     out
 }
 
+// ---- EcsExpressService ------------------------------------------------------------------------
+
+/// Whether DescribeServices reports the service as an Express service (its resources managed by
+/// ECS): it is exported as an EcsExpressService, not as an EcsService.
+pub fn is_express(svc: &ecs::Service) -> bool {
+    svc.resource_management_type == Some(ecs::ResourceManagementType::Ecs)
+}
+
+/// The EcsExpressService spec that matches the Express service as it is (from
+/// DescribeExpressGatewayService with tags): the newest active configuration's request fields,
+/// without `cluster`/`clusterRef` (the caller wires those). `taskDefinitionArn` is kept only
+/// when there is no `primaryContainer` (otherwise it is the task definition ECS manages for it).
+/// Pure.
+pub fn express_spec(x: &ecs::EcsExpressGatewayService) -> ReadBack<EcsExpressServiceSpec> {
+    let mut notes = Vec::new();
+    let config = express_mapping::observed(x, None)
+        .and_then(|o| o.config)
+        .unwrap_or_default();
+    if config.is_empty() {
+        notes.push("no active configuration could be read; the spec holds only its name".into());
+    }
+    let mut request: serde_json::Map<String, Value> = express_mapping::UPDATABLE
+        .iter()
+        .filter_map(|k| config.get(*k).map(|v| (k.to_string(), v.clone())))
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    if request.contains_key("primaryContainer") {
+        request.remove("taskDefinitionArn");
+    }
+    request.insert("serviceName".into(), json!(x.service_name));
+    request.insert(
+        "infrastructureRoleArn".into(),
+        json!(x.infrastructure_role_arn.clone().unwrap_or_default()),
+    );
+    let tags = x
+        .tags
+        .iter()
+        .flatten()
+        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref().unwrap_or_default())));
+    if let Some(tags) = user_tags(tags, |key, value| json!({"key": key, "value": value})) {
+        request.insert("tags".into(), Value::Array(tags));
+    }
+    let spec = match serde_json::from_value::<EcsExpressServiceSpec>(Value::Object(request)) {
+        Ok(spec) => spec,
+        Err(e) => {
+            notes.push(format!(
+                "the configuration is not one the spec can hold ({e}); only the name is kept"
+            ));
+            EcsExpressServiceSpec {
+                service_name: x.service_name.clone(),
+                infrastructure_role_arn: x.infrastructure_role_arn.clone().unwrap_or_default(),
+                ..Default::default()
+            }
+        }
+    };
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` to this Express service would change, apart from the operator's own
+/// tags.
+pub fn express_differences(
+    spec: &EcsExpressServiceSpec,
+    x: &ecs::EcsExpressGatewayService,
+) -> Vec<String> {
+    let name = x.service_name.clone().unwrap_or_default();
+    let cluster = x.cluster.clone().unwrap_or_default();
+    let (Ok(desired), Some(observed)) = (
+        express_mapping::desired(spec, name, cluster, None, &BTreeMap::new()),
+        express_mapping::observed(x, None),
+    ) else {
+        return vec!["the service cannot be compared with the spec".into()];
+    };
+    let mut out: Vec<String> = express_mapping::diff(&desired, &observed)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
+}
+
 // ---- TaskDefinition ---------------------------------------------------------------------------
 
 /// The TaskDefinition spec that matches a revision (DescribeTaskDefinition with tags): the
@@ -576,6 +658,15 @@ pub async fn services(
     found.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     found.dedup_by(|a, b| a.service_arn == b.service_arn);
     Ok(found)
+}
+
+/// An Express service (DescribeExpressGatewayService with tags); `None` when ECS knows none by
+/// that ARN.
+pub async fn express_service(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<Option<ecs::EcsExpressGatewayService>, AwsError> {
+    crate::kinds::ecs_express_service::sdk::describe(client, arn).await
 }
 
 /// One revision (ARN, `family:revision` or family), with tags. `None` when it does not exist.
@@ -1056,6 +1147,113 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/src/aws/testdata/task_definitions"
     );
+
+    fn express(config: Option<Value>) -> ecs::EcsExpressGatewayService {
+        let mut x = json!({
+            "serviceName": "hello",
+            "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/hello"),
+            "cluster": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
+            "infrastructureRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/infra"),
+            "status": {"statusCode": "ACTIVE"},
+            "tags": [
+                {"key": "team", "value": "web"},
+                {"key": "ecs.operator.dev/owner", "value": "ns/hello"},
+                {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+            ],
+        });
+        if let Some(config) = config {
+            x["activeConfigurations"] = json!([config]);
+        }
+        bridge::shape(x, ecs::EcsExpressGatewayService::deserialize)
+    }
+
+    #[test]
+    fn express_read_back_adopts_without_changes() {
+        let managed_td = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/express-hello:3");
+        let full = json!({
+            "serviceRevisionArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/prod/hello/3"),
+            "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/exec"),
+            "taskRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/task"),
+            "taskDefinitionArn": managed_td,
+            "cpu": "512", "memory": "1024", "cpuArchitecture": "ARM64",
+            "networkConfiguration": {"securityGroups": ["sg-1"], "subnets": ["subnet-b", "subnet-a"]},
+            "healthCheckPath": "/health",
+            "primaryContainer": {"image": "nginx:1", "containerPort": 8080,
+                "awsLogsConfiguration": {"logGroup": "/ecs/hello", "logStreamPrefix": "ecs"},
+                "repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:creds"},
+                "command": ["serve", "--port", "8080"],
+                "environment": [{"name": "MODE", "value": "demo"}],
+                "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/token"}]},
+            "scalingTarget": {"minTaskCount": 2, "maxTaskCount": 8,
+                "autoScalingMetric": "REQUEST_COUNT_PER_TARGET", "autoScalingTargetValue": 100},
+            "ingressPaths": [{"accessType": "PUBLIC", "endpoint": "https://hello.ecs.us-east-1.on.aws"}],
+        });
+        let base = json!({
+            "serviceName": "hello",
+            "infrastructureRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/infra"),
+            "tags": [{"key": "team", "value": "web"}],
+        });
+        let mut full_spec = base.clone();
+        for (k, v) in full.as_object().into_iter().flatten() {
+            if express_mapping::UPDATABLE.contains(&k.as_str()) && k != "taskDefinitionArn" {
+                full_spec[k] = v.clone();
+            }
+        }
+        let mut own_td = base.clone();
+        own_td["taskDefinitionArn"] = json!(managed_td);
+        own_td["cpu"] = json!("256");
+        let cases: &[(&str, Option<Value>, Value, usize)] = &[
+            (
+                "every field: the managed task definition left out",
+                Some(full),
+                full_spec,
+                0,
+            ),
+            (
+                "a task definition of its own is kept",
+                Some(json!({"taskDefinitionArn": managed_td, "cpu": "256", "ingressPaths": []})),
+                own_td,
+                0,
+            ),
+            (
+                "no active configuration: the name only, with a note",
+                None,
+                base,
+                1,
+            ),
+        ];
+        for (name, config, want, notes) in cases {
+            let x = express(config.clone());
+            let read = express_spec(&x);
+            assert_eq!(
+                serde_json::to_value(&read.spec).expect("serialises"),
+                *want,
+                "{name}"
+            );
+            assert_eq!(read.notes.len(), *notes, "{name}: {:?}", read.notes);
+            assert_eq!(
+                express_differences(&read.spec, &x),
+                Vec::<String>::new(),
+                "{name}"
+            );
+        }
+        // A spec that differs is reported (the self-check has teeth).
+        let x = express(Some(json!({"cpu": "256"})));
+        let mut spec = express_spec(&x).spec;
+        spec.cpu = Some("512".into());
+        assert_eq!(express_differences(&spec, &x), ["cpu differs"]);
+    }
+
+    #[test]
+    fn only_services_ecs_manages_are_express() {
+        for (patch, want) in [
+            (json!({"resourceManagementType": "ECS"}), true),
+            (json!({"resourceManagementType": "CUSTOMER"}), false),
+            (json!({}), false),
+        ] {
+            assert_eq!(is_express(&service(patch.clone())), want, "{patch}");
+        }
+    }
 
     #[test]
     fn task_definition_read_back_over_the_corpus_registers_nothing() {

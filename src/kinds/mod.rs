@@ -16,6 +16,7 @@ pub(crate) mod ecs_gateway;
 pub(crate) mod ecs_schedule;
 pub(crate) mod ecs_service;
 pub(crate) mod ecs_task;
+pub(crate) mod references;
 pub(crate) mod task_definition;
 
 use crate::api;

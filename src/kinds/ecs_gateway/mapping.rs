@@ -95,7 +95,7 @@ pub fn desired(
         name,
         infrastructure_role_arn: spec.infrastructure_role_arn.clone(),
         deletion_protection: spec.deletion_protection,
-        propagate_tags: spec.propagate_tags.map(|p| p.as_str().to_string()),
+        propagate_tags: spec.propagate_tags.as_ref().map(|p| p.as_str().to_string()),
         configuration,
         tags,
         clusters,

@@ -11,17 +11,16 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
-use serde_json::{Map, Value};
 
 use self::mapping::{Change, Desired, Observed};
 use crate::api::ecs_cluster::EcsCluster;
-use crate::api::ecs_gateway::EcsGateway;
+use crate::api::ecs_gateway::{EcsGateway, EcsGatewayStatus};
 use crate::aws::AwsClients;
 use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, Error, External, Readiness};
 
-managed_kind!(EcsGateway);
+managed_kind!(EcsGateway, EcsGatewayStatus, identity = arn);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct EcsGateways {
@@ -244,15 +243,8 @@ impl External<EcsGateway> for EcsGateways {
         }
     }
 
-    fn status_fields(&self, _obj: &EcsGateway, observed: &Observed) -> Map<String, Value> {
-        let mut fields = match serde_json::to_value(observed.status()) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        // The driver owns these two.
-        fields.remove("conditions");
-        fields.remove("observedGeneration");
-        fields
+    fn status_fields(&self, _obj: &EcsGateway, observed: &Observed) -> EcsGatewayStatus {
+        observed.status()
     }
 
     fn readiness(&self, _obj: &EcsGateway, observed: &Observed) -> Readiness {

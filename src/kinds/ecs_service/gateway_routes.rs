@@ -11,7 +11,6 @@
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{GatewayRoute, GatewayRouteSummary};
-use serde_json::{Map, Value, json};
 
 use crate::api::ecs_service::{EcsService, GatewayRouteStatus};
 use crate::aws::errors::{AwsError, OrAbsent, from_sdk};
@@ -66,7 +65,7 @@ pub fn route_status(
 pub fn status_fields(
     obj: &EcsService,
     read: Option<&Vec<GatewayRouteStatus>>,
-) -> Map<String, Value> {
+) -> (Option<Vec<GatewayRouteStatus>>, Option<String>) {
     let previous = obj.status.as_ref().and_then(|s| s.gateway_routes.as_ref());
     let routes = if obj.spec.gateway_connectors.is_some() {
         read.or(previous).cloned()
@@ -78,10 +77,7 @@ pub fn status_fields(
             .find(|r| r.status.as_deref() == Some("ACTIVE"))
             .and_then(|r| r.service_url.clone())
     });
-    let mut fields = Map::new();
-    fields.insert("gatewayRoutes".into(), json!(routes));
-    fields.insert("gatewayUrl".into(), json!(url));
-    fields
+    (routes, url)
 }
 
 /// Reads the routes of `service_arn` (through `gateway_arn` only, when given), when
@@ -248,16 +244,16 @@ mod tests {
             ..Default::default()
         });
         let kept = status_fields(&obj, None);
-        assert_eq!(kept["gatewayUrl"], "https://old");
+        assert_eq!(kept.1.as_deref(), Some("https://old"));
         let read = vec![
             route("CREATE_IN_PROGRESS", None),
             route("ACTIVE", Some("https://new")),
         ];
         let fresh = status_fields(&obj, Some(&read));
-        assert_eq!(fresh["gatewayUrl"], "https://new");
-        assert_eq!(fresh["gatewayRoutes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(fresh.1.as_deref(), Some("https://new"));
+        assert_eq!(fresh.0.as_ref().map(Vec::len), Some(2));
         obj.spec.gateway_connectors = None;
         let gone = status_fields(&obj, Some(&read));
-        assert!(gone["gatewayRoutes"].is_null() && gone["gatewayUrl"].is_null());
+        assert!(gone.0.is_none() && gone.1.is_none());
     }
 }
