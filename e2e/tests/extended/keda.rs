@@ -409,8 +409,8 @@ async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize) -> Result<()
 async fn external_metric(env: &TestEnv, hpa: &HorizontalPodAutoscaler) -> Result<f64> {
     let metric = hpa
         .spec
+        .metrics
         .as_ref()
-        .and_then(|s| s.metrics.as_ref())
         .and_then(|m| m.first())
         .and_then(|m| m.external.as_ref())
         .context("HPA without an external metric")?;
@@ -623,7 +623,7 @@ async fn scale(env: &TestEnv, bed: &NodeBed, keda: &mut Keda) -> Result<()> {
         metric == 6.0,
         "external metric {metric}, moto's queue depth 6"
     );
-    let spec = clamped.spec.as_ref().context("HPA without spec")?;
+    let spec = &clamped.spec;
     ensure!(
         spec.max_replicas == MAX_REPLICAS,
         "HPA maxReplicas {}",
