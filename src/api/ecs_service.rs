@@ -211,7 +211,7 @@ pub struct EcsServiceSpec {
     /// gateway (the service gets a route on every gateway associated with its cluster), so
     /// gatewayRef makes the service wait until that gateway is Ready, and `status.gatewayUrl`
     /// shows the route through it. Needs gatewayConnectors.
-    pub gateway_ref: Option<super::ecs_gateway::GatewayReference>,
+    pub gateway_ref: Option<super::common::LocalReference>,
 
     /// Metric monitoring configuration. Not returned by DescribeServices (see gatewayConnectors).
     pub monitoring: Option<MonitoringConfiguration>,
