@@ -132,7 +132,7 @@ impl EcrRegistries {
         Ok(Identity::new(
             &owner.namespace().unwrap_or_default(),
             &owner.name_any(),
-            &owner.uid().unwrap_or_default(),
+            &crate::engine::uid_of(owner)?,
             &self.env.instance_id,
         )
         .tags())

@@ -151,7 +151,7 @@ impl External<EcsGateway> for EcsGateways {
         d: &Desired,
     ) -> Result<String, Error> {
         // The UID as client token: a create retried after a lost answer returns the first.
-        let token = obj.uid().unwrap_or_default();
+        let token = crate::engine::uid_of(obj)?;
         Ok(sdk::create(&aws.ecs, mapping::create_input(d, &token)?).await?)
     }
 

@@ -265,7 +265,10 @@ impl EcsTasks {
             .or_else(|| tags.get(ATTEMPT_TAG).and_then(|a| a.parse().ok()))
             .or_else(|| status.and_then(|s| s.attempts))
             .unwrap_or(1);
-        let mut states: Vec<TaskState> = tasks.iter().map(aws_task::task_state).collect();
+        let mut states = tasks
+            .iter()
+            .map(aws_task::task_state)
+            .collect::<Result<Vec<TaskState>, _>>()?;
         let mut tags = tags;
         if states.is_empty()
             && let Some(s) = status.filter(|s| s.task_arns.as_deref() == Some(arns.as_slice()))
@@ -349,7 +352,7 @@ impl External<EcsTask> for EcsTasks {
                 tags,
                 spec: obj.spec.clone(),
             },
-            uid: obj.uid().unwrap_or_default(),
+            uid: crate::engine::uid_of(obj)?,
             backoff_limit: obj.spec.backoff_limit.unwrap_or(0),
             owner_tags: owner_tags.clone(),
             attempts: Mutex::new(Attempts::default()),
