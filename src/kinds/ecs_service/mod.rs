@@ -58,32 +58,13 @@ pub struct EcsServices {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(async move {
-        // A service follows its references: a new TaskDefinition revision or a cluster becoming
-        // Ready reconciles the services that point at them.
-        let crate::engine::Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let td_api = crate::engine::tolerant::related_stream::<TaskDefinition>(&client, &settings);
-        let cluster_api = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
-        let resync = settings.resync;
-        crate::engine::run_with::<EcsService, _, _, _>(
-            client.clone(),
-            env,
-            move |peers| EcsServices::new(client, peers).with_resync(resync),
-            settings,
-            move |controller| {
-                let store = controller.store();
-                let store2 = store.clone();
-                controller
-                    .watches_stream(td_api, move |td| dependents(&store, &td))
-                    .watches_stream(cluster_api, move |c| dependents(&store2, &c))
-            },
-        )
-        .await
-    })
+    // A service follows its references: a new TaskDefinition revision or a cluster becoming
+    // Ready reconciles the services that point at them.
+    let (client, resync) = (shared.client.clone(), shared.settings.resync);
+    crate::engine::Start::<EcsService>::new(shared)
+        .follows::<TaskDefinition>(dependents)
+        .follows::<EcsCluster>(dependents)
+        .run(move |peers| EcsServices::new(client, peers).with_resync(resync))
 }
 
 impl EcsServices {

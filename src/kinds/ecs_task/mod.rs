@@ -51,26 +51,15 @@ pub struct EcsTasks {
 
 /// The kind registry's start (`crate::kinds`): the controller and the TTL sweep.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
+    let kube = shared.client.clone();
+    let (found, store) = tokio::sync::oneshot::channel();
+    let sweep = ttl_sweep(kube.clone(), store);
+    let run = crate::engine::Start::<EcsTask>::new(shared).run(move |store| {
+        let _ = found.send(store);
+        EcsTasks { kube }
+    });
     Box::pin(async move {
-        let crate::engine::Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let (found, store) = tokio::sync::oneshot::channel();
-        let sweep = ttl_sweep(client.clone(), store);
-        let kube = client.clone();
-        let run = crate::engine::run_with::<EcsTask, _, _, _>(
-            client,
-            env,
-            move |store| {
-                let _ = found.send(store);
-                EcsTasks { kube }
-            },
-            settings,
-            |controller| controller,
-        );
-        futures::future::select(std::pin::pin!(run), std::pin::pin!(sweep)).await;
+        futures::future::select(run, std::pin::pin!(sweep)).await;
     })
 }
 

@@ -52,23 +52,10 @@ impl TaskDefinitions {
 /// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
 /// is reconciled when that repository changes.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    let crate::engine::Shared {
-        client,
-        env,
-        settings,
-    } = shared;
-    let repositories = crate::engine::tolerant::related_stream::<EcrRepository>(&client, &settings);
-    let external = TaskDefinitions::new(client.clone(), settings.resync);
-    Box::pin(crate::engine::run_with::<TaskDefinition, _, _, _>(
-        client,
-        env,
-        move |_| external,
-        settings,
-        move |controller| {
-            let store = controller.store();
-            controller.watches_stream(repositories, move |repo| dependents(&store, &repo))
-        },
-    ))
+    let external = TaskDefinitions::new(shared.client.clone(), shared.settings.resync);
+    crate::engine::Start::<TaskDefinition>::new(shared)
+        .follows::<EcrRepository>(dependents)
+        .run(move |_| external)
 }
 
 /// The spec with image references resolved, plus its hash.
