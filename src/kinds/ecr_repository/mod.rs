@@ -71,11 +71,12 @@ impl External<EcrRepository> for EcrRepositories {
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
-        let fresh = obj.refresh_requested();
-        let created = crate::aws::listing::created_at(&obj.metadata);
+        let fresh = crate::engine::Managed::refresh_requested(obj);
+        let existed_by =
+            crate::aws::listing::existed_by(&obj.metadata, std::time::SystemTime::now());
         let listed = match fresh {
             true => listing::Listed::Unknown,
-            false => self.listing.find(aws, d, created).await?,
+            false => self.listing.find(aws, d, existed_by).await?,
         };
         let repo = match listed {
             listing::Listed::Found(repo) => *repo,

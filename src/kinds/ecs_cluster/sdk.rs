@@ -58,9 +58,18 @@ pub async fn observe(
     else {
         return Ok(None);
     };
+    Ok(Some(observe_described(client, d, &cluster).await?))
+}
+
+/// [`observe`] of a cluster already described (a batch's answer): its capacity providers.
+pub async fn observe_described(
+    client: &Client,
+    d: &DesiredCluster,
+    cluster: &ecs::Cluster,
+) -> Result<ObservedCluster, AwsError> {
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     let asg_providers = describe_asg_providers(client, &names).await?;
-    let mut observed = observed_from(&cluster, asg_providers)?;
+    let mut observed = observed_from(cluster, asg_providers)?;
     // Managed Instances providers, and providers the cluster has that the spec no longer names
     // (one call, made only when there are any).
     let strays: Vec<String> = observed
@@ -92,7 +101,7 @@ pub async fn observe(
             observed.mi_providers.insert(name, o);
         }
     }
-    Ok(Some(observed))
+    Ok(observed)
 }
 
 /// The comparable state of a cluster from DescribeClusters (with settings, configurations and

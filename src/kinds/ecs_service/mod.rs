@@ -380,9 +380,15 @@ impl External<EcsService> for EcsServices {
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<Option<Observed>, Error> {
-        let fresh = obj.refresh_requested();
+        let fresh = crate::engine::Managed::refresh_requested(obj);
         let svc = self
-            .describe(aws, &d.service.cluster, &d.service.service_name, fresh)
+            .describe(
+                aws,
+                &d.service.cluster,
+                &d.service.service_name,
+                fresh,
+                describe_batch::never_created(obj),
+            )
             .await?;
         let Some(mut observed) = svc.as_ref().map(mapping::observed_from) else {
             return Ok(None);
@@ -439,7 +445,7 @@ impl External<EcsService> for EcsServices {
         let Some((cluster, name)) = self.locate(obj).await? else {
             return Ok(None);
         };
-        let svc = self.describe(aws, &cluster, &name, true).await?;
+        let svc = self.describe(aws, &cluster, &name, true, false).await?;
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
@@ -471,7 +477,21 @@ impl External<EcsService> for EcsServices {
     ) -> Result<String, Error> {
         let token = create_token(obj);
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
+        let input = mapping::create_input(&d.service, &token)?;
+        let sent_tags = input.get_tags().clone();
+        let mut created = io::create(&aws.ecs, input).await?;
+        let arn = crate::aws::errors::required(
+            created.service_arn.clone(),
+            "CreateService",
+            "service.serviceArn",
+        )?;
+        // The answer is the first observation (the observe right after reads it, not AWS).
+        // Tags are what was sent when the answer leaves them out.
+        if created.tags.as_ref().is_none_or(|t| t.is_empty()) {
+            created.tags = sent_tags;
+        }
+        self.keep_created(aws, &d.service.cluster, created);
+        Ok(arn)
     }
 
     async fn update(
@@ -536,7 +556,7 @@ impl External<EcsService> for EcsServices {
             autoscaling::deregister(&aws.autoscaling, &autoscaling::resource_id(cluster, name))
                 .await?;
         }
-        let Some(svc) = self.describe(aws, cluster, name, true).await? else {
+        let Some(svc) = self.describe(aws, cluster, name, true, false).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
         if svc.status() == Some("DRAINING") {
@@ -551,10 +571,12 @@ impl External<EcsService> for EcsServices {
             io::scale_to_zero(&aws.ecs, cluster, name).await?;
         }
         io::delete(&aws.ecs, cluster, name, daemon).await?;
-        Ok(match self.describe(aws, cluster, name, true).await? {
-            None => DeleteOutcome::Deleted,
-            Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
-        })
+        Ok(
+            match self.describe(aws, cluster, name, true, false).await? {
+                None => DeleteOutcome::Deleted,
+                Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
+            },
+        )
     }
 
     fn status_fields(&self, obj: &EcsService, observed: &Observed) -> EcsServiceStatus {

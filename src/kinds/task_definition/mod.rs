@@ -252,11 +252,12 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
         let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
-        let fresh = obj.refresh_requested();
-        let created = crate::aws::listing::created_at(&obj.metadata);
+        let fresh = crate::engine::Managed::refresh_requested(obj);
+        let existed_by =
+            crate::aws::listing::existed_by(&obj.metadata, std::time::SystemTime::now());
         let latest = self
             .revisions
-            .latest(aws, &d.family, fresh, created)
+            .latest(aws, &d.family, fresh, existed_by)
             .await?;
         if let Some(rev) = &latest
             && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
