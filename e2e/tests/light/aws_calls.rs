@@ -66,7 +66,9 @@ async fn a_new_task_definition_costs_one_register_and_no_describe() -> Result<()
 
 /// Twenty services created together in one cluster: the CreateService answer is each one's
 /// first observation, a batch that finds a peer absent spares that peer its "not found" probe,
-/// and rollouts are polled ten services per DescribeServices. Converging costs at most three
+/// rollouts are polled ten services per DescribeServices, and the deployment in flight is read
+/// by the ARN DescribeServices names (`currentServiceDeployment`), without ListServiceDeployments.
+/// Converging costs at most three
 /// DescribeServices per four services (10 measured here; 34 before, when each service had
 /// its own probe and its own read after the create).
 #[tokio::test]
@@ -104,6 +106,11 @@ async fn services_created_together_share_describe_services_calls() -> Result<()>
     ensure!(
         calls(&counts, "ecs:CreateService") == n as u64,
         "one CreateService per service: {counts:?}"
+    );
+    // The deployment in flight is the one DescribeServices names current: no listing.
+    ensure!(
+        calls(&counts, "ecs:ListServiceDeployments") == 0,
+        "ListServiceDeployments while DescribeServices names the current deployment: {counts:?}"
     );
     ensure!(
         describes <= n as u64 * 3 / 4,

@@ -236,27 +236,40 @@ impl EcsServices {
     /// The service deployment in flight (ListServiceDeployments, then DescribeServiceDeployments
     /// of the newest). Missing permissions for these calls leave it unknown (logged), so a
     /// role without them keeps working as before.
+    /// The service deployment in flight: the one DescribeServices names current (one call),
+    /// else the newest ListServiceDeployments finds in flight (two calls).
     async fn current_deployment(
         &self,
         aws: &AwsClients,
         d: &Desired,
         seen_at: &str,
+        current: Option<&str>,
     ) -> Result<Option<deployment_actions::Current>, Error> {
         let read = async {
-            let arns = io::list_deployments(
-                &aws.ecs,
-                &d.service.cluster,
-                &d.service.service_name,
-                &deployment_actions::IN_FLIGHT,
-            )
-            .await?;
-            let Some(newest) = arns.into_iter().next() else {
-                return Ok(None);
+            let newest = match current {
+                Some(arn) => arn.to_string(),
+                None => {
+                    let arns = io::list_deployments(
+                        &aws.ecs,
+                        &d.service.cluster,
+                        &d.service.service_name,
+                        &deployment_actions::IN_FLIGHT,
+                    )
+                    .await?;
+                    let Some(newest) = arns.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    newest
+                }
             };
             let found = io::describe_deployments(&aws.ecs, &[newest]).await?;
             Ok::<_, AwsError>(
                 found
                     .first()
+                    .filter(|sd| {
+                        sd.status()
+                            .is_some_and(|s| deployment_actions::IN_FLIGHT.contains(&s.as_str()))
+                    })
                     .and_then(|sd| deployment_actions::Current::from_sdk(sd, seen_at)),
             )
         };
@@ -400,7 +413,9 @@ impl External<EcsService> for EcsServices {
         // Service deployments cost two calls: read only while a rollout is in flight.
         let in_flight = deployment_actions::in_flight(&observed);
         let deployment = if in_flight {
-            self.current_deployment(aws, d, &seen_at).await?
+            let current = observed.current_service_deployment.clone();
+            self.current_deployment(aws, d, &seen_at, current.as_deref())
+                .await?
         } else {
             None
         };
