@@ -86,7 +86,7 @@ impl EcsServices {
         if let Ok(mut batch) = self.batch.lock() {
             let answer = Answer {
                 at: Instant::now(),
-                service: Some(service),
+                service: Some(trimmed(service)),
             };
             batch.insert((aws.target(), cluster.to_string(), name), answer);
         }
@@ -175,7 +175,7 @@ impl EcsServices {
                     Some(svc) => {
                         let answer = Answer {
                             at: now,
-                            service: Some(svc),
+                            service: Some(trimmed(svc)),
                         };
                         batch.insert(key, answer);
                     }
@@ -201,6 +201,16 @@ pub fn never_created(svc: &crate::api::ecs_service::EcsService) -> bool {
     use kube::ResourceExt;
     crate::engine::create::record(svc.annotations()) == crate::engine::create::CreateRecord::Never
         && svc.status.as_ref().and_then(|s| s.arn.as_deref()).is_none()
+}
+
+/// A DescribeServices answer as kept: ECS sends up to 100 events per service, the status shows
+/// the newest [`mapping::EVENTS_KEPT`]; a kept answer holds only those. Pure.
+pub fn trimmed(mut service: aws_sdk_ecs::types::Service) -> aws_sdk_ecs::types::Service {
+    if let Some(events) = service.events.as_mut() {
+        events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        events.truncate(mapping::EVENTS_KEPT);
+    }
+    service
 }
 
 /// Service names to describe in one call: the requested one first, then other services known
@@ -398,6 +408,29 @@ mod tests {
             };
             assert_eq!(got, want, "{case}");
         }
+    }
+
+    /// A kept answer holds the newest events the status shows, not ECS's hundred.
+    #[test]
+    fn kept_answers_hold_only_the_events_the_status_shows() {
+        let events: Vec<serde_json::Value> = (0..100)
+            .map(|i| {
+                serde_json::json!({"id": format!("e{i}"), "createdAt": 1_700_000_000 + i,
+                "message": format!("event {i}")})
+            })
+            .collect();
+        let svc = crate::aws::bridge::shape(
+            serde_json::json!({"serviceName": "a", "events": events}),
+            aws_sdk_ecs::types::Service::deserialize,
+        );
+        let kept = trimmed(svc.clone());
+        let ids: Vec<&str> = kept.events().iter().filter_map(|e| e.id()).collect();
+        assert_eq!(ids, ["e99", "e98", "e97", "e96", "e95"]);
+        assert_eq!(
+            mapping::observed_from(&kept).events,
+            mapping::observed_from(&svc).events,
+            "the status reads the same events"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::engine::conditions::reason;
 const CREATE: &str = "CreateService";
 const UPDATE: &str = "UpdateService";
 /// How many service events the status keeps.
-const EVENTS_KEPT: usize = 5;
+pub const EVENTS_KEPT: usize = 5;
 
 /// The service the spec asks for, with references resolved by the caller.
 #[derive(Clone, Debug, PartialEq)]
