@@ -18,7 +18,8 @@ EXTENDED_BED := $(CURDIR)/.bed-test-extended
 E2E_THREADS ?= 3
 E2E_NODE_THREADS ?= 2
 # Three e2e test binaries (e2e/tests/<name>/main.rs): `light` runs on the light bed, `node` needs
-# the node bed (pods, controller-manager), `extended` needs tools too heavy for CI (KEDA).
+# the node bed (pods, controller-manager), `extended` needs tools too heavy for CI (KEDA) and
+# runs on the node bed (its HPA controller).
 E2E_TEST := $(CARGO) test -p e2e --test
 
 .PHONY: help
@@ -89,9 +90,9 @@ e2e-node: tools build ## the node tests against a fresh node bed (the chart's po
 	  done'
 
 .PHONY: e2e-extended
-e2e-extended: tools build ## tests outside CI: KEDA's real operator scaling an EcsService (builds KEDA once)
+e2e-extended: tools build ## tests outside CI: KEDA (operator + metrics adapter) scaling an EcsService 0 -> 3 -> 0 on the node bed (builds KEDA once)
 	e2e/tools/build.sh keda
-	@ECS_BED_DIR=$(EXTENDED_BED) e2e/env with -- $(E2E_TEST) extended
+	@ECS_BED_DIR=$(EXTENDED_BED) e2e/env with --node -- $(E2E_TEST) extended
 
 .PHONY: chaos
 chaos: tools build ## chaos tests only (AWS faults, SIGKILLs, API server/etcd restarts; also part of e2e-light)

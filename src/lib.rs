@@ -128,7 +128,7 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     })
     .await?;
     tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
-    let env = std::sync::Arc::new(engine::Environment {
+    let env = std::sync::Arc::new(engine::Process {
         aws,
         namespaces: engine::namespaces::Namespaces::new(
             client.clone(),

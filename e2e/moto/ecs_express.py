@@ -6,14 +6,16 @@ security groups, Application Auto Scaling and an HTTPS URL under ``ecs.<region>.
 DescribeExpressGatewayService reports the service's status and its active configurations
 (service revisions, each with its ingress paths); UpdateExpressGatewayService deploys a new
 configuration; DeleteExpressGatewayService drains the service and removes what it created.
-The service is an ordinary ECS service: DescribeServices shows it, with its deployments.
+The service is an ordinary ECS service: DescribeServices shows it, with its deployments and
+``resourceManagementType: ECS`` (a service the customer manages reports ``CUSTOMER``).
 
 Stock moto 5.2.5 has none of the four operations. This model keeps:
 
 - a real moto ECS service of the same name in the cluster (so DescribeServices, its tags and
   the deployments of ecs_deployments.py apply), with a task definition registered per
   configuration (family ``express-<serviceName>``), unless the request names a
-  ``taskDefinitionArn``;
+  ``taskDefinitionArn``, reported by DescribeServices with ``resourceManagementType: ECS``
+  (other services report none, where ECS says ``CUSTOMER``);
 - the configuration as sent, with ECS's documented defaults filled in (containerPort 80,
   healthCheckPath ``/ping``, cpu 256, memory 512, X86_64, scaling 1-20 tasks on AVERAGE_CPU
   60), one active configuration at a time, and a made-up but deterministic ingress path
@@ -197,6 +199,7 @@ def install():
             launch_type="FARGATE",
             network_configuration={"awsvpcConfiguration": network} if network else None,
         )
+        service.resource_management_type = "ECS"
         record["serviceArn"] = service.arn
         _records(backend)[service.arn] = record
         return responses.ActionResult({"service": _view(backend, record, False)})

@@ -186,8 +186,8 @@ impl TestEnv {
     /// [`TestEnv::cleanup`] for tests that create objects of every kind.
     pub async fn cleanup_all(self) -> Result<()> {
         use ecs_operator::api::{
-            EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsSchedule, EcsService,
-            EcsTask, TaskDefinition,
+            EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsGateway, EcsSchedule,
+            EcsService, EcsTask, TaskDefinition,
         };
         strip_and_delete::<EcsTask>(&self).await;
         strip_and_delete::<EcsSchedule>(&self).await;
@@ -195,6 +195,7 @@ impl TestEnv {
         strip_and_delete::<EcsExpressService>(&self).await;
         strip_and_delete::<EcsService>(&self).await;
         strip_and_delete::<TaskDefinition>(&self).await;
+        strip_and_delete::<EcsGateway>(&self).await;
         strip_and_delete::<EcsCluster>(&self).await;
         self.cleanup::<EcrRepository>().await
     }

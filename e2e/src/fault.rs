@@ -16,7 +16,7 @@
 //! Application Auto Scaling (awsJson1_1 too) and EventBridge Scheduler (restJson1: the action
 //! comes from the method and path, [`scheduler_action`]) are faulted and counted like ECS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +52,9 @@ pub struct FaultConfig {
     /// `CreateRepository` -> `AccessDeniedException` (a missing IAM permission) or
     /// `UnrecognizedClientException` (a bad credential): HTTP 400, before any other fault.
     pub deny: BTreeMap<String, String>,
+    /// Actions every answer of which is lost (forwarded to moto, then the connection closed),
+    /// before any other fault but `deny`: the caller never learns what its call did.
+    pub lose_always: BTreeSet<String>,
     /// Also record awsQuery calls (STS: the action is the form body's `Action`), which are
     /// otherwise passed through uncounted and unrecorded; read their parameters with
     /// [`form_pairs`].
@@ -349,7 +352,9 @@ impl State {
         let verdict = if let Some(code) = config.deny.get(action) {
             counts.denied += 1;
             Verdict::Deny(code.clone())
-        } else if is_mutating(action) && counts.calls <= config.lose_first {
+        } else if config.lose_always.contains(action)
+            || (is_mutating(action) && counts.calls <= config.lose_first)
+        {
             counts.lost += 1;
             Verdict::Forward { lose: true }
         } else if config.buckets
@@ -1037,6 +1042,15 @@ mod tests {
         assert!(lost("CreateService") && lost("CreateService") && !lost("CreateService"));
         assert!(lost("RegisterTaskDefinition"), "counted per action");
         assert!(!lost("DescribeServices"), "reads never lose their answer");
+        state.inner().config = FaultConfig {
+            lose_always: ["RegisterScalableTarget".to_string()].into(),
+            ..FaultConfig::default()
+        };
+        assert!(
+            (0..5).all(|_| lost("RegisterScalableTarget")),
+            "every answer"
+        );
+        assert!(!lost("PutScalingPolicy"), "only the named actions");
     }
 
     #[test]

@@ -40,8 +40,9 @@ const EXAMPLE_AWS_NAMES: &[&str] = &["clusterName", "family", "serviceName", "re
 
 /// An `examples/` manifest with the namespace replaced and the spec-level AWS names (clusterName,
 /// family, serviceName, repositoryName) made unique, so tests can share a bed. A repository named
-/// after its object (`spec: {}`) gets that name, suffixed, and so does a schedule (EcsSchedule's
-/// `spec.name`, which the examples leave to default to metadata.name).
+/// after its object (`spec: {}`) gets that name, suffixed, and so do a schedule and a gateway
+/// (EcsSchedule's and EcsGateway's `spec.name`, which the examples leave to default to
+/// metadata.name).
 pub fn rewrite_example(text: &str, namespace: &str, suffix: &str) -> String {
     let mut kind = "";
     let mut name = "";
@@ -68,7 +69,7 @@ pub fn rewrite_example(text: &str, namespace: &str, suffix: &str) -> String {
             out.push(format!("spec:\n  repositoryName: {name}-{suffix}"));
             continue;
         }
-        if line == "spec:" && kind == "EcsSchedule" {
+        if line == "spec:" && (kind == "EcsSchedule" || kind == "EcsGateway") {
             out.push(format!("spec:\n  name: {name}-{suffix}"));
             continue;
         }

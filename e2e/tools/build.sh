@@ -112,23 +112,26 @@ build_kstatus() {  # the e2e tests' checker: cli-utils' kstatus on JSON from std
   go_build "$here/kstatus" "$KSTATUS_DIR" "-s -w" .
 }
 
-# KEDA's operator (the part that activates 0 <-> 1 and runs the scalers) and its CRDs, from the
-# module source (its go.mod has replace directives, so `go install pkg@version` refuses it).
+# KEDA's operator (the part that activates 0 <-> 1 and runs the scalers), its metrics adapter (the
+# external.metrics.k8s.io API server the HPA reads through the aggregation layer, for 1 <-> N) and
+# its CRDs, from the module source (its go.mod has replace directives, so `go install pkg@version`
+# refuses it).
 build_keda() {
-  [[ -x "$KEDA_DIR/bin/keda-operator" && -d "$KEDA_DIR/crds" ]] && return
-  need go "Go builds the KEDA operator from github.com/kedacore/keda/v2"
-  log "building the KEDA operator $KEDA_VERSION (first run only; several minutes)"
+  [[ -x "$KEDA_DIR/bin/keda-operator" && -x "$KEDA_DIR/bin/keda-adapter" && -d "$KEDA_DIR/crds" ]] && return
+  need go "Go builds the KEDA operator and metrics adapter from github.com/kedacore/keda/v2"
+  log "building the KEDA operator and metrics adapter $KEDA_VERSION (first run only; tens of minutes)"
   local src work="$KEDA_DIR/.build"
   src="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [[ -d "$src" ]] || { echo "error: go mod download of keda $KEDA_VERSION gave no source dir" >&2; exit 1; }
-  rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/. "$work"/ && chmod -R u+w "$work"
+  rm -rf "$work" && mkdir -p "$work/out" && cp -r "$src"/. "$work"/ && chmod -R u+w "$work"
   (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
-    -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION" -o "$work/keda-operator" ./cmd/operator)
+    -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION" -o "$work/out/" ./cmd/operator ./cmd/adapter)
   mkdir -p "$KEDA_DIR/bin" "$KEDA_DIR/.crds"
   cp "$work"/config/crd/bases/*.yaml "$KEDA_DIR/.crds/"
   rm -rf "$KEDA_DIR/crds" && mv "$KEDA_DIR/.crds" "$KEDA_DIR/crds"
-  mv "$work/keda-operator" "$KEDA_DIR/bin/keda-operator"
+  mv "$work/out/adapter" "$KEDA_DIR/bin/keda-adapter"
+  mv "$work/out/operator" "$KEDA_DIR/bin/keda-operator"
   rm -rf "$work"
 }
 

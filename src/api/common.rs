@@ -206,45 +206,99 @@ pub struct LocalReference {
 }
 
 /// A string enum spelled exactly as the AWS API spells it.
-pub trait AwsEnum: Copy + Sized + 'static {
-    /// Every value, in declaration order.
+pub trait AwsEnum: Clone + Sized + 'static {
+    /// Every value this build knows, in declaration order.
     const ALL: &'static [Self];
     /// The string the AWS API uses.
-    fn as_str(self) -> &'static str;
+    fn as_str(&self) -> &str;
     /// Parses the string the AWS API uses; `None` for a value this build does not know.
     fn from_aws(value: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.as_str() == value)
+        Self::ALL.iter().find(|v| v.as_str() == value).cloned()
     }
 }
 
-/// Declares a unit enum serialised with the AWS API's strings, with its [`AwsEnum`] impl and
-/// an inherent `as_str`: the one way every kind spells an AWS enum.
+/// Declares an enum serialised with the AWS API's strings, with its [`AwsEnum`] impl and an
+/// inherent `as_str`: the one way every kind spells an AWS enum.
+///
+/// Besides the declared values it has `Unknown(String)`: a value a newer AWS answers with that
+/// this build does not know yet. It reads and writes back as the same string, so an answer
+/// stays readable and a value round-trips instead of being dropped. The schema lists the known
+/// values only, so a spec cannot name an unknown one: admission refuses it.
 macro_rules! aws_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(
-            ::serde::Serialize, ::serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq,
-            PartialOrd, Ord, Hash, ::schemars::JsonSchema,
-        )]
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
-            $(#[serde(rename = $value)] $variant),+
+            $($variant,)+
+            /// A value this build does not know (AWS added it after this build), kept as AWS
+            /// spelled it.
+            Unknown(String),
         }
 
         impl $name {
             /// The string the AWS API uses.
-            pub fn as_str(self) -> &'static str {
+            pub fn as_str(&self) -> &str {
                 match self {
-                    $(Self::$variant => $value),+
+                    $(Self::$variant => $value,)+
+                    Self::Unknown(value) => value,
                 }
             }
         }
 
         impl $crate::api::common::AwsEnum for $name {
             const ALL: &'static [Self] = &[$(Self::$variant),+];
-            fn as_str(self) -> &'static str {
+            fn as_str(&self) -> &str {
                 $name::as_str(self)
             }
         }
+
+        impl ::std::convert::From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $($value => Self::$variant,)+
+                    other => Self::Unknown(other.to_string()),
+                }
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
+                Ok(Self::from(value.as_ref()))
+            }
+        }
+
+        // The schema is the one a unit enum of the known values derives (the same CRDs as
+        // before `Unknown` existed): an enum of strings with the type's doc.
+        const _: () = {
+            $(#[$meta])*
+            #[derive(::schemars::JsonSchema)]
+            #[allow(dead_code, clippy::enum_variant_names)]
+            enum Known {
+                $(#[serde(rename = $value)] $variant),+
+            }
+
+            impl ::schemars::JsonSchema for $name {
+                fn inline_schema() -> bool {
+                    <Known as ::schemars::JsonSchema>::inline_schema()
+                }
+                fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                    stringify!($name).into()
+                }
+                fn schema_id() -> ::std::borrow::Cow<'static, str> {
+                    concat!(module_path!(), "::", stringify!($name)).into()
+                }
+                fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                    <Known as ::schemars::JsonSchema>::json_schema(generator)
+                }
+            }
+        };
     };
 }
 pub(crate) use aws_enum;
@@ -279,6 +333,40 @@ pub struct EcrTag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    aws_enum!(
+        /// A probe enum.
+        Probe { Alpha = "ALPHA", Beta = "beta" }
+    );
+
+    /// Known values map to their variants both ways; any other string is `Unknown` and comes
+    /// back as it was; `ALL` and the schema list the known values only, with the type's doc.
+    #[test]
+    fn aws_enum_keeps_unknown_values_and_the_known_schema() {
+        let cases = [
+            ("ALPHA", Probe::Alpha),
+            ("beta", Probe::Beta),
+            ("GAMMA", Probe::Unknown("GAMMA".into())),
+            ("alpha", Probe::Unknown("alpha".into())),
+        ];
+        for (text, want) in cases {
+            let got: Probe = serde_json::from_value(serde_json::json!(text)).expect("a string");
+            assert_eq!(got, want, "{text}");
+            assert_eq!(got.as_str(), text, "{text}");
+            assert_eq!(
+                serde_json::to_value(&got).ok(),
+                Some(serde_json::json!(text))
+            );
+            let known = !matches!(want, Probe::Unknown(_));
+            assert_eq!(Probe::from_aws(text).is_some(), known, "{text}");
+        }
+        assert_eq!(Probe::ALL, &[Probe::Alpha, Probe::Beta]);
+        let schema = serde_json::to_value(schemars::schema_for!(Probe)).expect("schema");
+        assert_eq!(schema["enum"], serde_json::json!(["ALPHA", "beta"]));
+        assert_eq!(schema["type"], "string");
+        assert_eq!(schema["description"], "A probe enum.");
+        assert!(serde_json::from_value::<Probe>(serde_json::json!(1)).is_err());
+    }
 
     #[test]
     fn refresh_is_due_once_per_value() {

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::common::{Condition, LocalReference, conditions_schema, list_map};
+use super::common::{Condition, LocalReference, aws_enum, conditions_schema, list_map};
 use super::ecs_shapes::{
     CapacityProviderStrategyItem, LaunchType, NetworkConfiguration, PlacementConstraint,
     PlacementStrategy, PropagateTags,
@@ -226,33 +226,28 @@ pub struct DeadLetterConfig {
     pub arn: String,
 }
 
-/// Whether a schedule runs.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ScheduleState {
-    #[serde(rename = "ENABLED")]
-    Enabled,
-    #[serde(rename = "DISABLED")]
-    Disabled,
+aws_enum!(
+    /// Whether a schedule runs.
+    ScheduleState { Enabled = "ENABLED", Disabled = "DISABLED" }
+);
+
+aws_enum!(
+    /// Flexible time window mode.
+    FlexibleTimeWindowMode { Off = "OFF", Flexible = "FLEXIBLE" }
+);
+
+// `aws_enum!` owns the derives, so the default is written out.
+#[allow(clippy::derivable_impls)]
+impl Default for FlexibleTimeWindowMode {
+    fn default() -> Self {
+        Self::Off
+    }
 }
 
-/// Flexible time window mode.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub enum FlexibleTimeWindowMode {
-    #[default]
-    #[serde(rename = "OFF")]
-    Off,
-    #[serde(rename = "FLEXIBLE")]
-    Flexible,
-}
-
-/// What AWS does with a one-time schedule after it ran.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ActionAfterCompletion {
-    #[serde(rename = "NONE")]
-    None,
-    #[serde(rename = "DELETE")]
-    Delete,
-}
+aws_enum!(
+    /// What AWS does with a one-time schedule after it ran.
+    ActionAfterCompletion { None = "NONE", Delete = "DELETE" }
+);
 
 /// Observed state of the schedule.
 #[skip_serializing_none]

@@ -83,6 +83,7 @@ pub const DEPLOYMENT_ACTION_ANNOTATION: &str = "ecs.operator.dev/deployment-acti
 #[x_kube(validation = Rule::new("!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON' || ((!has(self.launchType) || self.launchType != 'FARGATE') && (!has(self.deploymentController) || self.deploymentController.type == 'ECS'))").message("daemon-launch: schedulingStrategy DAEMON is not supported with launchType FARGATE or the CODE_DEPLOY / EXTERNAL deployment controllers"))]
 #[x_kube(validation = Rule::new("!has(self.autoScaling) || !has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON'").message("autoScaling-daemon: a DAEMON service runs one task per instance; Application Auto Scaling cannot scale it"))]
 #[x_kube(validation = Rule::new("!(has(self.autoScaling) && has(self.desiredCount))").message("autoScaling-owns-desiredCount: spec.autoScaling is set, so Application Auto Scaling owns the task count: desiredCount cannot be set (kubectl scale / HPA are refused); change autoScaling.MinCapacity / MaxCapacity instead, or remove autoScaling"))]
+#[x_kube(validation = Rule::new("!has(self.gatewayRef) || has(self.gatewayConnectors)").message("gatewayRef-needs-gatewayConnectors: gatewayRef names the gateway whose route status.gatewayUrl shows; the route comes from a gatewayConnectors entry (its portName), so set one"))]
 #[serde(rename_all = "camelCase")]
 pub struct EcsServiceSpec {
     /// deletionPolicy, adoptionPolicy, managementPolicy and region (see `kubectl explain`).
@@ -205,6 +206,12 @@ pub struct EcsServiceSpec {
     /// UpdateService, but a change alone does not trigger an update.
     #[schemars(length(max = 10))]
     pub gateway_connectors: Option<Vec<GatewayConnector>>,
+
+    /// Kubernetes-side, not sent to AWS: an EcsGateway in this namespace. A connector names no
+    /// gateway (the service gets a route on every gateway associated with its cluster), so
+    /// gatewayRef makes the service wait until that gateway is Ready, and `status.gatewayUrl`
+    /// shows the route through it. Needs gatewayConnectors.
+    pub gateway_ref: Option<super::common::LocalReference>,
 
     /// Metric monitoring configuration. Not returned by DescribeServices (see gatewayConnectors).
     pub monitoring: Option<MonitoringConfiguration>,

@@ -59,6 +59,28 @@ pub struct EcsServiceStatus {
     pub service_deployment: Option<ServiceDeploymentStatus>,
     /// The last `ecs.operator.dev/deployment-action` value acted on, and what was done.
     pub deployment_action: Option<DeploymentActionRecord>,
+    /// The service's gateway routes (ListGatewayRoutes / DescribeGatewayRoute), when it has
+    /// gatewayConnectors; only those through the gatewayRef's gateway when it has one.
+    pub gateway_routes: Option<Vec<GatewayRouteStatus>>,
+    /// The URL of the first ACTIVE gateway route.
+    pub gateway_url: Option<String>,
+}
+
+/// One gateway route of the service.
+#[skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRouteStatus {
+    /// Gateway route ARN.
+    pub gateway_route_arn: String,
+    /// ARN of the gateway the route goes through.
+    pub gateway_arn: Option<String>,
+    /// The container port name (the connector's portName) the route targets.
+    pub port_name: Option<String>,
+    /// ACTIVE, CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS, DELETE_IN_PROGRESS or a *_FAILED.
+    pub status: Option<String>,
+    /// The route's URL (`https://...`).
+    pub service_url: Option<String>,
 }
 
 /// The service deployment in flight, as DescribeServiceDeployments reports it.

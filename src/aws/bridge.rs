@@ -60,37 +60,10 @@ pub fn to_json(shape: &dyn SerializableStruct) -> Result<Value, BridgeError> {
     Ok(serde_json::from_slice(&ser.finish())?)
 }
 
-/// An API value from JSON, dropping values of enums this build does not know (AWS adds enum
-/// values before the CRD learns them; an unknown value must not make the whole object
-/// unreadable). As the SDK itself does for a required member, an object whose required enum
-/// member was dropped goes too (a list item leaves its list; an optional member is unset).
-pub fn from_json<T: DeserializeOwned>(mut value: Value) -> Result<T, BridgeError> {
-    let mut last_removed: Option<Vec<Step>> = None;
-    // Each round removes one value; a shape has a handful of enums at most.
-    for _ in 0..32 {
-        let err = match serde_json::from_value(value.clone()) {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        let message = err.to_string();
-        let path = if let Some(unknown) = quoted_after(&message, "unknown variant `") {
-            find_string(&value, &unknown, &mut Vec::new())
-        } else if let (Some(field), Some(removed)) =
-            (quoted_after(&message, "missing field `"), &last_removed)
-        {
-            // The member just removed was required: its object goes instead.
-            (removed.last() == Some(&Step::Key(field)))
-                .then(|| removed[..removed.len() - 1].to_vec())
-                .filter(|p| !p.is_empty())
-        } else {
-            None
-        };
-        let Some(path) = path else {
-            return Err(err.into());
-        };
-        remove(&mut value, &path);
-        last_removed = Some(path);
-    }
+/// An API value from JSON. An enum value this build does not know reads as its type's
+/// `Unknown(String)` variant (see `aws_enum!`), so a newer AWS's answer stays readable and the
+/// value round-trips.
+pub fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, BridgeError> {
     Ok(serde_json::from_value(value)?)
 }
 
@@ -104,64 +77,6 @@ pub fn shape<T>(value: Value, read: fn(&mut dyn ShapeDeserializer) -> Result<T, 
 /// An API value from an SDK shape: [`to_json`] then [`from_json`].
 pub fn from_sdk<T: DeserializeOwned>(shape: &dyn SerializableStruct) -> Result<T, BridgeError> {
     from_json(to_json(shape)?)
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// The text between `prefix` and the next backtick in a serde_json message.
-fn quoted_after(message: &str, prefix: &str) -> Option<String> {
-    let rest = &message[message.find(prefix)? + prefix.len()..];
-    Some(rest.split_once('`')?.0.to_string())
-}
-
-/// The path of the first string leaf equal to `s`.
-fn find_string(v: &Value, s: &str, at: &mut Vec<Step>) -> Option<Vec<Step>> {
-    match v {
-        Value::String(x) if x == s => Some(at.clone()),
-        Value::Object(o) => o.iter().find_map(|(k, c)| {
-            at.push(Step::Key(k.clone()));
-            let found = find_string(c, s, at);
-            at.pop();
-            found
-        }),
-        Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| {
-            at.push(Step::Index(i));
-            let found = find_string(c, s, at);
-            at.pop();
-            found
-        }),
-        _ => None,
-    }
-}
-
-/// Removes the value at `path` (a member from its object, an item from its list).
-fn remove(v: &mut Value, path: &[Step]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut here = v;
-    for step in parents {
-        let next = match (step, here) {
-            (Step::Key(k), Value::Object(o)) => o.get_mut(k),
-            (Step::Index(i), Value::Array(a)) => a.get_mut(*i),
-            _ => None,
-        };
-        let Some(next) = next else { return };
-        here = next;
-    }
-    match (last, here) {
-        (Step::Key(k), Value::Object(o)) => {
-            o.remove(k);
-        }
-        (Step::Index(i), Value::Array(a)) if *i < a.len() => {
-            a.remove(*i);
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -214,68 +129,48 @@ mod tests {
         assert_eq!(input.network_mode, Some(ecs::NetworkMode::Awsvpc));
     }
 
-    #[derive(serde::Deserialize, Debug, PartialEq)]
-    #[serde(rename_all = "camelCase")]
-    struct Probe {
-        mode: Option<Mode>,
-        modes: Vec<Mode>,
-        #[serde(default)]
-        items: Vec<Item>,
-        item: Option<Item>,
-    }
-    #[derive(serde::Deserialize, Debug, PartialEq)]
-    struct Item {
-        name: Mode,
-        size: i32,
-    }
-    #[derive(serde::Deserialize, Debug, PartialEq)]
-    enum Mode {
-        #[serde(rename = "A")]
-        A,
-    }
-
+    /// A value a newer AWS answers with is kept as `Unknown` and written back as it came,
+    /// in a member, a list and a required member of a list item; anything else is still an
+    /// error.
     #[test]
-    fn unknown_enum_values_are_dropped_not_fatal() {
-        // (input, mode, modes, items, item)
+    fn unknown_enum_values_round_trip() {
+        use crate::api::ecs_shapes::{LaunchType, PlacementStrategy};
+        #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+        #[serde(rename_all = "camelCase")]
+        struct Probe {
+            launch_type: Option<LaunchType>,
+            #[serde(default)]
+            launch_types: Vec<LaunchType>,
+            #[serde(default)]
+            placement_strategy: Vec<PlacementStrategy>,
+        }
         let cases = [
             (
-                json!({"mode": "A", "modes": ["A", "NEW"]}),
-                Some(Mode::A),
-                1,
-                0,
-                false,
+                json!({"launchType": "FARGATE", "launchTypes": ["EC2", "NEW"]}),
+                Some(LaunchType::Fargate),
+                vec![LaunchType::Ec2, LaunchType::Unknown("NEW".into())],
             ),
             (
-                json!({"mode": "NEW", "modes": ["NEW", "NEWER"]}),
-                None,
-                0,
-                0,
-                false,
-            ),
-            (
-                json!({"modes": [], "items": [{"name": "NEW", "size": 1}, {"name": "A", "size": 2}],
-                       "item": {"name": "NEW", "size": 3}}),
-                None,
-                0,
-                1,
-                false,
-            ),
-            (
-                json!({"modes": [], "item": {"name": "A", "size": 3}}),
-                None,
-                0,
-                0,
-                true,
+                json!({"launchType": "NEWER", "launchTypes": [],
+                       "placementStrategy": [{"type": "SCATTER", "field": "x"}]}),
+                Some(LaunchType::Unknown("NEWER".into())),
+                vec![],
             ),
         ];
-        for (input, mode, modes, items, item) in cases {
+        for (input, launch_type, launch_types) in cases {
             let p: Probe = from_json(input.clone()).expect("readable");
-            assert_eq!(p.mode, mode, "{input}");
-            assert_eq!(p.modes.len(), modes, "{input}");
-            assert_eq!(p.items.len(), items, "{input}");
-            assert_eq!(p.item.is_some(), item, "{input}");
+            assert_eq!(p.launch_type, launch_type, "{input}");
+            assert_eq!(p.launch_types, launch_types, "{input}");
+            let back = serde_json::to_value(&p).expect("serialises");
+            for key in ["launchType", "launchTypes"] {
+                assert_eq!(back[key], input[key], "{input}: {key} round-trips");
+            }
+            if let Some(items) = input.get("placementStrategy") {
+                assert_eq!(back["placementStrategy"], *items, "{input}");
+            }
         }
         // Anything else is still an error.
-        assert!(from_json::<Probe>(json!({"modes": "A"})).is_err());
+        assert!(from_json::<Probe>(json!({"launchTypes": "EC2"})).is_err());
+        assert!(from_json::<Probe>(json!({"launchType": 3})).is_err());
     }
 }

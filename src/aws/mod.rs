@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod call_metrics;
 pub mod errors;
 pub mod json;
+pub mod listing;
 pub mod policy;
 pub mod tags;
 

@@ -95,7 +95,23 @@ impl<C: Describe + Send + Sync> Changes for Vec<C> {
     }
 }
 
-/// Kinds the driver manages expose their conditions.
+/// A kind's CRD status type. The kind fills its own fields from what it observed
+/// ([`External::status_fields`]); the driver owns `conditions`, `observedGeneration` and
+/// `lastRefreshed` ([`DRIVER_STATUS_FIELDS`]) and writes them itself.
+pub trait KindStatus: Serialize + Default + Clone + Send + Sync + 'static {
+    fn conditions(&self) -> &[Condition];
+    fn observed_generation(&self) -> Option<i64>;
+    fn last_refreshed(&self) -> Option<&str>;
+    fn set_last_refreshed(&mut self, value: Option<String>);
+    /// The AWS identity (ARN) the status records, which closes an unfinished create; `None`
+    /// for a kind whose status names none.
+    fn identity(&self) -> Option<&str>;
+}
+
+/// The status fields the driver writes; a kind's [`External::status_fields`] leaves them unset.
+pub const DRIVER_STATUS_FIELDS: [&str; 3] = ["conditions", "observedGeneration", "lastRefreshed"];
+
+/// Kinds the driver manages: their typed status, conditions and policies.
 pub trait Managed:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
@@ -106,7 +122,15 @@ pub trait Managed:
     + Sync
     + 'static
 {
-    fn conditions(&self) -> &[Condition];
+    /// The CRD's status type.
+    type Status: KindStatus;
+    /// The status as last written (`None` before the first write).
+    fn kind_status(&self) -> Option<&Self::Status>;
+    fn conditions(&self) -> &[Condition] {
+        self.kind_status()
+            .map(KindStatus::conditions)
+            .unwrap_or_default()
+    }
     /// deletionPolicy, adoptionPolicy, managementPolicy, region.
     fn policies(&self) -> &Policies;
 }
@@ -201,8 +225,9 @@ pub trait External<K: Managed>: Send + Sync + 'static {
         obj: &K,
         aws: &AwsClients,
     ) -> impl Future<Output = Result<DeleteOutcome, Error>> + Send;
-    /// Kind-specific status fields (arn, uri, counts...). Pure.
-    fn status_fields(&self, obj: &K, observed: &Self::Observed) -> Map<String, Value>;
+    /// Pure: the kind's status fields (arn, uri, counts...) from what it observed, in the CRD's
+    /// status type; the driver's own fields ([`DRIVER_STATUS_FIELDS`]) are left unset.
+    fn status_fields(&self, obj: &K, observed: &Self::Observed) -> K::Status;
     /// Pure: is the resource usable? Default: it exists, so it is ready.
     fn readiness(&self, _obj: &K, _observed: &Self::Observed) -> Readiness {
         Readiness::ready("")

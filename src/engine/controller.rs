@@ -1,4 +1,4 @@
-//! Starting a kind's controller: the process-wide state every reconcile shares ([`Environment`],
+//! Starting a kind's controller: the process-wide state every reconcile shares ([`Process`],
 //! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`run`]).
 
 use super::*;
@@ -8,14 +8,14 @@ use kube::runtime::reflector::Store;
 #[derive(Clone)]
 pub struct Shared {
     pub client: kube::Client,
-    pub env: Arc<Environment>,
+    pub env: Arc<Process>,
     pub settings: Settings,
 }
 
 /// Process-wide things every controller shares: AWS clients per target, namespace settings,
 /// and the operator's identity and defaults.
 #[derive(Debug)]
-pub struct Environment {
+pub struct Process {
     pub aws: AwsProvider,
     pub namespaces: Namespaces,
     /// Written into every owner tag; tells operator instances (clusters) apart.
@@ -57,7 +57,7 @@ impl Default for Settings {
 /// Shared state of one kind's controller.
 pub struct Context<E> {
     pub client: kube::Client,
-    pub env: Arc<Environment>,
+    pub env: Arc<Process>,
     pub recorder: Recorder,
     pub external: E,
     pub settings: Settings,
@@ -74,12 +74,7 @@ pub(super) fn recorder(client: &kube::Client) -> Recorder {
 }
 
 impl<E> Context<E> {
-    pub fn new(
-        client: kube::Client,
-        env: Arc<Environment>,
-        external: E,
-        settings: Settings,
-    ) -> Self {
+    pub fn new(client: kube::Client, env: Arc<Process>, external: E, settings: Settings) -> Self {
         Self {
             recorder: recorder(&client),
             client,
@@ -126,7 +121,7 @@ where
     ))
 }
 
-pub async fn run<K, E>(client: kube::Client, env: Arc<Environment>, external: E, settings: Settings)
+pub async fn run<K, E>(client: kube::Client, env: Arc<Process>, external: E, settings: Settings)
 where
     K: Managed,
     E: External<K>,
@@ -137,7 +132,7 @@ where
 /// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
 pub async fn run_with<K, E, B, F>(
     client: kube::Client,
-    env: Arc<Environment>,
+    env: Arc<Process>,
     build: B,
     settings: Settings,
     configure: F,

@@ -215,8 +215,7 @@ pub(super) async fn converge<K: Managed, E: External<K>>(
             {
                 let arn = ext
                     .status_fields(obj, &observed)
-                    .get("arn")
-                    .and_then(Value::as_str)
+                    .identity()
                     .map(str::to_string);
                 close_create_record(obj, ctx, arn).await?;
             }
@@ -473,25 +472,26 @@ pub(super) fn observe_only<K: Managed, E: External<K>>(
     }
 }
 
-/// The kind's status fields plus `status.lastRefreshed`: the refresh annotation's value when
-/// this reconcile honoured it (the kinds read AWS afresh while it is due: `refresh_due`), else
-/// the value recorded before, which the new fields would otherwise drop. Only a reconcile that
-/// observed AWS records a value; one that failed earlier leaves the refresh due for its retry.
-pub(super) fn with_refreshed<K: Managed>(
-    obj: &K,
-    mut fields: Map<String, Value>,
-) -> Map<String, Value> {
-    let last = serde_json::to_value(obj).ok().and_then(|v| {
-        v.get("status")?
-            .get("lastRefreshed")?
-            .as_str()
-            .map(str::to_string)
-    });
+/// The kind's status fields as the status write sends them, plus `status.lastRefreshed`: the
+/// refresh annotation's value when this reconcile honoured it (the kinds read AWS afresh while
+/// it is due: `refresh_due`), else the value recorded before, which the new fields would
+/// otherwise drop. Only a reconcile that observed AWS records a value; one that failed earlier
+/// leaves the refresh due for its retry. `conditions` and `observedGeneration` are left to
+/// [`write_status`].
+pub(super) fn with_refreshed<K: Managed>(obj: &K, mut fields: K::Status) -> Map<String, Value> {
+    let last = obj
+        .kind_status()
+        .and_then(KindStatus::last_refreshed)
+        .map(str::to_string);
     let due = crate::api::common::refresh_due(obj.annotations(), last.as_deref());
-    if let Some(value) = due.map(str::to_string).or(last) {
-        fields.insert("lastRefreshed".into(), json!(value));
+    fields.set_last_refreshed(due.map(str::to_string).or(last));
+    let mut map = as_map(obj, &fields);
+    for key in DRIVER_STATUS_FIELDS {
+        if key != "lastRefreshed" {
+            map.remove(key);
+        }
     }
-    fields
+    map
 }
 
 /// Reads the owner of an existing AWS resource. For a `Foreign` claim, also whether the owning
@@ -549,8 +549,10 @@ mod tests {
             ("annotation removed: kept", None, Some("t1"), Some("t1")),
         ];
         for (name, annotation, last, want) in cases {
-            let mut fields = Map::new();
-            fields.insert("arn".into(), json!("arn:aws:ecr:us-east-1:1:repository/r"));
+            let fields = EcrRepositoryStatus {
+                arn: Some("arn:aws:ecr:us-east-1:1:repository/r".into()),
+                ..Default::default()
+            };
             let got = with_refreshed(&obj(annotation, last), fields);
             assert_eq!(
                 got.get("lastRefreshed").and_then(Value::as_str),
@@ -558,6 +560,10 @@ mod tests {
                 "{name}"
             );
             assert!(got.contains_key("arn"), "{name}: the kind's fields stay");
+            assert!(
+                !got.contains_key("conditions") && !got.contains_key("observedGeneration"),
+                "{name}: the driver writes those"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ use kube::client::Body;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::api::EcrRepository;
+use crate::api::{EcrRepository, EcrRepositoryStatus};
 
 /// One expected request: method, path, and a check of the body that returns the answer.
 struct Expect {
@@ -128,10 +128,11 @@ impl External<EcrRepository> for Fake {
         self.record("delete");
         Ok(DeleteOutcome::Deleted)
     }
-    fn status_fields(&self, _obj: &EcrRepository, o: &String) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("arn".into(), json!(o));
-        m
+    fn status_fields(&self, _obj: &EcrRepository, o: &String) -> EcrRepositoryStatus {
+        EcrRepositoryStatus {
+            arn: Some(o.clone()),
+            ..Default::default()
+        }
     }
 }
 
@@ -163,7 +164,7 @@ async fn context(client: kube::Client, fake: Fake) -> Arc<Context<Fake>> {
     })
     .await
     .expect("region given");
-    let env = Arc::new(Environment {
+    let env = Arc::new(Process {
         aws,
         namespaces: Namespaces::new(client.clone(), Duration::from_secs(60)),
         instance_id: "test".into(),

@@ -1,20 +1,44 @@
 //! The one generic driver every kind uses: finalizer, observe -> create/update/delete, conditions,
 //! events, backoff, resync. It knows nothing kind-specific; each kind implements [`External`].
 
-/// Implements [`Managed`] for a kind whose status holds a `conditions` list (every kind does).
+/// Implements [`Managed`] for a kind and [`KindStatus`] for its status type (every kind's
+/// status holds `conditions`, `observedGeneration` and `lastRefreshed`). `identity = field`
+/// names the status field holding the AWS identity (ARN), when the kind has one.
 macro_rules! managed_kind {
-    ($kind:ty) => {
+    ($kind:ty, $status:ty $(, identity = $id:ident)?) => {
         impl $crate::engine::Managed for $kind {
-            fn conditions(&self) -> &[$crate::api::common::Condition] {
-                self.status
-                    .as_ref()
-                    .map(|s| s.conditions.as_slice())
-                    .unwrap_or_default()
+            type Status = $status;
+            fn kind_status(&self) -> Option<&$status> {
+                self.status.as_ref()
             }
             fn policies(&self) -> &$crate::api::common::Policies {
                 &self.spec.policies
             }
         }
+
+        impl $crate::engine::KindStatus for $status {
+            fn conditions(&self) -> &[$crate::api::common::Condition] {
+                &self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn last_refreshed(&self) -> Option<&str> {
+                self.last_refreshed.as_deref()
+            }
+            fn set_last_refreshed(&mut self, value: Option<String>) {
+                self.last_refreshed = value;
+            }
+            fn identity(&self) -> Option<&str> {
+                managed_kind!(@identity self $(, $id)?)
+            }
+        }
+    };
+    (@identity $self:ident) => {
+        None
+    };
+    (@identity $self:ident, $id:ident) => {
+        $self.$id.as_deref()
     };
 }
 

@@ -26,6 +26,18 @@ impl Identity {
         }
     }
 
+    /// The identity a set of ownership tags names (as [`Identity::tags`] writes them); `None`
+    /// when they name no owner (an observe-only object owns nothing).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> Option<Self> {
+        let get = |key: &str| tags.get(key).cloned().unwrap_or_default();
+        let me = Self {
+            owner: get(OWNER_TAG),
+            uid: get(OWNER_UID_TAG),
+            instance: get(INSTANCE_TAG),
+        };
+        (!me.owner.is_empty() || !me.uid.is_empty()).then_some(me)
+    }
+
     /// The tags every AWS resource this object creates or adopts carries.
     pub fn tags(&self) -> BTreeMap<String, String> {
         BTreeMap::from([

@@ -3,18 +3,13 @@
 
 use kube::Api;
 
-use super::{Error, Managed};
+use super::{Error, KindStatus, Managed};
 use crate::api::common::{READY, find_condition};
 
 /// Status of a referenced object: its ARN when it is Ready.
 pub fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
     let ready = find_condition(obj.conditions(), READY).is_some_and(|c| c.is_true());
-    let arn = serde_json::to_value(obj)
-        .ok()?
-        .get("status")?
-        .get("arn")?
-        .as_str()?
-        .to_string();
+    let arn = obj.kind_status()?.identity()?.to_string();
     ready.then_some(arn)
 }
 

@@ -39,11 +39,7 @@ pub(super) async fn write_status<K: Managed>(
 
 /// `status.observedGeneration` of an object (`None` before the first status write).
 pub(super) fn observed_generation<K: Managed>(obj: &K) -> Option<i64> {
-    serde_json::to_value(obj)
-        .ok()?
-        .get("status")?
-        .get("observedGeneration")?
-        .as_i64()
+    obj.kind_status().and_then(KindStatus::observed_generation)
 }
 
 /// [`write_status`]; `observed` says whether `status.observedGeneration` moves to the current
@@ -59,10 +55,11 @@ pub(super) async fn write_status_at<K: Managed>(
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut status = match fields {
         Some(f) => f,
-        None => serde_json::to_value(obj)
-            .ok()
-            .and_then(|v| v.get("status").and_then(|s| s.as_object().cloned()))
-            .unwrap_or_default(),
+        // Before the first status write there is nothing to keep.
+        None => match obj.kind_status() {
+            Some(kept) => as_map(obj, kept),
+            None => Map::new(),
+        },
     };
     let conditions = conditions::merge(obj.conditions(), updates, generation, &now);
     status.insert(
@@ -89,6 +86,18 @@ pub(super) async fn write_status_at<K: Managed>(
     )
     .await?;
     Ok(())
+}
+
+/// A status value as the JSON object a status write sends.
+pub(super) fn as_map<K: Managed>(obj: &K, status: &K::Status) -> Map<String, Value> {
+    match serde_json::to_value(status) {
+        Ok(Value::Object(map)) => map,
+        // Status types are plain structs with string keys: this is a bug, not an input.
+        other => {
+            warn!(object = %key_of(obj), ?other, "status did not serialise to an object");
+            Map::new()
+        }
+    }
 }
 
 pub(crate) fn now_rfc3339() -> String {

@@ -147,23 +147,46 @@ pub fn controller_stream<K: Managed>(
 }
 
 /// What a reconcile reads from the object besides AWS: the spec (generation), labels and
-/// annotations (pause, restart, create record), finalizers and deletion. A change to anything else — above
-/// all the operator's own status writes — does not trigger a reconcile: each one used to cost
-/// another round of AWS reads. Timers (resync, not-ready polling, backoff) still requeue.
+/// annotations (pause, restart, refresh), finalizers and deletion. A change to anything else — above
+/// all the operator's own writes: status, its finalizer and its create record — does not trigger
+/// a reconcile: each one used to cost another round of AWS reads right after the reconcile that
+/// wrote it. Timers (resync, not-ready polling, backoff) still requeue, and every reconcile reads
+/// the object as it is then (the store is updated before this filter).
 fn reconcile_inputs<K: kube::Resource>(obj: &K) -> Option<u64> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let m = obj.meta();
+    let own = |k: &String| OWN_ANNOTATIONS.contains(&k.as_str());
+    let annotations: Vec<(&String, &String)> = m
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !own(k))
+        .collect();
+    let finalizers: Vec<&String> = m
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| f.as_str() != crate::api::FINALIZER)
+        .collect();
     let mut h = DefaultHasher::new();
     (
         m.generation,
         &m.labels,
-        &m.annotations,
-        &m.finalizers,
+        annotations,
+        finalizers,
         m.deletion_timestamp.is_some(),
     )
         .hash(&mut h);
     Some(h.finish())
 }
+
+/// Annotations only the operator writes (the create record): not reconcile inputs.
+const OWN_ANNOTATIONS: [&str; 4] = [
+    super::CREATE_PENDING_ANNOTATION,
+    super::CREATE_SUCCEEDED_ANNOTATION,
+    super::CREATE_FAILED_ANNOTATION,
+    super::EXTERNAL_NAME_ANNOTATION,
+];
 
 /// A watch of `K` for another kind's controller (`Controller::watches_stream`): bad objects
 /// are skipped there too (its own controller reports them).
@@ -192,6 +215,92 @@ mod tests {
             "spec": {"clusterName": "c"}, "status": status,
         }))
         .expect("dynamic object")
+    }
+
+    /// The operator's own writes (status, its finalizer, the create record) leave the
+    /// reconcile inputs as they were; a user's change to the spec, labels, other annotations
+    /// or finalizers, or a deletion, changes them.
+    #[test]
+    fn reconcile_inputs_ignore_the_operators_own_writes() {
+        let base = || -> EcsCluster {
+            serde_json::from_value(json!({
+                "apiVersion": "ecs.operator.dev/v1alpha1", "kind": "EcsCluster",
+                "metadata": {"name": "c", "namespace": "ns", "generation": 1,
+                    "annotations": {"team": "a"}},
+                "spec": {"clusterName": "c"},
+            }))
+            .expect("cluster")
+        };
+        let with = |f: &dyn Fn(&mut EcsCluster)| {
+            let mut c = base();
+            f(&mut c);
+            reconcile_inputs(&c)
+        };
+        let annotate = |k: &'static str| {
+            move |c: &mut EcsCluster| {
+                c.metadata
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(k.to_string(), "v".to_string());
+            }
+        };
+        type Edit = Box<dyn Fn(&mut EcsCluster)>;
+        let same: [(&str, Edit); 6] = [
+            ("status", Box::new(|c| c.status = Some(Default::default()))),
+            (
+                "finalizer",
+                Box::new(|c| c.metadata.finalizers = Some(vec![crate::api::FINALIZER.into()])),
+            ),
+            (
+                "create pending",
+                Box::new(annotate(super::super::CREATE_PENDING_ANNOTATION)),
+            ),
+            (
+                "create succeeded",
+                Box::new(annotate(super::super::CREATE_SUCCEEDED_ANNOTATION)),
+            ),
+            (
+                "external name",
+                Box::new(annotate(super::super::EXTERNAL_NAME_ANNOTATION)),
+            ),
+            (
+                "resource version",
+                Box::new(|c| c.metadata.resource_version = Some("9".into())),
+            ),
+        ];
+        for (case, f) in same {
+            assert_eq!(with(&*f), reconcile_inputs(&base()), "{case}: not an input");
+        }
+        let changed: [(&str, Edit); 6] = [
+            ("spec", Box::new(|c| c.metadata.generation = Some(2))),
+            (
+                "refresh",
+                Box::new(annotate(crate::api::common::REFRESH_ANNOTATION)),
+            ),
+            (
+                "paused",
+                Box::new(annotate(crate::api::common::PAUSED_ANNOTATION)),
+            ),
+            (
+                "labels",
+                Box::new(|c| c.metadata.labels = Some([("a".into(), "b".into())].into())),
+            ),
+            (
+                "another finalizer",
+                Box::new(|c| c.metadata.finalizers = Some(vec!["other/x".into()])),
+            ),
+            (
+                "deleting",
+                Box::new(|c| {
+                    c.metadata.deletion_timestamp = Some(
+                        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+                    )
+                }),
+            ),
+        ];
+        for (case, f) in changed {
+            assert_ne!(with(&*f), reconcile_inputs(&base()), "{case}: an input");
+        }
     }
 
     #[test]

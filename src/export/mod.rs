@@ -61,11 +61,14 @@ pub enum ExportError {
     Serialize(#[from] serde_yaml::Error),
 }
 
-/// One cluster and its ACTIVE services.
+/// One cluster, its ACTIVE services and its Express services.
 #[derive(Clone, Debug)]
 pub struct ClusterState {
     pub cluster: ecs::Cluster,
+    /// Services the customer manages (not Express services).
     pub services: Vec<ecs::Service>,
+    /// Express services (DescribeExpressGatewayService), exported as EcsExpressService objects.
+    pub express: Vec<ecs::EcsExpressGatewayService>,
 }
 
 /// Everything read from AWS, before any naming or mapping.
@@ -80,6 +83,10 @@ pub struct Estate {
     pub latest: BTreeMap<String, String>,
     /// Families exported whether or not a service uses them (`--all-task-definition-families`).
     pub families: BTreeSet<String>,
+    /// Gateways associated with an exported cluster (every gateway when every cluster is).
+    pub gateways: Vec<read::GatewayState>,
+    /// What could not be read (and so is not exported), for the warnings.
+    pub unread: Vec<String>,
 }
 
 /// Reads AWS, assembles the manifests.
@@ -97,8 +104,8 @@ pub async fn export(opts: &ExportOptions) -> Result<Export, ExportError> {
     assemble(&estate, opts)
 }
 
-/// Reads the clusters, their services, the revisions they run (and the latest ACTIVE one of each
-/// family), other families on request, and the repositories.
+/// Reads the clusters, their services and Express services, the revisions the services run (and
+/// the latest ACTIVE one of each family), other families on request, and the repositories.
 pub async fn gather(
     ecr: &aws_sdk_ecr::Client,
     ecs: &aws_sdk_ecs::Client,
@@ -133,7 +140,18 @@ pub async fn gather(
     let mut families = BTreeSet::new();
     for cluster in found {
         let arn = cluster.cluster_arn.clone().unwrap_or_default();
-        let services = read::services(ecs, &arn).await?;
+        // An Express service is an ECS service too; its task definition is ECS's to manage.
+        let (express_services, services): (Vec<_>, Vec<_>) = read::services(ecs, &arn)
+            .await?
+            .into_iter()
+            .partition(read::is_express);
+        let mut express = Vec::new();
+        for svc in express_services
+            .iter()
+            .filter_map(|s| s.service_arn.as_deref())
+        {
+            express.extend(read::express_service(ecs, svc).await?);
+        }
         for td in services.iter().filter_map(|s| s.task_definition.as_deref()) {
             if estate.revisions.contains_key(td) {
                 continue;
@@ -144,7 +162,11 @@ pub async fn gather(
                 estate.revisions.insert(td.to_string(), rev);
             }
         }
-        estate.clusters.push(ClusterState { cluster, services });
+        estate.clusters.push(ClusterState {
+            cluster,
+            services,
+            express,
+        });
     }
     if opts.all_task_definition_families {
         estate.families = read::active_families(ecs).await?.into_iter().collect();
@@ -165,6 +187,26 @@ pub async fn gather(
     }
     if opts.repositories {
         estate.repositories = read::repositories(ecr, opts.repository_prefix.as_deref()).await?;
+    }
+    // Gateways are newer than most policies: without the permission, export the rest.
+    match read::gateways(ecs).await {
+        Ok(gateways) => {
+            let exported: BTreeSet<String> = estate
+                .clusters
+                .iter()
+                .filter_map(|c| c.cluster.cluster_arn.clone())
+                .collect();
+            estate.gateways = gateways
+                .into_iter()
+                .filter(|g| {
+                    opts.clusters.is_empty() || g.clusters().iter().any(|c| exported.contains(c))
+                })
+                .collect();
+        }
+        Err(e) if e.class == aws::ErrorClass::Environment => estate
+            .unread
+            .push(format!("gateways are not exported: {e}")),
+        Err(e) => return Err(e.into()),
     }
     Ok(estate)
 }
@@ -276,11 +318,12 @@ fn choose_task_definition(svc: &ecs::Service, estate: &Estate) -> TaskDefinition
     }
 }
 
-/// The manifests for `estate`, in apply order (repositories, clusters, task definitions,
-/// services), with warnings for whatever an object would still change in AWS. Pure.
+/// The manifests for `estate`, in apply order (repositories, clusters, gateways, task
+/// definitions, services, Express services), with warnings for whatever an object would still
+/// change in AWS. Pure.
 pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportError> {
     let mut docs = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings = estate.unread.clone();
 
     let mut names = Names::default();
     for state in &estate.repositories {
@@ -326,6 +369,49 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             manifest: manifest("EcsCluster", &name, spec, opts),
         });
         cluster_objects.insert(cluster.cluster_arn.clone().unwrap_or_default(), name);
+    }
+
+    let mut names = Names::default();
+    for state in &estate.gateways {
+        let aws_name = state.gateway.name.as_deref().unwrap_or_default();
+        let mut read = read::gateway_spec(state);
+        let name = names.claim(aws_name, None, "gateway");
+        read.notes
+            .extend(owned_by(ecs_tags(state.gateway.tags.as_deref())));
+        let mut refs = Vec::new();
+        let mut by_name = Vec::new();
+        let mut resolved = Vec::new();
+        for arn in state.clusters() {
+            match cluster_objects.get(&arn) {
+                Some(object) => {
+                    refs.push(reference(object));
+                    resolved.push(arn);
+                }
+                None => by_name.push(arn),
+            }
+        }
+        read.spec.clusters = Some(by_name.clone());
+        let differences = read::gateway_differences(&read.spec, resolved, state);
+        read.spec.clusters = (!by_name.is_empty()).then_some(by_name);
+        let mut extra = Vec::new();
+        if !refs.is_empty() {
+            extra.push(("clusterRefs", Yaml::Sequence(refs)));
+        }
+        let comments = report(
+            &mut warnings,
+            ("EcsGateway", &name),
+            read.notes,
+            differences,
+        );
+        docs.push(Document {
+            comments,
+            manifest: manifest(
+                "EcsGateway",
+                &name,
+                spec_yaml(&read.spec, "name", extra, opts)?,
+                opts,
+            ),
+        });
     }
 
     // Families a service references, plus those asked for: one TaskDefinition object each.
@@ -422,6 +508,33 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             docs.push(Document {
                 comments,
                 manifest: manifest("EcsService", &name, spec, opts),
+            });
+        }
+    }
+
+    let mut names = Names::default();
+    for state in &estate.clusters {
+        let cluster_arn = state.cluster.cluster_arn.clone().unwrap_or_default();
+        let cluster_object = cluster_objects
+            .get(&cluster_arn)
+            .cloned()
+            .unwrap_or_default();
+        for x in &state.express {
+            let aws_name = x.service_name.as_deref().unwrap_or_default();
+            let name = names.claim(aws_name, Some(&cluster_object), "express-service");
+            let mut read = read::express_spec(x);
+            read.notes.extend(owned_by(ecs_tags(x.tags.as_deref())));
+            let comments = report(
+                &mut warnings,
+                ("EcsExpressService", &name),
+                read.notes,
+                read::express_differences(&read.spec, x),
+            );
+            let refs = vec![("clusterRef", reference(&cluster_object))];
+            let spec = spec_yaml(&read.spec, "serviceName", refs, opts)?;
+            docs.push(Document {
+                comments,
+                manifest: manifest("EcsExpressService", &name, spec, opts),
             });
         }
     }
@@ -658,6 +771,28 @@ mod tests {
             .build()
     }
 
+    /// An Express service in the cluster, its task definition ECS's own.
+    fn express_service(name: &str) -> ecs::EcsExpressGatewayService {
+        crate::aws::bridge::shape(
+            json!({
+                "serviceName": name,
+                "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/prod_main/{name}"),
+                "cluster": CLUSTER_ARN,
+                "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+                "status": {"statusCode": "ACTIVE"},
+                "activeConfigurations": [{
+                    "taskDefinitionArn": td_arn(&format!("express-{name}"), 1),
+                    "cpu": "256",
+                    "primaryContainer": {"image": "nginx:1", "containerPort": 80},
+                    "ingressPaths": [{"accessType": "PUBLIC",
+                        "endpoint": format!("https://{name}.ecs.us-east-1.on.aws")}],
+                }],
+                "tags": [{"key": "app", "value": name}],
+            }),
+            ecs::EcsExpressGatewayService::deserialize,
+        )
+    }
+
     /// A cluster with a service on its family's latest revision and one on an older revision,
     /// one repository, and a family no service uses.
     fn estate() -> Estate {
@@ -708,6 +843,7 @@ mod tests {
                     },
                     service("web_old", &td_arn("web_app", 1)),
                 ],
+                express: vec![express_service("hello")],
             }],
             revisions: [
                 (v1.arn.clone(), v1),
@@ -721,7 +857,87 @@ mod tests {
             ]
             .into(),
             families: BTreeSet::new(),
+            gateways: Vec::new(),
+            unread: Vec::new(),
         }
+    }
+
+    fn gateway() -> read::GatewayState {
+        use aws_sdk_ecs::types::{Gateway, GatewayClusterAssociationSummary};
+        let gateway = crate::aws::bridge::shape(
+            json!({"gatewayArn": "arn:aws:ecs:us-east-1:123456789012:gateway/edge_gw",
+                   "name": "edge_gw", "status": "ACTIVE", "accessType": "PUBLIC",
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw",
+                   "deletionProtection": true, "propagateTags": "GATEWAY",
+                   "configuration": {"hostSharedAlb": {"scheme": "internet-facing", "port": 443,
+                       "protocol": "HTTPS", "maxAlbCount": 2, "currentAlbCount": 1,
+                       "httpDesync": "defensive",
+                       "networkConfiguration": {"ipAddressType": "dualstack"}}},
+                   "tags": [{"key": "team", "value": "edge"}]}),
+            Gateway::deserialize,
+        );
+        let association = |cluster: &str, status: &str| {
+            crate::aws::bridge::shape(
+                json!({"gatewayArn": "arn:aws:ecs:us-east-1:123456789012:gateway/edge_gw",
+                       "clusterArn": cluster, "status": status}),
+                GatewayClusterAssociationSummary::deserialize,
+            )
+        };
+        read::GatewayState {
+            gateway,
+            associations: vec![
+                association(CLUSTER_ARN, "ACTIVE"),
+                association(
+                    "arn:aws:ecs:us-east-1:123456789012:cluster/legacy",
+                    "ACTIVE",
+                ),
+                association(
+                    "arn:aws:ecs:us-east-1:123456789012:cluster/gone",
+                    "DISASSOCIATING",
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn exports_a_gateway_with_references_to_exported_clusters() {
+        let mut estate = estate();
+        estate.gateways = vec![gateway()];
+        estate.unread = vec!["gateways of another region are not exported".into()];
+        let export = assemble(&estate, &ExportOptions::default()).expect("assembles");
+        let docs = documents(&export.yaml);
+        let gw = docs
+            .iter()
+            .position(|d| d["kind"] == "EcsGateway")
+            .expect("an EcsGateway");
+        // Right after the clusters it references.
+        assert_eq!(docs[gw - 1]["kind"], "EcsCluster");
+        assert_eq!(docs[gw]["metadata"]["name"], "edge-gw");
+        assert_eq!(
+            docs[gw]["spec"],
+            json!({"adoptionPolicy": "Adopt", "name": "edge_gw",
+                   "clusterRefs": [{"name": "prod-main"}],
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw",
+                   "deletionProtection": true,
+                   "configuration": {"hostSharedAlb": {"scheme": "internet-facing", "port": 443,
+                       "protocol": "HTTPS", "maxAlbCount": 2, "httpDesync": "defensive",
+                       "networkConfiguration": {"ipAddressType": "dualstack"}}},
+                   "propagateTags": "GATEWAY",
+                   "clusters": ["arn:aws:ecs:us-east-1:123456789012:cluster/legacy"],
+                   "tags": [{"key": "team", "value": "edge"}]})
+        );
+        let typed = serde_json::from_value::<crate::api::EcsGateway>(docs[gw].clone());
+        assert!(typed.is_ok(), "{typed:?}");
+        // Nothing left to change; what could not be read is a warning.
+        assert!(
+            !export.warnings.iter().any(|w| w.starts_with("EcsGateway")),
+            "{:?}",
+            export.warnings
+        );
+        assert_eq!(
+            export.warnings[0],
+            "gateways of another region are not exported"
+        );
     }
 
     fn documents(yaml: &str) -> Vec<Value> {
@@ -751,6 +967,7 @@ mod tests {
                 ("TaskDefinition", "web-app"),
                 ("EcsService", "web"),
                 ("EcsService", "web-old"),
+                ("EcsExpressService", "hello"),
             ]
         );
         for doc in &docs {
@@ -771,6 +988,14 @@ mod tests {
                    "tags": [{"key": "app", "value": "web"}]})
         );
         assert_eq!(docs[4]["spec"]["taskDefinition"], td_arn("web_app", 1));
+        // The Express service: its cluster by reference, its managed task definition left out.
+        assert_eq!(
+            docs[5]["spec"],
+            json!({"adoptionPolicy": "Adopt", "serviceName": "hello", "clusterRef": {"name": "prod-main"},
+                   "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+                   "primaryContainer": {"image": "nginx:1", "containerPort": 80}, "cpu": "256",
+                   "tags": [{"key": "app", "value": "hello"}]})
+        );
         assert!(docs[4]["spec"].get("taskDefinitionRef").is_none());
         // Exact AWS names stay in the spec.
         assert_eq!(docs[0]["spec"]["repositoryName"], "team/web");
@@ -831,6 +1056,9 @@ mod tests {
                     }
                     Some("TaskDefinition") => {
                         serde_yaml::from_str::<crate::api::TaskDefinition>(d).map(drop)
+                    }
+                    Some("EcsExpressService") => {
+                        serde_yaml::from_str::<crate::api::EcsExpressService>(d).map(drop)
                     }
                     _ => serde_yaml::from_str::<crate::api::EcsService>(d).map(drop),
                 },

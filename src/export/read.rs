@@ -18,6 +18,8 @@ use crate::api::ecr_repository::{
     self as repo_api, EcrRepositorySpec, EncryptionType, ImageTagMutability,
 };
 use crate::api::ecs_cluster::{self as cluster_api, EcsClusterSpec};
+use crate::api::ecs_express_service::EcsExpressServiceSpec;
+use crate::api::ecs_gateway::{self as gateway_api, EcsGatewaySpec};
 use crate::api::ecs_service::{
     self as service_api, AvailabilityZoneRebalancing, DeploymentControllerType, EcsServiceSpec,
     SchedulingStrategy,
@@ -28,6 +30,8 @@ use crate::aws::policy;
 use crate::kinds::ecr_repository::mapping as ecr_mapping;
 use crate::kinds::ecs_cluster::mapping as ecs_cluster;
 use crate::kinds::ecs_cluster::sdk as ecs_cluster_sdk;
+use crate::kinds::ecs_express_service::mapping as express_mapping;
+use crate::kinds::ecs_gateway::mapping as ecs_gateway;
 use crate::kinds::ecs_service::mapping as ecs_service;
 use crate::kinds::task_definition::mapping as task_definition;
 use crate::kinds::task_definition::sdk::{self as td_io, Revision};
@@ -265,6 +269,89 @@ pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec
     out
 }
 
+// ---- EcsGateway -------------------------------------------------------------------------------
+
+/// One gateway (DescribeGateway) and its cluster associations.
+#[derive(Clone, Debug)]
+pub struct GatewayState {
+    pub gateway: ecs::Gateway,
+    pub associations: Vec<ecs::GatewayClusterAssociationSummary>,
+}
+
+impl GatewayState {
+    /// ARNs of the clusters the gateway is ACTIVE-associated with, sorted.
+    pub fn clusters(&self) -> Vec<String> {
+        let mut arns: Vec<String> = self
+            .associations
+            .iter()
+            .filter(|a| a.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE"))
+            .filter_map(|a| a.cluster_arn.clone())
+            .collect();
+        arns.sort();
+        arns.dedup();
+        arns
+    }
+}
+
+/// The EcsGateway spec that matches the gateway as it is, without `clusterRefs` / `clusters`
+/// (the caller wires those). `deletionProtection` is always written out: whether the object
+/// may delete the gateway should be visible in the manifest. Pure.
+pub fn gateway_spec(state: &GatewayState) -> ReadBack<EcsGatewaySpec> {
+    let g = &state.gateway;
+    let mut notes = Vec::new();
+    let observed = ecs_gateway::observed(g, &state.associations).unwrap_or_default();
+    let mut alb = Value::Object(observed.alb.clone());
+    if let Some(m) = alb.as_object_mut() {
+        // Reported, not requested.
+        m.remove("currentAlbCount");
+    }
+    let host_shared_alb =
+        match serde_json::from_value::<gateway_api::HostSharedAlbConfiguration>(alb) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                notes.push(format!(
+                "the configuration is not one configuration.hostSharedAlb can hold ({e}); left out"
+            ));
+                None
+            }
+        };
+    let tags = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let spec = EcsGatewaySpec {
+        name: g.name.clone(),
+        infrastructure_role_arn: g.infrastructure_role_arn.clone().unwrap_or_default(),
+        deletion_protection: g.deletion_protection,
+        configuration: host_shared_alb.map(|c| gateway_api::GatewayConfiguration {
+            host_shared_alb: Some(c),
+        }),
+        propagate_tags: observed.propagate_tags.as_deref().and_then(from_aws),
+        tags: user_tags(tags, |key, value| gateway_api::Tag { key, value }),
+        ..Default::default()
+    };
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` (with `refs`: the ARNs its clusterRefs resolve to) to this gateway would
+/// change, apart from the operator's own tags.
+pub fn gateway_differences(
+    spec: &EcsGatewaySpec,
+    refs: Vec<String>,
+    state: &GatewayState,
+) -> Vec<String> {
+    let name = state.gateway.name.clone().unwrap_or_default();
+    let Ok(desired) = ecs_gateway::desired(spec, name, refs, &BTreeMap::new()) else {
+        return vec!["the spec does not form a request".into()];
+    };
+    let Some(observed) = ecs_gateway::observed(&state.gateway, &state.associations) else {
+        return vec!["DescribeGateway answered without an ARN".into()];
+    };
+    let mut out: Vec<String> = ecs_gateway::diff(&desired, &observed)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
+}
+
 // ---- EcsService -------------------------------------------------------------------------------
 
 /// AWS's service-linked role, which DescribeServices reports for services created without a role.
@@ -371,6 +458,86 @@ pub fn service_differences(
     out
 }
 
+// ---- EcsExpressService ------------------------------------------------------------------------
+
+/// Whether DescribeServices reports the service as an Express service (its resources managed by
+/// ECS): it is exported as an EcsExpressService, not as an EcsService.
+pub fn is_express(svc: &ecs::Service) -> bool {
+    svc.resource_management_type == Some(ecs::ResourceManagementType::Ecs)
+}
+
+/// The EcsExpressService spec that matches the Express service as it is (from
+/// DescribeExpressGatewayService with tags): the newest active configuration's request fields,
+/// without `cluster`/`clusterRef` (the caller wires those). `taskDefinitionArn` is kept only
+/// when there is no `primaryContainer` (otherwise it is the task definition ECS manages for it).
+/// Pure.
+pub fn express_spec(x: &ecs::EcsExpressGatewayService) -> ReadBack<EcsExpressServiceSpec> {
+    let mut notes = Vec::new();
+    let config = express_mapping::observed(x, None)
+        .and_then(|o| o.config)
+        .unwrap_or_default();
+    if config.is_empty() {
+        notes.push("no active configuration could be read; the spec holds only its name".into());
+    }
+    let mut request: serde_json::Map<String, Value> = express_mapping::UPDATABLE
+        .iter()
+        .filter_map(|k| config.get(*k).map(|v| (k.to_string(), v.clone())))
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    if request.contains_key("primaryContainer") {
+        request.remove("taskDefinitionArn");
+    }
+    request.insert("serviceName".into(), json!(x.service_name));
+    request.insert(
+        "infrastructureRoleArn".into(),
+        json!(x.infrastructure_role_arn.clone().unwrap_or_default()),
+    );
+    let tags = x
+        .tags
+        .iter()
+        .flatten()
+        .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref().unwrap_or_default())));
+    if let Some(tags) = user_tags(tags, |key, value| json!({"key": key, "value": value})) {
+        request.insert("tags".into(), Value::Array(tags));
+    }
+    let spec = match serde_json::from_value::<EcsExpressServiceSpec>(Value::Object(request)) {
+        Ok(spec) => spec,
+        Err(e) => {
+            notes.push(format!(
+                "the configuration is not one the spec can hold ({e}); only the name is kept"
+            ));
+            EcsExpressServiceSpec {
+                service_name: x.service_name.clone(),
+                infrastructure_role_arn: x.infrastructure_role_arn.clone().unwrap_or_default(),
+                ..Default::default()
+            }
+        }
+    };
+    ReadBack { spec, notes }
+}
+
+/// What applying `spec` to this Express service would change, apart from the operator's own
+/// tags.
+pub fn express_differences(
+    spec: &EcsExpressServiceSpec,
+    x: &ecs::EcsExpressGatewayService,
+) -> Vec<String> {
+    let name = x.service_name.clone().unwrap_or_default();
+    let cluster = x.cluster.clone().unwrap_or_default();
+    let (Ok(desired), Some(observed)) = (
+        express_mapping::desired(spec, name, cluster, None, &BTreeMap::new()),
+        express_mapping::observed(x, None),
+    ) else {
+        return vec!["the service cannot be compared with the spec".into()];
+    };
+    let mut out: Vec<String> = express_mapping::diff(&desired, &observed)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    out.extend(tag_differences(&desired.tags, &observed.tags));
+    out
+}
+
 // ---- TaskDefinition ---------------------------------------------------------------------------
 
 /// The TaskDefinition spec that matches a revision (DescribeTaskDefinition with tags): the
@@ -432,6 +599,34 @@ pub use crate::kinds::task_definition::sdk::parse_arn as parse_task_definition_a
 
 // ---- SDK calls --------------------------------------------------------------------------------
 
+/// Every gateway in the region, described, with its cluster associations.
+pub async fn gateways(client: &aws_sdk_ecs::Client) -> Result<Vec<GatewayState>, AwsError> {
+    let names: Vec<String> = client
+        .list_gateways()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| from_sdk("ListGateways", e))?
+        .into_iter()
+        .filter_map(|g| g.gateway_arn)
+        .collect();
+    let mut out = Vec::new();
+    for arn in names {
+        let Some(gateway) = crate::kinds::ecs_gateway::sdk::describe(client, &arn).await? else {
+            continue;
+        };
+        let associations = crate::kinds::ecs_gateway::sdk::associations(client, &arn).await?;
+        out.push(GatewayState {
+            gateway,
+            associations,
+        });
+    }
+    out.sort_by(|a, b| a.gateway.name.cmp(&b.gateway.name));
+    Ok(out)
+}
+
 /// ARNs of every cluster in the region.
 pub async fn list_clusters(client: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
     client
@@ -463,6 +658,15 @@ pub async fn services(
     found.sort_by(|a, b| a.service_name.cmp(&b.service_name));
     found.dedup_by(|a, b| a.service_arn == b.service_arn);
     Ok(found)
+}
+
+/// An Express service (DescribeExpressGatewayService with tags); `None` when ECS knows none by
+/// that ARN.
+pub async fn express_service(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<Option<ecs::EcsExpressGatewayService>, AwsError> {
+    crate::kinds::ecs_express_service::sdk::describe(client, arn).await
 }
 
 /// One revision (ARN, `family:revision` or family), with tags. `None` when it does not exist.
@@ -943,6 +1147,113 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/src/aws/testdata/task_definitions"
     );
+
+    fn express(config: Option<Value>) -> ecs::EcsExpressGatewayService {
+        let mut x = json!({
+            "serviceName": "hello",
+            "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/hello"),
+            "cluster": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
+            "infrastructureRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/infra"),
+            "status": {"statusCode": "ACTIVE"},
+            "tags": [
+                {"key": "team", "value": "web"},
+                {"key": "ecs.operator.dev/owner", "value": "ns/hello"},
+                {"key": "aws:cloudformation:stack-name", "value": "legacy"},
+            ],
+        });
+        if let Some(config) = config {
+            x["activeConfigurations"] = json!([config]);
+        }
+        bridge::shape(x, ecs::EcsExpressGatewayService::deserialize)
+    }
+
+    #[test]
+    fn express_read_back_adopts_without_changes() {
+        let managed_td = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/express-hello:3");
+        let full = json!({
+            "serviceRevisionArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/prod/hello/3"),
+            "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/exec"),
+            "taskRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/task"),
+            "taskDefinitionArn": managed_td,
+            "cpu": "512", "memory": "1024", "cpuArchitecture": "ARM64",
+            "networkConfiguration": {"securityGroups": ["sg-1"], "subnets": ["subnet-b", "subnet-a"]},
+            "healthCheckPath": "/health",
+            "primaryContainer": {"image": "nginx:1", "containerPort": 8080,
+                "awsLogsConfiguration": {"logGroup": "/ecs/hello", "logStreamPrefix": "ecs"},
+                "repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:creds"},
+                "command": ["serve", "--port", "8080"],
+                "environment": [{"name": "MODE", "value": "demo"}],
+                "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/token"}]},
+            "scalingTarget": {"minTaskCount": 2, "maxTaskCount": 8,
+                "autoScalingMetric": "REQUEST_COUNT_PER_TARGET", "autoScalingTargetValue": 100},
+            "ingressPaths": [{"accessType": "PUBLIC", "endpoint": "https://hello.ecs.us-east-1.on.aws"}],
+        });
+        let base = json!({
+            "serviceName": "hello",
+            "infrastructureRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/infra"),
+            "tags": [{"key": "team", "value": "web"}],
+        });
+        let mut full_spec = base.clone();
+        for (k, v) in full.as_object().into_iter().flatten() {
+            if express_mapping::UPDATABLE.contains(&k.as_str()) && k != "taskDefinitionArn" {
+                full_spec[k] = v.clone();
+            }
+        }
+        let mut own_td = base.clone();
+        own_td["taskDefinitionArn"] = json!(managed_td);
+        own_td["cpu"] = json!("256");
+        let cases: &[(&str, Option<Value>, Value, usize)] = &[
+            (
+                "every field: the managed task definition left out",
+                Some(full),
+                full_spec,
+                0,
+            ),
+            (
+                "a task definition of its own is kept",
+                Some(json!({"taskDefinitionArn": managed_td, "cpu": "256", "ingressPaths": []})),
+                own_td,
+                0,
+            ),
+            (
+                "no active configuration: the name only, with a note",
+                None,
+                base,
+                1,
+            ),
+        ];
+        for (name, config, want, notes) in cases {
+            let x = express(config.clone());
+            let read = express_spec(&x);
+            assert_eq!(
+                serde_json::to_value(&read.spec).expect("serialises"),
+                *want,
+                "{name}"
+            );
+            assert_eq!(read.notes.len(), *notes, "{name}: {:?}", read.notes);
+            assert_eq!(
+                express_differences(&read.spec, &x),
+                Vec::<String>::new(),
+                "{name}"
+            );
+        }
+        // A spec that differs is reported (the self-check has teeth).
+        let x = express(Some(json!({"cpu": "256"})));
+        let mut spec = express_spec(&x).spec;
+        spec.cpu = Some("512".into());
+        assert_eq!(express_differences(&spec, &x), ["cpu differs"]);
+    }
+
+    #[test]
+    fn only_services_ecs_manages_are_express() {
+        for (patch, want) in [
+            (json!({"resourceManagementType": "ECS"}), true),
+            (json!({"resourceManagementType": "CUSTOMER"}), false),
+            (json!({}), false),
+        ] {
+            assert_eq!(is_express(&service(patch.clone())), want, "{patch}");
+        }
+    }
 
     #[test]
     fn task_definition_read_back_over_the_corpus_registers_nothing() {

@@ -12,9 +12,11 @@ pub(crate) mod ecr_registry;
 pub(crate) mod ecr_repository;
 pub(crate) mod ecs_cluster;
 pub(crate) mod ecs_express_service;
+pub(crate) mod ecs_gateway;
 pub(crate) mod ecs_schedule;
 pub(crate) mod ecs_service;
 pub(crate) mod ecs_task;
+pub(crate) mod references;
 pub(crate) mod task_definition;
 
 use crate::api;
@@ -60,6 +62,10 @@ pub const KINDS: &[Kind] = &[
     Kind {
         crd: api::EcsExpressService::crd,
         start: ecs_express_service::start,
+    },
+    Kind {
+        crd: api::EcsGateway::crd,
+        start: ecs_gateway::start,
     },
 ];
 

@@ -26,7 +26,7 @@ use crate::api::common::Condition;
 
 /// What `/readyz` reports. Pure, so the state machine is tested without a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
+pub enum Readyz {
     /// Leader election is on and another replica leads: ready to stand by.
     Standby,
     /// Controllers not started yet, or some caches not synced (their kinds).
@@ -34,22 +34,22 @@ pub enum Readiness {
     Ready,
 }
 
-impl Readiness {
+impl Readyz {
     pub fn status(&self) -> StatusCode {
         match self {
-            Readiness::Standby | Readiness::Ready => StatusCode::OK,
-            Readiness::NotSynced(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Readyz::Standby | Readyz::Ready => StatusCode::OK,
+            Readyz::NotSynced(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     pub fn body(&self) -> String {
         match self {
-            Readiness::Standby => "standby".into(),
-            Readiness::Ready => "ok".into(),
-            Readiness::NotSynced(kinds) if kinds.is_empty() => {
+            Readyz::Standby => "standby".into(),
+            Readyz::Ready => "ok".into(),
+            Readyz::NotSynced(kinds) if kinds.is_empty() => {
                 "not ready: controllers not started".into()
             }
-            Readiness::NotSynced(kinds) => {
+            Readyz::NotSynced(kinds) => {
                 format!("not ready: caches not synced: {}", kinds.join(", "))
             }
         }
@@ -92,9 +92,9 @@ impl Health {
         }
     }
 
-    pub fn readiness(&self) -> Readiness {
+    pub fn readiness(&self) -> Readyz {
         if self.standby.load(Ordering::SeqCst) {
-            return Readiness::Standby;
+            return Readyz::Standby;
         }
         let caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
         let pending: Vec<String> = caches
@@ -103,9 +103,9 @@ impl Health {
             .map(|c| c.kind.clone())
             .collect();
         if caches.is_empty() || !pending.is_empty() {
-            Readiness::NotSynced(pending)
+            Readyz::NotSynced(pending)
         } else {
-            Readiness::Ready
+            Readyz::Ready
         }
     }
 }
@@ -268,11 +268,11 @@ mod tests {
     fn readiness_state_machine() {
         let h = Health::default();
         // Nothing registered yet: not ready (the controllers have not started).
-        assert_eq!(h.readiness(), Readiness::NotSynced(vec![]));
+        assert_eq!(h.readiness(), Readyz::NotSynced(vec![]));
         assert_eq!(h.readiness().status(), StatusCode::SERVICE_UNAVAILABLE);
         // Standby wins over sync state: a standby never starts controllers.
         h.set_standby(true);
-        assert_eq!(h.readiness(), Readiness::Standby);
+        assert_eq!(h.readiness(), Readyz::Standby);
         assert_eq!(h.readiness().status(), StatusCode::OK);
         assert_eq!(h.readiness().body(), "standby");
         // Became leader: not ready until every cache has synced.
@@ -281,22 +281,22 @@ mod tests {
         let b = h.register_cache("EcsService");
         assert_eq!(
             h.readiness(),
-            Readiness::NotSynced(vec!["EcrRepository".into(), "EcsService".into()])
+            Readyz::NotSynced(vec!["EcrRepository".into(), "EcsService".into()])
         );
         h.mark_synced(b);
         assert_eq!(
             h.readiness(),
-            Readiness::NotSynced(vec!["EcrRepository".into()])
+            Readyz::NotSynced(vec!["EcrRepository".into()])
         );
         assert_eq!(
             h.readiness().body(),
             "not ready: caches not synced: EcrRepository"
         );
         h.mark_synced(a);
-        assert_eq!(h.readiness(), Readiness::Ready);
+        assert_eq!(h.readiness(), Readyz::Ready);
         assert_eq!(h.readiness().status(), StatusCode::OK);
         // An unknown index is ignored.
         h.mark_synced(99);
-        assert_eq!(h.readiness(), Readiness::Ready);
+        assert_eq!(h.readiness(), Readyz::Ready);
     }
 }

@@ -12,7 +12,7 @@ use tracing::info;
 pub use health::track_controller;
 
 /// The process's metrics and health state, passed to everything that records into them (the
-/// reconcile context through `Environment`, the AWS call interceptor, the election, the
+/// reconcile context through `Process`, the AWS call interceptor, the election, the
 /// server) instead of living in globals.
 #[derive(Clone, Debug, Default)]
 pub struct Telemetry {

@@ -1,6 +1,6 @@
 -- Argo CD health check for every ecs.operator.dev kind (EcrRepository, TaskDefinition, EcsCluster,
--- EcsService, EcsTask, EcsSchedule, EcrRegistry, EcsExpressService). Argo CD runs it with gopher-lua
--- (Lua 5.1); `obj` is the live object.
+-- EcsService, EcsTask, EcsSchedule, EcrRegistry, EcsExpressService, EcsGateway). Argo CD runs it
+-- with gopher-lua (Lua 5.1); `obj` is the live object.
 -- Healthy: the latest generation is reconciled and Ready. Degraded: Stalled (a terminal error,
 -- a missing permission or credential, a failed rollout or task run). Progressing: anything else (a
 -- task still running included).

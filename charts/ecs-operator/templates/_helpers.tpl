@@ -61,13 +61,13 @@ status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 */}}
 {{- define "ecs-operator.watchRules" -}}
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices, ecstasks, ecsschedules, ecrregistries, ecsexpressservices]
+  resources: [ecrrepositories, taskdefinitions, ecsclusters, ecsservices, ecstasks, ecsschedules, ecrregistries, ecsexpressservices, ecsgateways]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status, ecstasks/status, ecsschedules/status, ecrregistries/status, ecsexpressservices/status]
+  resources: [ecrrepositories/status, taskdefinitions/status, ecsclusters/status, ecsservices/status, ecstasks/status, ecsschedules/status, ecrregistries/status, ecsexpressservices/status, ecsgateways/status]
   verbs: [get, patch, update]
 - apiGroups: [ecs.operator.dev]
-  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers, ecstasks/finalizers, ecsschedules/finalizers, ecrregistries/finalizers, ecsexpressservices/finalizers]
+  resources: [ecrrepositories/finalizers, taskdefinitions/finalizers, ecsclusters/finalizers, ecsservices/finalizers, ecstasks/finalizers, ecsschedules/finalizers, ecrregistries/finalizers, ecsexpressservices/finalizers, ecsgateways/finalizers]
   verbs: [update]
 # ttlSecondsAfterFinished: a finished EcsTask is deleted, as a Job's TTL does.
 - apiGroups: [ecs.operator.dev]
@@ -85,6 +85,6 @@ status and finalizers, and events. Nothing else: no secrets, no pods, no RBAC.
 {{- define "ecs-operator.crdReadRule" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
-  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev, ecstasks.ecs.operator.dev, ecsschedules.ecs.operator.dev, ecrregistries.ecs.operator.dev, ecsexpressservices.ecs.operator.dev]
+  resourceNames: [ecrrepositories.ecs.operator.dev, taskdefinitions.ecs.operator.dev, ecsclusters.ecs.operator.dev, ecsservices.ecs.operator.dev, ecstasks.ecs.operator.dev, ecsschedules.ecs.operator.dev, ecrregistries.ecs.operator.dev, ecsexpressservices.ecs.operator.dev, ecsgateways.ecs.operator.dev]
   verbs: [get]
 {{- end }}

@@ -1,6 +1,8 @@
-//! Chaos for the kinds beyond the four original ones: EcsTask, EcrRegistry, EcsSchedule and
-//! EcsService auto scaling. A submodule of `chaos` (`chaos::kinds::…`), so `make e2e-light`
-//! runs it with the other chaos tests, after the rest, taking turns on the same lock.
+//! Chaos for the kinds beyond the four original ones: EcsTask, EcrRegistry, EcsSchedule,
+//! EcsExpressService, EcsGateway and EcsService auto scaling (with a scalable target registered by an
+//! operator killed before it recorded it). A submodule of `chaos` (`chaos::kinds::…`), so
+//! `make e2e-light` runs it with the other chaos tests, after the rest, taking turns on the same
+//! lock.
 //!
 //! AWS is read from moto directly; the fault proxy's counts and recorded bodies say which calls
 //! reached moto.
@@ -10,11 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, ensure};
+use e2e::aws::{auto_scaling, scan_filters, schedules, task_tag};
 use e2e::fault::{FaultConfig, FaultProxy};
 use e2e::{OperatorProcess, TestEnv, condition, manifest, unique};
 use ecs_operator::api::ecs_schedule::EcsSchedule;
 use ecs_operator::api::ecs_task::EcsTask;
-use ecs_operator::api::{EcrRegistry, EcsService};
+use ecs_operator::api::{EcrRegistry, EcsExpressService, EcsGateway, EcsService};
 use ecs_operator::contract::{ATTEMPT_TAG, OWNER_UID_TAG};
 use kube::ResourceExt;
 use kube::api::ListParams;
@@ -62,49 +65,6 @@ fn recorded_bodies(proxy: &FaultProxy, action: &str) -> Vec<Value> {
 
 // ---------------------------------------------------------------------------------------------
 // EcsTask
-
-/// Every task ECS holds in `cluster` (running and stopped), with tags.
-async fn tasks_in(env: &TestEnv, cluster: &str) -> Result<Vec<aws_sdk_ecs::types::Task>> {
-    let mut arns = Vec::new();
-    for status in [
-        aws_sdk_ecs::types::DesiredStatus::Running,
-        aws_sdk_ecs::types::DesiredStatus::Stopped,
-    ] {
-        let page: Vec<String> = env
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .desired_status(status)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await?;
-        arns.extend(page);
-    }
-    arns.sort();
-    arns.dedup();
-    let mut tasks = Vec::new();
-    for chunk in arns.chunks(100) {
-        let out = env
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .include(aws_sdk_ecs::types::TaskField::Tags)
-            .send()
-            .await?;
-        tasks.extend(out.tasks().iter().cloned());
-    }
-    Ok(tasks)
-}
-
-fn task_tag<'a>(t: &'a aws_sdk_ecs::types::Task, key: &str) -> Option<&'a str> {
-    t.tags()
-        .iter()
-        .find(|x| x.key() == Some(key))
-        .and_then(|x| x.value())
-}
 
 /// One EcsTask object of the test and what it must end as.
 struct Run {
@@ -198,7 +158,7 @@ async fn ecs_task_starts_one_task_per_attempt_and_stops_once_under_chaos() -> Re
     // One task per attempt in moto, tagged with its owner and attempt.
     let mut by_uid: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for cluster in [&failing, &passing, &long] {
-        for t in tasks_in(&env, cluster).await? {
+        for t in env.tasks_in(cluster).await? {
             let owner = task_tag(&t, OWNER_UID_TAG).unwrap_or_default().to_string();
             let attempt = task_tag(&t, ATTEMPT_TAG).unwrap_or_default().to_string();
             by_uid.entry(owner).or_default().push(attempt);
@@ -287,7 +247,7 @@ async fn ecs_task_starts_one_task_per_attempt_and_stops_once_under_chaos() -> Re
         stopped == want,
         "StopTask calls per task: {stopped:?}, want once for each running task {want:?}"
     );
-    for t in tasks_in(&env, &long).await? {
+    for t in env.tasks_in(&long).await? {
         ensure!(
             t.last_status() == Some("STOPPED")
                 && t.stop_code().map(|c| c.as_str()) == Some("UserInitiated"),
@@ -308,24 +268,6 @@ async fn ecr_in(region: &str) -> aws_sdk_ecr::Client {
         .load()
         .await;
     aws_sdk_ecr::Client::new(&config)
-}
-
-/// The registry scanning rules' filters of a region (empty: ECR's default).
-async fn scan_filters(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>> {
-    let out = ecr.get_registry_scanning_configuration().send().await?;
-    Ok(out
-        .scanning_configuration()
-        .map(|s| {
-            s.rules()
-                .iter()
-                .flat_map(|r| {
-                    r.repository_filters()
-                        .iter()
-                        .map(|f| f.filter().to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 /// Reads the region's scanning filters every 100 ms until dropped: every state the registry
@@ -557,48 +499,6 @@ async fn ecr_registry_has_one_owner_and_no_foreign_reset_under_chaos() -> Result
 // ---------------------------------------------------------------------------------------------
 // EcsSchedule
 
-/// The schedules of the default group whose names start with `prefix`: name -> (ARN, creation
-/// time, the target's task definition ARN).
-async fn schedules(
-    scheduler: &aws_sdk_scheduler::Client,
-    prefix: &str,
-) -> Result<BTreeMap<String, (String, i64, String)>> {
-    let names: Vec<String> = scheduler
-        .list_schedules()
-        .name_prefix(prefix)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await?
-        .into_iter()
-        .filter_map(|s| s.name().map(str::to_string))
-        .collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let s = scheduler
-            .get_schedule()
-            .name(&name)
-            .group_name("default")
-            .send()
-            .await?;
-        let revision = s
-            .target()
-            .and_then(|t| t.ecs_parameters())
-            .map(|e| e.task_definition_arn().to_string())
-            .unwrap_or_default();
-        out.insert(
-            name,
-            (
-                s.arn().unwrap_or_default().to_string(),
-                s.creation_date().map(|d| d.secs()).unwrap_or_default(),
-                revision,
-            ),
-        );
-    }
-    Ok(out)
-}
-
 /// Four schedules converge with their create answers lost (the first, then a third of the rest,
 /// SDK retries on top) and throttling, while the operator is SIGKILLed three times: one schedule
 /// each, not refused as someone else's (the create record names it). A new target is applied
@@ -775,44 +675,6 @@ async fn ecs_schedule_is_created_once_updated_in_place_and_deleted_under_chaos()
 // ---------------------------------------------------------------------------------------------
 // EcsService auto scaling
 
-/// (bounds of the scalable targets, policy name -> target value) moto holds for `rid`.
-async fn auto_scaling(
-    aas: &aws_sdk_applicationautoscaling::Client,
-    rid: &str,
-) -> Result<(Vec<(i32, i32)>, BTreeMap<String, f64>)> {
-    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-    let targets = aas
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(rid)
-        .send()
-        .await?;
-    let policies = aas
-        .describe_scaling_policies()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(rid)
-        .send()
-        .await?;
-    Ok((
-        targets
-            .scalable_targets()
-            .iter()
-            .map(|t| (t.min_capacity, t.max_capacity))
-            .collect(),
-        policies
-            .scaling_policies()
-            .iter()
-            .map(|p| {
-                let value = p
-                    .target_tracking_scaling_policy_configuration()
-                    .map(|c| c.target_value)
-                    .unwrap_or_default();
-                (p.policy_name.clone(), value)
-            })
-            .collect(),
-    ))
-}
-
 fn target_tracking(name: &str, value: f64, metric: &str) -> Value {
     json!({"PolicyName": name, "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {"TargetValue": value,
@@ -977,4 +839,416 @@ async fn ecs_service_auto_scaling_converges_and_goes_under_chaos() -> Result<()>
     }
     drop(op);
     env.cleanup::<EcsService>().await
+}
+
+/// Deregistered on deletion, though the operator that registered it was SIGKILLed before it
+/// recorded it: every RegisterScalableTarget and PutScalingPolicy answer is lost (no SDK retry),
+/// so the operator never gets to write the target into status, and it is killed once both
+/// targets are in moto. Of two
+/// such services, one is deleted while no operator runs: the next operator deregisters its
+/// target (the spec counts, not only the record). The other is adopted by the next operator
+/// (no faults): one scalable target, recorded in status, then deregistered on deletion.
+#[tokio::test]
+async fn scalable_target_of_an_operator_killed_before_recording_it_is_adopted_and_deregistered()
+-> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-aas-kill").await?;
+    env.stop_operator();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let aas = aws_sdk_applicationautoscaling::Client::new(&config);
+    let cluster = unique("chaos-aas-kill");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let family = unique("chaos-aas-kill-web");
+    env.register_revision(&family, "nginx:1").await?;
+    let proxy = FaultProxy::in_front_of_bed(FaultConfig {
+        lose_always: ["RegisterScalableTarget", "PutScalingPolicy"]
+            .map(String::from)
+            .into(),
+        record: true,
+        ..FaultConfig::default()
+    })
+    .await?;
+    let endpoint = proxy.url();
+    let services: Vec<String> = (0..2).map(|i| unique(&format!("aas-kill-{i}"))).collect();
+    let rids: Vec<String> = services
+        .iter()
+        .map(|s| format!("service/{cluster}/{s}"))
+        .collect();
+    let scaling = json!({"MinCapacity": 1, "MaxCapacity": 3, "ScalingPolicies": [
+        target_tracking("cpu", 60.0, "ECSServiceAverageCPUUtilization")]});
+    for (i, name) in services.iter().enumerate() {
+        let spec = json!({"serviceName": name, "cluster": cluster, "taskDefinition": family,
+            "launchType": "EC2", "autoScaling": scaling});
+        env.apply::<EcsService>(&manifest("EcsService", &format!("s{i}"), &spec))
+            .await?;
+    }
+    let mut op = env.spawn_operator(
+        "aaskill0",
+        &["--aws-max-attempts", "1", "--concurrency", "8"],
+        &[("AWS_ENDPOINT_URL", &endpoint)],
+    )?;
+    env.wait_for("RegisterScalableTarget of both reached moto", || async {
+        let bodies = recorded_bodies(&proxy, "RegisterScalableTarget");
+        let all = rids
+            .iter()
+            .all(|rid| bodies.iter().any(|b| b["ResourceId"] == rid.as_str()));
+        Ok(all.then_some(()))
+    })
+    .await?;
+    op.kill();
+    op.wait_exit(Duration::from_secs(10)).await?;
+    drop(op);
+    for (i, rid) in rids.iter().enumerate() {
+        let (targets, _) = auto_scaling(&aas, rid).await?;
+        ensure!(targets == vec![(1, 3)], "{rid}: {targets:?}");
+        let s = env.status_json::<EcsService>(&format!("s{i}")).await?;
+        ensure!(
+            s.get("autoScaling").is_none_or(Value::is_null),
+            "s{i} recorded its target before the kill: {s}"
+        );
+    }
+
+    // s0 is deleted while no operator runs; the next one (no faults) finishes it.
+    env.delete::<EcsService>("s0").await?;
+    let op = env.spawn_operator("aaskill1", &["--concurrency", "8"], &[])?;
+    env.wait_gone::<EcsService>("s0").await?;
+    let (targets, _) = auto_scaling(&aas, &rids[0]).await?;
+    ensure!(
+        targets.is_empty(),
+        "{}: still registered {targets:?}",
+        rids[0]
+    );
+
+    // s1 converges under the next operator: one target, now recorded.
+    let want = (vec![(1, 3)], BTreeMap::from([("cpu".to_string(), 60.0)]));
+    poll_until_empty(
+        "s1's auto scaling recorded in status",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let s = env.status_json::<EcsService>("s1").await?;
+            Ok(if s["autoScaling"].is_object() {
+                vec![]
+            } else {
+                vec![format!("{s}")]
+            })
+        },
+    )
+    .await?;
+    ensure!(
+        auto_scaling(&aas, &rids[1]).await? == want,
+        "{}: {:?}",
+        rids[1],
+        auto_scaling(&aas, &rids[1]).await?
+    );
+    env.delete::<EcsService>("s1").await?;
+    env.wait_gone::<EcsService>("s1").await?;
+    let (targets, _) = auto_scaling(&aas, &rids[1]).await?;
+    ensure!(
+        targets.is_empty(),
+        "{}: still registered {targets:?}",
+        rids[1]
+    );
+    drop(op);
+    env.cleanup::<EcsService>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsExpressService
+
+/// ACTIVE ECS services in `cluster` by name, with their ARNs (an Express service is one).
+async fn active_services(env: &TestEnv, cluster: &str) -> Result<BTreeMap<String, String>> {
+    let arns: Vec<String> = env
+        .ecs
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await?;
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(10) {
+        let described = env
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await?;
+        for svc in described.services() {
+            if svc.status() == Some("ACTIVE") {
+                out.insert(
+                    svc.service_name().unwrap_or_default().to_string(),
+                    svc.service_arn().unwrap_or_default().to_string(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Four Express services converge with their CreateExpressGatewayService answers lost (the
+/// first, then half of the rest; no SDK retry, so recognising the service is the operator's job)
+/// while the operator is SIGKILLed three times: one service each, created by exactly one call
+/// that reached moto, recorded in status and not refused as someone else's. Deleted under the
+/// same faults (one kill): nothing left.
+#[tokio::test]
+async fn ecs_express_service_is_created_once_and_deleted_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-express").await?;
+    env.stop_operator();
+    let cluster = unique("chaos-express");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let faults = |seed: u64| FaultConfig {
+        lose_first: 1,
+        lost: 0.5,
+        seed,
+        record: true,
+        ..FaultConfig::default()
+    };
+    let proxy = FaultProxy::in_front_of_bed(faults(seed(71))).await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("express{n}"),
+            &["--aws-max-attempts", "1", "--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let prefix = unique("cx");
+    let names: Vec<String> = (0..4).map(|i| format!("{prefix}-{i}")).collect();
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    for (i, name) in names.iter().enumerate() {
+        let spec = json!({"serviceName": name, "cluster": cluster,
+            "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+            "primaryContainer": {"image": "nginx:1"},
+            "scalingTarget": {"minTaskCount": 1}});
+        env.apply::<EcsExpressService>(&manifest("EcsExpressService", &format!("x{i}"), &spec))
+            .await?;
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    poll_until_empty(
+        "every Express service Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsExpressService>(&env),
+    )
+    .await?;
+    let active = active_services(&env, &cluster).await?;
+    ensure!(
+        active.keys().cloned().collect::<Vec<_>>() == names,
+        "services in AWS: {active:?}, want {names:?}"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let s = env
+            .status_json::<EcsExpressService>(&format!("x{i}"))
+            .await?;
+        ensure!(
+            s["serviceArn"] == active[name].as_str(),
+            "{name}: status {s}, AWS {}",
+            active[name]
+        );
+    }
+    let mut creates: BTreeMap<String, usize> = BTreeMap::new();
+    for body in recorded_bodies(&proxy, "CreateExpressGatewayService") {
+        let name = body["serviceName"].as_str().unwrap_or_default().to_string();
+        *creates.entry(name).or_default() += 1;
+    }
+    let once: BTreeMap<String, usize> = names.iter().map(|n| (n.clone(), 1)).collect();
+    ensure!(
+        creates == once,
+        "CreateExpressGatewayService calls per service: {creates:?}"
+    );
+    let counts = proxy.counts();
+    ensure!(
+        counts
+            .get("ecs:CreateExpressGatewayService")
+            .is_some_and(|c| c.lost > 0),
+        "no CreateExpressGatewayService answer was lost: {counts:?}"
+    );
+    eprintln!("{generation} kills; {counts:?}");
+
+    // Deleted under the same faults and one kill: nothing left.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(72)));
+    for i in 0..names.len() {
+        env.delete::<EcsExpressService>(&format!("x{i}")).await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(1), &start).await?;
+    poll_until_empty(
+        "every EcsExpressService deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env
+                .api::<EcsExpressService>()
+                .list(&ListParams::default())
+                .await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    let left = active_services(&env, &cluster).await?;
+    ensure!(left.is_empty(), "services left: {left:?}");
+    drop(op);
+    env.cleanup::<EcsExpressService>().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// EcsGateway
+
+/// Gateway name -> (ARN, clusters associated ACTIVE), of the gateways whose name starts with
+/// `prefix`.
+async fn gateways(env: &TestEnv, prefix: &str) -> Result<BTreeMap<String, (String, Vec<String>)>> {
+    let out = env.ecs.list_gateways().send().await?;
+    let mut found = BTreeMap::new();
+    for g in out.gateways() {
+        let (Some(name), Some(arn)) = (g.name(), g.gateway_arn()) else {
+            continue;
+        };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let associations = env
+            .ecs
+            .list_gateway_cluster_associations()
+            .gateway(arn)
+            .send()
+            .await?;
+        let clusters = associations
+            .gateway_cluster_associations()
+            .iter()
+            .filter(|a| a.status().map(|s| s.as_str()) == Some("ACTIVE"))
+            .filter_map(|a| a.cluster_arn().map(str::to_string))
+            .collect();
+        found.insert(name.to_string(), (arn.to_string(), clusters));
+    }
+    Ok(found)
+}
+
+/// CreateGateway (and AssociateGatewayWithCluster) answers are lost — the first of each, then
+/// 30 % — with throttling, while the operator is SIGKILLed: every object ends with exactly one
+/// gateway, associated once with its cluster, and only one CreateGateway per object changed
+/// moto (a retried create with the same client token returns the first). Deleted under the same
+/// faults and one more kill: no gateway is left.
+#[tokio::test]
+async fn ecs_gateway_is_created_once_and_deleted_under_chaos() -> Result<()> {
+    let _turn = TURNS.lock().await;
+    let mut env = TestEnv::new("chaos-gw").await?;
+    env.stop_operator();
+    let cluster = unique("chaos-gw");
+    let cluster_arn = env
+        .ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?
+        .cluster()
+        .and_then(|c| c.cluster_arn())
+        .ok_or_else(|| anyhow!("no cluster ARN"))?
+        .to_string();
+    let faults = |seed: u64| FaultConfig {
+        lose_first: 1,
+        lost: 0.3,
+        throttle: 0.2,
+        seed,
+        record: true,
+        ..FaultConfig::default()
+    };
+    let proxy = FaultProxy::in_front_of_bed(faults(seed(51))).await?;
+    let endpoint = proxy.url();
+    let start = |n: usize| {
+        env.spawn_operator(
+            &format!("gw{n}"),
+            &["--aws-max-attempts", "1", "--concurrency", "8"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    };
+    let prefix = unique("cgw");
+    let names: Vec<String> = (0..4).map(|i| format!("{prefix}-{i}")).collect();
+    let mut generation = 0;
+    let mut op = start(generation)?;
+    for (i, name) in names.iter().enumerate() {
+        env.apply::<EcsGateway>(&manifest(
+            "EcsGateway",
+            &format!("g{i}"),
+            &json!({"name": name, "deletionProtection": false, "clusters": [cluster],
+                    "infrastructureRoleArn": "arn:aws:iam::123456789012:role/gw"}),
+        ))
+        .await?;
+    }
+    kill_every(&mut op, &mut generation, 3, Duration::from_secs(3), &start).await?;
+    poll_until_empty(
+        "every gateway Ready",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || super::not_ready::<EcsGateway>(&env),
+    )
+    .await?;
+    let created = gateways(&env, &prefix).await?;
+    ensure!(
+        created.keys().cloned().collect::<Vec<_>>() == names,
+        "gateways in AWS: {created:?}, want {names:?}"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let (arn, clusters) = &created[name];
+        ensure!(
+            clusters == &vec![cluster_arn.clone()],
+            "{name}: {clusters:?}"
+        );
+        let s = env.status_json::<EcsGateway>(&format!("g{i}")).await?;
+        ensure!(s["arn"] == arn.as_str(), "{name}: status {s}, AWS {arn}");
+    }
+    // Each object's CreateGateway calls carried one client token: moto made one gateway each.
+    let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for body in recorded_bodies(&proxy, "CreateGateway") {
+        let name = body["name"].as_str().unwrap_or_default().to_string();
+        let token = body["clientToken"].as_str().unwrap_or_default().to_string();
+        tokens.entry(name).or_default().push(token);
+    }
+    for (name, seen) in &tokens {
+        let mut distinct = seen.clone();
+        distinct.sort();
+        distinct.dedup();
+        ensure!(distinct.len() == 1, "{name}: client tokens {seen:?}");
+    }
+    let counts = proxy.counts();
+    ensure!(
+        counts.get("ecs:CreateGateway").is_some_and(|c| c.lost > 0),
+        "no CreateGateway answer was lost: {counts:?}"
+    );
+
+    // Deleted under the same faults and one kill: nothing left.
+    proxy.reset_counts();
+    proxy.set_config(faults(seed(52)));
+    for i in 0..names.len() {
+        env.delete::<EcsGateway>(&format!("g{i}")).await?;
+    }
+    kill_every(&mut op, &mut generation, 1, Duration::from_secs(1), &start).await?;
+    poll_until_empty(
+        "every EcsGateway deleted (finalizers done)",
+        CHAOS_DEADLINE,
+        || op.log_tail(),
+        || async {
+            let list = env.api::<EcsGateway>().list(&ListParams::default()).await?;
+            Ok(list.items.iter().map(|o| o.name_any()).collect())
+        },
+    )
+    .await?;
+    let left = gateways(&env, &prefix).await?;
+    ensure!(left.is_empty(), "gateways left: {left:?}");
+    drop(op);
+    env.cleanup::<EcsGateway>().await
 }

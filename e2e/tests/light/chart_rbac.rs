@@ -358,6 +358,7 @@ fn every_kind_from_examples(env: &TestEnv) -> Result<Vec<Value>> {
             }
             // The schedule is named after its object unless spec.name says otherwise.
             Some("EcsSchedule") => doc["spec"]["name"] = json!(unique("rbac-sched")),
+            Some("EcsGateway") => doc["spec"]["name"] = json!(unique("rbac-gw")),
             _ => {}
         }
     }
@@ -502,7 +503,7 @@ fn text<'a>(status: &'a Value, field: &str) -> Result<&'a str> {
 async fn aws_holds(env: &TestEnv, kind: &str, status: &Value) -> Result<()> {
     match kind {
         "EcrRepository" | "TaskDefinition" | "EcsCluster" | "EcsService" | "EcsSchedule"
-        | "EcsExpressService" => {
+        | "EcsExpressService" | "EcsGateway" => {
             ensure!(!aws_released(env, kind, status).await?, "not in AWS");
         }
         "EcsTask" => {
@@ -606,6 +607,19 @@ async fn aws_released(env: &TestEnv, kind: &str, status: &Value) -> Result<bool>
                     .and_then(|s| s.status_code())
                     .is_none_or(|c| c.as_str() != "ACTIVE"),
                 Err(e) if format!("{e:?}").contains("ResourceNotFound") => true,
+                Err(e) => return Err(e.into()),
+            })
+        }
+        "EcsGateway" => {
+            let out = env
+                .ecs
+                .describe_gateway()
+                .gateway(text(status, "arn")?)
+                .send()
+                .await;
+            Ok(match out {
+                Ok(out) => out.gateway().is_none(),
+                Err(e) if format!("{e:?}").contains("GatewayNotFound") => true,
                 Err(e) => return Err(e.into()),
             })
         }

@@ -1,10 +1,14 @@
 //! EcsExpressService end to end against the bed's moto Express model (e2e/moto/ecs_express.py):
 //! an image from an EcrRepository, a cluster from an EcsCluster, Ready with its URL (printed by
 //! `kubectl get`), updates of scalingTarget and of the image applied in place (same service
-//! ARN), a rename refused at admission, and deletion removing the service from AWS.
+//! ARN), a rename refused at admission, and deletion removing the service from AWS. An Express
+//! service created outside the operator is refused, adopted or kept per `adoptionPolicy`, and
+//! never gets two owners.
 
 use anyhow::{Result, anyhow, ensure};
-use e2e::{TestEnv, manifest, unique};
+use std::collections::BTreeMap;
+
+use e2e::{TestEnv, condition_message, manifest, unique};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsExpressService};
 use serde_json::{Value, json};
 
@@ -213,4 +217,196 @@ async fn scenario(env: &TestEnv) -> Result<()> {
         "{described:?}"
     );
     Ok(())
+}
+
+const OWNER: &str = "ecs.operator.dev/owner";
+
+/// (tags, minTaskCount, status code) of an Express service, as moto describes it.
+async fn tags_and_scale(
+    env: &TestEnv,
+    arn: &str,
+) -> Result<(BTreeMap<String, String>, Option<i32>, String)> {
+    let svc = env
+        .ecs
+        .describe_express_gateway_service()
+        .service_arn(arn)
+        .include(aws_sdk_ecs::types::ExpressGatewayServiceInclude::Tags)
+        .send()
+        .await?
+        .service
+        .ok_or_else(|| anyhow!("no service in the answer"))?;
+    let tags = svc
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let (_, min, code) = in_aws(env, arn).await?;
+    Ok((tags, min, code))
+}
+
+/// An Express service created outside the operator: refused without adoptionPolicy (AWS
+/// untouched, and deleting the object leaves it alone); adopted with `Adopt` (tagged, converged
+/// in place, same ARN); a second object for it is OwnedByAnother and changes nothing; `Adopt` of a
+/// service that does not exist creates nothing; the owner's deletion deletes it.
+#[tokio::test]
+async fn existing_express_service_is_refused_adopted_and_never_gets_two_owners() -> Result<()> {
+    let env = TestEnv::new("express-adopt").await?;
+    let cluster = unique("express-adopt");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    let service = unique("legacy");
+    let created = env
+        .ecs
+        .create_express_gateway_service()
+        .cluster(&cluster)
+        .service_name(&service)
+        .infrastructure_role_arn("arn:aws:iam::123456789012:role/infra")
+        .primary_container(
+            aws_sdk_ecs::types::ExpressGatewayContainer::builder()
+                .image("nginx:1")
+                .build()?,
+        )
+        .scaling_target(
+            aws_sdk_ecs::types::ExpressGatewayScalingTarget::builder()
+                .min_task_count(1)
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("team")
+                .value("a")
+                .build(),
+        )
+        .send()
+        .await?;
+    let arn = created
+        .service()
+        .and_then(|s| s.service_arn())
+        .ok_or_else(|| anyhow!("no ARN"))?
+        .to_string();
+    let spec = |policy: Option<&str>, min: i32| {
+        let mut spec = json!({
+            "serviceName": service,
+            "cluster": cluster,
+            "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+            "primaryContainer": {"image": "nginx:1"},
+            "scalingTarget": {"minTaskCount": min},
+            "tags": [{"key": "team", "value": "b"}],
+        });
+        if let Some(policy) = policy {
+            spec["adoptionPolicy"] = json!(policy);
+        }
+        spec
+    };
+    let untouched = BTreeMap::from([("team".to_string(), "a".to_string())]);
+
+    // Never (the default): refused, AWS untouched; deleting the object leaves the service.
+    env.apply::<EcsExpressService>(&manifest("EcsExpressService", "squatter", &spec(None, 2)))
+        .await?;
+    let obj = env
+        .wait_condition::<EcsExpressService>("squatter", "Synced", "False", Some("AlreadyExists"))
+        .await?;
+    let message = condition_message(&obj, "Synced");
+    ensure!(message.contains("adoptionPolicy: Adopt"), "{message}");
+    ensure!(
+        tags_and_scale(&env, &arn).await? == (untouched.clone(), Some(1), "ACTIVE".into()),
+        "AWS changed without adoption"
+    );
+    env.delete::<EcsExpressService>("squatter").await?;
+    env.wait_gone::<EcsExpressService>("squatter").await?;
+    ensure!(
+        tags_and_scale(&env, &arn).await? == (untouched, Some(1), "ACTIVE".into()),
+        "deleting a non-owner touched AWS"
+    );
+
+    // Adopt: owned, converged in place (the same service).
+    env.apply::<EcsExpressService>(&manifest(
+        "EcsExpressService",
+        "adopter",
+        &spec(Some("Adopt"), 2),
+    ))
+    .await?;
+    let obj = env.wait_ready::<EcsExpressService>("adopter").await?;
+    ensure!(
+        obj.status.as_ref().and_then(|s| s.service_arn.as_deref()) == Some(arn.as_str()),
+        "adopted another service: {:?}",
+        obj.status
+    );
+    let (tags, min, code) = tags_and_scale(&env, &arn).await?;
+    ensure!(
+        tags.get("team").map(String::as_str) == Some("b")
+            && tags.get(OWNER) == Some(&format!("{}/adopter", env.namespace))
+            && min == Some(2)
+            && code == "ACTIVE",
+        "{tags:?} {min:?} {code}"
+    );
+    ensure!(
+        !env.events_for("adopter", "Adopted").await?.is_empty(),
+        "no Adopted event"
+    );
+
+    // A second object, even with Adopt: OwnedByAnother, and it changes nothing.
+    env.apply::<EcsExpressService>(&manifest(
+        "EcsExpressService",
+        "rival",
+        &spec(Some("Adopt"), 3),
+    ))
+    .await?;
+    let rival = env
+        .wait_condition::<EcsExpressService>("rival", "Synced", "False", Some("OwnedByAnother"))
+        .await?;
+    ensure!(
+        condition_message(&rival, "Synced").contains("/adopter"),
+        "{}",
+        condition_message(&rival, "Synced")
+    );
+    let (tags, min, _) = tags_and_scale(&env, &arn).await?;
+    ensure!(
+        min == Some(2) && tags.get(OWNER) == Some(&format!("{}/adopter", env.namespace)),
+        "objects fought: {tags:?} {min:?}"
+    );
+    env.delete::<EcsExpressService>("rival").await?;
+    env.wait_gone::<EcsExpressService>("rival").await?;
+    ensure!(
+        tags_and_scale(&env, &arn).await?.2 == "ACTIVE",
+        "the rival's deletion deleted the owner's service"
+    );
+
+    // Adopt requires the service: NotFound, nothing created.
+    let missing = unique("missing");
+    let mut must_exist = spec(Some("Adopt"), 1);
+    must_exist["serviceName"] = json!(missing);
+    env.apply::<EcsExpressService>(&manifest("EcsExpressService", "must-exist", &must_exist))
+        .await?;
+    env.wait_condition::<EcsExpressService>("must-exist", "Synced", "False", Some("NotFound"))
+        .await?;
+    let described = env
+        .ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&missing)
+        .send()
+        .await?;
+    ensure!(
+        described.services().is_empty(),
+        "Adopt created a service: {described:?}"
+    );
+    env.delete::<EcsExpressService>("must-exist").await?;
+
+    // The owner's deletion deletes it.
+    env.delete::<EcsExpressService>("adopter").await?;
+    env.wait_gone::<EcsExpressService>("adopter").await?;
+    ensure!(
+        tags_and_scale(&env, &arn).await?.2 == "INACTIVE",
+        "the owner's deletion left the service"
+    );
+    env.cleanup_all().await
 }

@@ -1,6 +1,8 @@
 //! `ecs-operator export` -> apply round trip on an estate created directly in moto: every object
 //! adopts its AWS resource (Ready and Synced), AWS is unchanged apart from the ownership tags, and
-//! no task definition revision is registered.
+//! no task definition revision is registered. The estate includes an Express service: exported
+//! as an EcsExpressService (not an EcsService, and its ECS-managed task definition not as a
+//! TaskDefinition), adopted without a new deployment.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -9,7 +11,9 @@ use anyhow::{Context as _, Result, anyhow, ensure};
 use aws_sdk_ecr::types as ecr;
 use aws_sdk_ecs::types as ecs;
 use e2e::{TestEnv, unique};
-use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, TaskDefinition};
+use ecs_operator::api::{
+    EcrRepository, EcsCluster, EcsExpressService, EcsGateway, EcsService, TaskDefinition,
+};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde::Deserialize;
@@ -26,6 +30,9 @@ struct Estate {
     cluster: String,
     family: String,
     revisions: Vec<String>,
+    /// The Express service's name and ARN.
+    express: String,
+    express_arn: String,
 }
 
 const SERVICES: [&str; 2] = ["web", "web_old"];
@@ -123,11 +130,51 @@ async fn create_estate(env: &TestEnv) -> Result<Estate> {
             .send()
             .await?;
     }
+    // An Express service beside them, with settings of its own.
+    let express = unique("exp_hello");
+    let out = env
+        .ecs
+        .create_express_gateway_service()
+        .cluster(&cluster)
+        .service_name(&express)
+        .infrastructure_role_arn("arn:aws:iam::123456789012:role/infra")
+        .execution_role_arn("arn:aws:iam::123456789012:role/exec")
+        .health_check_path("/health")
+        .cpu("512")
+        .memory("1024")
+        .primary_container(
+            ecs::ExpressGatewayContainer::builder()
+                .image("nginx:1")
+                .container_port(8080)
+                .environment(
+                    ecs::KeyValuePair::builder()
+                        .name("MODE")
+                        .value("demo")
+                        .build(),
+                )
+                .build()?,
+        )
+        .scaling_target(
+            ecs::ExpressGatewayScalingTarget::builder()
+                .min_task_count(2)
+                .max_task_count(4)
+                .build(),
+        )
+        .tags(ecs::Tag::builder().key("app").value("hello").build())
+        .send()
+        .await?;
+    let express_arn = out
+        .service()
+        .and_then(|s| s.service_arn())
+        .ok_or_else(|| anyhow!("no ARN for Express service {express}"))?
+        .to_string();
     Ok(Estate {
         repository,
         cluster,
         family,
         revisions,
+        express,
+        express_arn,
     })
 }
 
@@ -225,7 +272,33 @@ async fn snapshot(env: &TestEnv, e: &Estate) -> Result<Value> {
         );
     }
 
+    let x = env
+        .ecs
+        .describe_express_gateway_service()
+        .service_arn(&e.express_arn)
+        .include(ecs::ExpressGatewayServiceInclude::Tags)
+        .send()
+        .await?
+        .service
+        .ok_or_else(|| anyhow!("Express service {} missing", e.express))?;
+    let express_revisions = env
+        .ecs
+        .list_task_definitions()
+        .family_prefix(format!("express-{}", e.express))
+        .send()
+        .await?
+        .task_definition_arns()
+        .len();
+    let express = json!({
+        "status": x.status().and_then(|s| s.status_code()).map(|c| c.as_str()),
+        "currentDeployment": x.current_deployment(),
+        "configurations": x.active_configurations().iter().map(|c| format!("{c:?}")).collect::<Vec<_>>(),
+        "revisions": express_revisions,
+        "tags": tag_map(x.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
+    });
+
     Ok(json!({
+        "express": express,
         "repository": {
             "mutability": repo.image_tag_mutability().map(|m| m.as_str()),
             "scanOnPush": repo.image_scanning_configuration().map(|c| c.scan_on_push()),
@@ -340,7 +413,7 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
 
     let (yaml, stderr) = run_export(&estate).await?;
     let docs = documents(&yaml)?;
-    ensure!(docs.len() == 5, "expected 5 objects:\n{yaml}");
+    ensure!(docs.len() == 6, "expected 6 objects:\n{yaml}");
     for doc in &docs {
         ensure!(doc["spec"]["adoptionPolicy"] == "Adopt", "{doc}");
         ensure!(doc["metadata"].get("namespace").is_none(), "{doc}");
@@ -396,6 +469,18 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
             && old["spec"].get("taskDefinitionRef").is_none(),
         "{old}"
     );
+    let hello = one(&docs, "EcsExpressService", |_| true)?;
+    ensure!(
+        hello["spec"]["serviceName"] == estate.express
+            && hello["spec"]["clusterRef"] == json!({"name": cluster_object})
+            && hello["spec"]["primaryContainer"]["image"] == "nginx:1"
+            && hello["spec"]["primaryContainer"]["containerPort"] == 8080
+            && hello["spec"]["scalingTarget"]["minTaskCount"] == 2
+            && hello["spec"]["healthCheckPath"] == "/health"
+            && hello["spec"].get("taskDefinitionArn").is_none()
+            && hello["spec"]["tags"] == json!([{"key": "app", "value": "hello"}]),
+        "{hello}"
+    );
     let why = format!(
         "it runs {}:1, not the family's latest ACTIVE revision (2)",
         estate.family
@@ -412,6 +497,7 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
             Some("EcrRepository") => env.apply::<EcrRepository>(&text).await.map(drop)?,
             Some("EcsCluster") => env.apply::<EcsCluster>(&text).await.map(drop)?,
             Some("TaskDefinition") => env.apply::<TaskDefinition>(&text).await.map(drop)?,
+            Some("EcsExpressService") => env.apply::<EcsExpressService>(&text).await.map(drop)?,
             _ => env.apply::<EcsService>(&text).await.map(drop)?,
         }
     }
@@ -437,6 +523,13 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
                 env.wait_condition::<TaskDefinition>(&name, "Synced", "True", None)
                     .await?;
                 env.wait_condition::<TaskDefinition>(&name, "Ready", "True", None)
+                    .await?
+                    .uid()
+            }
+            Some("EcsExpressService") => {
+                env.wait_condition::<EcsExpressService>(&name, "Synced", "True", None)
+                    .await?;
+                env.wait_condition::<EcsExpressService>(&name, "Ready", "True", None)
                     .await?
                     .uid()
             }
@@ -470,7 +563,8 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
                 && owned(&s["cluster"]["tags"], &cluster_object)
                 && owned(&s["revisionTags"][&estate.revisions[1]], &td_object)
                 && owned(&s["services"]["web"]["tags"], "web")
-                && owned(&s["services"]["web_old"]["tags"], "web-old");
+                && owned(&s["services"]["web_old"]["tags"], "web-old")
+                && owned(&s["express"]["tags"], &name_of(hello));
             Ok(all.then_some(s))
         })
         .await?;
@@ -490,9 +584,164 @@ async fn export_then_apply_adopts_everything_without_aws_writes() -> Result<()> 
     );
 
     env.stop_operator();
+    release::<EcsExpressService>(&env).await?;
     release::<EcsService>(&env).await?;
     release::<TaskDefinition>(&env).await?;
     release::<EcsCluster>(&env).await?;
     release::<EcrRepository>(&env).await?;
     env.cleanup::<EcsService>().await
+}
+
+/// A gateway made in moto, associated with the exported cluster and with one that is not
+/// exported: the export has one EcsGateway with a clusterRef and the other cluster by ARN;
+/// applied, it adopts the gateway (Ready, Synced) and AWS keeps its settings and associations
+/// (only the ownership tags are new).
+#[tokio::test]
+async fn export_then_apply_adopts_a_gateway_with_its_clusters() -> Result<()> {
+    let mut env = TestEnv::new("export-gw").await?;
+    let (cluster, other, gateway) = (unique("xgw_c"), unique("xgw-other"), unique("xgw"));
+    let mut arns = Vec::new();
+    for name in [&cluster, &other] {
+        let out = env.ecs.create_cluster().cluster_name(name).send().await?;
+        arns.push(
+            out.cluster()
+                .and_then(|c| c.cluster_arn())
+                .ok_or_else(|| anyhow!("no cluster ARN"))?
+                .to_string(),
+        );
+    }
+    let created = env
+        .ecs
+        .create_gateway()
+        .name(&gateway)
+        .infrastructure_role_arn("arn:aws:iam::123456789012:role/gw")
+        .deletion_protection(false)
+        .configuration(ecs::GatewayConfiguration::HostSharedAlb(
+            ecs::HostSharedAlbConfiguration::builder()
+                .max_alb_count(3)
+                .build(),
+        ))
+        .tags(ecs::Tag::builder().key("team").value("edge").build())
+        .send()
+        .await?;
+    let gateway_arn = created
+        .gateway_arn()
+        .ok_or_else(|| anyhow!("no gateway ARN"))?
+        .to_string();
+    for name in [&cluster, &other] {
+        env.ecs
+            .associate_gateway_with_cluster()
+            .gateway(&gateway)
+            .cluster(name)
+            .send()
+            .await?;
+    }
+    let gateway_view = |g: &ecs::Gateway| {
+        json!({
+            "deletionProtection": g.deletion_protection(),
+            "infrastructureRoleArn": g.infrastructure_role_arn(),
+            "maxAlbCount": g.configuration().and_then(|c| c.as_host_shared_alb().ok()).and_then(|c| c.max_alb_count()),
+            "tags": tag_map(g.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
+        })
+    };
+    let read = |env: &TestEnv| {
+        let env_ecs = env.ecs.clone();
+        let gateway = gateway.clone();
+        async move {
+            let g = env_ecs.describe_gateway().gateway(&gateway).send().await?;
+            let g = g.gateway().cloned().ok_or_else(|| anyhow!("no gateway"))?;
+            let a = env_ecs
+                .list_gateway_cluster_associations()
+                .gateway(&gateway)
+                .send()
+                .await?;
+            let mut clusters: Vec<String> = a
+                .gateway_cluster_associations()
+                .iter()
+                .filter_map(|a| Some(format!("{}={}", a.cluster_arn()?, a.status()?.as_str())))
+                .collect();
+            clusters.sort();
+            anyhow::Ok((g, clusters))
+        }
+    };
+    let (g, clusters_before) = read(&env).await?;
+    let before = gateway_view(&g);
+
+    let out = tokio::process::Command::new(e2e::operator_binary())
+        .args([
+            "export",
+            "--region",
+            "us-east-1",
+            "--cluster",
+            &cluster,
+            "--repositories",
+            "false",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("run ecs-operator export")?;
+    let (yaml, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    ensure!(out.status.success(), "export failed: {stderr}");
+    let docs = documents(&yaml)?;
+    let gw = one(&docs, "EcsGateway", |d| {
+        d["spec"]["name"] == gateway.as_str()
+    })?;
+    let cluster_object = name_of(one(&docs, "EcsCluster", |_| true)?);
+    ensure!(
+        gw["spec"]["clusterRefs"] == json!([{"name": cluster_object}])
+            && gw["spec"]["clusters"] == json!([arns[1]])
+            && gw["spec"]["deletionProtection"] == false
+            && gw["spec"]["configuration"]["hostSharedAlb"]["maxAlbCount"] == 3
+            && gw["spec"]["tags"] == json!([{"key": "team", "value": "edge"}]),
+        "{gw}"
+    );
+    ensure!(!stderr.contains("would still change"), "{stderr}");
+
+    // Apply the cluster and the gateway, as a user would.
+    let cluster_doc = one(&docs, "EcsCluster", |_| true)?;
+    env.apply::<EcsCluster>(&serde_yaml::to_string(cluster_doc)?)
+        .await?;
+    env.apply::<EcsGateway>(&serde_yaml::to_string(gw)?).await?;
+    let name = name_of(gw);
+    env.wait_condition::<EcsGateway>(&name, "Synced", "True", None)
+        .await?;
+    let adopted = env.wait_ready::<EcsGateway>(&name).await?;
+    ensure!(
+        adopted.status.as_ref().and_then(|s| s.arn.as_deref()) == Some(gateway_arn.as_str()),
+        "{adopted:?}"
+    );
+    let (g, clusters_after) = read(&env).await?;
+    ensure!(
+        without_ownership(gateway_view(&g)) == before && clusters_after == clusters_before,
+        "AWS changed: {before} -> {}; {clusters_before:?} -> {clusters_after:?}",
+        gateway_view(&g)
+    );
+    ensure!(
+        g.tags().iter().any(|t| t.key() == Some(OWNER_UID_TAG)),
+        "not adopted: {g:?}"
+    );
+
+    env.stop_operator();
+    release::<EcsGateway>(&env).await?;
+    release::<EcsCluster>(&env).await?;
+    let _ = env
+        .ecs
+        .disassociate_gateway_from_cluster()
+        .gateway(&gateway)
+        .cluster(&cluster)
+        .send()
+        .await;
+    let _ = env
+        .ecs
+        .disassociate_gateway_from_cluster()
+        .gateway(&gateway)
+        .cluster(&other)
+        .send()
+        .await;
+    let _ = env.ecs.delete_gateway().gateway(&gateway).send().await;
+    env.cleanup::<EcsGateway>().await
 }

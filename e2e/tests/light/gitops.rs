@@ -4,6 +4,8 @@
 //! change that cannot converge is InProgress and never Current (and
 //! `kubectl wait --for=condition=Ready` does not return); a terminal error is Failed; the fix is
 //! Current again. A running EcsTask is InProgress, a succeeded one Current, a failed one Failed.
+//! An EcsExpressService is InProgress while its deployment rolls out, Current once it is done,
+//! Failed when the deployment failed.
 //! EcsService's Failed (a failed rollout) is in rollout.rs.
 
 use anyhow::{Result, ensure};
@@ -13,7 +15,7 @@ use e2e::kstatus::{kstatus, stays_in_progress, wait_kstatus, wait_kstatus_within
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::ecs_service::EcsService;
 use ecs_operator::api::{
-    EcrRegistry, EcrRepository, EcsCluster, EcsSchedule, EcsTask, TaskDefinition,
+    EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsSchedule, EcsTask, TaskDefinition,
 };
 use serde_json::json;
 
@@ -345,6 +347,57 @@ async fn ecr_registry_kstatus() -> Result<()> {
     env.wait_gone::<EcrRegistry>("owner").await?;
     wait_kstatus::<EcrRegistry>(&env, "second", "Current").await?;
     env.cleanup::<EcrRegistry>().await
+}
+
+/// InProgress (Argo CD: Progressing) while the deployment rolls out, Current (Healthy) once it
+/// completed; a failed deployment is Stalled, so Failed (Degraded).
+#[tokio::test]
+async fn ecs_express_service_kstatus() -> Result<()> {
+    let env = TestEnv::new("ks-express").await?;
+    let cluster = unique("ks-express");
+    env.ecs
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await?;
+    // The moto model's deployment settings travel as request tags (e2e/moto/ecs_express.py).
+    let spec = |name: &str, tag: (&str, &str)| {
+        json!({"serviceName": unique(name), "cluster": cluster,
+               "infrastructureRoleArn": "arn:aws:iam::123456789012:role/infra",
+               "primaryContainer": {"image": "nginx:1"},
+               "tags": [{"key": tag.0, "value": tag.1}]})
+    };
+    env.apply::<EcsExpressService>(&manifest(
+        "EcsExpressService",
+        "web",
+        &spec("ks-web", ("moto-ecs/deployment-seconds", "5")),
+    ))
+    .await?;
+    let (status, message) = env
+        .wait_for("the first deployment in progress", || async {
+            let s = env.status_json::<EcsExpressService>("web").await?;
+            if s["rolloutState"] != "IN_PROGRESS" {
+                return Ok(None);
+            }
+            Ok(Some(kstatus::<EcsExpressService>(&env, "web").await?))
+        })
+        .await?;
+    ensure!(
+        status == "InProgress",
+        "a rolling Express service is kstatus {status} ({message})"
+    );
+    wait_kstatus::<EcsExpressService>(&env, "web", "Current").await?;
+    kubectl_wait_ready(&env, "ecsexpressservices", "web").await?;
+
+    env.apply::<EcsExpressService>(&manifest(
+        "EcsExpressService",
+        "bad",
+        &spec("ks-bad", ("moto-ecs/deployment", "fail")),
+    ))
+    .await?;
+    let message = wait_kstatus::<EcsExpressService>(&env, "bad", "Failed").await?;
+    ensure!(message.contains("deployment failed"), "{message}");
+    env.cleanup::<EcsExpressService>().await
 }
 
 /// The values snippet the chart README offers carries the tested script for every kind of the

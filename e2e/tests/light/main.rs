@@ -14,6 +14,7 @@ mod ecr_registry;
 mod ecr_repository;
 mod ecs_cluster;
 mod ecs_express_service;
+mod ecs_gateway;
 mod ecs_schedule;
 mod ecs_service;
 mod ecs_task;

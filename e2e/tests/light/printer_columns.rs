@@ -4,8 +4,8 @@
 use anyhow::{Result, ensure};
 use e2e::{TestEnv, manifest};
 use ecs_operator::api::{
-    EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsSchedule, EcsService, EcsTask,
-    TaskDefinition,
+    EcrRegistry, EcrRepository, EcsCluster, EcsExpressService, EcsGateway, EcsSchedule, EcsService,
+    EcsTask, TaskDefinition,
 };
 use serde_json::json;
 
@@ -45,6 +45,12 @@ async fn kubectl_get_prints_the_columns_the_readme_lists() -> Result<()> {
                 "primaryContainer": {"image": "nginx", "containerPort": 80}}),
     ))
     .await?;
+    env.apply::<EcsGateway>(&manifest(
+        "EcsGateway",
+        "x",
+        &json!({"infrastructureRoleArn": "arn:aws:iam::123456789012:role/i"}),
+    ))
+    .await?;
     // (plural, columns, what -o wide adds), as the README lists them.
     let cases: &[(&str, &str, &str)] = &[
         ("ecrrepositories", "READY SYNCED URI AGE", "REASON"),
@@ -74,6 +80,11 @@ async fn kubectl_get_prints_the_columns_the_readme_lists() -> Result<()> {
             "ecsexpressservices",
             "STATUS URL READY AGE",
             "RUNNING REASON",
+        ),
+        (
+            "ecsgateways",
+            "STATUS ACCESS CLUSTERS READY AGE",
+            "ARN REASON",
         ),
     ];
     for (plural, columns, wide) in cases {

@@ -114,7 +114,7 @@ pub(super) fn canonical_scanning(
     s: &RegistryScanningConfiguration,
 ) -> RegistryScanningConfiguration {
     RegistryScanningConfiguration {
-        scan_type: s.scan_type,
+        scan_type: s.scan_type.clone(),
         rules: s.rules.clone().filter(|r| !r.is_empty()),
     }
 }
@@ -149,7 +149,7 @@ pub(super) fn canonical_template(t: &RepositoryCreationTemplate) -> Value {
         "appliedFor": applied,
         "encryption": [encryption.0, encryption.1],
         "tags": tags,
-        "mutability": t.image_tag_mutability.unwrap_or(ImageTagMutability::Mutable).as_str(),
+        "mutability": t.image_tag_mutability.as_ref().unwrap_or(&ImageTagMutability::Mutable).as_str(),
         "filters": filters,
         "repositoryPolicy": t.repository_policy.as_ref().map(policy::normalize),
         "lifecyclePolicy": t.lifecycle_policy.as_ref().map(policy::normalize),
@@ -405,6 +405,7 @@ pub fn create_template_request(
         .set_resource_tags(tags_to_sdk(&t.resource_tags))
         .set_image_tag_mutability(
             t.image_tag_mutability
+                .as_ref()
                 .map(|m| ecr::ImageTagMutability::from(m.as_str())),
         )
         .set_image_tag_mutability_exclusion_filters(filters_to_sdk(
@@ -430,7 +431,8 @@ pub fn update_template_request(
         .set_resource_tags(Some(tags_to_sdk(&t.resource_tags).unwrap_or_default()))
         .image_tag_mutability(ecr::ImageTagMutability::from(
             t.image_tag_mutability
-                .unwrap_or(ImageTagMutability::Mutable)
+                .as_ref()
+                .unwrap_or(&ImageTagMutability::Mutable)
                 .as_str(),
         ))
         .set_image_tag_mutability_exclusion_filters(filters_to_sdk(

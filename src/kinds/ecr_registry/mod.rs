@@ -10,12 +10,12 @@
 pub mod mapping;
 pub mod sdk;
 
+use crate::api::ecr_registry::EcrRegistryStatus;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
-use serde_json::{Map, Value, json};
 
 use self::mapping::{self as aws, Change, DesiredRegistry, ObservedRegistry};
 use crate::api::common::{ManagementPolicy, SYNCED, find_condition};
@@ -23,13 +23,13 @@ use crate::api::ecr_registry::EcrRegistry;
 use crate::aws::AwsClients;
 use crate::engine::conditions::reason;
 use crate::engine::ownership::Identity;
-use crate::engine::{DeleteOutcome, Describe, Environment, Error, External};
+use crate::engine::{DeleteOutcome, Describe, Error, External, Process};
 
-managed_kind!(EcrRegistry);
+managed_kind!(EcrRegistry, EcrRegistryStatus);
 
 /// ECR-backed implementation of the driver's External contract, with the store that decides ownership.
 pub struct EcrRegistries {
-    env: Arc<Environment>,
+    env: Arc<Process>,
     peers: Store<EcrRegistry>,
 }
 
@@ -223,25 +223,20 @@ impl External<EcrRegistry> for EcrRegistries {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, _obj: &EcrRegistry, o: &ObservedRegistry) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("registryId".into(), json!(o.registry_id));
-        if let Some(r) = &o.replication {
-            m.insert("replicationRules".into(), json!(r.rules.len()));
+    fn status_fields(&self, _obj: &EcrRegistry, o: &ObservedRegistry) -> EcrRegistryStatus {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        EcrRegistryStatus {
+            registry_id: Some(o.registry_id.clone()),
+            replication_rules: o.replication.as_ref().map(|r| count(r.rules.len())),
+            scan_type: o
+                .scanning
+                .as_ref()
+                .map(|s| s.scan_type.as_str().to_string()),
+            registry_policy_set: o.policy.as_ref().map(Option::is_some),
+            pull_through_cache_rules: o.cache_rules.as_ref().map(|r| count(r.len())),
+            repository_creation_templates: o.templates.as_ref().map(|t| count(t.len())),
+            ..Default::default()
         }
-        if let Some(s) = &o.scanning {
-            m.insert("scanType".into(), json!(s.scan_type.as_str()));
-        }
-        if let Some(p) = &o.policy {
-            m.insert("registryPolicySet".into(), json!(p.is_some()));
-        }
-        if let Some(r) = &o.cache_rules {
-            m.insert("pullThroughCacheRules".into(), json!(r.len()));
-        }
-        if let Some(t) = &o.templates {
-            m.insert("repositoryCreationTemplates".into(), json!(t.len()));
-        }
-        m
     }
 }
 

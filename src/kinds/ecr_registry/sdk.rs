@@ -4,7 +4,7 @@
 use super::mapping::*;
 use crate::api::ecr_registry::*;
 use crate::aws::AwsError;
-use crate::aws::errors::{OrAbsent, from_sdk};
+use crate::aws::errors::{OrAbsent, from_sdk, required};
 use crate::aws::policy;
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types as ecr;
@@ -18,7 +18,8 @@ pub async fn observe(client: &Client, d: &DesiredRegistry) -> Result<ObservedReg
         .await
         .map_err(|e| from_sdk("DescribeRegistry", e))?;
     let mut o = ObservedRegistry {
-        registry_id: registry.registry_id().unwrap_or_default().to_string(),
+        registry_id: required(registry.registry_id(), "DescribeRegistry", "registryId")?
+            .to_string(),
         ..Default::default()
     };
     if d.replication.is_some() {

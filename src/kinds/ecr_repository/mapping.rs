@@ -93,7 +93,8 @@ pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepositor
         registry_id: spec.registry_id.clone(),
         image_tag_mutability: spec
             .image_tag_mutability
-            .unwrap_or(ImageTagMutability::Mutable)
+            .as_ref()
+            .unwrap_or(&ImageTagMutability::Mutable)
             .as_str()
             .to_string(),
         exclusion_filters: spec
@@ -107,8 +108,8 @@ pub fn desired(spec: &EcrRepositorySpec, default_name: &str) -> DesiredRepositor
             .as_ref()
             .is_some_and(|c| c.scan_on_push),
         encryption_type: encryption
-            .map(|e| e.encryption_type)
-            .unwrap_or(EncryptionType::Aes256)
+            .map(|e| &e.encryption_type)
+            .unwrap_or(&EncryptionType::Aes256)
             .as_str()
             .to_string(),
         kms_key: encryption.and_then(|e| e.kms_key.clone()),
@@ -199,6 +200,7 @@ pub(super) fn exclusion_filters(
 }
 
 /// What ECR reports about a repository beyond DescribeRepositories.
+#[derive(Default)]
 pub struct RepositoryExtras {
     pub tags: Vec<ecr::Tag>,
     /// `None` when the repository has no lifecycle policy.
@@ -207,20 +209,19 @@ pub struct RepositoryExtras {
     pub repository_policy_text: Option<String>,
 }
 
-/// A policy the spec does not have is read on a repository's first observe in this process,
-/// whenever the last read found one in AWS (so removing it from the spec deletes it), and
-/// otherwise on every this-many-th observe (drift: someone added one in AWS): reads do not
-/// grow with the policies a repository does not have.
-pub const ABSENT_POLICY_EVERY: u32 = 10;
+/// Tags and both policies are read on a repository's first observe in this process, on every
+/// this-many-th observe (drift made in AWS), on a refresh, and whenever the value last read (or
+/// written) differs from the spec: a change is always decided on a fresh read, and the read after
+/// the write confirms it. In between, observe uses the values last read or written.
+pub const EXTRAS_EVERY: u32 = 10;
 
-/// What the last observes of one repository read.
-#[derive(Clone, Copy, Default)]
+/// What the last observes of one repository read (or this process wrote).
+#[derive(Clone, Default)]
 struct Reads {
     observes: u32,
-    /// The last read found a lifecycle policy in AWS.
-    lifecycle_seen: bool,
-    /// The last read found a repository policy in AWS.
-    repository_seen: bool,
+    tags: BTreeMap<String, String>,
+    lifecycle: Option<String>,
+    repository: Option<String>,
 }
 
 /// What recent observes read, per repository ARN; owned by the repository controller.
@@ -231,43 +232,112 @@ impl PolicyReads {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Reads>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// A repository this process just created with `d` (tags and policies sent with it).
+    pub fn created(&self, arn: &str, d: &DesiredRepository) {
+        self.lock().insert(
+            arn.to_string(),
+            Reads {
+                observes: 1,
+                tags: d.tags.clone(),
+                lifecycle: d.lifecycle_policy.as_ref().map(policy::to_text),
+                repository: d.repository_policy.as_ref().map(policy::to_text),
+            },
+        );
+    }
+
+    /// A policy change this process applied.
+    pub fn wrote(&self, arn: &str, change: &Change) {
+        let mut reads = self.lock();
+        let Some(r) = reads.get_mut(arn) else { return };
+        match change {
+            Change::PutLifecyclePolicy(p) => r.lifecycle = Some(policy::to_text(p)),
+            Change::DeleteLifecyclePolicy => r.lifecycle = None,
+            Change::SetRepositoryPolicy(p) => r.repository = Some(policy::to_text(p)),
+            Change::DeleteRepositoryPolicy => r.repository = None,
+            _ => {}
+        }
+    }
+
+    /// The repository is gone (deleted): its memory goes too.
+    pub fn forget(&self, arn: &str) {
+        self.lock().remove(arn);
+    }
 }
 
-/// Which policies this observe of `repo` reads: (lifecycle, repository). Counts the observe.
-/// `fresh` (a refresh) reads both, as a first observe does.
-pub(super) fn policies_to_read(
+/// Which extras this observe reads. Pure (with the memory it is given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtrasDue {
+    pub tags: bool,
+    pub lifecycle: bool,
+    pub repository: bool,
+}
+
+impl ExtrasDue {
+    pub fn any(&self) -> bool {
+        self.tags || self.lifecycle || self.repository
+    }
+}
+
+fn same_policy(want: Option<&Value>, have: Option<&String>) -> bool {
+    match (want, have) {
+        (None, None) => true,
+        (Some(w), Some(h)) => policy::equivalent(w, &policy::normalize_text(h)),
+        _ => false,
+    }
+}
+
+/// Which extras (tags, lifecycle policy, repository policy) this observe of `arn` reads, per
+/// [`EXTRAS_EVERY`]; counts the observe. `fresh` (a refresh) reads all of them.
+pub(super) fn extras_to_read(
     reads: &PolicyReads,
-    repo: &ecr::Repository,
+    arn: &str,
     d: &DesiredRepository,
     fresh: bool,
-) -> (bool, bool) {
-    let key = repo.repository_arn.clone().unwrap_or_default();
+) -> ExtrasDue {
     let mut reads = reads.lock();
-    let first = !reads.contains_key(&key);
-    let r = reads.entry(key).or_default();
-    let due = fresh || first || r.observes.is_multiple_of(ABSENT_POLICY_EVERY);
+    let first = !reads.contains_key(arn);
+    let r = reads.entry(arn.to_string()).or_default();
+    let due = fresh || first || r.observes.is_multiple_of(EXTRAS_EVERY);
     r.observes = r.observes.wrapping_add(1);
-    (
-        d.lifecycle_policy.is_some() || due || r.lifecycle_seen,
-        d.repository_policy.is_some() || due || r.repository_seen,
-    )
+    ExtrasDue {
+        tags: due || r.tags != d.tags,
+        lifecycle: due || !same_policy(d.lifecycle_policy.as_ref(), r.lifecycle.as_ref()),
+        repository: due || !same_policy(d.repository_policy.as_ref(), r.repository.as_ref()),
+    }
 }
 
-/// Records what was read (a policy not read keeps its last state).
-pub(super) fn policies_read(
+/// Records what was read and returns the extras to observe with: the values read now, and the
+/// kept ones for what was not read.
+pub(super) fn extras_read(
     reads: &PolicyReads,
-    repo: &ecr::Repository,
-    read: (bool, bool),
-    extras: &RepositoryExtras,
-) {
-    let key = repo.repository_arn.clone().unwrap_or_default();
+    arn: &str,
+    due: ExtrasDue,
+    read: RepositoryExtras,
+) -> RepositoryExtras {
     let mut reads = reads.lock();
-    let r = reads.entry(key).or_default();
-    if read.0 {
-        r.lifecycle_seen = extras.lifecycle_policy_text.is_some();
+    let r = reads.entry(arn.to_string()).or_default();
+    if due.tags {
+        r.tags = read
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
     }
-    if read.1 {
-        r.repository_seen = extras.repository_policy_text.is_some();
+    if due.lifecycle {
+        r.lifecycle = read.lifecycle_policy_text.clone();
+    }
+    if due.repository {
+        r.repository = read.repository_policy_text.clone();
+    }
+    RepositoryExtras {
+        tags: r
+            .tags
+            .iter()
+            .filter_map(|(k, v)| ecr::Tag::builder().key(k).value(v).build().ok())
+            .collect(),
+        lifecycle_policy_text: r.lifecycle.clone(),
+        repository_policy_text: r.repository.clone(),
     }
 }
 
@@ -339,101 +409,181 @@ mod tests {
         }
     }
 
-    /// Which policies each observe reads (the README's "a policy the spec does not have is read
-    /// on the first observe, after one was seen, and on every 10th observe"): (spec has lifecycle,
-    /// spec has repository policy, what AWS holds per observe) -> reads per observe.
+    /// The docs' read schedule: tags and both policies are read on the first observe, every
+    /// 10th observe and on a refresh, and whenever the value last read or written differs from
+    /// the spec; a created repository starts from what it was created with.
     #[test]
-    fn absent_policies_are_read_first_when_seen_and_every_tenth_observe() {
-        let repo = ecr::Repository::builder()
-            .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/r")
-            .build();
-        let none = (false, false);
-        let mut not_due = vec![none; 9];
-        // 12 observes of a repository with no policy in the spec nor in AWS: 1st and 11th read both.
-        let mut first_and_eleventh = vec![(true, true)];
-        first_and_eleventh.append(&mut not_due);
-        first_and_eleventh.extend([(true, true), none]);
-        // (case, spec has lifecycle, spec has repository policy, in AWS per observe, reads).
+    fn extras_are_read_first_every_tenth_when_they_differ_and_on_refresh() {
+        let arn = "arn:aws:ecr:us-east-1:123456789012:repository/r";
+        let all = ExtrasDue {
+            tags: true,
+            lifecycle: true,
+            repository: true,
+        };
+        let none = ExtrasDue {
+            tags: false,
+            lifecycle: false,
+            repository: false,
+        };
+        let lifecycle_only = ExtrasDue {
+            lifecycle: true,
+            ..none
+        };
+        let tags_only = ExtrasDue { tags: true, ..none };
+        let mut d = desired(&EcrRepositorySpec::default(), "r");
+        d.tags = [("team".to_string(), "a".to_string())].into();
+        d.lifecycle_policy = Some(json!({"rules": []}));
         type Case = (
             &'static str,
             bool,
-            bool,
-            Vec<(bool, bool)>,
-            Vec<(bool, bool)>,
+            Vec<(bool, fn() -> RepositoryExtras)>,
+            Vec<ExtrasDue>,
         );
         let cases: Vec<Case> = vec![
             (
-                "nothing anywhere",
+                "AWS matches: first and 11th",
                 false,
-                false,
-                vec![none; 12],
-                first_and_eleventh,
+                vec![
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag")
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    });
+                    12
+                ],
+                [vec![all], vec![none; 9], vec![all, none]].concat(),
             ),
             (
-                "spec has both: always read",
+                "created with the spec: nothing until the 10th",
                 true,
-                true,
-                vec![(true, true); 3],
-                vec![(true, true); 3],
+                vec![
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag")
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    });
+                    10
+                ],
+                [vec![none; 9], vec![all]].concat(),
             ),
             (
-                // A lifecycle policy appears in AWS, is seen on the 11th observe, then read on
-                // every observe until a read finds it gone.
-                "lifecycle policy found, then removed in AWS",
+                // A first read finds no lifecycle policy: read again until one is seen.
+                "lifecycle missing in AWS: read while it differs",
                 false,
+                vec![
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag"),
+                        ],
+                        lifecycle_policy_text: None,
+                        repository_policy_text: None,
+                    }),
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag"),
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    }),
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag"),
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    }),
+                ],
+                vec![all, lifecycle_only, none],
+            ),
+            (
+                "tags differ: read tags only; a refresh reads all",
                 false,
-                [vec![none; 10], vec![(true, false); 2], vec![none; 2]].concat(),
-                [
-                    vec![(true, true)],
-                    vec![none; 9],
-                    vec![(true, true), (true, false), (true, false), none],
-                ]
-                .concat(),
+                vec![
+                    (false, || RepositoryExtras {
+                        tags: vec![],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    }),
+                    (false, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag"),
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    }),
+                    (true, || RepositoryExtras {
+                        tags: vec![
+                            ecr::Tag::builder()
+                                .key("team")
+                                .value("a")
+                                .build()
+                                .expect("tag"),
+                        ],
+                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
+                        repository_policy_text: None,
+                    }),
+                ],
+                vec![all, tags_only, all],
             ),
         ];
-        for (name, spec_lifecycle, spec_repository, aws, want) in cases {
+        for (name, created, observes, want) in cases {
             let reads = PolicyReads::default();
-            let mut d = desired(&EcrRepositorySpec::default(), "r");
-            d.lifecycle_policy = spec_lifecycle.then(|| json!({"rules": []}));
-            d.repository_policy = spec_repository.then(|| json!({"Statement": []}));
+            if created {
+                reads.created(arn, &d);
+            }
             let mut got = Vec::new();
-            for (lifecycle_in_aws, repository_in_aws) in aws {
-                let read = policies_to_read(&reads, &repo, &d, false);
-                let extras = RepositoryExtras {
-                    tags: Vec::new(),
-                    lifecycle_policy_text: (read.0 && lifecycle_in_aws).then(|| "{}".to_string()),
-                    repository_policy_text: (read.1 && repository_in_aws).then(|| "{}".to_string()),
-                };
-                policies_read(&reads, &repo, read, &extras);
-                got.push(read);
+            for (fresh, aws) in observes {
+                let due = extras_to_read(&reads, arn, &d, fresh);
+                extras_read(&reads, arn, due, aws());
+                got.push(due);
             }
             assert_eq!(got, want, "{name}");
         }
     }
 
-    /// A refresh reads the policies the spec lacks off schedule; one found then is read on
-    /// every later observe, as after any read that finds it.
+    /// A policy written by this process is what the next observe compares with: no read.
     #[test]
-    fn a_refresh_reads_absent_policies_off_schedule() {
-        let repo = ecr::Repository::builder()
-            .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/r")
-            .build();
-        let d = desired(&EcrRepositorySpec::default(), "r");
+    fn a_written_policy_needs_no_read() {
+        let arn = "arn:aws:ecr:us-east-1:123456789012:repository/r";
+        let mut d = desired(&EcrRepositorySpec::default(), "r");
         let reads = PolicyReads::default();
-        let observe = |fresh: bool, lifecycle_in_aws: bool| {
-            let read = policies_to_read(&reads, &repo, &d, fresh);
-            let extras = RepositoryExtras {
-                tags: Vec::new(),
-                lifecycle_policy_text: (read.0 && lifecycle_in_aws).then(|| "{}".to_string()),
-                repository_policy_text: None,
-            };
-            policies_read(&reads, &repo, read, &extras);
-            read
-        };
-        assert_eq!(observe(false, false), (true, true), "first observe");
-        assert_eq!(observe(false, true), (false, false), "not due");
-        assert_eq!(observe(true, true), (true, true), "refresh");
-        assert_eq!(observe(false, true), (true, false), "seen: read again");
+        reads.created(arn, &d);
+        d.lifecycle_policy = Some(json!({"rules": []}));
+        let due = extras_to_read(&reads, arn, &d, false);
+        assert!(
+            due.lifecycle && !due.tags,
+            "differs from what was created: {due:?}"
+        );
+        reads.wrote(arn, &Change::PutLifecyclePolicy(json!({"rules": []})));
+        assert!(!extras_to_read(&reads, arn, &d, false).any(), "written");
     }
 
     fn lifecycle() -> LifecyclePolicy {

@@ -7,14 +7,11 @@ use crate::aws::policy;
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types as ecr;
 
-/// Reads the repository and everything the spec manages. `None` when it does not exist.
-/// `fresh` (the refresh annotation) reads both policies whatever the schedule says.
-pub async fn observe(
+/// Describes one repository by name; `None` when it does not exist.
+pub async fn describe(
     client: &Client,
     d: &DesiredRepository,
-    reads: &PolicyReads,
-    fresh: bool,
-) -> Result<Option<ObservedRepository>, AwsError> {
+) -> Result<Option<ecr::Repository>, AwsError> {
     let described = client
         .describe_repositories()
         .repository_names(&d.repository_name)
@@ -23,43 +20,68 @@ pub async fn observe(
         .await
         .map_err(|e| from_sdk("DescribeRepositories", e))
         .or_absent()?;
-    let Some(repo) = described.and_then(|out| out.repositories?.into_iter().next()) else {
-        return Ok(None);
-    };
-    let read = policies_to_read(reads, &repo, d, fresh);
-    let extras = extras_for(client, &repo, read.0, read.1).await?;
-    policies_read(reads, &repo, read, &extras);
-    Ok(Some(observed_from(
-        &repo,
-        &extras.tags,
-        extras.lifecycle_policy_text.as_deref(),
-        extras.repository_policy_text.as_deref(),
-    )))
+    Ok(described.and_then(|out| out.repositories?.into_iter().next()))
+}
+
+/// Every repository of the registry (1,000 per call) and the pages it took, or `None` when
+/// there are more than `max_pages` pages.
+pub async fn list(
+    client: &Client,
+    registry_id: Option<&str>,
+    max_pages: usize,
+) -> Result<Option<(Vec<ecr::Repository>, usize)>, AwsError> {
+    let mut pages = client
+        .describe_repositories()
+        .set_registry_id(registry_id.map(str::to_string))
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut repos = Vec::new();
+    for n in 1..=max_pages {
+        let Some(page) = pages.next().await else {
+            return Ok(Some((repos, n.saturating_sub(1).max(1))));
+        };
+        let page = page.map_err(|e| from_sdk("DescribeRepositories", e))?;
+        let last = page.next_token.is_none();
+        repos.extend(page.repositories.unwrap_or_default());
+        if last {
+            return Ok(Some((repos, n)));
+        }
+    }
+    Ok(None)
 }
 
 /// Tags and the two policy texts of a described repository (three calls).
 pub async fn extras(client: &Client, repo: &ecr::Repository) -> Result<RepositoryExtras, AwsError> {
-    extras_for(client, repo, true, true).await
+    let all = ExtrasDue {
+        tags: true,
+        lifecycle: true,
+        repository: true,
+    };
+    extras_for(client, repo, all).await
 }
 
-/// Tags, and the policy texts asked for (a policy not read counts as absent).
+/// The extras asked for (one not read counts as absent).
 pub(super) async fn extras_for(
     client: &Client,
     repo: &ecr::Repository,
-    lifecycle: bool,
-    repository: bool,
+    due: ExtrasDue,
 ) -> Result<RepositoryExtras, AwsError> {
     let name = repo.repository_name.clone().unwrap_or_default();
     let registry_id = repo.registry_id.clone();
-    let tags = client
-        .list_tags_for_resource()
-        .resource_arn(repo.repository_arn.clone().unwrap_or_default())
-        .send()
-        .await
-        .map_err(|e| from_sdk("ListTagsForResource", e))?
-        .tags
-        .unwrap_or_default();
-    let lifecycle_policy_text = if !lifecycle {
+    let tags = if !due.tags {
+        Vec::new()
+    } else {
+        client
+            .list_tags_for_resource()
+            .resource_arn(repo.repository_arn.clone().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTagsForResource", e))?
+            .tags
+            .unwrap_or_default()
+    };
+    let lifecycle_policy_text = if !due.lifecycle {
         None
     } else {
         client
@@ -72,7 +94,7 @@ pub(super) async fn extras_for(
             .or_absent()?
             .and_then(|out| out.lifecycle_policy_text)
     };
-    let repository_policy_text = if !repository {
+    let repository_policy_text = if !due.repository {
         None
     } else {
         client
@@ -92,9 +114,9 @@ pub(super) async fn extras_for(
     })
 }
 
-/// Creates the repository with everything CreateRepository takes, then the policies.
-/// Returns the repository's ARN.
-pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, AwsError> {
+/// Creates the repository with everything CreateRepository takes (tags included), then the
+/// policies. Returns the repository as CreateRepository answered it.
+pub async fn create(client: &Client, d: &DesiredRepository) -> Result<ecr::Repository, AwsError> {
     let encryption = ecr::EncryptionConfiguration::builder()
         .encryption_type(ecr::EncryptionType::from(d.encryption_type.as_str()))
         .set_kms_key(d.kms_key.clone())
@@ -130,11 +152,13 @@ pub async fn create(client: &Client, d: &DesiredRepository) -> Result<String, Aw
     if let Some(p) = &d.repository_policy {
         apply(client, d, &Change::SetRepositoryPolicy(p.clone())).await?;
     }
+    let repo = required(created.repository, "CreateRepository", "repository")?;
     required(
-        created.repository.and_then(|r| r.repository_arn),
+        repo.repository_arn.clone(),
         "CreateRepository",
         "repository.repositoryArn",
-    )
+    )?;
+    Ok(repo)
 }
 
 /// Applies one change.

@@ -13,6 +13,7 @@ use crate::aws::bridge;
 use crate::aws::errors::AwsError;
 use crate::aws::json;
 use crate::aws::tags::ecs::from_sdk_tags;
+use crate::engine::ownership::{self, Identity};
 
 /// Value of a cluster setting that ECS does not report (containerInsights off).
 pub(super) const DEFAULT_SETTING_VALUE: &str = "disabled";
@@ -395,18 +396,14 @@ pub fn diff(desired: &DesiredCluster, observed: &ObservedCluster) -> Vec<Change>
     changes
 }
 
-/// True when `tags` carry the same owner (uid, or namespace/name) as `owner_tags`. An object
-/// without ownership tags (observe-only) owns nothing.
+/// True when `tags` name the owner `owner_tags` name, by the driver's ownership rule
+/// ([`ownership::claim`]: same uid or namespace/name, and the same operator instance). An
+/// object without ownership tags (observe-only) owns nothing.
 pub(super) fn owned_by(
     tags: &BTreeMap<String, String>,
     owner_tags: &BTreeMap<String, String>,
 ) -> bool {
-    use crate::engine::ownership::{OWNER_TAG, OWNER_UID_TAG};
-    [OWNER_UID_TAG, OWNER_TAG].iter().any(|key| {
-        owner_tags
-            .get(*key)
-            .is_some_and(|mine| tags.get(*key) == Some(mine))
-    })
+    Identity::from_tags(owner_tags).is_some_and(|me| ownership::is_ours(tags, &me))
 }
 
 /// True when every value `want` sets is what `have` holds (lists of scalars compared as sets):
@@ -768,6 +765,17 @@ mod tests {
             StrayProvider {
                 managed_instances: false,
                 tags: owner("other"),
+            },
+        );
+        // Same owner tags, written by another operator instance: not this one's to delete.
+        let mut other_instance = owner("me");
+        other_instance.insert(crate::aws::tags::INSTANCE_TAG.to_string(), "b".into());
+        o.capacity_providers.insert("other-instance".into());
+        o.strays.insert(
+            "other-instance".into(),
+            StrayProvider {
+                managed_instances: false,
+                tags: other_instance,
             },
         );
         assert_eq!(

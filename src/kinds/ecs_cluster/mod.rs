@@ -5,8 +5,6 @@ pub mod sdk;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
 use self::mapping::{Change, DesiredCluster, ObservedCluster};
 use crate::api::ecs_cluster::{EcsCluster, EcsClusterStatus};
 use crate::aws::AwsClients;
@@ -14,7 +12,7 @@ use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::conditions::reason;
 use crate::engine::{DeleteOutcome, Describe, Error, External, Readiness};
 
-managed_kind!(EcsCluster);
+managed_kind!(EcsCluster, EcsClusterStatus, identity = arn);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct EcsClusters;
@@ -126,17 +124,10 @@ impl External<EcsCluster> for EcsClusters {
         })
     }
 
-    fn status_fields(&self, _obj: &EcsCluster, observed: &ObservedCluster) -> Map<String, Value> {
+    fn status_fields(&self, _obj: &EcsCluster, observed: &ObservedCluster) -> EcsClusterStatus {
         let mut status = EcsClusterStatus::default();
         observed.fill_status(&mut status);
-        let mut fields = match serde_json::to_value(status) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        // The driver owns these two.
-        fields.remove("conditions");
-        fields.remove("observedGeneration");
-        fields
+        status
     }
 
     fn readiness(&self, _obj: &EcsCluster, observed: &ObservedCluster) -> Readiness {

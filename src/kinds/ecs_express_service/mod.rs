@@ -5,25 +5,24 @@
 pub mod mapping;
 pub mod sdk;
 
+use crate::api::ecs_express_service::EcsExpressServiceStatus;
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
-use serde_json::{Map, Value};
 
 use self::mapping::{Change, Desired, Observed};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::ecs_cluster::EcsCluster;
 use crate::api::ecs_express_service::EcsExpressService;
-use crate::api::task_definition::ImageRef;
 use crate::aws::AwsClients;
 use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::conditions::reason;
 use crate::engine::create::EXTERNAL_NAME_ANNOTATION;
-use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, Error, External, Managed, Readiness};
+use crate::kinds::references;
 
-managed_kind!(EcsExpressService);
+managed_kind!(EcsExpressService, EcsExpressServiceStatus);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct EcsExpressServices {
@@ -89,36 +88,14 @@ impl EcsExpressServices {
     /// The cluster the spec names (`default` when neither cluster nor clusterRef is set).
     async fn cluster(&self, obj: &EcsExpressService) -> Result<String, Error> {
         let ns = obj.namespace().unwrap_or_default();
-        Ok(match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => c.clone(),
-            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
-            (None, None) => "default".to_string(),
-        })
-    }
-
-    /// The image an imageRef stands for, once its EcrRepository is Ready.
-    async fn image(&self, ns: &str, r: &ImageRef) -> Result<String, Error> {
-        let repos: kube::Api<EcrRepository> = kube::Api::namespaced(self.kube.clone(), ns);
-        let name = &r.repository_ref.name;
-        let repo = repos.get_opt(name).await?.ok_or_else(|| {
-            Error::ReferenceNotReady(format!(
-                "primaryContainer: EcrRepository {name} does not exist in namespace {ns}"
-            ))
-        })?;
-        let ready =
-            crate::api::common::find_condition(repo.conditions(), crate::api::common::READY)
-                .is_some_and(|c| c.is_true());
-        let uri = repo.status.as_ref().and_then(|s| s.repository_uri.clone());
-        match (ready, uri) {
-            (true, Some(uri)) => Ok(match (&r.digest, &r.tag) {
-                (Some(digest), _) => format!("{uri}@{digest}"),
-                (None, Some(tag)) => format!("{uri}:{tag}"),
-                (None, None) => uri,
-            }),
-            _ => Err(Error::ReferenceNotReady(format!(
-                "primaryContainer: EcrRepository {name} is not Ready yet; the image resolves once it is"
-            ))),
-        }
+        let spec = &obj.spec;
+        references::cluster(
+            &self.kube,
+            &ns,
+            spec.cluster.as_ref(),
+            spec.cluster_ref.as_ref(),
+        )
+        .await
     }
 
     /// The service's ARN as this object recorded it (status, else the create record).
@@ -197,7 +174,7 @@ impl External<EcsExpressService> for EcsExpressServices {
             .as_ref()
             .and_then(|c| c.image_ref.as_ref())
         {
-            Some(r) => Some(self.image(&ns, r).await?),
+            Some(r) => Some(references::image(&self.kube, &ns, "primaryContainer", r).await?),
             None => None,
         };
         mapping::desired(&obj.spec, obj.service_name(), cluster, image, owner_tags)
@@ -309,15 +286,12 @@ impl External<EcsExpressService> for EcsExpressServices {
         }
     }
 
-    fn status_fields(&self, _obj: &EcsExpressService, observed: &Observed) -> Map<String, Value> {
-        let mut fields = match serde_json::to_value(observed.status()) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        // The driver owns these two.
-        fields.remove("conditions");
-        fields.remove("observedGeneration");
-        fields
+    fn status_fields(
+        &self,
+        _obj: &EcsExpressService,
+        observed: &Observed,
+    ) -> EcsExpressServiceStatus {
+        observed.status()
     }
 
     fn readiness(&self, _obj: &EcsExpressService, observed: &Observed) -> Readiness {

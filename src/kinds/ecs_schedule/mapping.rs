@@ -8,7 +8,7 @@ use aws_sdk_scheduler::types as sch;
 use aws_smithy_types::DateTime;
 
 use crate::api::common::AwsEnum;
-use crate::api::ecs_schedule::EcsScheduleSpec;
+use crate::api::ecs_schedule::{ActionAfterCompletion, EcsScheduleSpec, ScheduleState};
 use crate::aws::errors::AwsError;
 
 pub(super) const CREATE: &str = "CreateSchedule";
@@ -20,12 +20,12 @@ pub(super) const DEFAULT_RETRY: (i32, i32) = (86400, 185);
 pub struct DesiredSchedule {
     pub name: String,
     pub group: String,
-    pub settings: Settings,
+    pub settings: ScheduleSettings,
 }
 
 /// Every setting a schedule has, as compared and sent (AWS defaults filled in).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Settings {
+pub struct ScheduleSettings {
     pub expression: String,
     pub timezone: String,
     pub start_date: Option<i64>,
@@ -43,7 +43,7 @@ pub struct Settings {
 pub struct ObservedSchedule {
     pub arn: String,
     pub group: String,
-    pub settings: Settings,
+    pub settings: ScheduleSettings,
     pub creation_date: Option<String>,
     pub last_modification_date: Option<String>,
 }
@@ -82,8 +82,8 @@ pub(super) fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-pub(super) fn sdk_enum<E: AwsEnum + Copy, T: From<&'static str>>(e: &Option<E>) -> Option<T> {
-    (*e).map(|e| T::from(e.as_str()))
+pub(super) fn sdk_enum<E: AwsEnum, T: for<'a> From<&'a str>>(e: &Option<E>) -> Option<T> {
+    e.as_ref().map(|e| T::from(e.as_str()))
 }
 
 /// The ECS target's RunTask parameters from the spec.
@@ -212,27 +212,27 @@ pub fn desired(
         .build()
         .map_err(|e| invalid(e.to_string()))?;
     let window = &spec.flexible_time_window;
-    let mode = serde_json::to_value(window.mode)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "OFF".into());
+    let mode = window.mode.as_str().to_string();
+    // AWS's defaults when the spec leaves them out.
     let state = spec
         .state
-        .and_then(|s| serde_json::to_value(s).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "ENABLED".into());
+        .as_ref()
+        .unwrap_or(&ScheduleState::Enabled)
+        .as_str()
+        .to_string();
     let after = spec
         .action_after_completion
-        .and_then(|s| serde_json::to_value(s).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "NONE".into());
+        .as_ref()
+        .unwrap_or(&ActionAfterCompletion::None)
+        .as_str()
+        .to_string();
     Ok(DesiredSchedule {
         name: spec
             .name
             .clone()
             .unwrap_or_else(|| default_name.to_string()),
         group: spec.group_name.clone().unwrap_or_else(|| "default".into()),
-        settings: Settings {
+        settings: ScheduleSettings {
             expression: spec.schedule_expression.clone(),
             timezone: spec
                 .schedule_expression_timezone
@@ -272,7 +272,7 @@ pub fn observed_from(out: &GetScheduleOutput) -> Option<ObservedSchedule> {
     Some(ObservedSchedule {
         arn: out.arn()?.to_string(),
         group: out.group_name().unwrap_or("default").to_string(),
-        settings: Settings {
+        settings: ScheduleSettings {
             expression: out.schedule_expression().unwrap_or_default().to_string(),
             timezone: out
                 .schedule_expression_timezone()

@@ -11,11 +11,11 @@
 pub mod mapping;
 pub mod sdk;
 
+use crate::api::ecs_schedule::EcsScheduleStatus;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use kube::ResourceExt;
-use serde_json::{Map, Value, json};
 
 use self::mapping::{self as scheduler, Change, DesiredSchedule, ObservedSchedule};
 use crate::api::ecs_schedule::EcsSchedule;
@@ -25,7 +25,7 @@ use crate::engine::create;
 use crate::engine::references::resolve_ref;
 use crate::engine::{DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External};
 
-managed_kind!(EcsSchedule);
+managed_kind!(EcsSchedule, EcsScheduleStatus, identity = arn);
 
 /// EventBridge Scheduler-backed implementation of the driver's External contract.
 pub struct EcsSchedules {
@@ -175,7 +175,7 @@ impl External<EcsSchedule> for EcsSchedules {
             .send()
             .await;
         let arn = match out {
-            Ok(out) => out.arn().unwrap_or_default().to_string(),
+            Ok(out) => crate::aws::errors::required(out.arn(), "GetSchedule", "Arn")?.to_string(),
             Err(e) => {
                 let e = crate::aws::errors::from_sdk("GetSchedule", e);
                 if e.is_not_found() {
@@ -233,28 +233,22 @@ impl External<EcsSchedule> for EcsSchedules {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, _obj: &EcsSchedule, o: &Observed) -> Map<String, Value> {
+    fn status_fields(&self, _obj: &EcsSchedule, o: &Observed) -> EcsScheduleStatus {
         let s = &o.schedule;
-        let mut m = Map::new();
-        m.insert("arn".into(), json!(s.arn));
-        m.insert("state".into(), json!(s.settings.state));
-        m.insert("groupName".into(), json!(s.group));
-        m.insert("clusterArn".into(), json!(s.settings.target.arn()));
-        if let Some(td) = s
-            .settings
-            .target
-            .ecs_parameters()
-            .map(|e| e.task_definition_arn())
-        {
-            m.insert("taskDefinitionArn".into(), json!(td));
+        EcsScheduleStatus {
+            arn: Some(s.arn.clone()),
+            state: Some(s.settings.state.clone()),
+            group_name: Some(s.group.clone()),
+            cluster_arn: Some(s.settings.target.arn().to_string()),
+            task_definition_arn: s
+                .settings
+                .target
+                .ecs_parameters()
+                .map(|e| e.task_definition_arn().to_string()),
+            creation_date: s.creation_date.clone(),
+            last_modification_date: s.last_modification_date.clone(),
+            ..Default::default()
         }
-        if let Some(c) = &s.creation_date {
-            m.insert("creationDate".into(), json!(c));
-        }
-        if let Some(c) = &s.last_modification_date {
-            m.insert("lastModificationDate".into(), json!(c));
-        }
-        m
     }
 }
 

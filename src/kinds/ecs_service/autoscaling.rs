@@ -215,7 +215,9 @@ pub fn policy_configuration(
                     .set_min_adjustment_magnitude(s.min_adjustment_magnitude)
                     .set_cooldown(s.cooldown)
                     .set_metric_aggregation_type(
-                        s.metric_aggregation_type.map(|m| m.as_str().into()),
+                        s.metric_aggregation_type
+                            .as_ref()
+                            .map(|m| m.as_str().into()),
                     )
                     .build(),
             )

@@ -677,14 +677,14 @@ pub fn readiness(o: &ObservedService) -> (bool, bool, &'static str, String) {
     )
 }
 
-/// The AWS-derived part of the status, as JSON (camelCase, like [`EcsServiceStatus`]): to be
-/// merged with conditions, observedGeneration and restartedAt by the caller.
-pub fn status_fields(o: &ObservedService) -> Map<String, Value> {
+/// The AWS-derived part of the status; the caller adds the Kubernetes-side fields (restarts,
+/// the failed-rollout record, auto scaling, deployment actions).
+pub fn status_fields(o: &ObservedService) -> EcsServiceStatus {
     let primary = o
         .deployments
         .iter()
         .find(|d| d.status.as_deref() == Some("PRIMARY"));
-    let status = EcsServiceStatus {
+    EcsServiceStatus {
         arn: o.arn.clone(),
         cluster_arn: o.cluster_arn.clone(),
         status: o.status.clone(),
@@ -697,18 +697,7 @@ pub fn status_fields(o: &ObservedService) -> Map<String, Value> {
         deployments: o.deployments.clone(),
         events: o.events.clone(),
         ..EcsServiceStatus::default()
-    };
-    let mut map = match serde_json::to_value(status) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    // Owned by the caller.
-    map.remove("conditions");
-    // Cleared when AWS no longer reports them.
-    for key in ["rolloutState", "rolloutStateReason", "taskDefinition"] {
-        map.entry(key).or_insert(Value::Null);
     }
-    map
 }
 
 #[cfg(test)]
@@ -1211,8 +1200,8 @@ mod tests {
 
     #[test]
     fn status_fields_are_camel_case() {
-        let fields = status_fields(&observed_from(&aws_service()));
-        let v = Value::Object(fields);
+        let v = serde_json::to_value(status_fields(&observed_from(&aws_service())))
+            .expect("status serialises");
         assert_eq!(
             v["arn"],
             "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
@@ -1230,7 +1219,6 @@ mod tests {
             v["events"][0]["message"],
             "(service web) has reached a steady state."
         );
-        assert!(v.get("conditions").is_none());
         let status: EcsServiceStatus = serde_json::from_value(v).expect("matches the status type");
         assert_eq!(status.desired_count, Some(2));
     }

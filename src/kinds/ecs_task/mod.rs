@@ -19,14 +19,13 @@ use std::time::Duration;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
-use serde_json::{Map, Value, json};
 use tracing::{debug, info};
 
 use self::mapping::{self as aws_task, ATTEMPT_TAG, DesiredRun};
 use self::phases::{self as run, RunPhase};
+use crate::api::TaskDefinition;
 use crate::api::common::{READY, find_condition};
 use crate::api::ecs_task::{COMPLETE, EcsTask, EcsTaskStatus, FAILED, TaskState};
-use crate::api::{EcsCluster, TaskDefinition};
 use crate::aws::AwsClients;
 use crate::engine::conditions::{NewCondition, reason};
 use crate::engine::ownership::OWNER_UID_TAG;
@@ -34,8 +33,9 @@ use crate::engine::references::resolve_ref;
 use crate::engine::{
     DeleteOutcome, Describe, EXTERNAL_NAME_ANNOTATION, Error, External, Lookup, Readiness,
 };
+use crate::kinds::references;
 
-managed_kind!(EcsTask);
+managed_kind!(EcsTask, EcsTaskStatus);
 
 /// Reason of a run whose tasks ECS no longer knows and whose result was never seen.
 const TASK_NOT_FOUND: &str = "TaskNotFound";
@@ -193,11 +193,14 @@ impl EcsTasks {
             return Ok(c);
         }
         let ns = obj.namespace().unwrap_or_default();
-        Ok(match (&obj.spec.cluster, &obj.spec.cluster_ref) {
-            (Some(c), _) => c.clone(),
-            (None, Some(r)) => resolve_ref::<EcsCluster>(&self.kube, &ns, &r.name).await?,
-            (None, None) => "default".to_string(),
-        })
+        let spec = &obj.spec;
+        references::cluster(
+            &self.kube,
+            &ns,
+            spec.cluster.as_ref(),
+            spec.cluster_ref.as_ref(),
+        )
+        .await
     }
 }
 
@@ -495,20 +498,12 @@ impl External<EcsTask> for EcsTasks {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, _obj: &EcsTask, o: &Observed) -> Map<String, Value> {
-        let mut m = Map::new();
+    fn status_fields(&self, _obj: &EcsTask, o: &Observed) -> EcsTaskStatus {
         let phase = match (&o.phase, o.retry_pending) {
             (RunPhase::Running { .. }, _) => "Running",
             (RunPhase::Succeeded { .. }, _) => "Succeeded",
             (RunPhase::Failed { .. }, _) => "Failed",
         };
-        m.insert("phase".into(), json!(phase));
-        m.insert("attempts".into(), json!(o.attempt));
-        m.insert("taskDefinitionArn".into(), json!(o.task_definition));
-        m.insert("cluster".into(), json!(o.cluster));
-        m.insert("essentialContainers".into(), json!(o.essential));
-        m.insert("taskArns".into(), json!(o.arns));
-        m.insert("tasks".into(), json!(o.tasks));
         let first = o.tasks.first();
         let exit = first.and_then(|t| {
             t.containers
@@ -519,30 +514,31 @@ impl External<EcsTask> for EcsTasks {
                 })
                 .and_then(|c| c.exit_code)
         });
-        if let Some(exit) =
-            exit.filter(|_| first.and_then(|t| t.last_status.as_deref()) == Some("STOPPED"))
-        {
-            m.insert("exitCode".into(), json!(exit));
-        }
+        let exit_code =
+            exit.filter(|_| first.and_then(|t| t.last_status.as_deref()) == Some("STOPPED"));
         let started = o.tasks.iter().filter_map(|t| t.started_at.clone()).min();
         let stopped = (o.phase.is_finished())
             .then(|| o.tasks.iter().filter_map(|t| t.stopped_at.clone()).max())
             .flatten();
-        if let (Some(from), Some(to)) = (&started, &stopped)
-            && let Some(d) = run::duration(from, to)
-        {
-            m.insert("duration".into(), json!(d));
+        let duration = match (&started, &stopped) {
+            (Some(from), Some(to)) => run::duration(from, to),
+            _ => None,
+        };
+        EcsTaskStatus {
+            phase: Some(phase.to_string()),
+            attempts: Some(o.attempt),
+            task_definition_arn: Some(o.task_definition.clone()),
+            cluster: Some(o.cluster.clone()),
+            essential_containers: Some(o.essential.clone()),
+            task_arns: Some(o.arns.clone()),
+            tasks: Some(o.tasks.clone()),
+            exit_code,
+            started_at: started,
+            stopped_at: stopped,
+            duration,
+            completion_time: o.completion_time.clone(),
+            ..Default::default()
         }
-        if let Some(s) = started {
-            m.insert("startedAt".into(), json!(s));
-        }
-        if let Some(s) = stopped {
-            m.insert("stoppedAt".into(), json!(s));
-        }
-        if let Some(c) = &o.completion_time {
-            m.insert("completionTime".into(), json!(c));
-        }
-        m
     }
 
     fn readiness(&self, _obj: &EcsTask, o: &Observed) -> Readiness {

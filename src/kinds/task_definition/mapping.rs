@@ -611,7 +611,7 @@ mod tests {
             .collect();
         for mode in api::NetworkMode::ALL {
             assert!(
-                specs.iter().any(|s| s.network_mode == Some(*mode)),
+                specs.iter().any(|s| s.network_mode == Some(mode.clone())),
                 "{mode:?}"
             );
         }
@@ -628,7 +628,7 @@ mod tests {
         let drivers: Vec<api::LogDriver> = specs
             .iter()
             .flat_map(|s| &s.container_definitions)
-            .filter_map(|c| c.log_configuration.as_ref().map(|l| l.log_driver))
+            .filter_map(|c| c.log_configuration.as_ref().map(|l| l.log_driver.clone()))
             .collect();
         for driver in api::LogDriver::ALL {
             assert!(drivers.contains(driver), "{driver:?}");
@@ -1042,8 +1042,10 @@ mod tests {
         );
     }
 
+    /// A value a newer ECS answers with is kept as ECS spelled it (never guessed, never
+    /// dropped), and registering the spec sends it back unchanged.
     #[test]
-    fn unknown_enum_values_from_aws_are_dropped_not_guessed() {
+    fn unknown_enum_values_from_aws_round_trip() {
         let td = bridge::shape(
             json!({"family": "web", "networkMode": "quantum", "containerDefinitions": [
                 {"name": "web", "image": "nginx",
@@ -1051,7 +1053,24 @@ mod tests {
             ecs::TaskDefinition::deserialize,
         );
         let spec = spec_from_aws(&td, &[]);
-        assert_eq!(spec.network_mode, None);
-        assert_eq!(spec.container_definitions[0].ulimits, Some(vec![]));
+        assert_eq!(
+            spec.network_mode,
+            Some(api::NetworkMode::Unknown("quantum".into()))
+        );
+        let ulimits = spec.container_definitions[0]
+            .ulimits
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(ulimits.len(), 1);
+        assert_eq!(ulimits[0].name.as_str(), "warp");
+        let input = register_input(&spec, "web", &[])
+            .and_then(|b| {
+                b.build()
+                    .map_err(|e| AwsError::terminal(OPERATION, "Build", e.to_string()))
+            })
+            .expect("registrable");
+        assert_eq!(input.network_mode().map(|m| m.as_str()), Some("quantum"));
+        let sent = input.container_definitions()[0].ulimits();
+        assert_eq!(sent[0].name().as_str(), "warp");
     }
 }

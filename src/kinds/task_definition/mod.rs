@@ -7,30 +7,30 @@ pub mod revisions;
 pub mod sdk;
 
 use self::revisions::RevisionCache;
+use crate::api::task_definition::TaskDefinitionStatus;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use self::sdk::{self as io, Revision};
-use crate::api::common::{READY, find_condition};
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
 use crate::aws::AwsClients;
 use crate::engine::ownership::{OWNER_UID_TAG, is_ours};
 use crate::engine::{DeleteOutcome, Describe, Error, External, Lookup};
+use crate::kinds::references;
 
 /// Tag with the hash of the resolved spec a revision was registered from.
 pub const SPEC_HASH_TAG: &str = "ecs.operator.dev/spec-hash";
 /// Revisions kept ACTIVE when spec.revisionHistoryLimit is unset.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 5;
 
-managed_kind!(TaskDefinition);
+managed_kind!(TaskDefinition, TaskDefinitionStatus, identity = arn);
 
 /// ECS-backed implementation of the driver's External contract.
 pub struct TaskDefinitions {
@@ -149,40 +149,6 @@ pub fn dependents(
 }
 
 impl TaskDefinitions {
-    async fn resolve_image(
-        &self,
-        ns: &str,
-        container: &str,
-        r: &crate::api::task_definition::ImageRef,
-    ) -> Result<String, Error> {
-        let repos: Api<EcrRepository> = Api::namespaced(self.kube.clone(), ns);
-        let name = &r.repository_ref.name;
-        let repo = repos.get_opt(name).await?.ok_or_else(|| {
-            Error::ReferenceNotReady(format!(
-                "container {container}: EcrRepository {name} does not exist in namespace {ns}"
-            ))
-        })?;
-        let ready = find_condition(
-            repo.status
-                .as_ref()
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default(),
-            READY,
-        )
-        .is_some_and(|c| c.is_true());
-        let uri = repo.status.as_ref().and_then(|s| s.repository_uri.clone());
-        match (ready, uri) {
-            (true, Some(uri)) => Ok(match (&r.digest, &r.tag) {
-                (Some(digest), _) => format!("{uri}@{digest}"),
-                (None, Some(tag)) => format!("{uri}:{tag}"),
-                (None, None) => uri,
-            }),
-            _ => Err(Error::ReferenceNotReady(format!(
-                "container {container}: EcrRepository {name} is not Ready yet; the image resolves once it is"
-            ))),
-        }
-    }
-
     async fn deregister_old(&self, aws: &AwsClients, obj: &TaskDefinition, arns: &[String]) {
         for arn in arns {
             match io::deregister(&aws.ecs, arn).await {
@@ -208,7 +174,10 @@ impl TaskDefinitions {
         let mut tags = vec![(SPEC_HASH_TAG.to_string(), d.hash.clone())];
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
-        let arn = io::register(&aws.ecs, input).await?;
+        // The answer is the whole revision: kept, it is the observe after the register.
+        let rev = io::register(&aws.ecs, input, &tags).await?;
+        let arn = rev.arn.clone();
+        self.revisions.keep(aws, &rev);
         self.revisions.registered(aws, &arn);
         info!(object = %obj.name_any(), %arn, "registered revision");
         let (_, dropped) = retention(&registered(obj), &arn, history_limit(obj));
@@ -234,16 +203,6 @@ impl Describe for RevisionChange {
             }
             Self::TagOwnership { revision } => format!("ownership tags on revision {revision}"),
         }
-    }
-}
-
-/// Identity of the object a set of owner tags names (for [`is_ours`]).
-fn identity(d: &DesiredTaskDefinition) -> crate::engine::ownership::Identity {
-    let get = |k: &str| d.owner_tags.get(k).cloned().unwrap_or_default();
-    crate::engine::ownership::Identity {
-        owner: get(crate::aws::tags::OWNER_TAG),
-        uid: get(OWNER_UID_TAG),
-        instance: get(crate::aws::tags::INSTANCE_TAG),
     }
 }
 
@@ -276,7 +235,15 @@ impl External<TaskDefinition> for TaskDefinitions {
         let mut spec = obj.spec.clone();
         for container in spec.container_definitions.iter_mut() {
             if let Some(r) = container.image_ref.take() {
-                container.image = Some(self.resolve_image(&ns, &container.name, &r).await?);
+                container.image = Some(
+                    references::image(
+                        &self.kube,
+                        &ns,
+                        &format!("container {}", container.name),
+                        &r,
+                    )
+                    .await?,
+                );
             }
         }
         Ok(DesiredTaskDefinition {
@@ -297,11 +264,15 @@ impl External<TaskDefinition> for TaskDefinitions {
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
-        let me = identity(d);
+        let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         let fresh = obj.refresh_requested();
-        let latest = self.revisions.latest(aws, &d.family, fresh).await?;
+        let created = crate::aws::listing::created_at(&obj.metadata);
+        let latest = self
+            .revisions
+            .latest(aws, &d.family, fresh, created)
+            .await?;
         if let Some(rev) = &latest
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             return Ok(latest);
         }
@@ -315,7 +286,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         if let Some(arn) = known
             && latest.as_ref().map(|l| &l.arn) != Some(&arn)
             && let Some(rev) = self.revisions.active(aws, &arn, fresh).await?
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             return Ok(Some(rev));
         }
@@ -362,11 +333,11 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
         external_name: Option<&str>,
     ) -> Result<Lookup<Revision>, Error> {
-        let me = identity(d);
+        let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         if let Some(arn) = external_name
             && let Some(rev) = io::describe(&aws.ecs, arn).await?
             && rev.active
-            && is_ours(&rev.tags, &me)
+            && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))
         {
             self.revisions.registered(aws, &rev.arn);
             return Ok(Lookup::Found {
@@ -454,14 +425,15 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, obj: &TaskDefinition, observed: &Revision) -> Map<String, Value> {
+    fn status_fields(&self, obj: &TaskDefinition, observed: &Revision) -> TaskDefinitionStatus {
         let (kept, _) = retention(&registered(obj), &observed.arn, history_limit(obj));
-        let mut m = Map::new();
-        m.insert("family".into(), json!(observed.family));
-        m.insert("revision".into(), json!(observed.revision));
-        m.insert("arn".into(), json!(observed.arn));
-        m.insert("registeredRevisions".into(), json!(kept));
-        m
+        TaskDefinitionStatus {
+            family: Some(observed.family.clone()),
+            revision: Some(observed.revision),
+            arn: Some(observed.arn.clone()),
+            registered_revisions: kept,
+            ..Default::default()
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! The TaskDefinition revision cache: one shared, paginated ListTaskDefinitions per AWS target
-//! and resync answers "does this revision exist", and kept DescribeTaskDefinition answers
-//! (content never changes; tags are re-read every few windows) serve observe without a call.
+//! and resync answers "does this revision exist" (and "does this family have any ACTIVE
+//! revision": no DescribeTaskDefinition "not found" probe before a first register), and kept
+//! DescribeTaskDefinition or RegisterTaskDefinition answers (content never changes; tags are
+//! re-read every few windows) serve observe without a call.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::sdk::{self as io, Revision};
 use crate::aws::AwsClients;
+use crate::aws::listing::{ABSENT_MARGIN, Absence, absence};
 
 /// Pages (of 100 ARNs) one shared ListTaskDefinitions may take; an account with more ACTIVE
 /// revisions falls back to one DescribeTaskDefinition per family and resync.
@@ -20,6 +23,10 @@ pub(super) const CONTENT_WINDOWS: u32 = 10;
 #[derive(Default)]
 pub(super) struct Snapshot {
     at: Option<Instant>,
+    /// Wall-clock time of the listing (compared with objects' creation times).
+    taken: Option<SystemTime>,
+    /// Pages the listing took.
+    pages: usize,
     /// False when the account had more than [`MAX_LIST_PAGES`] pages: not used then.
     complete: bool,
     pub(super) active: HashSet<String>,
@@ -38,6 +45,8 @@ impl Snapshot {
     pub(super) fn from_arns(arns: &[String], at: Instant) -> Self {
         let mut s = Snapshot {
             at: Some(at),
+            taken: Some(SystemTime::now()),
+            pages: arns.len().div_ceil(100).max(1),
             complete: true,
             ..Snapshot::default()
         };
@@ -130,20 +139,49 @@ impl RevisionCache {
     /// Reads the target's ACTIVE revisions if the snapshot is older than a window. Returns
     /// whether a complete, fresh snapshot exists.
     pub(super) async fn refresh(&self, aws: &AwsClients) -> Result<bool, crate::aws::AwsError> {
+        self.refresh_after(aws, None).await
+    }
+
+    /// Like [`Self::refresh`], and also lists again when the snapshot was taken before
+    /// `after` (one listing serves every object created before it started).
+    async fn refresh_after(
+        &self,
+        aws: &AwsClients,
+        after: Option<SystemTime>,
+    ) -> Result<bool, crate::aws::AwsError> {
         let target = aws.target();
-        if let Some(ok) = self.usable(&target) {
+        let taken_before = |cache: &Self| {
+            after.is_some_and(|after| {
+                cache
+                    .snapshots()
+                    .get(&target)
+                    .and_then(|s| s.taken)
+                    .is_none_or(|t| t < after)
+            })
+        };
+        if !taken_before(self)
+            && let Some(ok) = self.usable(&target)
+        {
             return Ok(ok);
         }
         let _one = self.refreshing.lock().await;
-        if let Some(ok) = self.usable(&target) {
+        if !taken_before(self)
+            && let Some(ok) = self.usable(&target)
+        {
             return Ok(ok);
         }
         let at = Instant::now();
+        let taken = SystemTime::now();
         let listed = io::list_active(&aws.ecs, MAX_LIST_PAGES).await?;
         let snapshot = match listed {
-            Some(arns) => Snapshot::from_arns(&arns, at),
+            Some(arns) => Snapshot {
+                taken: Some(taken),
+                ..Snapshot::from_arns(&arns, at)
+            },
             None => Snapshot {
                 at: Some(at),
+                taken: Some(taken),
+                pages: MAX_LIST_PAGES,
                 ..Snapshot::default()
             },
         };
@@ -158,14 +196,36 @@ impl RevisionCache {
         &self,
         aws: &AwsClients,
         family: &str,
-    ) -> Result<Option<String>, crate::aws::AwsError> {
+        created: Option<SystemTime>,
+    ) -> Result<Option<Option<String>>, crate::aws::AwsError> {
         if !self.refresh(aws).await? {
             return Ok(None);
         }
-        Ok(self
-            .snapshots()
-            .get(&aws.target())
-            .and_then(|s| s.latest.get(family).map(|(_, arn)| arn.clone())))
+        let listed = |cache: &Self| {
+            let snapshots = cache.snapshots();
+            let s = snapshots.get(&aws.target())?;
+            match s.latest.get(family) {
+                Some((_, arn)) => Some(Ok(arn.clone())),
+                None => Some(Err(absence(s.taken?, s.pages, created))),
+            }
+        };
+        match listed(self) {
+            None => Ok(None),
+            Some(Ok(arn)) => Ok(Some(Some(arn))),
+            Some(Err(Absence::Absent)) => Ok(Some(None)),
+            Some(Err(Absence::Describe)) => Ok(None),
+            Some(Err(Absence::Relist)) => {
+                let after = created.map(|c| c + ABSENT_MARGIN);
+                if !self.refresh_after(aws, after).await? {
+                    return Ok(None);
+                }
+                Ok(match listed(self) {
+                    Some(Ok(arn)) => Some(Some(arn)),
+                    Some(Err(Absence::Absent)) => Some(None),
+                    _ => None,
+                })
+            }
+        }
     }
 
     /// Whether `arn` is ACTIVE per a complete, fresh snapshot (`None`: cannot tell).
@@ -233,19 +293,27 @@ impl RevisionCache {
 
     /// The family's newest ACTIVE revision: from the snapshot and kept contents when they
     /// know (unless `fresh`: the refresh annotation), else DescribeTaskDefinition of the family.
+    /// A family the snapshot does not list is absent without a call when the listing is newer
+    /// than the object (`created`): see [`absence`].
     pub(super) async fn latest(
         &self,
         aws: &AwsClients,
         family: &str,
         fresh: bool,
+        created: Option<SystemTime>,
     ) -> Result<Option<Revision>, crate::aws::AwsError> {
-        if !fresh
-            && let Some(arn) = self.latest_arn(aws, family).await?
-            && let Some(mut rev) = self.content(aws, &arn).await?
-        {
-            // Listed ACTIVE in this window (a kept copy may predate that).
-            rev.active = true;
-            return Ok(Some(rev));
+        if !fresh {
+            match self.latest_arn(aws, family, created).await? {
+                Some(None) => return Ok(None),
+                Some(Some(arn)) => {
+                    if let Some(mut rev) = self.content(aws, &arn).await? {
+                        // Listed ACTIVE in this window (a kept copy may predate that).
+                        rev.active = true;
+                        return Ok(Some(rev));
+                    }
+                }
+                None => {}
+            }
         }
         let rev = io::describe(&aws.ecs, family).await?;
         Ok(self.described(aws, rev))

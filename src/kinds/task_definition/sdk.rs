@@ -180,11 +180,14 @@ pub fn retry_only_throttling(previous: &RetryAction) -> RetryAction {
     }
 }
 
-/// Registers a revision; returns its exact ARN. Retried by the SDK only when throttled.
+/// Registers a revision; returns it as RegisterTaskDefinition answers it (the whole revision,
+/// with its tags: `sent_tags` when the answer carries none). Retried by the SDK only when
+/// throttled.
 pub async fn register(
     client: &Client,
     input: RegisterTaskDefinitionInputBuilder,
-) -> Result<String, AwsError> {
+    sent_tags: &[(String, String)],
+) -> Result<Revision, AwsError> {
     // The same client (interceptors, credentials, endpoint) with the stricter retry rule.
     let careful = Client::from_conf(
         client
@@ -197,15 +200,32 @@ pub async fn register(
         .send_with(&careful)
         .await
         .map_err(|e| from_sdk("RegisterTaskDefinition", e))?;
-    out.task_definition
-        .and_then(|td| td.task_definition_arn)
+    let aws_tags = match out.tags {
+        Some(tags) if !tags.is_empty() => tags,
+        _ => sent_tags
+            .iter()
+            .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+            .collect(),
+    };
+    let td = out
+        .task_definition
+        .filter(|td| td.task_definition_arn.is_some())
         .ok_or_else(|| {
             AwsError::terminal(
                 "RegisterTaskDefinition",
                 "EmptyResponse",
                 "no taskDefinitionArn in the response",
             )
-        })
+        })?;
+    Ok(Revision {
+        arn: td.task_definition_arn.clone().unwrap_or_default(),
+        family: td.family.clone().unwrap_or_default(),
+        revision: i64::from(td.revision),
+        active: true,
+        tags: crate::aws::tags::ecs::map(&aws_tags),
+        task_definition: td,
+        aws_tags,
+    })
 }
 
 /// Deregisters one exact revision; an already inactive or missing revision is fine.

@@ -1,0 +1,299 @@
+//! The DescribeServices batch: up to ten services of one cluster per call, the answers for the
+//! other services of a batch kept for a while and used once each.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{EcsServices, io, mapping};
+use crate::aws::AwsClients;
+use crate::aws::errors::AwsError;
+
+/// DescribeServices takes at most this many services per call.
+pub const DESCRIBE_BATCH: usize = 10;
+/// How long a batched answer serves a service that is not steady (a rollout in flight): its
+/// readiness is polled, so it must see AWS move.
+pub const BATCH_TTL: Duration = Duration::from_secs(5);
+
+/// A DescribeServices answer kept for a service that was described with another one.
+pub(super) struct Answer {
+    at: Instant,
+    service: aws_sdk_ecs::types::Service,
+}
+
+/// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
+/// service): objects in other regions or accounts never share answers.
+pub(super) type BatchCache = HashMap<(String, String, String), Answer>;
+
+impl EcsServices {
+    /// Batched answers of steady services serve for 1.5 `resync` (the drift-check period): a
+    /// peer's next resync comes one period after its last reconcile, plus that reconcile's
+    /// own time, so an answer fetched just after it must outlive one period a little.
+    pub fn with_resync(mut self, resync: Duration) -> Self {
+        self.window = (resync + resync / 2).max(BATCH_TTL);
+        self
+    }
+
+    /// How long a kept answer may serve: a resync window when the service is steady (rollout
+    /// done, counts reached), else a few seconds.
+    fn max_age(&self, service: &aws_sdk_ecs::types::Service) -> Duration {
+        let (ready, progressing, _, _) = mapping::readiness(&mapping::observed_from(service));
+        if ready && !progressing {
+            self.window
+        } else {
+            BATCH_TTL
+        }
+    }
+
+    /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
+    fn peers_in(&self, cluster: &str) -> Vec<String> {
+        self.peers
+            .state()
+            .iter()
+            .filter(|svc| {
+                svc.spec.cluster.as_deref() == Some(cluster)
+                    || svc.status.as_ref().and_then(|s| s.cluster_arn.as_deref()) == Some(cluster)
+            })
+            .map(|svc| svc.service_name())
+            .collect()
+    }
+
+    pub(super) fn forget(&self, aws: &AwsClients, cluster: &str, service: &str) {
+        if let Ok(mut batch) = self.batch.lock() {
+            batch.remove(&(aws.target(), cluster.to_string(), service.to_string()));
+        }
+    }
+
+    /// The answer a peer's call brought for `key`, taken (used once) while it is within its
+    /// window; `fresh` (a refresh annotation) drops it unused, so the caller asks AWS.
+    fn take_kept(
+        &self,
+        batch: &mut BatchCache,
+        key: &(String, String, String),
+        fresh: bool,
+    ) -> Option<aws_sdk_ecs::types::Service> {
+        let window = self.window;
+        batch.retain(|_, a| a.at.elapsed() < window);
+        let answer = batch.remove(key)?;
+        (!fresh && answer.at.elapsed() < self.max_age(&answer.service)).then_some(answer.service)
+    }
+
+    /// Describes a service, batching up to ten services of the same cluster per call. The answers
+    /// for the other services of the batch are kept and used once each: for 1.5 resync periods
+    /// when the service is steady, a few seconds otherwise; each batch takes the peers that
+    /// have no kept answer, so one resync round of a cluster costs one call per ten services.
+    /// A service's own answer is never kept, nor "not found", and every write forgets the
+    /// written service's answer. `fresh` skips a kept answer (the refresh annotation).
+    pub(super) async fn describe(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: &str,
+        fresh: bool,
+    ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+        let target = aws.target();
+        let key = (target.clone(), cluster.to_string(), service.to_string());
+        let waiting: Vec<String> = {
+            let Ok(mut batch) = self.batch.lock() else {
+                return Ok(None);
+            };
+            if let Some(kept) = self.take_kept(&mut batch, &key, fresh) {
+                return Ok(Some(kept));
+            }
+            self.peers_in(cluster)
+                .into_iter()
+                .filter(|name| {
+                    !batch.contains_key(&(target.clone(), cluster.to_string(), name.clone()))
+                })
+                .collect()
+        };
+        let names = batch_names(service, waiting);
+        tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
+        let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
+            return Ok(None);
+        };
+        let active = |name: &str| {
+            found
+                .iter()
+                .find(|s| s.service_name() == Some(name))
+                .cloned()
+        };
+        if let Ok(mut batch) = self.batch.lock() {
+            let now = Instant::now();
+            for name in names.iter().filter(|n| n.as_str() != service) {
+                if let Some(svc) = active(name) {
+                    batch.insert(
+                        (target.clone(), cluster.to_string(), name.clone()),
+                        Answer {
+                            at: now,
+                            service: svc,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(active(service))
+    }
+}
+
+/// Service names to describe in one call: the requested one first, then other services known
+/// to be in the same cluster, without duplicates, at most [`DESCRIBE_BATCH`]. Pure.
+pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names = vec![requested.to_string()];
+    for name in same_cluster {
+        if names.len() == DESCRIBE_BATCH {
+            break;
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ecs_service::EcsService;
+
+    fn services() -> EcsServices {
+        let never = tower::service_fn(|_: http::Request<kube::client::Body>| async {
+            Err::<http::Response<kube::client::Body>, _>(std::io::Error::other("no API server"))
+        });
+        EcsServices::new(
+            kube::Client::new(never, "ns"),
+            kube::runtime::reflector::store::<EcsService>().0,
+        )
+    }
+
+    fn service(rollout: &str, running: i32, pending: i32) -> aws_sdk_ecs::types::Service {
+        crate::aws::bridge::shape(
+            serde_json::json!({
+                "serviceName": "a", "status": "ACTIVE",
+                "desiredCount": 1, "runningCount": running, "pendingCount": pending,
+                "deployments": [{"status": "PRIMARY", "rolloutState": rollout,
+                    "desiredCount": 1, "runningCount": running, "pendingCount": pending}],
+            }),
+            aws_sdk_ecs::types::Service::deserialize,
+        )
+    }
+
+    /// The README's DescribeServices windows: a kept answer serves a steady service for 1.5
+    /// resync periods (at least 5 s), a service in a rollout for 5 s, and a write forgets it.
+    #[tokio::test]
+    async fn kept_answers_serve_by_readiness_and_a_write_forgets_them() {
+        let secs = Duration::from_secs;
+        let steady = service("COMPLETED", 1, 0);
+        let rolling = service("IN_PROGRESS", 0, 1);
+        for (resync, steady_window) in [(None, 5), (Some(3), 5), (Some(60), 90), (Some(300), 450)] {
+            let mut s = services();
+            if let Some(r) = resync {
+                s = s.with_resync(secs(r));
+            }
+            assert_eq!(
+                s.max_age(&steady),
+                secs(steady_window),
+                "steady, resync {resync:?}"
+            );
+            assert_eq!(
+                s.max_age(&rolling),
+                BATCH_TTL,
+                "in a rollout, resync {resync:?}"
+            );
+        }
+        let s = services();
+        let conf = |r: &str| {
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+                .region(aws_sdk_ecs::config::Region::new(r.to_string()))
+                .build()
+        };
+        let aws = crate::aws::AwsClients {
+            ecr: aws_sdk_ecr::Client::from_conf(
+                aws_sdk_ecr::Config::builder()
+                    .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            ecs: aws_sdk_ecs::Client::from_conf(conf("us-east-1")),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::Config::builder()
+                    .behavior_version(
+                        aws_sdk_applicationautoscaling::config::BehaviorVersion::latest(),
+                    )
+                    .build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::Config::builder()
+                    .behavior_version(aws_sdk_scheduler::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            region: "us-east-1".into(),
+            role_arn: None,
+        };
+        let key = |svc: &str| (aws.target(), "c".to_string(), svc.to_string());
+        if let Ok(mut batch) = s.batch.lock() {
+            for svc in ["a", "b"] {
+                let answer = Answer {
+                    at: Instant::now(),
+                    service: steady.clone(),
+                };
+                batch.insert(key(svc), answer);
+            }
+        }
+        s.forget(&aws, "c", "a");
+        let kept: Vec<_> = s
+            .batch
+            .lock()
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            kept,
+            vec![key("b")],
+            "the written service's answer goes, a peer's stays"
+        );
+    }
+
+    /// A kept answer serves once; the refresh annotation drops it unused, so observe asks AWS.
+    #[tokio::test]
+    async fn a_refresh_skips_the_kept_answer() {
+        let s = services();
+        let key = ("t".to_string(), "c".to_string(), "a".to_string());
+        let kept = || {
+            let answer = Answer {
+                at: Instant::now(),
+                service: service("COMPLETED", 1, 0),
+            };
+            BatchCache::from([(key.clone(), answer)])
+        };
+        let mut batch = kept();
+        assert!(s.take_kept(&mut batch, &key, false).is_some(), "served");
+        assert!(s.take_kept(&mut batch, &key, false).is_none(), "once");
+        let mut batch = kept();
+        assert!(s.take_kept(&mut batch, &key, true).is_none(), "refresh");
+        assert!(batch.is_empty(), "a refresh drops the kept answer");
+    }
+
+    #[test]
+    fn batch_names_table() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let many: Vec<String> = (0..15).map(|i| format!("s{i}")).collect();
+        let cases: Vec<(&str, Vec<String>, Vec<String>)> = vec![
+            ("alone", vec![], names(&["a"])),
+            (
+                "requested first, no duplicates",
+                names(&["b", "a", "c", "b"]),
+                names(&["a", "b", "c"]),
+            ),
+            (
+                "at most ten",
+                many.clone(),
+                std::iter::once("x".to_string())
+                    .chain(many.into_iter().take(9))
+                    .collect(),
+            ),
+        ];
+        for (case, peers, want) in cases {
+            let requested = want[0].clone();
+            assert_eq!(batch_names(&requested, peers), want, "{case}");
+        }
+    }
+}
