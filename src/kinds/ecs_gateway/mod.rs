@@ -206,6 +206,9 @@ impl External<EcsGateway> for EcsGateways {
                 .deletion_protection(false);
             sdk::update(&aws.ecs, input).await?;
         }
+        // Disassociating is not instant (ECS keeps an association DISASSOCIATING while
+        // services route through it): this pass asks for it and the next one, after
+        // `not_ready_poll`, looks again. One listing per pass keeps a deletion at four calls.
         let mut left = Vec::new();
         for a in sdk::associations(&aws.ecs, &arn).await? {
             let Some(cluster) = a.cluster_arn.clone() else {
@@ -214,27 +217,18 @@ impl External<EcsGateway> for EcsGateways {
             match a.status.as_ref().map(|s| s.as_str()) {
                 Some("ACTIVE") => {
                     sdk::disassociate(&aws.ecs, &arn, &cluster).await?;
-                    left.push(cluster);
+                    left.push(mapping::cluster_name(&cluster).to_string());
                 }
-                Some("DISASSOCIATING") => left.push(cluster),
+                Some("DISASSOCIATING") => left.push(mapping::cluster_name(&cluster).to_string()),
                 _ => {}
             }
         }
         if !left.is_empty() {
-            let still: Vec<String> = sdk::associations(&aws.ecs, &arn)
-                .await?
-                .into_iter()
-                .filter(|a| a.status.as_ref().is_some_and(|s| s.as_str() != "INACTIVE"))
-                .filter_map(|a| a.cluster_arn)
-                .map(|c| mapping::cluster_name(&c).to_string())
-                .collect();
-            if !still.is_empty() {
-                return Ok(DeleteOutcome::InProgress(format!(
-                    "gateway {name}: waiting for cluster(s) {} to disassociate (their services \
-                     must stop routing through the gateway)",
-                    still.join(", ")
-                )));
-            }
+            return Ok(DeleteOutcome::InProgress(format!(
+                "gateway {name}: waiting for cluster(s) {} to disassociate (their services \
+                 must stop routing through the gateway)",
+                left.join(", ")
+            )));
         }
         match sdk::delete(&aws.ecs, &arn).await {
             Ok(()) => Ok(DeleteOutcome::Deleted),
