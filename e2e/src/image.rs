@@ -26,6 +26,30 @@ pub struct DockerfileImage {
     pub installs: Vec<(String, String)>,
 }
 
+/// The operator crate's version: `[package] version` of the repository's `Cargo.toml` (the e2e
+/// crate has its own `CARGO_PKG_VERSION`).
+pub fn package_version(cargo_toml: &str) -> Result<String> {
+    let mut in_package = false;
+    for line in cargo_toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "version"
+        {
+            return Ok(value.trim().trim_matches('"').to_string());
+        }
+    }
+    bail!("no [package] version in Cargo.toml")
+}
+
+/// [`package_version`] of the repository's `Cargo.toml`.
+pub fn operator_version() -> Result<String> {
+    package_version(&std::fs::read_to_string(
+        crate::repo_root().join("Cargo.toml"),
+    )?)
+}
+
 /// Instructions with their continuation lines joined, comments and blank lines dropped.
 fn instructions(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -308,6 +332,13 @@ CMD ["run"]
             parse_dockerfile("FROM a\nENTRYPOINT /bin/x run").is_err(),
             "shell form"
         );
+    }
+
+    #[test]
+    fn the_package_version_is_read_from_the_package_section() {
+        let toml = "[package]\nname = \"x\"\nversion = \"1.2.3\"\n\n[workspace.dependencies]\nversion = \"9\"\n";
+        assert_eq!(package_version(toml).unwrap(), "1.2.3");
+        assert!(package_version("[dependencies]\nversion = \"1\"\n").is_err());
     }
 
     fn header(name: &str, kind: u8, size: usize) -> Vec<u8> {

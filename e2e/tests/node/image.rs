@@ -8,7 +8,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use anyhow::{Context as _, Result, ensure};
-use e2e::image::{TarEntry, parse_dockerfile, read_oci_archive};
+use e2e::image::{TarEntry, operator_version, parse_dockerfile, read_oci_archive};
 use e2e::node::{NodeBed, operator_image};
 use e2e::repo_root;
 use serde_json::json;
@@ -119,7 +119,7 @@ async fn compare(
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))?;
     let version = e2e::tool(&binary.display().to_string(), &["--version"]).await?;
     ensure!(
-        version.trim() == format!("ecs-operator {} (release build)", env!("CARGO_PKG_VERSION")),
+        version.trim() == format!("ecs-operator {} (release build)", operator_version()?),
         "{entry} in the image reports {version:?}"
     );
 
