@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail, ensure};
+use e2e::image::operator_version;
 use e2e::{TestEnv, manifest, tool, tool_output, unique};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -303,6 +304,51 @@ async fn lint_passes_and_the_schema_rejects_bad_values() -> Result<()> {
     .await?;
     ensure!(!out.status.success(), "lint accepted logFormat=xml");
     Ok(())
+}
+
+/// `make chart` (in `make test`) runs `helm package`; the package a user installs names the
+/// operator version the crate builds as its `appVersion` (the default image tag), and that version
+/// has its section in CHANGELOG.md.
+#[tokio::test]
+async fn the_chart_packages_with_the_crate_version_as_app_version() -> Result<()> {
+    let dir = std::env::temp_dir().join(unique("chart-package"));
+    std::fs::create_dir_all(&dir)?;
+    let result = async {
+        let dest = dir.display().to_string();
+        helm(&["package", &chart_arg(), "--destination", &dest]).await?;
+        let packages: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        let [package] = &packages[..] else {
+            bail!("helm package wrote {packages:?}");
+        };
+        let shown = helm(&["show", "chart", &package.display().to_string()]).await?;
+        let chart: serde_yaml::Value = serde_yaml::from_str(&shown)?;
+        let crate_version = operator_version()?;
+        ensure!(
+            chart["appVersion"].as_str() == Some(crate_version.as_str()),
+            "the package's appVersion is {:?}, the crate's version {crate_version}",
+            chart["appVersion"]
+        );
+        // The release the package carries has its CHANGELOG section.
+        let changelog = std::fs::read_to_string(e2e::repo_root().join("CHANGELOG.md"))?;
+        ensure!(
+            changelog.lines().any(|l| l
+                .strip_prefix("## ")
+                .and_then(|h| h.split_whitespace().next())
+                == Some(crate_version.as_str())),
+            "CHANGELOG.md has no `## {crate_version}` section"
+        );
+        let version = chart["version"].as_str().context("no chart version")?;
+        ensure!(
+            package.file_name() == Some(format!("ecs-operator-{version}.tgz").as_ref()),
+            "{package:?}"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 #[tokio::test]
