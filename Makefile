@@ -83,7 +83,7 @@ e2e-light: tools build ## end-to-end tests against a fresh light bed (own state 
 # builds the release image (scripts/image.sh, the Dockerfile's image) and the chart runs it.
 NODE_MODULES := $(filter-out main,$(sort $(basename $(notdir $(wildcard e2e/tests/node/*.rs)))))
 .PHONY: e2e-node
-e2e-node: tools build ## the node tests against a fresh node bed (the chart's pod on a kubelet)
+e2e-node: tools build ## the node tests against a fresh node bed (the chart's pod on a kubelet, from the release image: cargo build --release)
 	@ECS_BED_DIR=$(NODE_BED) e2e/env with --node --image -- bash -euo pipefail -c '\
 	  for module in $(NODE_MODULES); do \
 	    $(E2E_TEST) node "$$module::" -- --test-threads=$(E2E_NODE_THREADS); \
