@@ -14,7 +14,8 @@ change. This module patches three backend methods so that, per service:
 - service deployments (ListServiceDeployments, DescribeServiceDeployments): each deployment
   the model starts is one, IN_PROGRESS until it completes (SUCCESSFUL), is replaced by another
   (STOPPED) or is rolled back (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL once the
-  rollback deployment completes);
+  rollback deployment completes); the service's ``currentServiceDeployment`` names the newest
+  (as ECS's does; stock moto leaves it out);
 - lifecycle hooks: a deployment whose service's deploymentConfiguration has PAUSE hooks waits at
   each of their stages in stage order (IN_PROGRESS, that lifecycleStage, the hook
   AWAITING_ACTION) from the start, with 0 new tasks, until ContinueServiceDeployment: CONTINUE
@@ -110,10 +111,15 @@ def _service_deployment(backend, service, deployment):
     for sd in getattr(service, "_moto_sd", []):
         if sd["status"] == "IN_PROGRESS":
             sd.update(status="STOPPED", statusReason="replaced by a newer deployment", finishedAt=utcnow())
+    arn = (
+        f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:"
+        f"service-deployment/{service.cluster_name}/{service.name}/{number}"
+    )
+    # DescribeServices / CreateService / UpdateService name it (currentServiceDeployment).
+    service.current_service_deployment = arn
     service.__dict__.setdefault("_moto_sd", []).append(
         {
-            "serviceDeploymentArn": f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:"
-            f"service-deployment/{service.cluster_name}/{service.name}/{number}",
+            "serviceDeploymentArn": arn,
             "serviceArn": service.arn,
             "clusterArn": service.cluster_arn,
             "createdAt": deployment["createdAt"],

@@ -853,17 +853,6 @@ impl TaskDefinition {
             .clone()
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
     }
-
-    /// Whether this reconcile reads AWS afresh: a refresh annotation value not honoured yet.
-    pub fn refresh_requested(&self) -> bool {
-        super::common::refresh_due(
-            kube::ResourceExt::annotations(self),
-            self.status
-                .as_ref()
-                .and_then(|s| s.last_refreshed.as_deref()),
-        )
-        .is_some()
-    }
 }
 
 /// Schema for task cpu/memory: AWS takes strings, but `cpu: 512` in YAML is an integer.

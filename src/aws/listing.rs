@@ -22,10 +22,11 @@ pub enum Absence {
     Describe,
 }
 
-/// How far a listing taken at `taken` (in `pages` pages) answers "absent" for an object
-/// created at `created` (unknown: never absent without a fresh look).
-pub fn absence(taken: SystemTime, pages: usize, created: Option<SystemTime>) -> Absence {
-    if created.is_some_and(|c| taken >= c + ABSENT_MARGIN) {
+/// How far a listing taken at `taken` (in `pages` pages) answers "absent" for an object that
+/// `existed_by` that moment of the operator's clock ([`existed_by`]; unknown: never absent
+/// without a fresh look).
+pub fn absence(taken: SystemTime, pages: usize, existed_by: Option<SystemTime>) -> Absence {
+    if existed_by.is_some_and(|e| taken >= e) {
         Absence::Absent
     } else if pages <= ABSENT_RELIST_PAGES {
         Absence::Relist
@@ -34,11 +35,14 @@ pub fn absence(taken: SystemTime, pages: usize, created: Option<SystemTime>) -> 
     }
 }
 
-/// The creation time of a Kubernetes object, as the listing compares it.
-pub fn created_at(meta: &kube::api::ObjectMeta) -> Option<SystemTime> {
-    meta.creation_timestamp
-        .as_ref()
-        .map(|t| SystemTime::from(t.0))
+/// The moment of the operator's clock by which the object surely existed: its creation time
+/// plus the clock-skew margin, or sooner `held_since`, a moment the operator already held the
+/// object (a reconcile's start): a listing taken after that was taken after the object was
+/// created, whatever the API server's clock says. So a new object's first reconcile lists once
+/// instead of probing its name. `None` without a creation time. Pure.
+pub fn existed_by(meta: &kube::api::ObjectMeta, held_since: SystemTime) -> Option<SystemTime> {
+    let created = meta.creation_timestamp.as_ref()?;
+    Some((SystemTime::from(created.0) + ABSENT_MARGIN).min(held_since))
 }
 
 #[cfg(test)]
@@ -95,7 +99,41 @@ mod tests {
             ),
         ];
         for (case, taken, pages, created, want) in cases {
-            assert_eq!(absence(taken, pages, created), want, "{case}");
+            let existed_by = created.map(|c| c + ABSENT_MARGIN);
+            assert_eq!(absence(taken, pages, existed_by), want, "{case}");
+        }
+    }
+
+    /// An object the operator holds existed by then: a listing taken after the reconcile
+    /// started is after its creation even when the API server's clock runs ahead.
+    #[test]
+    fn existed_by_table() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let s = Duration::from_secs;
+        let meta = |created: Option<SystemTime>| kube::api::ObjectMeta {
+            creation_timestamp: created
+                .map(|c| Time(k8s_openapi::jiff::Timestamp::try_from(c).expect("in range"))),
+            ..Default::default()
+        };
+        let cases = [
+            (
+                "held right after creation",
+                Some(t0),
+                t0 + s(1) / 2,
+                Some(t0 + s(1) / 2),
+            ),
+            (
+                "held long after creation",
+                Some(t0),
+                t0 + s(60),
+                Some(t0 + ABSENT_MARGIN),
+            ),
+            ("server clock ahead of ours", Some(t0 + s(30)), t0, Some(t0)),
+            ("no creation time", None, t0, None),
+        ];
+        for (case, created, held, want) in cases {
+            assert_eq!(existed_by(&meta(created), held), want, "{case}");
         }
     }
 }

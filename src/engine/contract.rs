@@ -133,6 +133,16 @@ pub trait Managed:
     }
     /// deletionPolicy, adoptionPolicy, managementPolicy, region.
     fn policies(&self) -> &Policies;
+    /// Whether this reconcile reads AWS afresh, past every kept answer: a refresh annotation
+    /// value not honoured yet (not the one `status.lastRefreshed` records).
+    fn refresh_requested(&self) -> bool {
+        let last = self.kind_status().and_then(KindStatus::last_refreshed);
+        crate::api::common::refresh_due(
+            self.meta().annotations.as_ref().unwrap_or(&BTreeMap::new()),
+            last,
+        )
+        .is_some()
+    }
 }
 
 /// A managed external resource: resolve (dereference, I/O) -> observe -> create / update, and

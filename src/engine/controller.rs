@@ -1,8 +1,9 @@
 //! Starting a kind's controller: the process-wide state every reconcile shares ([`Process`],
-//! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`run`]).
+//! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`start`],
+//! [`Start`] for a kind that follows other kinds).
 
 use super::*;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 /// What every controller starts from.
 #[derive(Clone)]
@@ -105,7 +106,6 @@ pub(super) fn key_of<K: Managed>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Runs the controller for kind `K` until a shutdown signal.
 /// A kind's controller with only the standard watches (its own objects): what the registry
 /// starts for every kind that needs nothing more.
 pub fn start<K, E>(shared: Shared, external: E) -> futures::future::BoxFuture<'static, ()>
@@ -113,24 +113,73 @@ where
     K: Managed,
     E: External<K>,
 {
-    Box::pin(run::<K, E>(
-        shared.client,
-        shared.env,
-        external,
-        shared.settings,
-    ))
+    Start::<K>::new(shared).run(move |_| external)
 }
 
-pub async fn run<K, E>(client: kube::Client, env: Arc<Process>, external: E, settings: Settings)
-where
-    K: Managed,
-    E: External<K>,
-{
-    run_with(client, env, move |_| external, settings, |c| c).await
+/// A kind's controller that also follows other kinds: each [`Start::follows`] adds a watch of
+/// one related kind and says which of this kind's objects a change to it concerns (a service
+/// follows its task definitions and clusters). [`Start::run`] builds the kind's `External`
+/// from the controller's store and runs until shutdown. The related watches keep no store:
+/// they only wake objects.
+///
+/// ```ignore
+/// Start::<EcsGateway>::new(shared)
+///     .follows::<EcsCluster>(dependents)
+///     .run(move |_store| EcsGateways { kube })
+/// ```
+pub struct Start<K: Managed> {
+    shared: Shared,
+    watches: Vec<Watch<K>>,
 }
 
-/// Like [`run`], with a hook to add watches (e.g. re-reconcile when a referenced object changes).
-pub async fn run_with<K, E, B, F>(
+/// One added watch: what it does to the controller.
+type Watch<K> = Box<dyn FnOnce(Controller<K>) -> Controller<K> + Send>;
+
+impl<K: Managed> Start<K> {
+    pub fn new(shared: Shared) -> Self {
+        Self {
+            shared,
+            watches: Vec::new(),
+        }
+    }
+
+    /// Reconciles the objects `dependents` names (from the controller's store) whenever an `R`
+    /// changes.
+    pub fn follows<R: Managed>(
+        mut self,
+        dependents: impl Fn(&Store<K>, &R) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
+    ) -> Self {
+        let stream = tolerant::related_stream::<R>(&self.shared.client, &self.shared.settings);
+        self.watches.push(Box::new(move |controller| {
+            let store = controller.store();
+            controller.watches_stream(stream, move |changed| dependents(&store, &changed))
+        }));
+        self
+    }
+
+    /// Runs the controller; `build` makes the kind's `External` from the controller's store.
+    pub fn run<E: External<K>>(
+        self,
+        build: impl FnOnce(Store<K>) -> E + Send + 'static,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        let Shared {
+            client,
+            env,
+            settings,
+        } = self.shared;
+        let watches = self.watches;
+        Box::pin(run_with::<K, E, _, _>(
+            client,
+            env,
+            build,
+            settings,
+            move |controller| watches.into_iter().fold(controller, |c, watch| watch(c)),
+        ))
+    }
+}
+
+/// The watch + reconcile loop of kind `K`, with a hook to add watches (see [`Start`]).
+async fn run_with<K, E, B, F>(
     client: kube::Client,
     env: Arc<Process>,
     build: B,

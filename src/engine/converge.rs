@@ -155,12 +155,7 @@ pub(super) async fn target<K: Managed, E>(
             &ns,
         )
         .await;
-    let identity = Identity::new(
-        &ns,
-        &obj.name_any(),
-        &obj.uid().unwrap_or_default(),
-        &ctx.env.instance_id,
-    );
+    let identity = Identity::new(&ns, &obj.name_any(), &uid_of(obj)?, &ctx.env.instance_id);
     Ok((aws, identity))
 }
 

@@ -33,6 +33,19 @@ pub enum Error {
     },
 }
 
+/// The object's UID. Every object the API server returns has one; an object without (built in
+/// memory, never stored) cannot name its AWS resource or client token, so the reconcile stops
+/// there instead of using an empty token.
+pub fn uid_of<K: Resource>(obj: &K) -> Result<String, Error> {
+    obj.meta().uid.clone().ok_or_else(|| Error::Environment {
+        reason: reason::RECONCILE_ERROR,
+        message: format!(
+            "object {} has no metadata.uid: only objects read from the API server are reconciled",
+            obj.meta().name.as_deref().unwrap_or("(unnamed)")
+        ),
+    })
+}
+
 impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {

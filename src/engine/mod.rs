@@ -102,6 +102,15 @@ pub use status::*;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_object_without_a_uid_is_not_reconciled_with_an_empty_token() {
+        use crate::api::ecs_cluster::{EcsCluster, EcsClusterSpec};
+        let mut obj = EcsCluster::new("c", EcsClusterSpec::default());
+        assert!(matches!(uid_of(&obj), Err(Error::Environment { .. })));
+        obj.metadata.uid = Some("u-1".into());
+        assert_eq!(uid_of(&obj).ok().as_deref(), Some("u-1"));
+    }
     use super::*;
 
     /// What a converged reconcile writes: Synced (the driver's or the kind's override), Ready,

@@ -12,6 +12,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use self::read::RepositoryState;
 use crate::aws;
+use crate::aws::errors::required;
 use crate::aws::tags::OWNER_TAG;
 use crate::kinds::task_definition::sdk::Revision;
 
@@ -139,7 +140,11 @@ pub async fn gather(
     };
     let mut families = BTreeSet::new();
     for cluster in found {
-        let arn = cluster.cluster_arn.clone().unwrap_or_default();
+        let arn = required(
+            cluster.cluster_arn.clone(),
+            "DescribeClusters",
+            "clusterArn",
+        )?;
         // An Express service is an ECS service too; its task definition is ECS's to manage.
         let (express_services, services): (Vec<_>, Vec<_>) = read::services(ecs, &arn)
             .await?
@@ -339,7 +344,7 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             &mut warnings,
             ("EcrRepository", &name),
             read.notes,
-            read::repository_differences(&read.spec, state),
+            read::repository_differences(&read.spec, state)?,
         );
         let spec = spec_yaml(&read.spec, "repositoryName", Vec::new(), opts)?;
         docs.push(Document {
@@ -353,7 +358,7 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
     for state in &estate.clusters {
         let cluster = &state.cluster;
         let aws_name = cluster.cluster_name.as_deref().unwrap_or_default();
-        let mut read = read::cluster_spec(cluster);
+        let mut read = read::cluster_spec(cluster)?;
         let name = names.claim(aws_name, None, "cluster");
         read.notes
             .extend(owned_by(ecs_tags(cluster.tags.as_deref())));
@@ -361,14 +366,19 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
             &mut warnings,
             ("EcsCluster", &name),
             read.notes,
-            read::cluster_differences(&read.spec, cluster),
+            read::cluster_differences(&read.spec, cluster)?,
         );
         let spec = spec_yaml(&read.spec, "clusterName", Vec::new(), opts)?;
         docs.push(Document {
             comments,
             manifest: manifest("EcsCluster", &name, spec, opts),
         });
-        cluster_objects.insert(cluster.cluster_arn.clone().unwrap_or_default(), name);
+        let arn = required(
+            cluster.cluster_arn.clone(),
+            "DescribeClusters",
+            "clusterArn",
+        )?;
+        cluster_objects.insert(arn, name);
     }
 
     let mut names = Names::default();
@@ -471,7 +481,11 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
 
     let mut names = Names::default();
     for (state, choices) in estate.clusters.iter().zip(choices) {
-        let cluster_arn = state.cluster.cluster_arn.clone().unwrap_or_default();
+        let cluster_arn = required(
+            state.cluster.cluster_arn.clone(),
+            "DescribeClusters",
+            "clusterArn",
+        )?;
         let cluster_object = cluster_objects
             .get(&cluster_arn)
             .cloned()
@@ -514,7 +528,11 @@ pub fn assemble(estate: &Estate, opts: &ExportOptions) -> Result<Export, ExportE
 
     let mut names = Names::default();
     for state in &estate.clusters {
-        let cluster_arn = state.cluster.cluster_arn.clone().unwrap_or_default();
+        let cluster_arn = required(
+            state.cluster.cluster_arn.clone(),
+            "DescribeClusters",
+            "clusterArn",
+        )?;
         let cluster_object = cluster_objects
             .get(&cluster_arn)
             .cloned()
@@ -805,6 +823,7 @@ mod tests {
             .repository_name("team/web")
             .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/team/web")
             .registry_id("123456789012")
+            .repository_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web")
             .image_tag_mutability(ecr::ImageTagMutability::Immutable)
             .build();
         let tags = vec![

@@ -86,7 +86,7 @@ impl RepositoryState {
             .unwrap_or_default()
     }
 
-    fn observed(&self) -> ecr_mapping::ObservedRepository {
+    fn observed(&self) -> Result<ecr_mapping::ObservedRepository, AwsError> {
         ecr_mapping::observed_from(
             &self.repository,
             &self.tags,
@@ -169,15 +169,18 @@ pub fn repository_spec(state: &RepositoryState) -> ReadBack<EcrRepositorySpec> {
 }
 
 /// What applying `spec` to this repository would change, apart from the operator's own tags.
-pub fn repository_differences(spec: &EcrRepositorySpec, state: &RepositoryState) -> Vec<String> {
+pub fn repository_differences(
+    spec: &EcrRepositorySpec,
+    state: &RepositoryState,
+) -> Result<Vec<String>, AwsError> {
     let desired = ecr_mapping::desired(spec, state.name());
-    let observed = state.observed();
+    let observed = state.observed()?;
     let mut out: Vec<String> = ecr_mapping::diff(&desired, &observed)
         .iter()
         .map(|c| c.describe())
         .collect();
     out.extend(tag_differences(&desired.tags, &observed.tags));
-    out
+    Ok(out)
 }
 
 /// The driver's tag comparison, apart from the operator's own tags (it writes those when it
@@ -203,8 +206,8 @@ fn operator_tags_left_out(keys: Vec<String>) -> Vec<String> {
 /// The EcsCluster spec that matches the cluster as it is (from DescribeClusters with settings,
 /// configurations and tags). Auto Scaling group capacity providers are associated by name in
 /// `capacityProviders`; they are not declared, so the operator never changes or deletes them. Pure.
-pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
-    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new());
+pub fn cluster_spec(cluster: &ecs::Cluster) -> Result<ReadBack<EcsClusterSpec>, AwsError> {
+    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new())?;
     let mut notes = Vec::new();
     let mut spec = EcsClusterSpec {
         cluster_name: cluster.cluster_name.clone(),
@@ -253,20 +256,23 @@ pub fn cluster_spec(cluster: &ecs::Cluster) -> ReadBack<EcsClusterSpec> {
     );
     let tags = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     spec.tags = user_tags(tags, |key, value| cluster_api::Tag { key, value });
-    ReadBack { spec, notes }
+    Ok(ReadBack { spec, notes })
 }
 
 /// What applying `spec` to this cluster would change, apart from the operator's own tags.
-pub fn cluster_differences(spec: &EcsClusterSpec, cluster: &ecs::Cluster) -> Vec<String> {
+pub fn cluster_differences(
+    spec: &EcsClusterSpec,
+    cluster: &ecs::Cluster,
+) -> Result<Vec<String>, AwsError> {
     let name = cluster.cluster_name.as_deref().unwrap_or_default();
     let desired = ecs_cluster::desired(spec, name);
-    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new());
+    let observed = ecs_cluster_sdk::observed_from(cluster, BTreeMap::new())?;
     let mut out: Vec<String> = ecs_cluster::diff(&desired, &observed)
         .iter()
         .map(|c| c.describe())
         .collect();
     out.extend(tag_differences(&desired.tags, &observed.tags));
-    out
+    Ok(out)
 }
 
 // ---- EcsGateway -------------------------------------------------------------------------------
@@ -876,7 +882,7 @@ mod tests {
             let got = serde_json::to_value(&read.spec).expect("serialises");
             assert_eq!(got, want, "{name}");
             assert_eq!(
-                repository_differences(&read.spec, &state),
+                repository_differences(&read.spec, &state).expect("complete answer"),
                 changes,
                 "{name}"
             );
@@ -966,7 +972,7 @@ mod tests {
             ),
         ];
         for (name, cluster, want) in cases {
-            let read = cluster_spec(&cluster);
+            let read = cluster_spec(&cluster).expect("complete answer");
             assert_eq!(read.notes, Vec::<String>::new(), "{name}");
             assert_eq!(
                 serde_json::to_value(&read.spec).expect("serialises"),
@@ -974,7 +980,7 @@ mod tests {
                 "{name}"
             );
             assert_eq!(
-                cluster_differences(&read.spec, &cluster),
+                cluster_differences(&read.spec, &cluster).expect("complete answer"),
                 Vec::<String>::new(),
                 "{name}"
             );

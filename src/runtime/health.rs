@@ -112,7 +112,8 @@ impl Health {
 
 /// Tracks one controller: `/readyz` waits for its store to sync, and `/metrics` counts its
 /// objects by condition. Registers at once; the returned future marks the cache synced and then
-/// never completes: run it alongside the controller, in the same task (see `run_with`).
+/// never completes: run it alongside the controller, in the same task (see
+/// `engine::controller::run_with`).
 ///
 /// Call it before the controller is first polled. All controllers are started together
 /// (`tokio::join!` polls each once before any can finish its initial list), so no controller

@@ -6,6 +6,7 @@
 
 mod admission;
 mod autoscaling;
+mod aws_calls;
 mod chaos;
 mod chart_rbac;
 mod convert;

@@ -35,31 +35,12 @@ pub struct EcrRegistries {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(async move {
-        let crate::engine::Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let related = crate::engine::tolerant::related_stream::<EcrRegistry>(&client, &settings);
-        let for_kind = env.clone();
-        crate::engine::run_with::<EcrRegistry, _, _, _>(
-            client,
-            env,
-            move |peers| EcrRegistries {
-                env: for_kind,
-                peers,
-            },
-            settings,
-            move |controller| {
-                let store = controller.store();
-                // A change to any registry object (its owner going away, above all) wakes the
-                // objects waiting behind an owner, instead of leaving them to their backoff.
-                controller.watches_stream(related, move |changed| waiting(&store, &changed))
-            },
-        )
-        .await
-    })
+    let env = shared.env.clone();
+    // A change to any registry object (its owner going away, above all) wakes the objects
+    // waiting behind an owner, instead of leaving them to their backoff.
+    crate::engine::Start::<EcrRegistry>::new(shared)
+        .follows::<EcrRegistry>(waiting)
+        .run(move |peers| EcrRegistries { env, peers })
 }
 
 /// Objects refused as `OwnedByAnother`, other than `changed`.
@@ -132,7 +113,7 @@ impl EcrRegistries {
         Ok(Identity::new(
             &owner.namespace().unwrap_or_default(),
             &owner.name_any(),
-            &owner.uid().unwrap_or_default(),
+            &crate::engine::uid_of(owner)?,
             &self.env.instance_id,
         )
         .tags())

@@ -14,7 +14,7 @@ use aws_sdk_ecr::types::Repository;
 
 use super::mapping::DesiredRepository;
 use super::sdk;
-use crate::aws::listing::{ABSENT_MARGIN, Absence, absence};
+use crate::aws::listing::{Absence, absence};
 use crate::aws::{AwsClients, AwsError};
 
 /// Pages (of 1,000 repositories) one listing may take.
@@ -114,13 +114,13 @@ impl Listing {
         Ok(())
     }
 
-    /// The repository `d` names, per the listing; `created` is the object's creation time (a
-    /// name the listing lacks is absent only in a listing taken after it).
+    /// The repository `d` names, per the listing; a name the listing lacks is absent only in a
+    /// listing taken after `existed_by` ([`crate::aws::listing::existed_by`]).
     pub async fn find(
         &self,
         aws: &AwsClients,
         d: &DesiredRepository,
-        created: Option<SystemTime>,
+        existed_by: Option<SystemTime>,
     ) -> Result<Listed, AwsError> {
         let k = key(aws, d);
         let name = d.repository_name.as_str();
@@ -146,9 +146,9 @@ impl Listing {
             let Some(taken) = taken else {
                 return Ok(Listed::Unknown);
             };
-            match (absence(taken, pages, created), created) {
+            match (absence(taken, pages, existed_by), existed_by) {
                 (Absence::Absent, _) => return Ok(Listed::Absent),
-                (Absence::Relist, Some(c)) if after.is_none() => after = Some(c + ABSENT_MARGIN),
+                (Absence::Relist, Some(e)) if after.is_none() => after = Some(e),
                 _ => return Ok(Listed::Unknown),
             }
         }

@@ -11,6 +11,7 @@ use aws_sdk_ecr::types as ecr;
 use serde_json::Value;
 
 use crate::api::ecr_repository::{EcrRepositorySpec, EncryptionType, ImageTagMutability};
+use crate::aws::errors::{AwsError, required};
 use crate::aws::policy;
 
 /// What the spec asks for, in comparable form.
@@ -342,18 +343,20 @@ pub(super) fn extras_read(
 }
 
 /// The comparable state of a repository from DescribeRepositories, ListTagsForResource and the
-/// two policy texts (`None` when the repository has none). Pure.
+/// two policy texts (`None` when the repository has none). Pure. A repository without its ARN,
+/// registry or URI is an incomplete answer, not one with empty identities.
 pub fn observed_from(
     repo: &ecr::Repository,
     tags: &[ecr::Tag],
     lifecycle_policy_text: Option<&str>,
     repository_policy_text: Option<&str>,
-) -> ObservedRepository {
+) -> Result<ObservedRepository, AwsError> {
+    const OP: &str = "DescribeRepositories";
     let encryption = repo.encryption_configuration.as_ref();
-    ObservedRepository {
-        arn: repo.repository_arn.clone().unwrap_or_default(),
-        registry_id: repo.registry_id.clone().unwrap_or_default(),
-        uri: repo.repository_uri.clone().unwrap_or_default(),
+    Ok(ObservedRepository {
+        arn: required(repo.repository_arn.clone(), OP, "repositoryArn")?,
+        registry_id: required(repo.registry_id.clone(), OP, "registryId")?,
+        uri: required(repo.repository_uri.clone(), OP, "repositoryUri")?,
         created_at: repo
             .created_at
             .as_ref()
@@ -383,11 +386,52 @@ pub fn observed_from(
             .collect(),
         lifecycle_policy: lifecycle_policy_text.map(policy::normalize_text),
         repository_policy: repository_policy_text.map(policy::normalize_text),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+
+    /// A repository answer without one of its identities is an incomplete answer (retried),
+    /// never a repository with an empty ARN, registry or URI.
+    #[test]
+    fn a_repository_without_an_identity_is_an_incomplete_answer() {
+        let full = || {
+            ecr::Repository::builder()
+                .repository_name("r")
+                .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/r")
+                .registry_id("123456789012")
+                .repository_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/r")
+        };
+        let cases: Vec<(&str, ecr::Repository, Option<&str>)> = vec![
+            ("complete", full().build(), None),
+            (
+                "no ARN",
+                full().set_repository_arn(None).build(),
+                Some("repositoryArn"),
+            ),
+            (
+                "no registry",
+                full().set_registry_id(None).build(),
+                Some("registryId"),
+            ),
+            (
+                "no URI",
+                full().set_repository_uri(None).build(),
+                Some("repositoryUri"),
+            ),
+        ];
+        for (name, repo, missing) in cases {
+            match (observed_from(&repo, &[], None, None), missing) {
+                (Ok(o), None) => assert!(!o.arn.is_empty() && !o.uri.is_empty(), "{name}"),
+                (Err(e), Some(field)) => {
+                    assert_eq!(e.code.as_deref(), Some("IncompleteAnswer"), "{name}");
+                    assert!(e.message.contains(field), "{name}: {}", e.message);
+                }
+                (got, _) => panic!("{name}: {got:?}"),
+            }
+        }
+    }
     use super::*;
     use crate::api::ecr_repository::*;
     use serde_json::json;

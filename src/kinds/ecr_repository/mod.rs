@@ -11,6 +11,7 @@ use std::time::Duration;
 use self::mapping::{self as ecr, Change, ObservedRepository};
 use crate::api::ecr_repository::EcrRepository;
 use crate::aws::AwsClients;
+use crate::aws::errors::required;
 use crate::aws::tags::{TagService, TagTarget};
 use crate::engine::{DeleteOutcome, Describe, Error, External};
 
@@ -70,11 +71,12 @@ impl External<EcrRepository> for EcrRepositories {
         aws: &AwsClients,
         d: &ecr::DesiredRepository,
     ) -> Result<Option<ObservedRepository>, Error> {
-        let fresh = obj.refresh_requested();
-        let created = crate::aws::listing::created_at(&obj.metadata);
+        let fresh = crate::engine::Managed::refresh_requested(obj);
+        let existed_by =
+            crate::aws::listing::existed_by(&obj.metadata, std::time::SystemTime::now());
         let listed = match fresh {
             true => listing::Listed::Unknown,
-            false => self.listing.find(aws, d, created).await?,
+            false => self.listing.find(aws, d, existed_by).await?,
         };
         let repo = match listed {
             listing::Listed::Found(repo) => *repo,
@@ -87,7 +89,11 @@ impl External<EcrRepository> for EcrRepositories {
                 None => return Ok(None),
             },
         };
-        let arn = repo.repository_arn.clone().unwrap_or_default();
+        let arn = required(
+            repo.repository_arn.clone(),
+            "DescribeRepositories",
+            "repositoryArn",
+        )?;
         let due = ecr::extras_to_read(&self.reads, &arn, d, fresh);
         let read = if due.any() {
             sdk::extras_for(&aws.ecr, &repo, due).await?
@@ -100,7 +106,7 @@ impl External<EcrRepository> for EcrRepositories {
             &extras.tags,
             extras.lifecycle_policy_text.as_deref(),
             extras.repository_policy_text.as_deref(),
-        )))
+        )?))
     }
 
     fn observed_tags(&self, observed: &ObservedRepository) -> BTreeMap<String, String> {
@@ -128,7 +134,7 @@ impl External<EcrRepository> for EcrRepositories {
             return Ok(None);
         };
         Ok(Some(
-            ecr::observed_from(&repo, &sdk::extras(&aws.ecr, &repo).await?.tags, None, None).tags,
+            ecr::observed_from(&repo, &sdk::extras(&aws.ecr, &repo).await?.tags, None, None)?.tags,
         ))
     }
 
@@ -153,7 +159,11 @@ impl External<EcrRepository> for EcrRepositories {
                 return Err(e.into());
             }
         };
-        let arn = repo.repository_arn.clone().unwrap_or_default();
+        let arn = required(
+            repo.repository_arn.clone(),
+            "CreateRepository",
+            "repositoryArn",
+        )?;
         self.listing.put(aws, d, &repo);
         self.reads.created(&arn, d);
         Ok(arn)

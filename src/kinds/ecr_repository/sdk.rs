@@ -67,14 +67,15 @@ pub(super) async fn extras_for(
     repo: &ecr::Repository,
     due: ExtrasDue,
 ) -> Result<RepositoryExtras, AwsError> {
-    let name = repo.repository_name.clone().unwrap_or_default();
+    const OP: &str = "DescribeRepositories";
+    let name = required(repo.repository_name.clone(), OP, "repositoryName")?;
     let registry_id = repo.registry_id.clone();
     let tags = if !due.tags {
         Vec::new()
     } else {
         client
             .list_tags_for_resource()
-            .resource_arn(repo.repository_arn.clone().unwrap_or_default())
+            .resource_arn(required(repo.repository_arn.clone(), OP, "repositoryArn")?)
             .send()
             .await
             .map_err(|e| from_sdk("ListTagsForResource", e))?

@@ -1,5 +1,6 @@
 //! Wiring: EcsCluster through the generic driver.
 
+pub mod describe_batch;
 pub mod mapping;
 pub mod sdk;
 
@@ -14,12 +15,18 @@ use crate::engine::{DeleteOutcome, Describe, Error, External, Readiness};
 
 managed_kind!(EcsCluster, EcsClusterStatus, identity = arn);
 
-/// ECS-backed implementation of the driver's External contract.
-pub struct EcsClusters;
+/// ECS-backed implementation of the driver's External contract; clusters are described in
+/// batches ([`describe_batch`]).
+pub struct EcsClusters {
+    batch: describe_batch::Batch,
+}
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    crate::engine::start::<EcsCluster, _>(shared, EcsClusters)
+    let resync = shared.settings.resync;
+    crate::engine::Start::<EcsCluster>::new(shared).run(move |peers| EcsClusters {
+        batch: describe_batch::Batch::new(peers, resync),
+    })
 }
 
 impl External<EcsCluster> for EcsClusters {
@@ -53,11 +60,15 @@ impl External<EcsCluster> for EcsClusters {
 
     async fn observe(
         &self,
-        _obj: &EcsCluster,
+        obj: &EcsCluster,
         aws: &AwsClients,
         d: &DesiredCluster,
     ) -> Result<Option<ObservedCluster>, Error> {
-        Ok(sdk::observe(&aws.ecs, d).await?)
+        let fresh = crate::engine::Managed::refresh_requested(obj);
+        let Some(cluster) = self.batch.describe(aws, &d.cluster_name, fresh).await? else {
+            return Ok(None);
+        };
+        Ok(Some(sdk::observe_described(&aws.ecs, d, &cluster).await?))
     }
 
     fn observed_tags(&self, observed: &ObservedCluster) -> BTreeMap<String, String> {
@@ -94,6 +105,7 @@ impl External<EcsCluster> for EcsClusters {
         aws: &AwsClients,
         d: &DesiredCluster,
     ) -> Result<String, Error> {
+        self.batch.forget(aws, &d.cluster_name);
         Ok(sdk::create(&aws.ecs, d).await?)
     }
 
@@ -105,6 +117,7 @@ impl External<EcsCluster> for EcsClusters {
         observed: &ObservedCluster,
         changes: &Vec<Change>,
     ) -> Result<(), Error> {
+        self.batch.forget(aws, &d.cluster_name);
         for change in changes {
             sdk::apply(&aws.ecs, d, Some(observed), change).await?;
         }
@@ -113,6 +126,7 @@ impl External<EcsCluster> for EcsClusters {
 
     async fn delete(&self, obj: &EcsCluster, aws: &AwsClients) -> Result<DeleteOutcome, Error> {
         let d = mapping::desired(&obj.spec, &obj.cluster_name());
+        self.batch.forget(aws, &d.cluster_name);
         Ok(match sdk::delete(&aws.ecs, &d).await? {
             sdk::Deleted::Yes => DeleteOutcome::Deleted,
             sdk::Deleted::HasServices(services) => DeleteOutcome::Blocked(format!(

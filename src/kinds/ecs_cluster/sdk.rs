@@ -58,9 +58,18 @@ pub async fn observe(
     else {
         return Ok(None);
     };
+    Ok(Some(observe_described(client, d, &cluster).await?))
+}
+
+/// [`observe`] of a cluster already described (a batch's answer): its capacity providers.
+pub async fn observe_described(
+    client: &Client,
+    d: &DesiredCluster,
+    cluster: &ecs::Cluster,
+) -> Result<ObservedCluster, AwsError> {
     let names: Vec<String> = d.asg_providers.keys().cloned().collect();
     let asg_providers = describe_asg_providers(client, &names).await?;
-    let mut observed = observed_from(&cluster, asg_providers);
+    let mut observed = observed_from(cluster, asg_providers)?;
     // Managed Instances providers, and providers the cluster has that the spec no longer names
     // (one call, made only when there are any).
     let strays: Vec<String> = observed
@@ -76,7 +85,7 @@ pub async fn observe(
         .chain(strays.clone())
         .collect();
     for p in describe_providers(client, Some(&d.cluster_name), &wanted).await? {
-        let Some(o) = observed_provider(&p) else {
+        let Some(o) = observed_provider(&p)? else {
             continue;
         };
         let name = o.provider.name.clone();
@@ -92,7 +101,7 @@ pub async fn observe(
             observed.mi_providers.insert(name, o);
         }
     }
-    Ok(Some(observed))
+    Ok(observed)
 }
 
 /// The comparable state of a cluster from DescribeClusters (with settings, configurations and
@@ -100,9 +109,13 @@ pub async fn observe(
 pub fn observed_from(
     cluster: &ecs::Cluster,
     asg_providers: BTreeMap<String, ObservedProvider>,
-) -> ObservedCluster {
-    ObservedCluster {
-        arn: cluster.cluster_arn.clone().unwrap_or_default(),
+) -> Result<ObservedCluster, AwsError> {
+    Ok(ObservedCluster {
+        arn: required(
+            cluster.cluster_arn.clone(),
+            "DescribeClusters",
+            "clusterArn",
+        )?,
         status: cluster.status.clone().unwrap_or_default(),
         settings: cluster
             .settings
@@ -140,7 +153,7 @@ pub fn observed_from(
         asg_providers,
         mi_providers: BTreeMap::new(),
         strays: BTreeMap::new(),
-    }
+    })
 }
 
 /// DescribeCapacityProviders (with tags) for the given names, in `cluster` when given (Managed
@@ -185,21 +198,29 @@ pub(super) async fn describe_asg_providers(
     names: &[String],
 ) -> Result<BTreeMap<String, ObservedProvider>, AwsError> {
     let providers = describe_providers(client, None, names).await?;
-    Ok(providers
+    let mut found = BTreeMap::new();
+    for p in providers
         .iter()
         .filter(|p| p.auto_scaling_group_provider.is_some())
-        .filter_map(observed_provider)
-        .map(|o| (o.provider.name.clone(), o))
-        .collect())
+    {
+        if let Some(o) = observed_provider(p)? {
+            found.insert(o.provider.name.clone(), o);
+        }
+    }
+    Ok(found)
 }
 
-/// A capacity provider in comparable form; `None` when INACTIVE (deleted). Pure.
-pub(super) fn observed_provider(p: &ecs::CapacityProvider) -> Option<ObservedProvider> {
-    let name = p.name.clone()?;
+/// A capacity provider in comparable form; `None` when INACTIVE (deleted). Pure. One without
+/// its name or ARN is an incomplete answer.
+pub(super) fn observed_provider(
+    p: &ecs::CapacityProvider,
+) -> Result<Option<ObservedProvider>, AwsError> {
+    const OP: &str = "DescribeCapacityProviders";
+    let name = required(p.name.clone(), OP, "name")?;
     let status = p.status.as_ref().map(|s| s.as_str().to_string());
     let status = status.unwrap_or_default();
     if status == "INACTIVE" {
-        return None;
+        return Ok(None);
     }
     let provider = match (
         &p.auto_scaling_group_provider,
@@ -215,12 +236,12 @@ pub(super) fn observed_provider(p: &ecs::CapacityProvider) -> Option<ObservedPro
             tags: from_sdk_tags(p.tags.as_deref()),
         },
     };
-    let arn = p.capacity_provider_arn.clone().unwrap_or_default();
-    Some(ObservedProvider {
+    let arn = required(p.capacity_provider_arn.clone(), OP, "capacityProviderArn")?;
+    Ok(Some(ObservedProvider {
         arn,
         status,
         provider,
-    })
+    }))
 }
 
 /// Creates the spec's Auto Scaling group providers, then the cluster with everything
@@ -608,4 +629,53 @@ pub(super) async fn services_not_inactive(
         .collect();
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster or capacity provider answer without its ARN is an incomplete answer (retried),
+    /// never one with an empty ARN the status and tagging would then use.
+    #[test]
+    fn answers_without_an_arn_are_incomplete() {
+        let cluster = |arn: Option<&str>| {
+            ecs::Cluster::builder()
+                .cluster_name("c")
+                .set_cluster_arn(arn.map(str::to_string))
+                .status("ACTIVE")
+                .build()
+        };
+        let arn = "arn:aws:ecs:us-east-1:123456789012:cluster/c";
+        let observed = observed_from(&cluster(Some(arn)), BTreeMap::new());
+        assert_eq!(observed.map(|o| o.arn).ok().as_deref(), Some(arn));
+        let e = observed_from(&cluster(None), BTreeMap::new()).expect_err("no ARN");
+        assert_eq!(e.code.as_deref(), Some("IncompleteAnswer"));
+
+        let provider = |arn: Option<&str>, status: &str| {
+            ecs::CapacityProvider::builder()
+                .name("p")
+                .set_capacity_provider_arn(arn.map(str::to_string))
+                .status(ecs::CapacityProviderStatus::from(status))
+                .build()
+        };
+        let p_arn = "arn:aws:ecs:us-east-1:123456789012:capacity-provider/p";
+        type Case<'a> = (&'a str, ecs::CapacityProvider, Result<Option<&'a str>, ()>);
+        let cases: Vec<Case> = vec![
+            ("active", provider(Some(p_arn), "ACTIVE"), Ok(Some(p_arn))),
+            (
+                "inactive is absent",
+                provider(Some(p_arn), "INACTIVE"),
+                Ok(None),
+            ),
+            ("no ARN", provider(None, "ACTIVE"), Err(())),
+        ];
+        for (name, p, want) in cases {
+            let got = observed_provider(&p);
+            match want {
+                Ok(arn) => assert_eq!(got.expect(name).map(|o| o.arn).as_deref(), arn, "{name}"),
+                Err(()) => assert!(got.is_err(), "{name}"),
+            }
+        }
+    }
 }

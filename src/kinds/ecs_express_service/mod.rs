@@ -32,29 +32,11 @@ pub struct EcsExpressServices {
 /// The kind registry's start (`crate::kinds`): a service waiting for its EcsCluster or the
 /// EcrRepository of its image is reconciled when that object changes.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    let crate::engine::Shared {
-        client,
-        env,
-        settings,
-    } = shared;
-    let clusters = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
-    let repositories = crate::engine::tolerant::related_stream::<EcrRepository>(&client, &settings);
-    let external = EcsExpressServices {
-        kube: client.clone(),
-    };
-    Box::pin(crate::engine::run_with::<EcsExpressService, _, _, _>(
-        client,
-        env,
-        move |_| external,
-        settings,
-        move |controller| {
-            let store = controller.store();
-            let store2 = store.clone();
-            controller
-                .watches_stream(clusters, move |c| dependents(&store, &c))
-                .watches_stream(repositories, move |r| dependents(&store2, &r))
-        },
-    ))
+    let kube = shared.client.clone();
+    crate::engine::Start::<EcsExpressService>::new(shared)
+        .follows::<EcsCluster>(dependents)
+        .follows::<EcrRepository>(dependents)
+        .run(move |_| EcsExpressServices { kube })
 }
 
 /// The services in `changed`'s namespace that refer to it (clusterRef or imageRef).

@@ -30,25 +30,10 @@ pub struct EcsGateways {
 /// The kind registry's start (`crate::kinds`): a gateway waiting for an EcsCluster of its
 /// clusterRefs is reconciled when that cluster changes.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    let crate::engine::Shared {
-        client,
-        env,
-        settings,
-    } = shared;
-    let clusters = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
-    let external = EcsGateways {
-        kube: client.clone(),
-    };
-    Box::pin(crate::engine::run_with::<EcsGateway, _, _, _>(
-        client,
-        env,
-        move |_| external,
-        settings,
-        move |controller| {
-            let store = controller.store();
-            controller.watches_stream(clusters, move |c| dependents(&store, &c))
-        },
-    ))
+    let kube = shared.client.clone();
+    crate::engine::Start::<EcsGateway>::new(shared)
+        .follows::<EcsCluster>(dependents)
+        .run(move |_| EcsGateways { kube })
 }
 
 /// The gateways in `cluster`'s namespace whose clusterRefs name it.
@@ -151,7 +136,7 @@ impl External<EcsGateway> for EcsGateways {
         d: &Desired,
     ) -> Result<String, Error> {
         // The UID as client token: a create retried after a lost answer returns the first.
-        let token = obj.uid().unwrap_or_default();
+        let token = crate::engine::uid_of(obj)?;
         Ok(sdk::create(&aws.ecs, mapping::create_input(d, &token)?).await?)
     }
 

@@ -133,7 +133,7 @@ impl External<EcsSchedule> for EcsSchedules {
             // schedules carry no tags to say whose this one is. CreateSchedule is idempotent by
             // client token (this object's UID): asked again, it answers with the schedule that
             // token made, and refuses (Conflict) one someone else made.
-            let token = obj.uid().unwrap_or_default();
+            let token = crate::engine::uid_of(obj)?;
             match sdk::create(&aws.scheduler, &d.schedule, &token).await {
                 Ok(arn) if arn == schedule.arn => {
                     *d.created.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn);
@@ -192,7 +192,7 @@ impl External<EcsSchedule> for EcsSchedules {
         let me = crate::engine::ownership::Identity::new(
             &ns,
             &obj.name_any(),
-            &obj.uid().unwrap_or_default(),
+            &crate::engine::uid_of(obj)?,
             "",
         );
         let mut tags = me.tags();
@@ -210,7 +210,7 @@ impl External<EcsSchedule> for EcsSchedules {
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<String, Error> {
-        let token = obj.uid().unwrap_or_default();
+        let token = crate::engine::uid_of(obj)?;
         let arn = sdk::create(&aws.scheduler, &d.schedule, &token).await?;
         *d.created.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn.clone());
         Ok(arn)

@@ -1,5 +1,12 @@
 //! The DescribeServices batch: up to ten services of one cluster per call, the answers for the
 //! other services of a batch kept for a while and used once each.
+//!
+//! Two more answers are kept the same way, so converging many services costs about one call
+//! per ten: a CreateService answer is the created service's first observation (no describe
+//! right after the create), and a batch that finds no service for a peer never created (no
+//! create record, no ARN in status) keeps that "absent" for [`BATCH_TTL`], so the peer's first
+//! reconcile creates without a "not found" probe of its own. An absent answer serves only an
+//! object that has never created: one that has may be waiting for its own service to show.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,10 +21,18 @@ pub const DESCRIBE_BATCH: usize = 10;
 /// readiness is polled, so it must see AWS move.
 pub const BATCH_TTL: Duration = Duration::from_secs(5);
 
-/// A DescribeServices answer kept for a service that was described with another one.
+/// A DescribeServices answer kept for a service that was described with another one (or the
+/// CreateService answer); `None`: the batch found no such service.
 pub(super) struct Answer {
     at: Instant,
-    service: aws_sdk_ecs::types::Service,
+    service: Option<aws_sdk_ecs::types::Service>,
+}
+
+/// What a kept answer says.
+#[derive(Debug)]
+pub(super) enum Kept {
+    Found(Box<aws_sdk_ecs::types::Service>),
+    Absent,
 }
 
 /// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
@@ -44,8 +59,9 @@ impl EcsServices {
         }
     }
 
-    /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status).
-    fn peers_in(&self, cluster: &str) -> Vec<String> {
+    /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status),
+    /// each with whether its object has never created (see [`never_created`]).
+    fn peers_in(&self, cluster: &str) -> Vec<(String, bool)> {
         self.peers
             .state()
             .iter()
@@ -53,8 +69,27 @@ impl EcsServices {
                 svc.spec.cluster.as_deref() == Some(cluster)
                     || svc.status.as_ref().and_then(|s| s.cluster_arn.as_deref()) == Some(cluster)
             })
-            .map(|svc| svc.service_name())
+            .map(|svc| (svc.service_name(), never_created(svc)))
             .collect()
+    }
+
+    /// Keeps a CreateService answer as the created service's next observation.
+    pub(super) fn keep_created(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: aws_sdk_ecs::types::Service,
+    ) {
+        let Some(name) = service.service_name.clone() else {
+            return;
+        };
+        if let Ok(mut batch) = self.batch.lock() {
+            let answer = Answer {
+                at: Instant::now(),
+                service: Some(trimmed(service)),
+            };
+            batch.insert((aws.target(), cluster.to_string(), name), answer);
+        }
     }
 
     pub(super) fn forget(&self, aws: &AwsClients, cluster: &str, service: &str) {
@@ -64,47 +99,62 @@ impl EcsServices {
     }
 
     /// The answer a peer's call brought for `key`, taken (used once) while it is within its
-    /// window; `fresh` (a refresh annotation) drops it unused, so the caller asks AWS.
-    fn take_kept(
+    /// window; `fresh` (a refresh annotation) drops it unused, so the caller asks AWS. An
+    /// absent answer serves only an object that has `never_created`, for [`BATCH_TTL`].
+    pub(super) fn take_kept(
         &self,
         batch: &mut BatchCache,
         key: &(String, String, String),
         fresh: bool,
-    ) -> Option<aws_sdk_ecs::types::Service> {
+        never_created: bool,
+    ) -> Option<Kept> {
         let window = self.window;
         batch.retain(|_, a| a.at.elapsed() < window);
         let answer = batch.remove(key)?;
-        (!fresh && answer.at.elapsed() < self.max_age(&answer.service)).then_some(answer.service)
+        if fresh {
+            return None;
+        }
+        match answer.service {
+            Some(s) => (answer.at.elapsed() < self.max_age(&s)).then(|| Kept::Found(Box::new(s))),
+            None => (never_created && answer.at.elapsed() < BATCH_TTL).then_some(Kept::Absent),
+        }
     }
 
     /// Describes a service, batching up to ten services of the same cluster per call. The answers
     /// for the other services of the batch are kept and used once each: for 1.5 resync periods
     /// when the service is steady, a few seconds otherwise; each batch takes the peers that
     /// have no kept answer, so one resync round of a cluster costs one call per ten services.
-    /// A service's own answer is never kept, nor "not found", and every write forgets the
-    /// written service's answer. `fresh` skips a kept answer (the refresh annotation).
+    /// A service's own answer is never kept, nor "not found" but for peers that never created,
+    /// and every write forgets the written service's answer. `fresh` skips a kept answer (the
+    /// refresh annotation); `never_created` lets a kept "absent" answer serve.
     pub(super) async fn describe(
         &self,
         aws: &AwsClients,
         cluster: &str,
         service: &str,
         fresh: bool,
+        never_created: bool,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
-        let waiting: Vec<String> = {
+        let (waiting, unborn): (Vec<String>, Vec<String>) = {
             let Ok(mut batch) = self.batch.lock() else {
                 return Ok(None);
             };
-            if let Some(kept) = self.take_kept(&mut batch, &key, fresh) {
-                return Ok(Some(kept));
+            match self.take_kept(&mut batch, &key, fresh, never_created) {
+                Some(Kept::Found(kept)) => return Ok(Some(*kept)),
+                Some(Kept::Absent) => return Ok(None),
+                None => {}
             }
-            self.peers_in(cluster)
+            let peers: Vec<(String, bool)> = self
+                .peers_in(cluster)
                 .into_iter()
-                .filter(|name| {
+                .filter(|(name, _)| {
                     !batch.contains_key(&(target.clone(), cluster.to_string(), name.clone()))
                 })
-                .collect()
+                .collect();
+            let unborn = peers.iter().filter(|p| p.1).map(|p| p.0.clone()).collect();
+            (peers.into_iter().map(|p| p.0).collect(), unborn)
         };
         let names = batch_names(service, waiting);
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
@@ -120,19 +170,47 @@ impl EcsServices {
         if let Ok(mut batch) = self.batch.lock() {
             let now = Instant::now();
             for name in names.iter().filter(|n| n.as_str() != service) {
-                if let Some(svc) = active(name) {
-                    batch.insert(
-                        (target.clone(), cluster.to_string(), name.clone()),
-                        Answer {
+                let key = (target.clone(), cluster.to_string(), name.clone());
+                match active(name) {
+                    Some(svc) => {
+                        let answer = Answer {
                             at: now,
-                            service: svc,
-                        },
-                    );
+                            service: Some(trimmed(svc)),
+                        };
+                        batch.insert(key, answer);
+                    }
+                    // Never over another answer: the peer may have created (and kept its
+                    // CreateService answer) while this call was out.
+                    None if unborn.contains(name) => {
+                        batch.entry(key).or_insert(Answer {
+                            at: now,
+                            service: None,
+                        });
+                    }
+                    None => {}
                 }
             }
         }
         Ok(active(service))
     }
+}
+
+/// Whether `svc`'s object has never created its service: no create record and no ARN in
+/// status. Pure.
+pub fn never_created(svc: &crate::api::ecs_service::EcsService) -> bool {
+    use kube::ResourceExt;
+    crate::engine::create::record(svc.annotations()) == crate::engine::create::CreateRecord::Never
+        && svc.status.as_ref().and_then(|s| s.arn.as_deref()).is_none()
+}
+
+/// A DescribeServices answer as kept: ECS sends up to 100 events per service, the status shows
+/// the newest [`mapping::EVENTS_KEPT`]; a kept answer holds only those. Pure.
+pub fn trimmed(mut service: aws_sdk_ecs::types::Service) -> aws_sdk_ecs::types::Service {
+    if let Some(events) = service.events.as_mut() {
+        events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        events.truncate(mapping::EVENTS_KEPT);
+    }
+    service
 }
 
 /// Service names to describe in one call: the requested one first, then other services known
@@ -234,7 +312,7 @@ mod tests {
             for svc in ["a", "b"] {
                 let answer = Answer {
                     at: Instant::now(),
-                    service: steady.clone(),
+                    service: Some(steady.clone()),
                 };
                 batch.insert(key(svc), answer);
             }
@@ -260,16 +338,99 @@ mod tests {
         let kept = || {
             let answer = Answer {
                 at: Instant::now(),
-                service: service("COMPLETED", 1, 0),
+                service: Some(service("COMPLETED", 1, 0)),
             };
             BatchCache::from([(key.clone(), answer)])
         };
         let mut batch = kept();
-        assert!(s.take_kept(&mut batch, &key, false).is_some(), "served");
-        assert!(s.take_kept(&mut batch, &key, false).is_none(), "once");
+        assert!(
+            s.take_kept(&mut batch, &key, false, false).is_some(),
+            "served"
+        );
+        assert!(
+            s.take_kept(&mut batch, &key, false, false).is_none(),
+            "once"
+        );
         let mut batch = kept();
-        assert!(s.take_kept(&mut batch, &key, true).is_none(), "refresh");
+        assert!(
+            s.take_kept(&mut batch, &key, true, false).is_none(),
+            "refresh"
+        );
         assert!(batch.is_empty(), "a refresh drops the kept answer");
+    }
+
+    /// A batch's "absent" for a peer serves that peer's first observe only while it has never
+    /// created, only within BATCH_TTL, and never past a refresh; a found answer serves either.
+    #[tokio::test]
+    async fn an_absent_answer_serves_only_an_object_that_never_created() {
+        let s = services();
+        let key = ("t".to_string(), "c".to_string(), "a".to_string());
+        let secs = Duration::from_secs;
+        let kept = |service: Option<aws_sdk_ecs::types::Service>, age: Duration| {
+            let answer = Answer {
+                at: Instant::now() - age,
+                service,
+            };
+            BatchCache::from([(key.clone(), answer)])
+        };
+        let found = || Some(service("IN_PROGRESS", 0, 1));
+        // (case, answer, age, fresh, never_created, want: None / "found" / "absent")
+        type Case = (
+            &'static str,
+            Option<aws_sdk_ecs::types::Service>,
+            u64,
+            bool,
+            bool,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            ("absent, never created", None, 0, false, true, "absent"),
+            ("absent, has created", None, 0, false, false, "none"),
+            ("absent, too old", None, 6, false, true, "none"),
+            ("absent, refresh", None, 0, true, true, "none"),
+            ("found, never created", found(), 0, false, true, "found"),
+            ("found, has created", found(), 0, false, false, "found"),
+            (
+                "found in a rollout, too old",
+                found(),
+                6,
+                false,
+                false,
+                "none",
+            ),
+        ];
+        for (case, answer, age, fresh, never_created, want) in cases {
+            let mut batch = kept(answer, secs(age));
+            let got = match s.take_kept(&mut batch, &key, fresh, never_created) {
+                Some(Kept::Found(_)) => "found",
+                Some(Kept::Absent) => "absent",
+                None => "none",
+            };
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    /// A kept answer holds the newest events the status shows, not ECS's hundred.
+    #[test]
+    fn kept_answers_hold_only_the_events_the_status_shows() {
+        let events: Vec<serde_json::Value> = (0..100)
+            .map(|i| {
+                serde_json::json!({"id": format!("e{i}"), "createdAt": 1_700_000_000 + i,
+                "message": format!("event {i}")})
+            })
+            .collect();
+        let svc = crate::aws::bridge::shape(
+            serde_json::json!({"serviceName": "a", "events": events}),
+            aws_sdk_ecs::types::Service::deserialize,
+        );
+        let kept = trimmed(svc.clone());
+        let ids: Vec<&str> = kept.events().iter().filter_map(|e| e.id()).collect();
+        assert_eq!(ids, ["e99", "e98", "e97", "e96", "e95"]);
+        assert_eq!(
+            mapping::observed_from(&kept).events,
+            mapping::observed_from(&svc).events,
+            "the status reads the same events"
+        );
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub async fn observe(
         has_connectors: obj.spec.gateway_connectors.is_some(),
         previous: status.and_then(|s| s.gateway_routes.as_deref()),
         spec_changed: obj.metadata.generation != status.and_then(|s| s.observed_generation),
-        refresh: obj.refresh_requested(),
+        refresh: crate::engine::Managed::refresh_requested(obj),
         rollout,
     };
     let Some(service_arn) = service_arn.filter(|_| should_read(when)) else {

@@ -24,7 +24,7 @@ use crate::engine::conditions::reason;
 const CREATE: &str = "CreateService";
 const UPDATE: &str = "UpdateService";
 /// How many service events the status keeps.
-const EVENTS_KEPT: usize = 5;
+pub const EVENTS_KEPT: usize = 5;
 
 /// The service the spec asks for, with references resolved by the caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +59,8 @@ pub struct ObservedService {
     /// Tags as reported with `include: TAGS`.
     pub tags: BTreeMap<String, String>,
     pub deployments: Vec<DeploymentStatus>,
+    /// The ARN of the service deployment ECS calls current (`currentServiceDeployment`).
+    pub current_service_deployment: Option<String>,
     /// Newest first, at most 5.
     pub events: Vec<ServiceEventStatus>,
     /// Application Auto Scaling, read only when the spec has (or had) `autoScaling`.
@@ -330,6 +332,7 @@ pub fn observed_from(svc: &ecs::Service) -> ObservedService {
         spec,
         tags: crate::aws::tags::ecs::map(svc.tags.iter().flatten()),
         deployments: deployments.iter().map(deployment_status).collect(),
+        current_service_deployment: svc.current_service_deployment.clone(),
         events: events
             .into_iter()
             .take(EVENTS_KEPT)

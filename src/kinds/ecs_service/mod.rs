@@ -58,32 +58,13 @@ pub struct EcsServices {
 
 /// The kind registry's start (`crate::kinds`).
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    Box::pin(async move {
-        // A service follows its references: a new TaskDefinition revision or a cluster becoming
-        // Ready reconciles the services that point at them.
-        let crate::engine::Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let td_api = crate::engine::tolerant::related_stream::<TaskDefinition>(&client, &settings);
-        let cluster_api = crate::engine::tolerant::related_stream::<EcsCluster>(&client, &settings);
-        let resync = settings.resync;
-        crate::engine::run_with::<EcsService, _, _, _>(
-            client.clone(),
-            env,
-            move |peers| EcsServices::new(client, peers).with_resync(resync),
-            settings,
-            move |controller| {
-                let store = controller.store();
-                let store2 = store.clone();
-                controller
-                    .watches_stream(td_api, move |td| dependents(&store, &td))
-                    .watches_stream(cluster_api, move |c| dependents(&store2, &c))
-            },
-        )
-        .await
-    })
+    // A service follows its references: a new TaskDefinition revision or a cluster becoming
+    // Ready reconciles the services that point at them.
+    let (client, resync) = (shared.client.clone(), shared.settings.resync);
+    crate::engine::Start::<EcsService>::new(shared)
+        .follows::<TaskDefinition>(dependents)
+        .follows::<EcsCluster>(dependents)
+        .run(move |peers| EcsServices::new(client, peers).with_resync(resync))
 }
 
 impl EcsServices {
@@ -255,27 +236,40 @@ impl EcsServices {
     /// The service deployment in flight (ListServiceDeployments, then DescribeServiceDeployments
     /// of the newest). Missing permissions for these calls leave it unknown (logged), so a
     /// role without them keeps working as before.
+    /// The service deployment in flight: the one DescribeServices names current (one call),
+    /// else the newest ListServiceDeployments finds in flight (two calls).
     async fn current_deployment(
         &self,
         aws: &AwsClients,
         d: &Desired,
         seen_at: &str,
+        current: Option<&str>,
     ) -> Result<Option<deployment_actions::Current>, Error> {
         let read = async {
-            let arns = io::list_deployments(
-                &aws.ecs,
-                &d.service.cluster,
-                &d.service.service_name,
-                &deployment_actions::IN_FLIGHT,
-            )
-            .await?;
-            let Some(newest) = arns.into_iter().next() else {
-                return Ok(None);
+            let newest = match current {
+                Some(arn) => arn.to_string(),
+                None => {
+                    let arns = io::list_deployments(
+                        &aws.ecs,
+                        &d.service.cluster,
+                        &d.service.service_name,
+                        &deployment_actions::IN_FLIGHT,
+                    )
+                    .await?;
+                    let Some(newest) = arns.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    newest
+                }
             };
             let found = io::describe_deployments(&aws.ecs, &[newest]).await?;
             Ok::<_, AwsError>(
                 found
                     .first()
+                    .filter(|sd| {
+                        sd.status()
+                            .is_some_and(|s| deployment_actions::IN_FLIGHT.contains(&s.as_str()))
+                    })
                     .and_then(|sd| deployment_actions::Current::from_sdk(sd, seen_at)),
             )
         };
@@ -399,9 +393,15 @@ impl External<EcsService> for EcsServices {
         aws: &AwsClients,
         d: &Desired,
     ) -> Result<Option<Observed>, Error> {
-        let fresh = obj.refresh_requested();
+        let fresh = crate::engine::Managed::refresh_requested(obj);
         let svc = self
-            .describe(aws, &d.service.cluster, &d.service.service_name, fresh)
+            .describe(
+                aws,
+                &d.service.cluster,
+                &d.service.service_name,
+                fresh,
+                describe_batch::never_created(obj),
+            )
             .await?;
         let Some(mut observed) = svc.as_ref().map(mapping::observed_from) else {
             return Ok(None);
@@ -413,7 +413,9 @@ impl External<EcsService> for EcsServices {
         // Service deployments cost two calls: read only while a rollout is in flight.
         let in_flight = deployment_actions::in_flight(&observed);
         let deployment = if in_flight {
-            self.current_deployment(aws, d, &seen_at).await?
+            let current = observed.current_service_deployment.clone();
+            self.current_deployment(aws, d, &seen_at, current.as_deref())
+                .await?
         } else {
             None
         };
@@ -458,7 +460,7 @@ impl External<EcsService> for EcsServices {
         let Some((cluster, name)) = self.locate(obj).await? else {
             return Ok(None);
         };
-        let svc = self.describe(aws, &cluster, &name, true).await?;
+        let svc = self.describe(aws, &cluster, &name, true, false).await?;
         Ok(svc.as_ref().map(|s| mapping::observed_from(s).tags))
     }
 
@@ -490,7 +492,21 @@ impl External<EcsService> for EcsServices {
     ) -> Result<String, Error> {
         let token = create_token(obj);
         self.forget(aws, &d.service.cluster, &d.service.service_name);
-        Ok(io::create(&aws.ecs, mapping::create_input(&d.service, &token)?).await?)
+        let input = mapping::create_input(&d.service, &token)?;
+        let sent_tags = input.get_tags().clone();
+        let mut created = io::create(&aws.ecs, input).await?;
+        let arn = crate::aws::errors::required(
+            created.service_arn.clone(),
+            "CreateService",
+            "service.serviceArn",
+        )?;
+        // The answer is the first observation (the observe right after reads it, not AWS).
+        // Tags are what was sent when the answer leaves them out.
+        if created.tags.as_ref().is_none_or(|t| t.is_empty()) {
+            created.tags = sent_tags;
+        }
+        self.keep_created(aws, &d.service.cluster, created);
+        Ok(arn)
     }
 
     async fn update(
@@ -555,7 +571,7 @@ impl External<EcsService> for EcsServices {
             autoscaling::deregister(&aws.autoscaling, &autoscaling::resource_id(cluster, name))
                 .await?;
         }
-        let Some(svc) = self.describe(aws, cluster, name, true).await? else {
+        let Some(svc) = self.describe(aws, cluster, name, true, false).await? else {
             return Ok(DeleteOutcome::Deleted);
         };
         if svc.status() == Some("DRAINING") {
@@ -570,10 +586,12 @@ impl External<EcsService> for EcsServices {
             io::scale_to_zero(&aws.ecs, cluster, name).await?;
         }
         io::delete(&aws.ecs, cluster, name, daemon).await?;
-        Ok(match self.describe(aws, cluster, name, true).await? {
-            None => DeleteOutcome::Deleted,
-            Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
-        })
+        Ok(
+            match self.describe(aws, cluster, name, true, false).await? {
+                None => DeleteOutcome::Deleted,
+                Some(_) => DeleteOutcome::InProgress(format!("service {name} is draining")),
+            },
+        )
     }
 
     fn status_fields(&self, obj: &EcsService, observed: &Observed) -> EcsServiceStatus {

@@ -36,17 +36,16 @@ pub async fn describe(
     }))
 }
 
-/// CreateService; returns the new service's ARN.
-pub async fn create(client: &Client, input: CreateServiceInputBuilder) -> Result<String, AwsError> {
+/// CreateService; returns the new service as ECS answered it.
+pub async fn create(
+    client: &Client,
+    input: CreateServiceInputBuilder,
+) -> Result<Service, AwsError> {
     let out = input
         .send_with(client)
         .await
         .map_err(|e| from_sdk("CreateService", e))?;
-    required(
-        out.service.and_then(|s| s.service_arn),
-        "CreateService",
-        "service.serviceArn",
-    )
+    required(out.service, "CreateService", "service")
 }
 
 /// UpdateService with a prepared request.

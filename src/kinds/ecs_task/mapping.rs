@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::api::ecs_task::{ContainerState, EcsTaskSpec, TaskState};
 use crate::aws::bridge;
-use crate::aws::errors::AwsError;
+use crate::aws::errors::{AwsError, required};
 
 pub(super) const RUN: &str = "RunTask";
 /// Tag on every task the operator starts: which attempt of the object's run it belongs to.
@@ -95,10 +95,11 @@ pub(super) fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
-/// A task as the status shows it.
-pub fn task_state(t: &ecs::Task) -> TaskState {
-    TaskState {
-        task_arn: t.task_arn().unwrap_or_default().to_string(),
+/// A task as the status shows it; one without its ARN is an incomplete answer.
+pub fn task_state(t: &ecs::Task) -> Result<TaskState, AwsError> {
+    let task_arn = required(t.task_arn(), "DescribeTasks", "taskArn")?.to_string();
+    Ok(TaskState {
+        task_arn,
         last_status: t.last_status().map(str::to_string),
         desired_status: t.desired_status().map(str::to_string),
         started_at: time(t.started_at()),
@@ -115,7 +116,7 @@ pub fn task_state(t: &ecs::Task) -> TaskState {
                 reason: c.reason().map(str::to_string),
             })
             .collect(),
-    }
+    })
 }
 
 /// A task's tags as a map.
@@ -150,6 +151,20 @@ pub fn essential_containers(td: &ecs::TaskDefinition) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_task_without_its_arn_is_an_incomplete_answer() {
+        let with = ecs::Task::builder()
+            .task_arn("arn:aws:ecs:us-east-1:1:task/c/t")
+            .build();
+        assert_eq!(
+            task_state(&with).map(|s| s.task_arn).ok().as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:task/c/t")
+        );
+        let without = ecs::Task::builder().last_status("RUNNING").build();
+        let e = task_state(&without).expect_err("no ARN");
+        assert_eq!(e.code.as_deref(), Some("IncompleteAnswer"));
+    }
     use super::*;
 
     fn desired(spec: serde_json::Value) -> DesiredRun {
@@ -258,7 +273,7 @@ mod tests {
             )
             .tags(ecs::Tag::builder().key(ATTEMPT_TAG).value("2").build())
             .build();
-        let s = task_state(&t);
+        let s = task_state(&t).expect("complete answer");
         assert_eq!(s.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(s.started_at.as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(s.stopped_at.as_deref(), Some("2026-01-01T00:01:05Z"));

@@ -51,26 +51,15 @@ pub struct EcsTasks {
 
 /// The kind registry's start (`crate::kinds`): the controller and the TTL sweep.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
+    let kube = shared.client.clone();
+    let (found, store) = tokio::sync::oneshot::channel();
+    let sweep = ttl_sweep(kube.clone(), store);
+    let run = crate::engine::Start::<EcsTask>::new(shared).run(move |store| {
+        let _ = found.send(store);
+        EcsTasks { kube }
+    });
     Box::pin(async move {
-        let crate::engine::Shared {
-            client,
-            env,
-            settings,
-        } = shared;
-        let (found, store) = tokio::sync::oneshot::channel();
-        let sweep = ttl_sweep(client.clone(), store);
-        let kube = client.clone();
-        let run = crate::engine::run_with::<EcsTask, _, _, _>(
-            client,
-            env,
-            move |store| {
-                let _ = found.send(store);
-                EcsTasks { kube }
-            },
-            settings,
-            |controller| controller,
-        );
-        futures::future::select(std::pin::pin!(run), std::pin::pin!(sweep)).await;
+        futures::future::select(run, std::pin::pin!(sweep)).await;
     })
 }
 
@@ -265,7 +254,10 @@ impl EcsTasks {
             .or_else(|| tags.get(ATTEMPT_TAG).and_then(|a| a.parse().ok()))
             .or_else(|| status.and_then(|s| s.attempts))
             .unwrap_or(1);
-        let mut states: Vec<TaskState> = tasks.iter().map(aws_task::task_state).collect();
+        let mut states = tasks
+            .iter()
+            .map(aws_task::task_state)
+            .collect::<Result<Vec<TaskState>, _>>()?;
         let mut tags = tags;
         if states.is_empty()
             && let Some(s) = status.filter(|s| s.task_arns.as_deref() == Some(arns.as_slice()))
@@ -349,7 +341,7 @@ impl External<EcsTask> for EcsTasks {
                 tags,
                 spec: obj.spec.clone(),
             },
-            uid: obj.uid().unwrap_or_default(),
+            uid: crate::engine::uid_of(obj)?,
             backoff_limit: obj.spec.backoff_limit.unwrap_or(0),
             owner_tags: owner_tags.clone(),
             attempts: Mutex::new(Attempts::default()),

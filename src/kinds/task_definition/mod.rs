@@ -52,23 +52,10 @@ impl TaskDefinitions {
 /// The kind registry's start (`crate::kinds`): a TaskDefinition waiting for an EcrRepository
 /// is reconciled when that repository changes.
 pub fn start(shared: crate::engine::Shared) -> futures::future::BoxFuture<'static, ()> {
-    let crate::engine::Shared {
-        client,
-        env,
-        settings,
-    } = shared;
-    let repositories = crate::engine::tolerant::related_stream::<EcrRepository>(&client, &settings);
-    let external = TaskDefinitions::new(client.clone(), settings.resync);
-    Box::pin(crate::engine::run_with::<TaskDefinition, _, _, _>(
-        client,
-        env,
-        move |_| external,
-        settings,
-        move |controller| {
-            let store = controller.store();
-            controller.watches_stream(repositories, move |repo| dependents(&store, &repo))
-        },
-    ))
+    let external = TaskDefinitions::new(shared.client.clone(), shared.settings.resync);
+    crate::engine::Start::<TaskDefinition>::new(shared)
+        .follows::<EcrRepository>(dependents)
+        .run(move |_| external)
 }
 
 /// The spec with image references resolved, plus its hash.
@@ -265,11 +252,12 @@ impl External<TaskDefinition> for TaskDefinitions {
         d: &DesiredTaskDefinition,
     ) -> Result<Option<Revision>, Error> {
         let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
-        let fresh = obj.refresh_requested();
-        let created = crate::aws::listing::created_at(&obj.metadata);
+        let fresh = crate::engine::Managed::refresh_requested(obj);
+        let existed_by =
+            crate::aws::listing::existed_by(&obj.metadata, std::time::SystemTime::now());
         let latest = self
             .revisions
-            .latest(aws, &d.family, fresh, created)
+            .latest(aws, &d.family, fresh, existed_by)
             .await?;
         if let Some(rev) = &latest
             && me.as_ref().is_some_and(|me| is_ours(&rev.tags, me))

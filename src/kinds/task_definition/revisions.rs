@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::sdk::{self as io, Revision};
 use crate::aws::AwsClients;
-use crate::aws::listing::{ABSENT_MARGIN, Absence, absence};
+use crate::aws::listing::{Absence, absence};
 
 /// Pages (of 100 ARNs) one shared ListTaskDefinitions may take; an account with more ACTIVE
 /// revisions falls back to one DescribeTaskDefinition per family and resync.
@@ -196,7 +196,7 @@ impl RevisionCache {
         &self,
         aws: &AwsClients,
         family: &str,
-        created: Option<SystemTime>,
+        existed_by: Option<SystemTime>,
     ) -> Result<Option<Option<String>>, crate::aws::AwsError> {
         if !self.refresh(aws).await? {
             return Ok(None);
@@ -206,7 +206,7 @@ impl RevisionCache {
             let s = snapshots.get(&aws.target())?;
             match s.latest.get(family) {
                 Some((_, arn)) => Some(Ok(arn.clone())),
-                None => Some(Err(absence(s.taken?, s.pages, created))),
+                None => Some(Err(absence(s.taken?, s.pages, existed_by))),
             }
         };
         match listed(self) {
@@ -215,7 +215,7 @@ impl RevisionCache {
             Some(Err(Absence::Absent)) => Ok(Some(None)),
             Some(Err(Absence::Describe)) => Ok(None),
             Some(Err(Absence::Relist)) => {
-                let after = created.map(|c| c + ABSENT_MARGIN);
+                let after = existed_by;
                 if !self.refresh_after(aws, after).await? {
                     return Ok(None);
                 }
@@ -294,16 +294,16 @@ impl RevisionCache {
     /// The family's newest ACTIVE revision: from the snapshot and kept contents when they
     /// know (unless `fresh`: the refresh annotation), else DescribeTaskDefinition of the family.
     /// A family the snapshot does not list is absent without a call when the listing is newer
-    /// than the object (`created`): see [`absence`].
+    /// than the object (`existed_by`): see [`absence`].
     pub(super) async fn latest(
         &self,
         aws: &AwsClients,
         family: &str,
         fresh: bool,
-        created: Option<SystemTime>,
+        existed_by: Option<SystemTime>,
     ) -> Result<Option<Revision>, crate::aws::AwsError> {
         if !fresh {
-            match self.latest_arn(aws, family, created).await? {
+            match self.latest_arn(aws, family, existed_by).await? {
                 Some(None) => return Ok(None),
                 Some(Some(arn)) => {
                     if let Some(mut rev) = self.content(aws, &arn).await? {

@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 };
 use aws_smithy_types::retry::ErrorKind;
 
-use crate::aws::errors::{AwsError, from_sdk};
+use crate::aws::errors::{AwsError, from_sdk, required};
 
 /// One registered revision as AWS reports it.
 #[derive(Clone, Debug)]
@@ -50,9 +50,10 @@ pub async fn describe(client: &Client, what: &str) -> Result<Option<Revision>, A
         return Ok(None);
     };
     let aws_tags = out.tags.clone().unwrap_or_default();
+    const OP: &str = "DescribeTaskDefinition";
     Ok(Some(Revision {
-        arn: td.task_definition_arn.clone().unwrap_or_default(),
-        family: td.family.clone().unwrap_or_default(),
+        arn: required(td.task_definition_arn.clone(), OP, "taskDefinitionArn")?,
+        family: required(td.family.clone(), OP, "family")?,
         revision: i64::from(td.revision),
         active: td.status == Some(TaskDefinitionStatus::Active),
         tags: crate::aws::tags::ecs::map(&aws_tags),
@@ -217,9 +218,10 @@ pub async fn register(
                 "no taskDefinitionArn in the response",
             )
         })?;
+    const OP: &str = "RegisterTaskDefinition";
     Ok(Revision {
-        arn: td.task_definition_arn.clone().unwrap_or_default(),
-        family: td.family.clone().unwrap_or_default(),
+        arn: required(td.task_definition_arn.clone(), OP, "taskDefinitionArn")?,
+        family: required(td.family.clone(), OP, "family")?,
         revision: i64::from(td.revision),
         active: true,
         tags: crate::aws::tags::ecs::map(&aws_tags),
