@@ -47,6 +47,10 @@ check-crds: build ## fail if crds/ or the chart's copy differs from what the cod
 	@$(BIN) crds | diff -u charts/ecs-operator/crds/ecs.operator.dev.yaml - \
 	  || { echo "charts/ecs-operator/crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; }
 
+.PHONY: image
+image: ## the release image as an OCI archive, target/image/ecs-operator.oci.tar (scripts/image.sh; no Docker)
+	CARGO=$(CARGO) scripts/image.sh --out $(abspath $(TARGET_DIR))/image/ecs-operator.oci.tar
+
 .PHONY: lint
 lint: ## rustfmt check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
@@ -75,10 +79,11 @@ e2e-light: tools build ## end-to-end tests against a fresh light bed (own state 
 	  $(E2E_TEST) light chaos:: -- --test-threads=$(E2E_THREADS)'
 
 # One module of the node tests at a time, as when each was its own binary: some install the chart
-# cluster-wide, and two cluster-wide operators would fight over each other's objects.
+# cluster-wide, and two cluster-wide operators would fight over each other's objects. `--image`
+# builds the release image (scripts/image.sh, the Dockerfile's image) and the chart runs it.
 NODE_MODULES := $(filter-out main,$(sort $(basename $(notdir $(wildcard e2e/tests/node/*.rs)))))
 .PHONY: e2e-node
-e2e-node: tools build ## the node tests against a fresh node bed (the chart's pod on a kubelet)
+e2e-node: tools build ## the node tests against a fresh node bed (the chart's pod on a kubelet, from the release image: cargo build --release)
 	@ECS_BED_DIR=$(NODE_BED) e2e/env with --node --image -- bash -euo pipefail -c '\
 	  for module in $(NODE_MODULES); do \
 	    $(E2E_TEST) node "$$module::" -- --test-threads=$(E2E_NODE_THREADS); \

@@ -287,24 +287,16 @@ node_stop() {
   return 0
 }
 
-# cmd_image [TAG]: the operator (debug build) as a one-layer image inside the node.
+# cmd_image [TAG]: the operator's release image (scripts/image.sh: what the Dockerfile builds,
+# without a container engine), imported into the node.
 cmd_image() {
   exec 3>&1 1>&2
   load_bed_env && ((${NODE:-0})) && alive containerd || die "no node bed in $BED (run: e2e/env up --node)"
-  local target="${CARGO_TARGET_DIR:-$REPO/target}" out="$NODE_DIR/image" bin tag ref lib
-  (cd "$REPO" && cargo build --package ecs-operator --bin ecs-operator)
-  bin="$out/ecs-operator"
-  objcopy --strip-debug "$target/debug/ecs-operator" "$bin.tmp" && mv "$bin.tmp" "$bin"
-  tag="${1:-dev-$(sha256sum "$bin" | cut -c1-12)}"
-  ref="ecsbed.local/ecs-operator:$tag"
-  local -a files=("$bin=/usr/local/bin/ecs-operator" "/etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt")
-  # The glibc libraries the binary links, at the paths the loader looks in.
-  while read -r lib; do
-    files+=("$(realpath "$lib")=$lib")
-  done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
-  python3 "$REPO/e2e/tools/oci_image.py" --out "$out/operator.tar" --ref "$ref" \
-    --entrypoint /usr/local/bin/ecs-operator --cmd run --user 65532:65532 --passwd nonroot:65532 \
-    "${files[@]}" >/dev/null
+  local out="$NODE_DIR/image" ref
+  local -a which=(--repository ecsbed.local/ecs-operator)
+  [[ -z "${1:-}" ]] || which=(--ref "ecsbed.local/ecs-operator:$1")
+  ref="$("$REPO/scripts/image.sh" "${which[@]}" --out "$out/operator.tar" | sed -n 's/^REF=//p')"
+  [[ -n "$ref" ]] || die "scripts/image.sh printed no REF="
   ctr_ images import "$out/operator.tar" >&2
   rm -f "$out/operator.tar"
   ctr_quiet images check "name==$PAUSE_REF" && ctr_ images ls -q | grep -qx "$PAUSE_REF" || pause_image

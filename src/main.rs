@@ -6,10 +6,18 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use ecs_operator::runtime::LogFormat;
 
+/// `--version`: the crate version and the build profile, so an image can be checked to carry the
+/// release build (e2e/tests/node/image.rs).
+const VERSION: &str = if cfg!(debug_assertions) {
+    concat!(env!("CARGO_PKG_VERSION"), " (debug build)")
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (release build)")
+};
+
 #[derive(Parser)]
 #[command(
     name = "ecs-operator",
-    version,
+    version = VERSION,
     about = "Manage Amazon ECS and ECR from Kubernetes"
 )]
 struct Cli {

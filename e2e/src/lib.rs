@@ -17,6 +17,7 @@ pub use ecs_operator::api;
 pub mod aws;
 pub mod env;
 pub mod fault;
+pub mod image;
 pub mod kstatus;
 pub mod manifests;
 pub mod node;

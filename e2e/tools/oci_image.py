@@ -2,10 +2,14 @@
 """Writes a one-layer OCI image archive (no registry, no Docker) for the node bed.
 
     oci_image.py --out FILE.tar --ref NAME:TAG --entrypoint /bin/x [--cmd run] [--user 65532:65532]
-                 [--passwd NAME:UID] [--env K=V] HOST_PATH=IMAGE_PATH ...
+                 [--passwd NAME:UID] [--env K=V] [--expose 8080/tcp] [--label K=V]
+                 HOST_PATH=IMAGE_PATH ...
 
-The layer is an uncompressed tar (containerd accepts it; diff id = blob digest). Files keep
-their mode; owners are root. `ctr images import` reads the name from io.containerd.image.name.
+The archive is an OCI image layout (oci-layout, index.json, blobs/) in a tar: what `ctr images
+import`, `podman load` and `skopeo copy oci-archive:` read. The layer is an uncompressed tar
+(diff id = blob digest), entries in argument order with mtime 0, so the same inputs give the same
+digests. Files keep their mode; owners are root, except the --passwd user's home directory.
+`ctr images import` reads the name from io.containerd.image.name.
 """
 import argparse
 import hashlib
@@ -51,6 +55,8 @@ def main():
     p.add_argument("--user")
     p.add_argument("--passwd", help="NAME:UID, written to /etc/passwd and /etc/group")
     p.add_argument("--env", action="append", default=[])
+    p.add_argument("--expose", action="append", default=[], help="PORT/PROTO (ExposedPorts)")
+    p.add_argument("--label", action="append", default=[], help="K=V (config Labels)")
     p.add_argument("files", nargs="*")
     a = p.parse_args()
 
@@ -68,6 +74,12 @@ def main():
                       f"root:x:0:0:root:/root:/sbin/nologin\n{name}:x:{uid}:{uid}:{name}:/home/{name}:/sbin/nologin\n".encode(),
                       0o644, seen)
             add_bytes(tar, "etc/group", f"root:x:0:\n{name}:x:{uid}:\n".encode(), 0o644, seen)
+            add_dirs(tar, f"home/{name}/", seen)
+            info = tarfile.TarInfo(f"home/{name}")
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o700
+            info.uid = info.gid = int(uid)
+            tar.addfile(info)
         # Writable scratch space is a pod concern (emptyDir); /tmp exists for tools that expect it.
         info = tarfile.TarInfo("tmp")
         info.type = tarfile.DIRTYPE
@@ -83,7 +95,9 @@ def main():
         "os": "linux",
         "config": {"Entrypoint": [a.entrypoint], "Cmd": a.cmd or None,
                    "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"] + a.env,
-                   **({"User": a.user} if a.user else {})},
+                   **({"User": a.user} if a.user else {}),
+                   **({"ExposedPorts": {p: {} for p in a.expose}} if a.expose else {}),
+                   **({"Labels": dict(l.split("=", 1) for l in a.label)} if a.label else {})},
         "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
     }
     config_digest, config_size = blob(blobs, json.dumps(config, sort_keys=True).encode())

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail, ensure};
+use e2e::image::operator_version;
 use e2e::{TestEnv, manifest, tool, tool_output, unique};
 use ecs_operator::api::{EcrRepository, EcsCluster, EcsService};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -252,6 +253,7 @@ fn assert_hardened_pod(docs: &[Value], watch_namespace: Option<&str>) -> Result<
         env_value(&env, "ECS_OPERATOR_WATCH_NAMESPACE") == watch_namespace.map(|n| json!(n)),
         "watch namespace env: {env:?}"
     );
+
     ensure!(
         env_value(&env, "AWS_ENDPOINT_URL").is_none(),
         "endpoint set by default"
@@ -304,12 +306,61 @@ async fn lint_passes_and_the_schema_rejects_bad_values() -> Result<()> {
     Ok(())
 }
 
+/// `make chart` (in `make test`) runs `helm package`; the package a user installs names the
+/// operator version the crate builds as its `appVersion` (the default image tag), and that version
+/// has its section in CHANGELOG.md.
+#[tokio::test]
+async fn the_chart_packages_with_the_crate_version_as_app_version() -> Result<()> {
+    let dir = std::env::temp_dir().join(unique("chart-package"));
+    std::fs::create_dir_all(&dir)?;
+    let result = async {
+        let dest = dir.display().to_string();
+        helm(&["package", &chart_arg(), "--destination", &dest]).await?;
+        let packages: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        let [package] = &packages[..] else {
+            bail!("helm package wrote {packages:?}");
+        };
+        let shown = helm(&["show", "chart", &package.display().to_string()]).await?;
+        let chart: serde_yaml::Value = serde_yaml::from_str(&shown)?;
+        let crate_version = operator_version()?;
+        ensure!(
+            chart["appVersion"].as_str() == Some(crate_version.as_str()),
+            "the package's appVersion is {:?}, the crate's version {crate_version}",
+            chart["appVersion"]
+        );
+        // The release the package carries has its CHANGELOG section.
+        let changelog = std::fs::read_to_string(e2e::repo_root().join("CHANGELOG.md"))?;
+        ensure!(
+            changelog.lines().any(|l| l
+                .strip_prefix("## ")
+                .and_then(|h| h.split_whitespace().next())
+                == Some(crate_version.as_str())),
+            "CHANGELOG.md has no `## {crate_version}` section"
+        );
+        let version = chart["version"].as_str().context("no chart version")?;
+        ensure!(
+            package.file_name() == Some(format!("ecs-operator-{version}.tgz").as_ref()),
+            "{package:?}"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 #[tokio::test]
 async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes() -> Result<()> {
     // All namespaces: one ClusterRole for the kinds, events and namespaces.
     let docs = render(&["aws.region=eu-west-1"]).await?;
     assert_hardened_pod(&docs, None)?;
     assert_least_privilege(&docs)?;
+    ensure!(
+        of_kind(&docs, "ValidatingAdmissionPolicy").is_empty(),
+        "an admission policy in the cluster-wide mode"
+    );
     let cluster_role = one(&docs, "ClusterRole")?;
     for kind in &kinds() {
         let all = ["get", "list", "watch", "patch", "update"];
@@ -385,7 +436,9 @@ async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes(
         "{service}"
     );
 
-    // One namespace: a Role there, and only that Namespace object and the CRDs cluster-wide.
+    // One namespace: the rules in a ClusterRole granted only there (a RoleBinding an admission
+    // policy keeps while the namespace is deleted), and only that Namespace object and the CRDs
+    // cluster-wide.
     let docs = render(&[
         "aws.region=eu-west-1",
         "watchNamespace=team-a",
@@ -398,11 +451,56 @@ async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes(
     .await?;
     assert_hardened_pod(&docs, Some("team-a"))?;
     assert_least_privilege(&docs)?;
-    let roles = of_kind(&docs, "Role");
-    let watched = roles
+    ensure!(
+        of_kind(&docs, "Role")
+            .iter()
+            .all(|r| r["metadata"]["namespace"] == "ops"),
+        "a Role outside the release namespace"
+    );
+    let cluster_roles = of_kind(&docs, "ClusterRole");
+    let watched = cluster_roles
         .iter()
-        .find(|r| r["metadata"]["namespace"] == "team-a")
-        .context("no Role in team-a")?;
+        .find(|r| r["metadata"]["name"] == "x-ecs-operator-ops-watch")
+        .context("no ClusterRole x-ecs-operator-ops-watch")?;
+    let binding = of_kind(&docs, "RoleBinding")
+        .into_iter()
+        .find(|b| b["metadata"]["namespace"] == "team-a")
+        .context("no RoleBinding in team-a")?;
+    ensure!(
+        binding["roleRef"]
+            == json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "x-ecs-operator-ops-watch"})
+            && binding["metadata"]["name"] == "x-ecs-operator"
+            && binding["subjects"][0]["namespace"] == "ops",
+        "RoleBinding in team-a: {binding}"
+    );
+    // The policy that keeps it: DELETE of that binding in team-a, denied by its binding.
+    let policy = one(&docs, "ValidatingAdmissionPolicy")?;
+    ensure!(
+        policy["metadata"]["name"] == "x-ecs-operator-ops-keep-rbac"
+            && policy["spec"]["failurePolicy"] == "Fail"
+            && policy["spec"]["matchConstraints"]["namespaceSelector"]["matchLabels"]
+                == json!({"kubernetes.io/metadata.name": "team-a"})
+            && policy["spec"]["matchConstraints"]["resourceRules"]
+                == json!([{"apiGroups": ["rbac.authorization.k8s.io"], "apiVersions": ["*"],
+                    "operations": ["DELETE"], "resources": ["rolebindings"]}])
+            && policy["spec"]["matchConditions"][0]["expression"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("== \"x-ecs-operator\"")),
+        "{policy}"
+    );
+    let policy_binding = one(&docs, "ValidatingAdmissionPolicyBinding")?;
+    ensure!(
+        policy_binding["spec"]
+            == json!({"policyName": "x-ecs-operator-ops-keep-rbac", "validationActions": ["Deny"]}),
+        "{policy_binding}"
+    );
+    ensure!(
+        of_kind(&docs, "ClusterRoleBinding")
+            .iter()
+            .all(|b| b["roleRef"]["name"] != "x-ecs-operator-ops-watch"),
+        "the kinds' ClusterRole is bound cluster-wide"
+    );
+
     for kind in &kinds() {
         ensure_grants(
             watched,
@@ -421,7 +519,10 @@ async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes(
         &["create", "patch"],
         None,
     )?;
-    let cluster_role = one(&docs, "ClusterRole")?;
+    let cluster_role = cluster_roles
+        .iter()
+        .find(|r| r["metadata"]["name"] == "x-ecs-operator-ops")
+        .context("no ClusterRole x-ecs-operator-ops")?;
     let verbs = ["get", "list", "watch"];
     ensure_grants(cluster_role, "", "namespaces", &verbs, Some("team-a"))?;
     ensure!(!grants(
@@ -445,14 +546,6 @@ async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes(
             "{kind} cluster-wide"
         );
     }
-    let bindings = of_kind(&docs, "RoleBinding");
-    ensure!(
-        bindings
-            .iter()
-            .any(|b| b["metadata"]["namespace"] == "team-a"
-                && b["subjects"][0]["namespace"] == "ops"),
-        "no RoleBinding in team-a for the ServiceAccount in ops"
-    );
     ensure!(one(&docs, "PodDisruptionBudget")?["spec"]["minAvailable"] == 1);
     ensure!(one(&docs, "ServiceMonitor")?["spec"]["endpoints"][0]["port"] == "metrics");
     ensure!(one(&docs, "NetworkPolicy")?["spec"]["policyTypes"] == json!(["Ingress"]));

@@ -6,4 +6,6 @@ mod chaos;
 mod failover;
 mod helm;
 mod hpa;
+mod image;
 mod lifecycle;
+mod watch_namespace;
