@@ -157,7 +157,10 @@ async fn upgrade(rel: &Release, envs: [&TestEnv; 3], names: [&OneOfEachKind; 3])
         ..
     } = rel;
     let client = &envs[0].client;
-    let before = statuses(&envs).await?;
+    // Status as the old pod settled it: counts (an EcsCluster's tasks) follow AWS through kept
+    // answers that serve up to 1.5 resyncs, so the status is taken once it has held for longer
+    // than that; the upgraded pod reads AWS afresh and must find it the same.
+    let before = settled_statuses(&envs).await?;
     let revisions_before = revisions(&envs, &names).await?;
     let old_pods: Vec<String> = operator_pods(client, release_ns, release)
         .await?
@@ -289,6 +292,28 @@ fn dynamic(env: &TestEnv, kind: &str) -> Api<DynamicObject> {
 }
 
 /// Each object's status and generation, keyed by namespace/kind/name.
+/// [`statuses`] once they have not changed for 15 s (resync 5 s: kept answers serve up to
+/// 7.5 s, a reconcile comes every 5 s), within two minutes.
+async fn settled_statuses(envs: &[&TestEnv; 3]) -> Result<BTreeMap<String, Value>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut last = statuses(envs).await?;
+    let mut since = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = statuses(envs).await?;
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= Duration::from_secs(15) {
+            return Ok(last);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "statuses kept changing for two minutes: {last:#?}"
+        );
+    }
+}
+
 async fn statuses(envs: &[&TestEnv; 3]) -> Result<BTreeMap<String, Value>> {
     let mut all = BTreeMap::new();
     for env in envs {
