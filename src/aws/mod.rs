@@ -75,9 +75,8 @@ pub struct AwsProvider {
     pub default_region: String,
     clients: Mutex<ClientCache>,
     metrics: Arc<crate::runtime::metrics::Metrics>,
-    /// The HTTP client every service client sends through, paced per account + Region + bucket
-    /// category; `None`: the SDK's default client, unpaced.
-    pacing: Option<(SharedHttpClient, Arc<pacing::Pacer>)>,
+    /// Paces every call per account + Region + bucket category; `None`: unpaced.
+    pacing: Option<Arc<pacing::Pacer>>,
 }
 
 /// The HTTP client the SDK would use by default (the one [`pacing::PacedHttpClient`] wraps).
@@ -202,16 +201,26 @@ impl AwsProvider {
     /// AWS's published buckets).
     pub fn with_pacing(mut self, config: &pacing::PacingConfig) -> Result<Self, ConfigError> {
         self.pacing = if config.enabled {
-            let inner = match self.base.http_client() {
-                Some(client) => client,
-                None => default_http_client()?,
-            };
-            let pacer = pacing::Pacer::new(&config.overrides, self.metrics.clone());
-            Some((inner, Arc::new(pacer)))
+            // Fails here, at startup, rather than leave a client unpaced later.
+            self.http_client()?;
+            Some(Arc::new(pacing::Pacer::new(
+                &config.overrides,
+                self.metrics.clone(),
+            )))
         } else {
             None
         };
         Ok(self)
+    }
+
+    /// The HTTP client a service client would send through without pacing: the base
+    /// configuration's, else a new SDK default one (so each service client keeps its own
+    /// connection pool, as without pacing).
+    fn http_client(&self) -> Result<SharedHttpClient, ConfigError> {
+        match self.base.http_client() {
+            Some(client) => Ok(client),
+            None => default_http_client(),
+        }
     }
 
     /// Clients for `region` (default: the operator's) under `role_arn` (assumed with STS, session
@@ -256,15 +265,19 @@ impl AwsProvider {
         let config = config.build();
         // Every call is counted for /metrics, by service, operation and error code, and paced
         // by the buckets of the role's account in this Region.
-        let paced = self.pacing.as_ref().map(|(inner, pacer)| {
-            pacer.http_client(inner.clone(), pacing::Scope::new(&region, role_arn))
-        });
+        let scope = pacing::Scope::new(&region, role_arn);
         macro_rules! client {
             ($sdk:ident) => {{
                 let mut builder = $sdk::config::Builder::from(&config)
                     .interceptor(call_metrics::interceptor(&self.metrics));
-                if let Some(paced) = &paced {
-                    builder = builder.http_client(paced.clone());
+                if let Some(pacer) = &self.pacing {
+                    match self.http_client() {
+                        Ok(inner) => {
+                            builder = builder.http_client(pacer.http_client(inner, scope.clone()))
+                        }
+                        // with_pacing made one at startup; this does not happen.
+                        Err(e) => tracing::warn!(error = %e, "AWS calls not paced"),
+                    }
                 }
                 $sdk::Client::from_conf(builder.build())
             }};
