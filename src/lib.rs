@@ -10,6 +10,7 @@ pub mod export;
 pub mod kinds;
 pub mod runtime;
 
+pub use aws::pacing::{PacingConfig, RateLimit};
 pub use engine::Settings;
 pub use engine::namespaces::RoleRule;
 
@@ -54,6 +55,9 @@ pub struct RunConfig {
     pub region: Option<String>,
     pub settings: Settings,
     pub aws_max_attempts: u32,
+    /// Client-side pacing of AWS calls by AWS's token buckets (`--aws-pacing`,
+    /// `--aws-rate-limits`).
+    pub aws_pacing: aws::pacing::PacingConfig,
     /// Written into the ownership tags of every AWS resource (`--instance-id`).
     pub instance_id: String,
     /// Deletion policy when neither the spec nor the namespace sets one.
@@ -126,7 +130,8 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
         max_attempts: config.aws_max_attempts,
         metrics: telemetry.metrics.clone(),
     })
-    .await?;
+    .await?
+    .with_pacing(&config.aws_pacing)?;
     tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
     let env = std::sync::Arc::new(engine::Process {
         aws,

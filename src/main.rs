@@ -104,6 +104,21 @@ struct RunArgs {
     /// Attempts per AWS call by the SDK's own retry (with backoff).
     #[arg(long, env = "ECS_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     aws_max_attempts: u32,
+    /// Pace ECS and ECR calls by AWS's token buckets (per account, Region and API category), so
+    /// converging is not throttled.
+    #[arg(long, env = "ECS_OPERATOR_AWS_PACING", value_name = "true|false", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    aws_pacing: bool,
+    /// Bucket sizes that differ from AWS's published ones (raised quotas), e.g.
+    /// `ecs:task-definition-modify=40/2` (burst 40, 2 per second); repeat, or separate with
+    /// commas. Categories: ecs:<category> as in AWS's ECS throttling table, ecr:<Action>.
+    #[arg(
+        long,
+        env = "ECS_OPERATOR_AWS_RATE_LIMITS",
+        value_name = "CATEGORY=BURST/REFILL",
+        value_delimiter = ','
+    )]
+    aws_rate_limits: Vec<ecs_operator::RateLimit>,
     /// Address of the /metrics, /healthz and /readyz server (port 0: any free port).
     #[arg(
         long,
@@ -200,6 +215,10 @@ async fn main() -> ExitCode {
                     ..Default::default()
                 },
                 aws_max_attempts: args.aws_max_attempts,
+                aws_pacing: ecs_operator::PacingConfig {
+                    enabled: args.aws_pacing,
+                    overrides: args.aws_rate_limits,
+                },
                 instance_id: args.instance_id,
                 default_deletion_policy: args
                     .default_deletion_policy

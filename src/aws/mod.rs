@@ -6,6 +6,7 @@ pub mod call_metrics;
 pub mod errors;
 pub mod json;
 pub mod listing;
+pub mod pacing;
 pub mod policy;
 pub mod tags;
 
@@ -18,6 +19,7 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError, future};
 use aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// Settings for building AWS clients.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +60,8 @@ pub enum ConfigError {
         "no AWS region configured: pass --region, or set AWS_REGION (or a region in the AWS profile)"
     )]
     NoRegion,
+    #[error("the AWS SDK has no default HTTP client in this build")]
+    NoHttpClient,
 }
 
 /// Clients by (region, role).
@@ -71,6 +75,22 @@ pub struct AwsProvider {
     pub default_region: String,
     clients: Mutex<ClientCache>,
     metrics: Arc<crate::runtime::metrics::Metrics>,
+    /// Paces every call per account + Region + bucket category; `None`: unpaced.
+    pacing: Option<Arc<pacing::Pacer>>,
+}
+
+/// The HTTP client the SDK would use by default (the one [`pacing::PacedHttpClient`] wraps).
+fn default_http_client() -> Result<SharedHttpClient, ConfigError> {
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+    use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+        aws_config::BehaviorVersion::latest(),
+    )
+    .ok_or(ConfigError::NoHttpClient)?;
+    plugin
+        .runtime_components(&RuntimeComponentsBuilder::new("ecs-operator"))
+        .http_client()
+        .ok_or(ConfigError::NoHttpClient)
 }
 
 /// STS role session name for a namespace: names the operator and the namespace (max 64 chars).
@@ -167,12 +187,40 @@ impl AwsProvider {
         }
         let base = loader.load().await;
         let default_region = base.region().ok_or(ConfigError::NoRegion)?.to_string();
-        Ok(Self {
+        Self {
             base,
             default_region,
             clients: Mutex::new(HashMap::new()),
             metrics: settings.metrics.clone(),
-        })
+            pacing: None,
+        }
+        .with_pacing(&pacing::PacingConfig::default())
+    }
+
+    /// Paces every call of the clients built from now on as `config` says (by default: on, with
+    /// AWS's published buckets).
+    pub fn with_pacing(mut self, config: &pacing::PacingConfig) -> Result<Self, ConfigError> {
+        self.pacing = if config.enabled {
+            // Fails here, at startup, rather than leave a client unpaced later.
+            self.http_client()?;
+            Some(Arc::new(pacing::Pacer::new(
+                &config.overrides,
+                self.metrics.clone(),
+            )))
+        } else {
+            None
+        };
+        Ok(self)
+    }
+
+    /// The HTTP client a service client would send through without pacing: the base
+    /// configuration's, else a new SDK default one (so each service client keeps its own
+    /// connection pool, as without pacing).
+    fn http_client(&self) -> Result<SharedHttpClient, ConfigError> {
+        match self.base.http_client() {
+            Some(client) => Ok(client),
+            None => default_http_client(),
+        }
     }
 
     /// Clients for `region` (default: the operator's) under `role_arn` (assumed with STS, session
@@ -215,15 +263,24 @@ impl AwsProvider {
             );
         }
         let config = config.build();
-        // Every call is counted for /metrics, by service, operation and error code.
+        // Every call is counted for /metrics, by service, operation and error code, and paced
+        // by the buckets of the role's account in this Region.
+        let scope = pacing::Scope::new(&region, role_arn);
         macro_rules! client {
-            ($sdk:ident) => {
-                $sdk::Client::from_conf(
-                    $sdk::config::Builder::from(&config)
-                        .interceptor(call_metrics::interceptor(&self.metrics))
-                        .build(),
-                )
-            };
+            ($sdk:ident) => {{
+                let mut builder = $sdk::config::Builder::from(&config)
+                    .interceptor(call_metrics::interceptor(&self.metrics));
+                if let Some(pacer) = &self.pacing {
+                    match self.http_client() {
+                        Ok(inner) => {
+                            builder = builder.http_client(pacer.http_client(inner, scope.clone()))
+                        }
+                        // with_pacing made one at startup; this does not happen.
+                        Err(e) => tracing::warn!(error = %e, "AWS calls not paced"),
+                    }
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
         }
         let clients = Arc::new(AwsClients {
             ecr: client!(aws_sdk_ecr),

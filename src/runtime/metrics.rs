@@ -4,10 +4,13 @@
 //! - `reconciles_total{kind}`, `reconcile_errors_total{kind,reason}`,
 //!   `reconcile_duration_seconds{kind}` (histogram)
 //! - `aws_calls_total{service,operation}`, `aws_call_errors_total{service,operation,code}`
+//! - `aws_paced_seconds_total{category}`, `aws_paced_calls_total{category}`: time AWS calls
+//!   waited for their token bucket (`crate::aws::pacing`), and how many calls waited
 //! - `objects{kind,condition,status}`: objects in the controllers' caches by condition
 //! - `leader`: 1 while this replica runs the controllers, 0 on standby
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -50,6 +53,11 @@ struct AwsErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AwsCategoryLabels {
+    category: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConditionLabels {
     kind: String,
     condition: String,
@@ -73,6 +81,8 @@ pub struct Metrics {
     reconcile_duration: DurationFamily,
     aws_calls: Family<AwsCallLabels, Counter>,
     aws_errors: Family<AwsErrorLabels, Counter>,
+    aws_paced_seconds: Family<AwsCategoryLabels, Counter<f64, AtomicU64>>,
+    aws_paced_calls: Family<AwsCategoryLabels, Counter>,
     objects: Family<ConditionLabels, Gauge>,
     leader: Gauge,
     /// Per kind, how to read the conditions of the objects in its reflector store. Read at
@@ -96,6 +106,8 @@ impl Default for Metrics {
         let reconcile_duration: DurationFamily = Family::new_with_constructor(duration_histogram);
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let aws_errors = Family::<AwsErrorLabels, Counter>::default();
+        let aws_paced_seconds = Family::<AwsCategoryLabels, Counter<f64, AtomicU64>>::default();
+        let aws_paced_calls = Family::<AwsCategoryLabels, Counter>::default();
         let objects = Family::<ConditionLabels, Gauge>::default();
         let leader = Gauge::default();
         registry.register(
@@ -124,6 +136,16 @@ impl Default for Metrics {
             aws_errors.clone(),
         );
         registry.register(
+            "aws_paced_seconds",
+            "Seconds AWS calls waited for their AWS token bucket before being sent, per bucket category",
+            aws_paced_seconds.clone(),
+        );
+        registry.register(
+            "aws_paced_calls",
+            "AWS calls that waited for their AWS token bucket before being sent, per bucket category",
+            aws_paced_calls.clone(),
+        );
+        registry.register(
             "objects",
             "Objects in the controllers' caches, per kind, condition type and status",
             objects.clone(),
@@ -140,6 +162,8 @@ impl Default for Metrics {
             reconcile_duration,
             aws_calls,
             aws_errors,
+            aws_paced_seconds,
+            aws_paced_calls,
             objects,
             leader,
             sources: Mutex::new(Vec::new()),
@@ -204,6 +228,17 @@ impl Metrics {
                 code: code.into(),
             })
             .inc();
+    }
+
+    /// One AWS call waited `waited` for a token of `category`'s bucket.
+    pub fn observe_aws_pacing(&self, category: &str, waited: std::time::Duration) {
+        let labels = AwsCategoryLabels {
+            category: category.into(),
+        };
+        self.aws_paced_seconds
+            .get_or_create(&labels)
+            .inc_by(waited.as_secs_f64());
+        self.aws_paced_calls.get_or_create(&labels).inc();
     }
 
     pub fn set_leader(&self, leader: bool) {

@@ -1,6 +1,7 @@
 //! `make bench`: how long the operator takes, and how many AWS calls it makes, to converge N
 //! TaskDefinition + EcsService pairs (in a few clusters) plus ECR repositories, behind the fault
-//! proxy with AWS's token buckets on (e2e::fault); then calls per resync in steady state.
+//! proxy with AWS's token buckets on (e2e::fault); throttled calls per action and the operator's
+//! own pacing waits (its /metrics); then calls per resync in steady state.
 //! Not a test: it prints a table.
 //!
 //! Knobs: BENCH_N (comma list of pair counts, default "100,1000"), BENCH_REPOS (200),
@@ -190,13 +191,49 @@ fn print_counts(title: &str, counts: &Counts, divide: f64, per: &str) {
         );
     }
     let all = total(counts, |c| c.calls);
+    let throttled = total(counts, |c| c.bucket_throttled + c.throttled);
     println!(
         "    {:<36} {:>8} {:>10} {:>12.2}",
         "all",
         all,
-        total(counts, |c| c.bucket_throttled),
+        throttled,
         all as f64 / divide
     );
+    println!(
+        "    throttled: {:.2} % of calls",
+        if all == 0 {
+            0.0
+        } else {
+            100.0 * throttled as f64 / all as f64
+        }
+    );
+}
+
+/// The operator's own account of pacing (`ecs_operator_aws_paced_*` on its /metrics):
+/// (category, seconds waited, calls that waited).
+async fn paced(log: &PathBuf) -> Result<Vec<(String, f64, f64)>> {
+    let text = std::fs::read_to_string(log)?;
+    let addr = e2e::operator::metrics_addr_in(&text).context("no metrics address in the log")?;
+    let (_, metrics) = e2e::operator::http_get(addr, "/metrics").await?;
+    let series = |name: &str| -> BTreeMap<String, f64> {
+        metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix(name)?.strip_prefix("{category=\""))
+            .filter_map(|l| {
+                let (category, value) = l.split_once("\"} ")?;
+                Some((category.to_string(), value.parse().ok()?))
+            })
+            .collect()
+    };
+    let seconds = series("ecs_operator_aws_paced_seconds_total");
+    let calls = series("ecs_operator_aws_paced_calls_total");
+    Ok(seconds
+        .into_iter()
+        .map(|(c, s)| {
+            let n = calls.get(&c).copied().unwrap_or(0.0);
+            (c, s, n)
+        })
+        .collect())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -325,6 +362,10 @@ async fn run(
     }
     let wall = start.elapsed();
     let converge_counts = proxy.counts();
+    let paced = paced(&log).await.unwrap_or_else(|e| {
+        eprintln!("reading the operator's pacing metrics: {e:#}");
+        Vec::new()
+    });
     let converge_cpu = op.cpu_seconds() - cpu0;
     let (rss_converged, _) = op.rss_mib();
 
@@ -364,6 +405,10 @@ async fn run(
     println!(
         "  operator RSS {rss_converged:.1} MiB converged, {rss:.1} MiB after steady state (peak {peak:.1} MiB); CPU {converge_cpu:.1} s converging, {steady_cpu:.1} s in steady state"
     );
+    println!("  paced by the operator (waiting for AWS's buckets), by category:");
+    for (category, seconds, calls) in &paced {
+        println!("    {category:<36} {calls:>8} calls waited {seconds:>10.1} s");
+    }
     let converged_objects = (objects - 20) as f64;
     print_counts(
         "converging: AWS calls (as AWS sees them, throttled ones included)",

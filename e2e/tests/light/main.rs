@@ -25,6 +25,7 @@ mod examples;
 mod export;
 mod gitops;
 mod helm;
+mod pacing;
 mod policies;
 mod policy_text;
 mod printer_columns;
