@@ -477,49 +477,39 @@ mod tests {
         let mut d = desired(&EcrRepositorySpec::default(), "r");
         d.tags = [("team".to_string(), "a".to_string())].into();
         d.lifecycle_policy = Some(json!({"rules": []}));
+        // What a read of AWS finds: the spec's tag and lifecycle policy, or not.
+        let aws = |tags: bool, lifecycle: bool| RepositoryExtras {
+            tags: match tags {
+                true => vec![
+                    ecr::Tag::builder()
+                        .key("team")
+                        .value("a")
+                        .build()
+                        .expect("tag"),
+                ],
+                false => vec![],
+            },
+            lifecycle_policy_text: lifecycle.then(|| r#"{"rules":[]}"#.into()),
+            repository_policy_text: None,
+        };
         type Case = (
             &'static str,
             bool,
-            Vec<(bool, fn() -> RepositoryExtras)>,
+            // (refresh, what AWS holds: the spec's tags?, the spec's lifecycle policy?)
+            Vec<(bool, (bool, bool))>,
             Vec<ExtrasDue>,
         );
         let cases: Vec<Case> = vec![
             (
                 "AWS matches: first and 11th",
                 false,
-                vec![
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag")
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    });
-                    12
-                ],
+                vec![(false, (true, true)); 12],
                 [vec![all], vec![none; 9], vec![all, none]].concat(),
             ),
             (
                 "created with the spec: nothing until the 10th",
                 true,
-                vec![
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag")
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    });
-                    10
-                ],
+                vec![(false, (true, true)); 10],
                 [vec![none; 9], vec![all]].concat(),
             ),
             (
@@ -527,39 +517,9 @@ mod tests {
                 "lifecycle missing in AWS: read while it differs",
                 false,
                 vec![
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag"),
-                        ],
-                        lifecycle_policy_text: None,
-                        repository_policy_text: None,
-                    }),
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag"),
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    }),
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag"),
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    }),
+                    (false, (true, false)),
+                    (false, (true, true)),
+                    (false, (true, true)),
                 ],
                 vec![all, lifecycle_only, none],
             ),
@@ -567,33 +527,9 @@ mod tests {
                 "tags differ: read tags only; a refresh reads all",
                 false,
                 vec![
-                    (false, || RepositoryExtras {
-                        tags: vec![],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    }),
-                    (false, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag"),
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    }),
-                    (true, || RepositoryExtras {
-                        tags: vec![
-                            ecr::Tag::builder()
-                                .key("team")
-                                .value("a")
-                                .build()
-                                .expect("tag"),
-                        ],
-                        lifecycle_policy_text: Some(r#"{"rules":[]}"#.into()),
-                        repository_policy_text: None,
-                    }),
+                    (false, (false, true)),
+                    (false, (true, true)),
+                    (true, (true, true)),
                 ],
                 vec![all, tags_only, all],
             ),
@@ -604,9 +540,9 @@ mod tests {
                 reads.created(arn, &d);
             }
             let mut got = Vec::new();
-            for (fresh, aws) in observes {
+            for (fresh, (tags, lifecycle)) in observes {
                 let due = extras_to_read(&reads, arn, &d, fresh);
-                extras_read(&reads, arn, due, aws());
+                extras_read(&reads, arn, due, aws(tags, lifecycle));
                 got.push(due);
             }
             assert_eq!(got, want, "{name}");
