@@ -40,6 +40,9 @@ pub struct Settings {
     pub concurrency: u16,
     /// Namespace to watch; `None` watches all.
     pub namespace: Option<String>,
+    /// Label selector every watch sends to the API server (a shard's objects); `None` watches
+    /// every object.
+    pub label_selector: Option<String>,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(300),
             concurrency: 4,
             namespace: None,
+            label_selector: None,
         }
     }
 }

@@ -67,7 +67,11 @@ fn converted<K: Managed>(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    watcher(api, watcher::Config::default()).filter_map(move |event| {
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &settings.label_selector {
+        config = config.labels(selector);
+    }
+    watcher(api, config).filter_map(move |event| {
         let recorder = recorder.clone();
         async move {
             let event = match event {
