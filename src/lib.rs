@@ -13,6 +13,7 @@ pub mod runtime;
 pub use aws::pacing::{PacingConfig, RateLimit};
 pub use engine::Settings;
 pub use engine::namespaces::RoleRule;
+pub use engine::shards::{SHARD_LABEL, Scope, ShardError, ShardName};
 
 /// What the e2e crate asserts on or calls besides the API types: tag keys and annotations the
 /// operator writes, and the pure helpers whose answers a test compares with AWS's.
@@ -53,6 +54,9 @@ pub enum StartupError {
 /// Everything `run` needs.
 pub struct RunConfig {
     pub region: Option<String>,
+    /// The objects this process reconciles (`--shard`, `--exclude-sharded`): its watches'
+    /// label selector and its leader Lease follow from it ([`RunConfig::scoped`]).
+    pub scope: Scope,
     pub settings: Settings,
     pub aws_max_attempts: u32,
     /// Client-side pacing of AWS calls by AWS's token buckets (`--aws-pacing`,
@@ -66,6 +70,18 @@ pub struct RunConfig {
     pub role_allow: Vec<engine::namespaces::RoleRule>,
     /// Metrics/health server and leader election.
     pub runtime: runtime::RuntimeConfig,
+}
+
+impl RunConfig {
+    /// The settings and Lease of the scope: the label selector every watch sends, and a shard's
+    /// own Lease `<lease>-<shard>`. Pure.
+    pub fn scoped(mut self) -> Self {
+        self.settings.label_selector = self.scope.label_selector();
+        if let Some(election) = self.runtime.leader_election.as_mut() {
+            election.lease_name = self.scope.lease_name(&election.lease_name);
+        }
+        self
+    }
 }
 
 /// `ecs-operator convert task-definition`: AWS JSON (describe or register shape) -> manifest YAML.
@@ -115,6 +131,8 @@ async fn check_crds(client: &kube::Client) -> Result<(), StartupError> {
 
 /// Checks the API server and CRDs, builds AWS clients, and runs every controller until a signal.
 pub async fn run(config: RunConfig) -> Result<(), StartupError> {
+    let config = config.scoped();
+    engine::shards::set_scope(config.scope.clone());
     let client = kube::Client::try_default()
         .await
         .map_err(|e| StartupError::KubeConfig(e.to_string()))?;
@@ -133,6 +151,9 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     .await?
     .with_pacing(&config.aws_pacing)?;
     tracing::info!(region = %aws.default_region, instance = %config.instance_id, "AWS clients ready");
+    if let Some(selector) = &config.settings.label_selector {
+        tracing::info!(%selector, scope = ?config.scope, "reconciling only the objects the selector selects");
+    }
     let env = std::sync::Arc::new(engine::Process {
         aws,
         namespaces: engine::namespaces::Namespaces::new(
@@ -273,6 +294,66 @@ mod tests {
             matches!(err, Some(StartupError::ApiUnreachable(_))),
             "{err:?}"
         );
+    }
+
+    /// `run` starts from the scoped config: the scope's selector reaches every watch (the
+    /// settings) and a shard elects on its own Lease; without leader election only the
+    /// selector changes.
+    #[test]
+    fn a_scope_sets_the_watch_selector_and_the_lease() {
+        let config = |scope: Scope, election: bool| RunConfig {
+            region: None,
+            scope,
+            settings: Settings::default(),
+            aws_max_attempts: 3,
+            aws_pacing: PacingConfig::default(),
+            instance_id: "default".into(),
+            default_deletion_policy: api::common::DeletionPolicy::Delete,
+            role_allow: Vec::new(),
+            runtime: runtime::RuntimeConfig {
+                leader_election: election.then(|| runtime::leader::LeaderElectionConfig {
+                    namespace: "ops".into(),
+                    lease_name: "x-leader".into(),
+                    lease_seconds: 15,
+                    identity: "pod_1".into(),
+                }),
+                ..Default::default()
+            },
+        };
+        let shard = |n: &str| Scope::Shard(ShardName::parse(n).expect("valid"));
+        let cases = [
+            (Scope::All, true, None, Some("x-leader")),
+            (
+                shard("a"),
+                true,
+                Some("ecs.operator.dev/shard=a"),
+                Some("x-leader-a"),
+            ),
+            (shard("a"), false, Some("ecs.operator.dev/shard=a"), None),
+            (
+                Scope::Unsharded,
+                true,
+                Some("!ecs.operator.dev/shard"),
+                Some("x-leader"),
+            ),
+        ];
+        for (scope, election, selector, lease) in cases {
+            let scoped = config(scope.clone(), election).scoped();
+            assert_eq!(
+                scoped.settings.label_selector.as_deref(),
+                selector,
+                "{scope:?}"
+            );
+            assert_eq!(
+                scoped
+                    .runtime
+                    .leader_election
+                    .as_ref()
+                    .map(|e| e.lease_name.as_str()),
+                lease,
+                "{scope:?}"
+            );
+        }
     }
 
     #[test]

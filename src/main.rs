@@ -148,6 +148,14 @@ struct RunArgs {
         value_parser = clap::value_parser!(u64).range(2..)
     )]
     leader_election_lease_seconds: u64,
+    /// Reconcile only the objects labelled `ecs.operator.dev/shard=NAME` (the watches ask the
+    /// API server for them), electing a leader on the Lease `<lease name>-NAME`.
+    #[arg(long, env = "ECS_OPERATOR_SHARD", value_name = "NAME")]
+    shard: Option<ecs_operator::ShardName>,
+    /// Reconcile only the objects without the `ecs.operator.dev/shard` label: the main
+    /// instance beside shards, so no object is reconciled twice.
+    #[arg(long, env = "ECS_OPERATOR_EXCLUDE_SHARDED", default_value_t = false)]
+    exclude_sharded: bool,
     /// Deletion policy for objects whose spec and namespace set none.
     #[arg(long, env = "ECS_OPERATOR_DEFAULT_DELETION_POLICY", default_value = "Delete",
           value_parser = ["Delete", "Retain"])]
@@ -206,7 +214,15 @@ async fn main() -> ExitCode {
         }
         Command::Run(args) => {
             ecs_operator::runtime::init_logging(&args.log_level, args.log_format);
+            let scope = match ecs_operator::Scope::from_flags(args.shard, args.exclude_sharded) {
+                Ok(scope) => scope,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let config = ecs_operator::RunConfig {
+                scope,
                 region: args.region,
                 settings: ecs_operator::Settings {
                     resync: Duration::from_secs(args.resync_seconds.max(1)),

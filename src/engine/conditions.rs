@@ -11,6 +11,9 @@ pub mod reason {
     pub const DELETE_BLOCKED: &str = "DeleteBlocked";
     pub const NOT_CONVERGED: &str = "NotConverged";
     pub const REFERENCE_NOT_READY: &str = "ReferenceNotReady";
+    /// A referenced object is in another shard (`ecs.operator.dev/shard`), which this process
+    /// does not watch.
+    pub const REFERENCE_IN_ANOTHER_SHARD: &str = "ReferenceInAnotherShard";
     pub const DELETING: &str = "Deleting";
     pub const AVAILABLE: &str = "Available";
     pub const CREATING: &str = "Creating";
@@ -70,6 +73,7 @@ pub fn environment_message(why: &str, error: &str) -> String {
         }
         reason::INVALID_NAMESPACE_ANNOTATION => "the namespace's annotations are invalid",
         reason::ROLE_NOT_ALLOWED => "the namespace names a role the operator may not assume for it",
+        reason::REFERENCE_IN_ANOTHER_SHARD => "a reference crosses shards",
         _ => "the operator's environment is not usable",
     };
     format!("{what}: {error}. Retried every few minutes; no spec change is needed once it is fixed")

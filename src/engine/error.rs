@@ -16,6 +16,10 @@ pub enum Error {
     /// A referenced object (e.g. an EcrRepository) does not exist or is not Ready yet.
     #[error("{0}")]
     ReferenceNotReady(String),
+    /// A referenced object is in another shard: this process does not watch it (see
+    /// [`super::shards`]). Waits for a person to relabel one of them.
+    #[error("{0}")]
+    ReferenceInAnotherShard(String),
     /// The driver left AWS untouched on purpose (ownership, adoption policy, observe-only).
     #[error("{message}")]
     Refused {
@@ -61,7 +65,11 @@ impl Error {
             | Error::ReferenceNotReady(_)
             | Error::Refused { .. } => ErrorClass::Retryable,
             Error::InvalidSpec(_) => ErrorClass::Terminal,
-            Error::Environment { .. } => ErrorClass::Environment,
+            // Not the spec's fault, and healed by a label change that may not wake this object
+            // (the other shard's object): Stalled, retried slowly.
+            Error::Environment { .. } | Error::ReferenceInAnotherShard(_) => {
+                ErrorClass::Environment
+            }
         }
     }
 
@@ -70,6 +78,7 @@ impl Error {
         match self {
             Error::NotConverged(_) => return reason::NOT_CONVERGED,
             Error::ReferenceNotReady(_) => return reason::REFERENCE_NOT_READY,
+            Error::ReferenceInAnotherShard(_) => return reason::REFERENCE_IN_ANOTHER_SHARD,
             Error::Refused { reason, .. } | Error::Environment { reason, .. } => return reason,
             Error::Aws(e) if e.class == ErrorClass::Environment => {
                 return if crate::aws::errors::is_credentials_code(e.code.as_deref()) {

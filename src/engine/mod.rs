@@ -55,6 +55,7 @@ mod finalize;
 pub mod namespaces;
 pub mod ownership;
 pub mod references;
+pub mod shards;
 mod status;
 pub mod tolerant;
 
@@ -379,6 +380,11 @@ mod tests {
                 Error::NotConverged("tags".into()),
                 ErrorClass::Retryable,
                 reason::NOT_CONVERGED,
+            ),
+            (
+                Error::ReferenceInAnotherShard("x".into()),
+                ErrorClass::Environment,
+                reason::REFERENCE_IN_ANOTHER_SHARD,
             ),
         ];
         let denied = |code: &str| {

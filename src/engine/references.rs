@@ -3,7 +3,7 @@
 
 use kube::Api;
 
-use super::{Error, KindStatus, Managed};
+use super::{Error, KindStatus, Managed, shards};
 use crate::api::common::{READY, find_condition};
 
 /// Status of a referenced object: its ARN when it is Ready.
@@ -14,7 +14,7 @@ pub fn ready_arn<K: Managed>(obj: &K) -> Option<String> {
 }
 
 /// The ARN of the object `name` of kind `K` in `ns`; `ReferenceNotReady` while it is missing or
-/// not Ready.
+/// not Ready, `ReferenceInAnotherShard` when this process's shard does not watch it.
 pub async fn resolve_ref<K: Managed>(
     kube: &kube::Client,
     ns: &str,
@@ -25,6 +25,12 @@ pub async fn resolve_ref<K: Managed>(
     let obj = api.get_opt(name).await?.ok_or_else(|| {
         Error::ReferenceNotReady(format!("{kind} {name} does not exist in namespace {ns}"))
     })?;
+    // Before readiness: an object of another shard that is not Ready would never wake us.
+    shards::check_reference(
+        shards::scope(),
+        &format!("{kind} {name}"),
+        obj.meta().labels.as_ref(),
+    )?;
     ready_arn(&obj)
         .ok_or_else(|| Error::ReferenceNotReady(format!("{kind} {name} is not Ready yet")))
 }

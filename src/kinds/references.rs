@@ -14,7 +14,8 @@ use crate::engine::references::resolve_ref;
 pub const DEFAULT_CLUSTER: &str = "default";
 
 /// The cluster a spec names: `cluster` as written, else the ARN of the EcsCluster `clusterRef`
-/// names once it is Ready (`ReferenceNotReady` until then), else ECS's `default`.
+/// names once it is Ready (`ReferenceNotReady` until then; `ReferenceInAnotherShard` when this
+/// shard does not watch it), else ECS's `default`.
 pub async fn cluster(
     kube: &kube::Client,
     ns: &str,
@@ -29,7 +30,7 @@ pub async fn cluster(
 }
 
 /// The image an `imageRef` stands for: the EcrRepository's `repositoryUri` once it is Ready,
-/// with the digest or tag. `what` names the referencing field in messages (e.g. `container
+/// with the digest or tag (`ReferenceInAnotherShard` when this shard does not watch it). `what` names the referencing field in messages (e.g. `container
 /// web`).
 pub async fn image(
     kube: &kube::Client,
@@ -44,6 +45,11 @@ pub async fn image(
             "{what}: EcrRepository {name} does not exist in namespace {ns}"
         ))
     })?;
+    crate::engine::shards::check_reference(
+        crate::engine::shards::scope(),
+        &format!("{what}: EcrRepository {name}"),
+        repo.metadata.labels.as_ref(),
+    )?;
     let status = repo.status.as_ref();
     let ready = find_condition(
         status.map(|s| s.conditions.as_slice()).unwrap_or_default(),

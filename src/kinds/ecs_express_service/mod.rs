@@ -102,7 +102,9 @@ impl EcsExpressServices {
         }
         let cluster = match self.cluster(obj).await {
             Ok(c) => c,
-            Err(Error::ReferenceNotReady(_)) => return Ok(None),
+            Err(Error::ReferenceNotReady(_) | Error::ReferenceInAnotherShard(_)) => {
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         };
         Ok(

@@ -209,8 +209,9 @@ pub fn dependents<K: Managed>(
 
 impl EcsServices {
     /// (cluster, service name) this object stands for, without needing its task definition; a
-    /// deleted cluster reference falls back to the cluster recorded in status (`None` when
-    /// there is none: nothing was ever created).
+    /// deleted cluster reference, or one into another shard, falls back to the cluster recorded
+    /// in status (`None` when there is none: nothing was ever created). Deleting never waits
+    /// for a shard: it needs no watch of the cluster.
     async fn locate(&self, obj: &EcsService) -> Result<Option<(String, String)>, Error> {
         let ns = obj.namespace().unwrap_or_default();
         let spec = &obj.spec;
@@ -222,7 +223,7 @@ impl EcsServices {
         );
         let cluster = match named.await {
             Ok(cluster) => cluster,
-            Err(Error::ReferenceNotReady(_)) => {
+            Err(Error::ReferenceNotReady(_) | Error::ReferenceInAnotherShard(_)) => {
                 match obj.status.as_ref().and_then(|s| s.cluster_arn.clone()) {
                     Some(arn) if !arn.is_empty() => arn,
                     _ => return Ok(None),
