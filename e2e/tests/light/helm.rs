@@ -291,6 +291,14 @@ async fn lint_passes_and_the_schema_rejects_bad_values() -> Result<()> {
         ("extraEnv[0].name=A,extraEnv[0].value=1", "extraEnv"),
         // Two replicas without a Lease would both write to AWS.
         ("replicas=2,leaderElection.enabled=false", "leaderElection"),
+        // A shard name is a label value and part of a Lease and a Deployment name.
+        ("sharding.shards={A}", "sharding"),
+        ("sharding.shards={a,a}", "sharding"),
+        ("sharding.replicas=3", "replicas"),
+        (
+            "sharding.shards={a},leaderElection.enabled=false",
+            "leaderElection",
+        ),
     ] {
         let out = tool_output("helm", &["template", "x", &chart, "--set", set]).await?;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -566,6 +574,144 @@ async fn template_renders_a_hardened_pod_and_least_privilege_rbac_in_both_modes(
     let env = env_of(&deployment["spec"]["template"]["spec"]["containers"][0]);
     ensure!(env_value(&env, "ECS_OPERATOR_LEADER_ELECTION") == Some(json!("false")));
     ensure!(env_value(&env, "ECS_OPERATOR_LEADER_ELECTION_LEASE_NAME").is_none());
+    Ok(())
+}
+
+/// Does a pod with `labels` match this label selector (`matchLabels`, and `matchExpressions`
+/// with `Exists` / `DoesNotExist`, the only operators the chart uses)?
+fn selects(selector: &Value, labels: &Value) -> Result<bool> {
+    let label_matches = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels[k] == *v);
+    let mut expressions_match = true;
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let present = !labels[e["key"].as_str().unwrap_or_default()].is_null();
+        expressions_match &= match e["operator"].as_str() {
+            Some("Exists") => present,
+            Some("DoesNotExist") => !present,
+            other => bail!("operator {other:?} in {selector}"),
+        };
+    }
+    Ok(label_matches && expressions_match)
+}
+
+/// `sharding.shards`: one more Deployment per shard, with the shard label on it, its selector and
+/// its pods, `ECS_OPERATOR_SHARD`, and the rights on its own Lease; beside shards the main
+/// Deployment gets `ECS_OPERATOR_EXCLUDE_SHARDED`. Every pod is selected by its own Deployment
+/// only among the shards, and covered by exactly one PodDisruptionBudget (the eviction API
+/// refuses a pod two budgets cover). Without shards nothing of this is rendered.
+#[tokio::test]
+async fn template_renders_a_deployment_a_lease_and_a_budget_per_shard() -> Result<()> {
+    let docs = render(&[
+        "aws.region=eu-west-1",
+        "replicas=2",
+        "sharding.shards={a,b}",
+    ])
+    .await?;
+    assert_least_privilege(&docs)?;
+    let deployments = of_kind(&docs, "Deployment");
+    let names: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    ensure!(
+        names
+            == [
+                "x-ecs-operator",
+                "x-ecs-operator-shard-a",
+                "x-ecs-operator-shard-b"
+            ],
+        "{names:?}"
+    );
+    let role = one(&docs, "Role")?;
+    let budgets = of_kind(&docs, "PodDisruptionBudget");
+    ensure!(budgets.len() == 3, "{budgets:?}");
+    for (deployment, shard) in deployments.iter().zip([None, Some("a"), Some("b")]) {
+        let spec = &deployment["spec"];
+        ensure!(spec["replicas"] == 2, "{}", spec["replicas"]);
+        let pod_labels = &spec["template"]["metadata"]["labels"];
+        ensure!(
+            pod_labels["ecs.operator.dev/shard"].as_str() == shard,
+            "pod labels {pod_labels}"
+        );
+        ensure!(
+            spec["selector"]["matchLabels"]["ecs.operator.dev/shard"].as_str() == shard,
+            "selector {}",
+            spec["selector"]
+        );
+        let env = env_of(&spec["template"]["spec"]["containers"][0]);
+        ensure!(
+            env_value(&env, "ECS_OPERATOR_SHARD") == shard.map(|s| json!(s)),
+            "{env:?}"
+        );
+        ensure!(
+            env_value(&env, "ECS_OPERATOR_EXCLUDE_SHARDED")
+                == shard.is_none().then(|| json!("true")),
+            "{env:?}"
+        );
+        // The binary appends the shard to the base name: the Role must name that Lease.
+        ensure!(
+            env_value(&env, "ECS_OPERATOR_LEADER_ELECTION_LEASE_NAME")
+                == Some(json!("x-ecs-operator-leader")),
+            "{env:?}"
+        );
+        let lease = match shard {
+            Some(s) => format!("x-ecs-operator-leader-{s}"),
+            None => "x-ecs-operator-leader".to_string(),
+        };
+        ensure_grants(
+            role,
+            "coordination.k8s.io",
+            "leases",
+            &["get", "patch"],
+            Some(&lease),
+        )?;
+        let mut covering = Vec::new();
+        for budget in &budgets {
+            if selects(&budget["spec"]["selector"], pod_labels)? {
+                covering.push(budget["metadata"]["name"].clone());
+            }
+        }
+        ensure!(
+            covering.len() == 1,
+            "{names:?}: pods of {} are covered by {covering:?}",
+            deployment["metadata"]["name"]
+        );
+        // A shard's Deployment selects its own pods only.
+        for other in &deployments {
+            let theirs = &other["spec"]["template"]["metadata"]["labels"];
+            if shard.is_some() && other["metadata"]["name"] != deployment["metadata"]["name"] {
+                ensure!(
+                    !selects(&spec["selector"], theirs)?,
+                    "{} selects the pods of {}",
+                    deployment["metadata"]["name"],
+                    other["metadata"]["name"]
+                );
+            }
+        }
+    }
+    ensure!(!grants(
+        role,
+        "coordination.k8s.io",
+        "leases",
+        "patch",
+        Some("x-ecs-operator-leader-c")
+    ));
+
+    // Without shards: one Deployment, no shard settings.
+    let docs = render(&["aws.region=eu-west-1"]).await?;
+    let env = env_of(&one(&docs, "Deployment")?["spec"]["template"]["spec"]["containers"][0]);
+    ensure!(env_value(&env, "ECS_OPERATOR_SHARD").is_none(), "{env:?}");
+    ensure!(
+        env_value(&env, "ECS_OPERATOR_EXCLUDE_SHARDED").is_none(),
+        "{env:?}"
+    );
     Ok(())
 }
 
