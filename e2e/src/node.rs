@@ -1,10 +1,13 @@
 //! Helpers for tests on the node bed (`e2e/env up --node`): the operator runs as the Helm chart's
 //! pod on a real kubelet, and reaches the API server and moto only through the bed's forwarder.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
+use ecs_operator::runtime::leader::pod_of_identity;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -516,4 +519,122 @@ impl Release {
         uninstall(&self.client, &self.name, &self.namespace).await;
         result
     }
+}
+
+/// `kubectl logs -f` of a pod into a file: the only record of a pod that gets deleted.
+pub struct Follower {
+    pub child: tokio::process::Child,
+    pub path: PathBuf,
+}
+
+pub fn follow(namespace: &str, pod: &str) -> Result<Follower> {
+    let path = std::env::temp_dir().join(format!("{namespace}-{pod}.log"));
+    let file = std::fs::File::create(&path)?;
+    let child = tokio::process::Command::new("kubectl")
+        .args(["logs", "-f", "-n", namespace, pod])
+        .stdout(file)
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("kubectl logs -f")?;
+    Ok(Follower { child, path })
+}
+
+impl Follower {
+    /// Stops following and returns what was written (the file is removed).
+    pub async fn stop(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.path);
+        text
+    }
+}
+
+/// The pod whose process holds the Lease (identities are `<pod>_<process start>`).
+pub async fn lease_holder(leases: &Api<Lease>, name: &str) -> Result<Option<String>> {
+    Ok(lease_holder_identity(leases, name)
+        .await?
+        .map(|id| pod_of_identity(&id).to_string()))
+}
+
+pub async fn lease_holder_identity(leases: &Api<Lease>, name: &str) -> Result<Option<String>> {
+    Ok(leases
+        .get_opt(name)
+        .await?
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity))
+}
+
+/// A reconcile-side log line ("reconciled", "created/updated/deleted AWS resource").
+pub fn is_reconcile(message: &str) -> bool {
+    message.starts_with("reconciled")
+        || message.ends_with("AWS resource")
+        || message.starts_with("adopting")
+}
+
+/// One JSON log line of the operator: its timestamp, message and `object` field (if any).
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    pub timestamp: String,
+    pub message: String,
+    pub object: Option<String>,
+}
+
+/// The JSON log lines of `log` (others skipped).
+pub fn log_entries(log: &str) -> Vec<LogEntry> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            Some(LogEntry {
+                timestamp: v["timestamp"].as_str()?.to_string(),
+                message: v["fields"]["message"].as_str()?.to_string(),
+                object: v["fields"]["object"].as_str().map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// Per process log: every reconcile line comes after that process acquired the lease, and the
+/// spans from first to last reconcile of different processes never overlap; at least two
+/// processes reconciled (the test handed leadership over).
+pub fn assert_one_reconciler(logs: &BTreeMap<String, String>) -> Result<()> {
+    let mut spans = Vec::new();
+    for (who, log) in logs {
+        let lines = log_entries(log);
+        let acquired = lines
+            .iter()
+            .find(|e| e.message.starts_with("acquired the leader lease"))
+            .map(|e| e.timestamp.clone());
+        let reconciles: Vec<&String> = lines
+            .iter()
+            .filter(|e| is_reconcile(&e.message))
+            .map(|e| &e.timestamp)
+            .collect();
+        let (Some(first), Some(last)) = (reconciles.first(), reconciles.last()) else {
+            continue;
+        };
+        let acquired = acquired.with_context(|| format!("{who} reconciled without the lease"))?;
+        ensure!(
+            **first >= acquired,
+            "{who} reconciled at {first} before acquiring the lease at {acquired}"
+        );
+        spans.push((first.to_string(), last.to_string(), who.clone()));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        ensure!(
+            pair[1].0 > pair[0].1,
+            "{} reconciled from {} while {} still did until {}",
+            pair[1].2,
+            pair[1].0,
+            pair[0].2,
+            pair[0].1
+        );
+    }
+    ensure!(
+        spans.len() >= 2,
+        "fewer than two replicas ever reconciled: {spans:?}"
+    );
+    Ok(())
 }

@@ -4,116 +4,23 @@
 //! replicas' logs show no two of them reconciled at the same time.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
-use e2e::node::{Release, container_id, operator_pods, pod_logs, pod_name, pod_ready, poll_until};
+use e2e::node::{
+    Follower, Release, assert_one_reconciler, container_id, follow, lease_holder as holder,
+    lease_holder_identity as holder_identity, operator_pods, pod_logs, pod_name, pod_ready,
+    poll_until,
+};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::EcrRepository;
 use ecs_operator::runtime::leader::pod_of_identity;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const LEASE_SECONDS: u64 = 10;
-
-/// `kubectl logs -f` of a pod into a file: the only record of a pod that gets deleted.
-struct Follower {
-    child: tokio::process::Child,
-    path: PathBuf,
-}
-
-fn follow(namespace: &str, pod: &str) -> Result<Follower> {
-    let path = std::env::temp_dir().join(format!("{namespace}-{pod}.log"));
-    let file = std::fs::File::create(&path)?;
-    let child = tokio::process::Command::new("kubectl")
-        .args(["logs", "-f", "-n", namespace, pod])
-        .stdout(file)
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("kubectl logs -f")?;
-    Ok(Follower { child, path })
-}
-
-/// The pod whose process holds the Lease (identities are `<pod>_<process start>`).
-async fn holder(leases: &Api<Lease>, name: &str) -> Result<Option<String>> {
-    Ok(holder_identity(leases, name)
-        .await?
-        .map(|id| pod_of_identity(&id).to_string()))
-}
-
-async fn holder_identity(leases: &Api<Lease>, name: &str) -> Result<Option<String>> {
-    Ok(leases
-        .get_opt(name)
-        .await?
-        .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity))
-}
-
-/// A reconcile-side log line ("reconciled", "created/updated/deleted AWS resource").
-fn is_reconcile(message: &str) -> bool {
-    message.starts_with("reconciled")
-        || message.ends_with("AWS resource")
-        || message.starts_with("adopting")
-}
-
-/// (timestamp, message) of each JSON log line.
-fn entries(log: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            let ts = v["timestamp"].as_str()?.to_string();
-            let msg = v["fields"]["message"].as_str()?.to_string();
-            Some((ts, msg))
-        })
-        .collect()
-}
-
-/// Per process log: every reconcile line comes after that process acquired the lease, and the
-/// spans from first to last reconcile of different processes never overlap.
-fn assert_one_reconciler(logs: &BTreeMap<String, String>) -> Result<()> {
-    let mut spans = Vec::new();
-    for (who, log) in logs {
-        let lines = entries(log);
-        let acquired = lines
-            .iter()
-            .find(|(_, m)| m.starts_with("acquired the leader lease"))
-            .map(|(t, _)| t.clone());
-        let reconciles: Vec<&String> = lines
-            .iter()
-            .filter(|(_, m)| is_reconcile(m))
-            .map(|(t, _)| t)
-            .collect();
-        let (Some(first), Some(last)) = (reconciles.first(), reconciles.last()) else {
-            continue;
-        };
-        let acquired = acquired.with_context(|| format!("{who} reconciled without the lease"))?;
-        ensure!(
-            **first >= acquired,
-            "{who} reconciled at {first} before acquiring the lease at {acquired}"
-        );
-        spans.push((first.to_string(), last.to_string(), who.clone()));
-    }
-    spans.sort();
-    for pair in spans.windows(2) {
-        ensure!(
-            pair[1].0 > pair[0].1,
-            "{} reconciled from {} while {} still did until {}",
-            pair[1].2,
-            pair[1].0,
-            pair[0].2,
-            pair[0].1
-        );
-    }
-    ensure!(
-        spans.len() >= 2,
-        "fewer than two replicas ever reconciled: {spans:?}"
-    );
-    Ok(())
-}
 
 #[tokio::test]
 async fn standby_takes_over_on_pod_delete_and_on_sigkill_without_overlap() -> Result<()> {

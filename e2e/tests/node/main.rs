@@ -8,4 +8,5 @@ mod helm;
 mod hpa;
 mod image;
 mod lifecycle;
+mod shards;
 mod watch_namespace;
