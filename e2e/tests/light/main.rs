@@ -33,6 +33,7 @@ mod refresh;
 mod role_policy;
 mod rollout;
 mod runtime;
+mod shards;
 mod ssa_lists;
 mod startup;
 mod task_definition;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, ensure};
 use e2e::node::{
     Follower, Release, assert_one_reconciler, follow, lease_holder, log_entries, operator_pods,
-    pod_name, poll_until,
+    pod_logs, pod_name, poll_until,
 };
 use e2e::{TestEnv, unique};
 use ecs_operator::SHARD_LABEL;
@@ -225,9 +225,19 @@ async fn shards(rel: &Release, env: &TestEnv) -> Result<()> {
 
     // Evidence, from every pod's log.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // A live pod's whole log from the kubelet; a deleted one's from its follower (a follower
+    // started while a container was starting may have missed lines).
     let mut logs = BTreeMap::new();
     for (pod, f) in followers {
-        logs.insert(pod, f.stop().await);
+        let followed = f.stop().await;
+        let live = match pods.get_opt(&pod).await? {
+            Some(_) => pod_logs(release_ns, &pod, false).await.ok(),
+            None => None,
+        };
+        let log = live
+            .filter(|l| l.len() >= followed.len())
+            .unwrap_or(followed);
+        logs.insert(pod, log);
     }
     // Which shards' pods logged about each object (any line naming it: reconciles, errors).
     let mut seen: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
