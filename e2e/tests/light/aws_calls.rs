@@ -73,10 +73,15 @@ async fn a_new_task_definition_costs_one_register_and_no_describe() -> Result<()
 /// before, when each service also had its own probe). With it, fewer: 10 measured on an idle
 /// machine, 17 in CI with other tests beside it, where the applies spread out and a kept answer
 /// taken before a peer's rollout ends serves that peer one poll only.
-#[tokio::test]
-async fn services_created_together_share_describe_services_calls() -> Result<()> {
-    let mut env = TestEnv::new("calls-svc").await?;
-    let (proxy, op) = counted(&mut env, "calls-svc").await?;
+/// `n` services applied together in a new cluster, on a task definition whose rollouts take
+/// `rollout_seconds` (the moto model's tag): waits until all are Ready and returns the AWS calls
+/// made from the first apply on.
+async fn services_applied_together(
+    env: &TestEnv,
+    proxy: &FaultProxy,
+    n: usize,
+    rollout_seconds: u32,
+) -> Result<Counts> {
     let cluster = unique("calls-svc");
     let family = unique("calls-svc");
     env.apply::<EcsCluster>(&manifest(
@@ -86,7 +91,8 @@ async fn services_created_together_share_describe_services_calls() -> Result<()>
     ))
     .await?;
     let td = json!({"family": family, "networkMode": "bridge", "requiresCompatibilities": ["EC2"],
-        "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128}]});
+        "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128}],
+        "tags": [{"key": "moto-ecs/deployment-seconds", "value": rollout_seconds.to_string()}]});
     env.apply::<TaskDefinition>(&manifest("TaskDefinition", "web", &td))
         .await?;
     env.wait_condition::<EcsCluster>("cluster", "Ready", "True", None)
@@ -94,15 +100,31 @@ async fn services_created_together_share_describe_services_calls() -> Result<()>
     env.wait_condition::<TaskDefinition>("web", "Ready", "True", None)
         .await?;
     proxy.reset_counts();
-    let n = 20;
     for i in 0..n {
         let spec = json!({"serviceName": unique(&format!("calls{i}")), "cluster": cluster,
             "taskDefinition": family, "desiredCount": 1});
         env.apply::<EcsService>(&manifest("EcsService", &format!("svc-{i}"), &spec))
             .await?;
     }
-    all_ready::<EcsService>(&env, "svc", n).await?;
-    let counts = proxy.counts();
+    all_ready::<EcsService>(env, "svc", n).await?;
+    Ok(proxy.counts())
+}
+
+/// Twenty services created together in one cluster: the CreateService answer is each one's
+/// first observation, a batch that finds a peer absent spares that peer its "not found" probe,
+/// rollouts are polled ten services per DescribeServices, and the deployment in flight is read
+/// by the ARN DescribeServices names (`currentServiceDeployment`), without ListServiceDeployments.
+/// Each service needs one read after its create (the create answer shows the rollout in
+/// flight), so without the batch converging costs at least one DescribeServices per service (34
+/// before, when each service also had its own probe). With it, fewer: 10 measured on an idle
+/// machine, 17 in CI with other tests beside it, where the applies spread out and a kept answer
+/// taken before a peer's rollout ends serves that peer one poll only.
+#[tokio::test]
+async fn services_created_together_share_describe_services_calls() -> Result<()> {
+    let mut env = TestEnv::new("calls-svc").await?;
+    let (proxy, op) = counted(&mut env, "calls-svc").await?;
+    let n = 20;
+    let counts = services_applied_together(&env, &proxy, n, 2).await?;
     let describes = calls(&counts, "ecs:DescribeServices");
     eprintln!("{n} services: {describes} DescribeServices; {counts:?}");
     ensure!(
@@ -118,6 +140,29 @@ async fn services_created_together_share_describe_services_calls() -> Result<()>
         describes < n as u64,
         "{describes} DescribeServices for {n} services converging (fewer than one per service \
          when batched): {counts:?}\n{}",
+        op.log_tail()
+    );
+    drop(op);
+    env.cleanup_all().await
+}
+
+/// Rollouts of eight seconds, polled every three: each service reads its deployment in flight
+/// after its create and at two polls, so one read per service and poll would be at least
+/// 3 × 20 = 60 DescribeServiceDeployments. A poll's call also reads the deployments in flight
+/// of the peers its DescribeServices batch brought (up to twenty ARNs per call), kept for their
+/// next poll: fewer than two reads per service.
+#[tokio::test]
+async fn services_in_flight_share_describe_service_deployments_calls() -> Result<()> {
+    let mut env = TestEnv::new("calls-sd").await?;
+    let (proxy, op) = counted(&mut env, "calls-sd").await?;
+    let n = 20;
+    let counts = services_applied_together(&env, &proxy, n, 8).await?;
+    let reads = calls(&counts, "ecs:DescribeServiceDeployments");
+    eprintln!("{n} services: {reads} DescribeServiceDeployments; {counts:?}");
+    ensure!(
+        reads < 2 * n as u64,
+        "{reads} DescribeServiceDeployments for {n} services in flight (fewer than two per \
+         service when batched): {counts:?}\n{}",
         op.log_tail()
     );
     drop(op);

@@ -37,7 +37,10 @@ pub(super) enum Kept {
 
 /// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
 /// service): objects in other regions or accounts never share answers.
-pub(super) type BatchCache = HashMap<(String, String, String), Answer>;
+pub(super) type BatchCache = HashMap<Key, Answer>;
+
+/// (AWS target, cluster, service name).
+pub(super) type Key = (String, String, String);
 
 impl EcsServices {
     /// Batched answers of steady services serve for 1.5 `resync` (the drift-check period): a
@@ -92,10 +95,70 @@ impl EcsServices {
         }
     }
 
+    /// Forgets the kept answers for a service that was just written (its service and its
+    /// deployment in flight).
     pub(super) fn forget(&self, aws: &AwsClients, cluster: &str, service: &str) {
+        let key = (aws.target(), cluster.to_string(), service.to_string());
         if let Ok(mut batch) = self.batch.lock() {
-            batch.remove(&(aws.target(), cluster.to_string(), service.to_string()));
+            batch.remove(&key);
         }
+        if let Ok(mut kept) = self.deployments.lock() {
+            kept.remove(&key);
+        }
+    }
+
+    /// Describes the service deployment `arn` of `service`, batching up to twenty deployments
+    /// per DescribeServiceDeployments: the call also reads the deployments in flight of the
+    /// peers whose DescribeServices answers are kept (they will read them next), and keeps
+    /// those answers for [`BATCH_TTL`], used once each. `fresh` skips a kept answer.
+    pub(super) async fn describe_deployment(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+        fresh: bool,
+    ) -> Result<Option<aws_sdk_ecs::types::ServiceDeployment>, AwsError> {
+        let target = aws.target();
+        let key = (target.clone(), cluster.to_string(), service.to_string());
+        if let Ok(mut kept) = self.deployments.lock() {
+            kept.retain(|_, d| d.at.elapsed() < BATCH_TTL);
+            if let Some(d) = kept.remove(&key)
+                && !fresh
+                && d.deployment.service_deployment_arn() == Some(arn)
+            {
+                return Ok(Some(d.deployment));
+            }
+        }
+        let peers: Vec<(Key, String)> = match self.batch.lock() {
+            Ok(batch) => deployment_peers(&batch, &key),
+            Err(_) => Vec::new(),
+        };
+        let mut arns = vec![arn.to_string()];
+        arns.extend(peers.iter().map(|(_, a)| a.clone()));
+        tracing::debug!(deployments = arns.len(), "DescribeServiceDeployments batch");
+        let found = io::describe_deployments(&aws.ecs, &arns).await?;
+        let by_arn = |a: &str| {
+            found
+                .iter()
+                .find(|d| d.service_deployment_arn() == Some(a))
+                .cloned()
+        };
+        if let Ok(mut kept) = self.deployments.lock() {
+            let now = Instant::now();
+            for (peer, peer_arn) in &peers {
+                if let Some(deployment) = by_arn(peer_arn) {
+                    kept.insert(
+                        peer.clone(),
+                        KeptDeployment {
+                            at: now,
+                            deployment,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(by_arn(arn))
     }
 
     /// The answer a peer's call brought for `key`, taken (used once) while it is within its
@@ -104,7 +167,7 @@ impl EcsServices {
     pub(super) fn take_kept(
         &self,
         batch: &mut BatchCache,
-        key: &(String, String, String),
+        key: &Key,
         fresh: bool,
         never_created: bool,
     ) -> Option<Kept> {
@@ -193,6 +256,37 @@ impl EcsServices {
         }
         Ok(active(service))
     }
+}
+
+/// A DescribeServiceDeployments answer kept for a peer, by (AWS target, cluster, service).
+pub(super) struct KeptDeployment {
+    at: Instant,
+    deployment: aws_sdk_ecs::types::ServiceDeployment,
+}
+
+pub(super) type DeploymentCache = HashMap<Key, KeptDeployment>;
+
+/// DescribeServiceDeployments takes at most this many ARNs per call.
+pub const DEPLOYMENT_BATCH: usize = 20;
+
+/// The peers of `own` (same AWS target, any cluster) whose kept DescribeServices answer shows
+/// a rollout in flight, with that answer's current deployment ARN: at most
+/// [`DEPLOYMENT_BATCH`] − 1, in a stable order. Pure.
+pub(super) fn deployment_peers(batch: &BatchCache, own: &Key) -> Vec<(Key, String)> {
+    let mut peers: Vec<(Key, String)> = batch
+        .iter()
+        .filter(|(k, a)| k.0 == own.0 && *k != own && a.at.elapsed() < BATCH_TTL)
+        .filter_map(|(k, a)| {
+            let observed = mapping::observed_from(a.service.as_ref()?);
+            if !super::deployment_actions::in_flight(&observed) {
+                return None;
+            }
+            Some((k.clone(), observed.current_service_deployment?))
+        })
+        .collect();
+    peers.sort();
+    peers.truncate(DEPLOYMENT_BATCH - 1);
+    peers
 }
 
 /// Whether `svc`'s object has never created its service: no create record and no ARN in
@@ -430,6 +524,67 @@ mod tests {
             mapping::observed_from(&kept).events,
             mapping::observed_from(&svc).events,
             "the status reads the same events"
+        );
+    }
+
+    #[test]
+    fn deployment_peers_are_the_kept_answers_with_a_rollout_in_flight() {
+        let in_flight = |arn: &str| {
+            let mut s = service("IN_PROGRESS", 0, 1);
+            s.current_service_deployment = Some(arn.to_string());
+            Some(s)
+        };
+        let key = |target: &str, service: &str| (target.into(), "c".into(), service.into());
+        let old = Instant::now()
+            .checked_sub(BATCH_TTL + Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        let answers: Vec<(Key, Instant, Option<aws_sdk_ecs::types::Service>)> = vec![
+            // own service: never its own peer
+            (key("t", "own"), Instant::now(), in_flight("arn:own")),
+            (key("t", "b"), Instant::now(), in_flight("arn:b")),
+            (key("t", "a"), Instant::now(), in_flight("arn:a")),
+            // steady: nothing in flight to read
+            (
+                key("t", "steady"),
+                Instant::now(),
+                Some(service("COMPLETED", 1, 0)),
+            ),
+            // in flight but no current deployment named
+            (
+                key("t", "unnamed"),
+                Instant::now(),
+                Some(service("IN_PROGRESS", 0, 1)),
+            ),
+            // a kept "absent"
+            (key("t", "absent"), Instant::now(), None),
+            // another account or region
+            (key("other", "x"), Instant::now(), in_flight("arn:x")),
+            // older than a rollout's answer may serve
+            (key("t", "old"), old, in_flight("arn:old")),
+        ];
+        let batch: BatchCache = answers
+            .into_iter()
+            .map(|(k, at, service)| (k, Answer { at, service }))
+            .collect();
+        let got: Vec<String> = deployment_peers(&batch, &key("t", "own"))
+            .into_iter()
+            .map(|(k, arn)| format!("{}={arn}", k.2))
+            .collect();
+        assert_eq!(got, ["a=arn:a", "b=arn:b"]);
+
+        // At most nineteen peers: the own deployment makes twenty.
+        let many: BatchCache = (0..30)
+            .map(|i| {
+                let answer = Answer {
+                    at: Instant::now(),
+                    service: in_flight(&format!("arn:{i}")),
+                };
+                (key("t", &format!("s{i:02}")), answer)
+            })
+            .collect();
+        assert_eq!(
+            deployment_peers(&many, &key("t", "own")).len(),
+            DEPLOYMENT_BATCH - 1
         );
     }
 
