@@ -26,12 +26,16 @@ pub const BATCH_TTL: Duration = Duration::from_secs(5);
 pub(super) struct Answer {
     at: Instant,
     service: Option<aws_sdk_ecs::types::Service>,
+    /// The CreateService answer (the service's own, kept for its first observation).
+    created: bool,
 }
 
 /// What a kept answer says.
 #[derive(Debug)]
 pub(super) enum Kept {
     Found(Box<aws_sdk_ecs::types::Service>),
+    /// The service's own CreateService answer.
+    Created(Box<aws_sdk_ecs::types::Service>),
     Absent,
 }
 
@@ -90,6 +94,7 @@ impl EcsServices {
             let answer = Answer {
                 at: Instant::now(),
                 service: Some(trimmed(service)),
+                created: true,
             };
             batch.insert((aws.target(), cluster.to_string(), name), answer);
         }
@@ -178,6 +183,9 @@ impl EcsServices {
             return None;
         }
         match answer.service {
+            Some(s) if answer.created => {
+                (answer.at.elapsed() < self.max_age(&s)).then(|| Kept::Created(Box::new(s)))
+            }
             Some(s) => (answer.at.elapsed() < self.max_age(&s)).then(|| Kept::Found(Box::new(s))),
             None => (never_created && answer.at.elapsed() < BATCH_TTL).then_some(Kept::Absent),
         }
@@ -198,15 +206,32 @@ impl EcsServices {
         fresh: bool,
         never_created: bool,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+        let (found, _) = self
+            .describe_first(aws, cluster, service, fresh, never_created)
+            .await?;
+        Ok(found)
+    }
+
+    /// [`EcsServices::describe`], and whether the answer is the service's own CreateService
+    /// answer (its first observation, in the reconcile that created it).
+    pub(super) async fn describe_first(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: &str,
+        fresh: bool,
+        never_created: bool,
+    ) -> Result<(Option<aws_sdk_ecs::types::Service>, bool), AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
         let (waiting, unborn): (Vec<String>, Vec<String>) = {
             let Ok(mut batch) = self.batch.lock() else {
-                return Ok(None);
+                return Ok((None, false));
             };
             match self.take_kept(&mut batch, &key, fresh, never_created) {
-                Some(Kept::Found(kept)) => return Ok(Some(*kept)),
-                Some(Kept::Absent) => return Ok(None),
+                Some(Kept::Found(kept)) => return Ok((Some(*kept), false)),
+                Some(Kept::Created(kept)) => return Ok((Some(*kept), true)),
+                Some(Kept::Absent) => return Ok((None, false)),
                 None => {}
             }
             let peers: Vec<(String, bool)> = self
@@ -222,7 +247,7 @@ impl EcsServices {
         let names = batch_names(service, waiting);
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
         let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let active = |name: &str| {
             found
@@ -239,6 +264,7 @@ impl EcsServices {
                         let answer = Answer {
                             at: now,
                             service: Some(trimmed(svc)),
+                            created: false,
                         };
                         batch.insert(key, answer);
                     }
@@ -248,13 +274,14 @@ impl EcsServices {
                         batch.entry(key).or_insert(Answer {
                             at: now,
                             service: None,
+                            created: false,
                         });
                     }
                     None => {}
                 }
             }
         }
-        Ok(active(service))
+        Ok((active(service), false))
     }
 }
 
@@ -407,6 +434,7 @@ mod tests {
                 let answer = Answer {
                     at: Instant::now(),
                     service: Some(steady.clone()),
+                    created: false,
                 };
                 batch.insert(key(svc), answer);
             }
@@ -424,6 +452,29 @@ mod tests {
         );
     }
 
+    /// The service's own CreateService answer is told apart from a peer's batched answer (the
+    /// reconcile that created the service reads no deployment).
+    #[tokio::test]
+    async fn a_create_answer_is_told_apart_from_a_peers() {
+        let s = services();
+        let key = ("t".to_string(), "c".to_string(), "a".to_string());
+        for (created, want) in [(true, "created"), (false, "found")] {
+            let answer = Answer {
+                at: Instant::now(),
+                service: Some(service("IN_PROGRESS", 0, 1)),
+                created,
+            };
+            let mut batch = BatchCache::from([(key.clone(), answer)]);
+            let got = match s.take_kept(&mut batch, &key, false, false) {
+                Some(Kept::Created(_)) => "created",
+                Some(Kept::Found(_)) => "found",
+                Some(Kept::Absent) => "absent",
+                None => "none",
+            };
+            assert_eq!(got, want, "created: {created}");
+        }
+    }
+
     /// A kept answer serves once; the refresh annotation drops it unused, so observe asks AWS.
     #[tokio::test]
     async fn a_refresh_skips_the_kept_answer() {
@@ -433,6 +484,7 @@ mod tests {
             let answer = Answer {
                 at: Instant::now(),
                 service: Some(service("COMPLETED", 1, 0)),
+                created: false,
             };
             BatchCache::from([(key.clone(), answer)])
         };
@@ -464,6 +516,7 @@ mod tests {
             let answer = Answer {
                 at: Instant::now() - age,
                 service,
+                created: false,
             };
             BatchCache::from([(key.clone(), answer)])
         };
@@ -496,7 +549,7 @@ mod tests {
         for (case, answer, age, fresh, never_created, want) in cases {
             let mut batch = kept(answer, secs(age));
             let got = match s.take_kept(&mut batch, &key, fresh, never_created) {
-                Some(Kept::Found(_)) => "found",
+                Some(Kept::Found(_) | Kept::Created(_)) => "found",
                 Some(Kept::Absent) => "absent",
                 None => "none",
             };
@@ -564,7 +617,16 @@ mod tests {
         ];
         let batch: BatchCache = answers
             .into_iter()
-            .map(|(k, at, service)| (k, Answer { at, service }))
+            .map(|(k, at, service)| {
+                (
+                    k,
+                    Answer {
+                        at,
+                        service,
+                        created: false,
+                    },
+                )
+            })
             .collect();
         let got: Vec<String> = deployment_peers(&batch, &key("t", "own"))
             .into_iter()
@@ -578,6 +640,7 @@ mod tests {
                 let answer = Answer {
                     at: Instant::now(),
                     service: in_flight(&format!("arn:{i}")),
+                    created: false,
                 };
                 (key("t", &format!("s{i:02}")), answer)
             })

@@ -403,8 +403,8 @@ impl External<EcsService> for EcsServices {
         d: &Desired,
     ) -> Result<Option<Observed>, Error> {
         let fresh = crate::engine::Managed::refresh_requested(obj);
-        let svc = self
-            .describe(
+        let (svc, created) = self
+            .describe_first(
                 aws,
                 &d.service.cluster,
                 &d.service.service_name,
@@ -419,9 +419,11 @@ impl External<EcsService> for EcsServices {
             observed.auto_scaling = autoscaling::observe(&aws.autoscaling, &d.scaling).await?;
         }
         let seen_at = now_rfc3339();
-        // Service deployments cost two calls: read only while a rollout is in flight.
+        // Service deployments cost a call: read only while a rollout is in flight, and not in
+        // the reconcile that created the service (its first rollout has just started; the
+        // first poll reads it, with its peers').
         let in_flight = deployment_actions::in_flight(&observed);
-        let deployment = if in_flight {
+        let deployment = if in_flight && !created {
             let current = observed.current_service_deployment.clone();
             self.current_deployment(aws, d, &seen_at, current.as_deref(), fresh)
                 .await?
