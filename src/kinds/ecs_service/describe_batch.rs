@@ -66,17 +66,42 @@ impl EcsServices {
         }
     }
 
+    /// Whether a kept answer may still serve its service: one too old for it (a rollout's
+    /// answer after [`BATCH_TTL`]) stays in the map until the window ends or it is taken, but
+    /// must not keep its service out of the next batch.
+    fn usable(&self, answer: &Answer) -> bool {
+        let max_age = answer
+            .service
+            .as_ref()
+            .map_or(BATCH_TTL, |s| self.max_age(s));
+        answer.at.elapsed() < max_age
+    }
+
     /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status),
     /// each with whether its object has never created (see [`never_created`]).
+    /// Those not Ready come first: they poll on the same tick as the caller (a rollout in
+    /// flight), while a steady peer's next read is a resync away.
     fn peers_in(&self, cluster: &str) -> Vec<(String, bool)> {
-        self.peers
+        let mut peers: Vec<(bool, String, bool)> = self
+            .peers
             .state()
             .iter()
             .filter(|svc| {
                 svc.spec.cluster.as_deref() == Some(cluster)
                     || svc.status.as_ref().and_then(|s| s.cluster_arn.as_deref()) == Some(cluster)
             })
-            .map(|svc| (svc.service_name(), never_created(svc)))
+            .map(|svc| {
+                (
+                    is_ready(svc.as_ref()),
+                    svc.service_name(),
+                    never_created(svc),
+                )
+            })
+            .collect();
+        peers.sort_by_key(|p| p.0);
+        peers
+            .into_iter()
+            .map(|(_, name, unborn)| (name, unborn))
             .collect()
     }
 
@@ -126,19 +151,52 @@ impl EcsServices {
     ) -> Result<Option<aws_sdk_ecs::types::ServiceDeployment>, AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
-        if let Ok(mut kept) = self.deployments.lock() {
-            kept.retain(|_, d| d.at.elapsed() < BATCH_TTL);
-            if let Some(d) = kept.remove(&key)
-                && !fresh
-                && d.deployment.service_deployment_arn() == Some(arn)
-            {
-                return Ok(Some(d.deployment));
+        let mut waited = false;
+        let peers: Vec<(Key, String)> = loop {
+            // Decided under the locks, awaited without them (as in `describe_first`).
+            let next = {
+                let Ok(mut kept) = self.deployments.lock() else {
+                    break Vec::new();
+                };
+                kept.retain(|_, d| d.at.elapsed() < BATCH_TTL);
+                if let Some(d) = kept.remove(&key)
+                    && !fresh
+                    && d.deployment.service_deployment_arn() == Some(arn)
+                {
+                    return Ok(Some(d.deployment));
+                }
+                let fetching = self.fetching_deployments.lock().ok();
+                let pending = fetching
+                    .as_ref()
+                    .and_then(|f| f.get(&key).cloned())
+                    .filter(|_| !fresh && !waited);
+                match pending {
+                    Some(notify) => Err(notify.notified_owned()),
+                    None => {
+                        let busy = |peer: &Key| {
+                            kept.contains_key(peer)
+                                || fetching.as_ref().is_some_and(|f| f.contains_key(peer))
+                        };
+                        let peers = match self.batch.lock() {
+                            Ok(batch) => deployment_peers(&batch, &key),
+                            Err(_) => Vec::new(),
+                        };
+                        Ok(peers.into_iter().filter(|(k, _)| !busy(k)).collect())
+                    }
+                }
+            };
+            match next {
+                Ok(peers) => break peers,
+                Err(notified) => {
+                    waited = true;
+                    let _ = tokio::time::timeout(BATCH_TTL, notified).await;
+                }
             }
-        }
-        let peers: Vec<(Key, String)> = match self.batch.lock() {
-            Ok(batch) => deployment_peers(&batch, &key),
-            Err(_) => Vec::new(),
         };
+        let _in_flight = InFlight::start(
+            &self.fetching_deployments,
+            peers.iter().map(|(k, _)| k.clone()).collect(),
+        );
         let mut arns = vec![arn.to_string()];
         arns.extend(peers.iter().map(|(_, a)| a.clone()));
         tracing::debug!(deployments = arns.len(), "DescribeServiceDeployments batch");
@@ -224,27 +282,60 @@ impl EcsServices {
     ) -> Result<(Option<aws_sdk_ecs::types::Service>, bool), AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
-        let (waiting, unborn): (Vec<String>, Vec<String>) = {
-            let Ok(mut batch) = self.batch.lock() else {
-                return Ok((None, false));
+        let mut waited = false;
+        let (waiting, unborn): (Vec<String>, Vec<String>) = loop {
+            // Decided under the locks, awaited without them.
+            let next = {
+                let Ok(mut batch) = self.batch.lock() else {
+                    return Ok((None, false));
+                };
+                match self.take_kept(&mut batch, &key, fresh, never_created) {
+                    Some(Kept::Found(kept)) => return Ok((Some(*kept), false)),
+                    Some(Kept::Created(kept)) => return Ok((Some(*kept), true)),
+                    Some(Kept::Absent) => return Ok((None, false)),
+                    None => {}
+                }
+                let fetching = self.fetching.lock().ok();
+                // A peer's call in flight describes this service: wait for its answer (once)
+                // instead of asking again. Services polled on the same tick share calls so.
+                let pending = fetching
+                    .as_ref()
+                    .and_then(|f| f.get(&key).cloned())
+                    .filter(|_| !fresh && !waited);
+                match pending {
+                    // Created under the lock the caller notifies under: never missed.
+                    Some(notify) => Err(notify.notified_owned()),
+                    None => {
+                        let busy = |name: &String| {
+                            let peer = (target.clone(), cluster.to_string(), name.clone());
+                            batch.get(&peer).is_some_and(|a| self.usable(a))
+                                || fetching.as_ref().is_some_and(|f| f.contains_key(&peer))
+                        };
+                        let peers: Vec<(String, bool)> = self
+                            .peers_in(cluster)
+                            .into_iter()
+                            .filter(|(name, _)| !busy(name))
+                            .collect();
+                        let unborn = peers.iter().filter(|p| p.1).map(|p| p.0.clone()).collect();
+                        Ok((peers.into_iter().map(|p| p.0).collect(), unborn))
+                    }
+                }
             };
-            match self.take_kept(&mut batch, &key, fresh, never_created) {
-                Some(Kept::Found(kept)) => return Ok((Some(*kept), false)),
-                Some(Kept::Created(kept)) => return Ok((Some(*kept), true)),
-                Some(Kept::Absent) => return Ok((None, false)),
-                None => {}
+            match next {
+                Ok(selected) => break selected,
+                Err(notified) => {
+                    waited = true;
+                    let _ = tokio::time::timeout(BATCH_TTL, notified).await;
+                }
             }
-            let peers: Vec<(String, bool)> = self
-                .peers_in(cluster)
-                .into_iter()
-                .filter(|(name, _)| {
-                    !batch.contains_key(&(target.clone(), cluster.to_string(), name.clone()))
-                })
-                .collect();
-            let unborn = peers.iter().filter(|p| p.1).map(|p| p.0.clone()).collect();
-            (peers.into_iter().map(|p| p.0).collect(), unborn)
         };
         let names = batch_names(service, waiting);
+        let keys = names
+            .iter()
+            .filter(|n| n.as_str() != service)
+            .map(|n| (target.clone(), cluster.to_string(), n.clone()))
+            .collect();
+        let _in_flight = InFlight::start(&self.fetching, keys);
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
         let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
             return Ok((None, false));
@@ -281,8 +372,123 @@ impl EcsServices {
                 }
             }
         }
-        Ok((active(service), false))
+        // A poll of a rollout in flight: the peers in flight poll on the same tick.
+        let own = active(service);
+        let polling = own
+            .as_ref()
+            .is_some_and(|s| super::deployment_actions::in_flight(&mapping::observed_from(s)));
+        if polling {
+            self.prefetch_deployments(aws, cluster, &found).await;
+        }
+        Ok((own, false))
     }
+
+    /// Reads the deployments in flight of the services a rollout poll's DescribeServices call
+    /// found (at most ten, one DescribeServiceDeployments) and keeps them for [`BATCH_TTL`],
+    /// before the services waiting on the call wake: each then takes its own instead of asking. A failed
+    /// read keeps nothing (each service's own read reports the error).
+    async fn prefetch_deployments(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        found: &[aws_sdk_ecs::types::Service],
+    ) {
+        let target = aws.target();
+        let wanted: Vec<(Key, String)> = found
+            .iter()
+            .filter_map(|svc| {
+                let observed = mapping::observed_from(svc);
+                if !super::deployment_actions::in_flight(&observed) {
+                    return None;
+                }
+                let key = (
+                    target.clone(),
+                    cluster.to_string(),
+                    svc.service_name()?.to_string(),
+                );
+                Some((key, observed.current_service_deployment?))
+            })
+            .take(DEPLOYMENT_BATCH)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let arns: Vec<String> = wanted.iter().map(|(_, arn)| arn.clone()).collect();
+        tracing::debug!(deployments = arns.len(), "DescribeServiceDeployments batch");
+        let Ok(read) = io::describe_deployments(&aws.ecs, &arns).await else {
+            return;
+        };
+        if let Ok(mut kept) = self.deployments.lock() {
+            let now = Instant::now();
+            for (key, arn) in wanted {
+                if let Some(deployment) = read
+                    .iter()
+                    .find(|d| d.service_deployment_arn() == Some(arn.as_str()))
+                {
+                    let deployment = deployment.clone();
+                    kept.insert(
+                        key,
+                        KeptDeployment {
+                            at: now,
+                            deployment,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The services a DescribeServices call in flight describes for peers, each with the signal
+/// that call sends when its answers are kept (or it failed).
+pub(super) type Fetching = HashMap<Key, std::sync::Arc<tokio::sync::Notify>>;
+
+/// A DescribeServices call's claim on its peers' keys in [`Fetching`]: dropped after the call's
+/// answers are kept (or when it fails or is cancelled), it releases them and wakes the waiters.
+struct InFlight<'a> {
+    fetching: &'a std::sync::Mutex<Fetching>,
+    keys: Vec<Key>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(fetching: &'a std::sync::Mutex<Fetching>, keys: Vec<Key>) -> Self {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut f) = fetching.lock() {
+            for key in &keys {
+                f.insert(key.clone(), notify.clone());
+            }
+        }
+        Self {
+            fetching,
+            keys,
+            notify,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut f) = self.fetching.lock() {
+            for key in &self.keys {
+                if f.get(key)
+                    .is_some_and(|n| std::sync::Arc::ptr_eq(n, &self.notify))
+                {
+                    f.remove(key);
+                }
+            }
+            self.notify.notify_waiters();
+        }
+    }
+}
+
+/// Whether the object's last status says Ready=True. Pure.
+fn is_ready(svc: &crate::api::ecs_service::EcsService) -> bool {
+    use crate::engine::Managed;
+    svc.conditions().iter().any(|c| {
+        c.type_ == crate::api::common::READY
+            && c.status == crate::api::common::ConditionStatus::True
+    })
 }
 
 /// A DescribeServiceDeployments answer kept for a peer, by (AWS target, cluster, service).

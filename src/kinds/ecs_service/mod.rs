@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 
 use self::autoscaling::DesiredScaling;
 use self::deployment_actions::{Call, Decision};
-use self::describe_batch::{BATCH_TTL, BatchCache, DeploymentCache};
+use self::describe_batch::{BATCH_TTL, BatchCache, DeploymentCache, Fetching};
 use self::mapping::{DesiredService, ObservedService};
 use self::sdk as io;
 use crate::api::ecs_cluster::EcsCluster;
@@ -50,6 +50,11 @@ pub struct EcsServices {
     batch: Mutex<BatchCache>,
     /// Recent DescribeServiceDeployments answers for peers, by (cluster, service name).
     deployments: Mutex<DeploymentCache>,
+    /// The services DescribeServices calls in flight describe for peers (see
+    /// `describe_batch::InFlight`).
+    fetching: Mutex<Fetching>,
+    /// The same for DescribeServiceDeployments calls.
+    fetching_deployments: Mutex<Fetching>,
     /// How long a batched answer serves a steady service: the resync period, so that every
     /// service's resync within one period finds the answer a peer's call brought.
     window: Duration,
@@ -81,6 +86,8 @@ impl EcsServices {
             peers,
             batch: Mutex::new(HashMap::new()),
             deployments: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
+            fetching_deployments: Mutex::new(HashMap::new()),
             window: BATCH_TTL,
         }
     }
