@@ -46,3 +46,16 @@ pub fn backoff_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
     base.saturating_mul(factor).min(max)
 }
+
+/// The wait before the next not-ready poll: polls fall on multiples of `period` since the Unix
+/// epoch (`now`), at least half a period away, so the objects waiting on AWS poll at the same
+/// instants and one batched read (DescribeServices, DescribeClusters,
+/// DescribeServiceDeployments) serves many of them. Pure.
+pub fn poll_tick(period: Duration, now: Duration) -> Duration {
+    let p = period.as_millis().max(1);
+    let mut wait = p - now.as_millis() % p;
+    if wait < p.div_ceil(2) {
+        wait += p;
+    }
+    Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX))
+}

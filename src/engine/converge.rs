@@ -55,8 +55,19 @@ pub async fn reconcile<K: Managed, E: External<K>>(
         Ok(done) => {
             ctx.reset_backoff(&key);
             debug!(object = %key, ready = done.readiness.ready, ?mode, "reconciled: in sync");
+            let ready = done.readiness.ready;
             let (conditions, requeue) = settle(done.synced, done.readiness, mode, &ctx.settings);
             write_status(obj.as_ref(), &ctx.client, done.fields, &conditions).await?;
+            // Not ready: poll on the shared tick, with the objects waiting beside it.
+            let requeue = if ready {
+                requeue
+            } else {
+                // A clock before 1970 only moves the ticks.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                poll_tick(requeue, now)
+            };
             Ok(Action::requeue(requeue))
         }
         Err(err) => handle_error(obj.as_ref(), &ctx, &key, err, None).await,

@@ -223,6 +223,32 @@ mod tests {
     /// credentials, a bad namespace annotation) 30 s doubling to 5 min; throttling 8 s doubling
     /// to 32 s, each spread into 50-100 %.
     #[test]
+    fn not_ready_polls_fall_on_shared_ticks() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        // (period, now since the epoch, wait): the next multiple of the period at least half
+        // a period away.
+        let cases = [
+            (secs(10), ms(1_000_000), secs(10)),
+            (secs(10), ms(1_000_001), ms(9_999)),
+            (secs(10), ms(1_004_999), ms(5_001)),
+            (secs(10), ms(1_005_000), secs(5)),
+            (secs(10), ms(1_005_001), ms(14_999)),
+            (secs(10), ms(1_009_999), ms(10_001)),
+            (secs(3), ms(7_000), ms(2_000)),
+            (secs(3), ms(7_600), ms(4_400)),
+            (ms(0), ms(123), ms(1)),
+        ];
+        for (period, now, want) in cases {
+            assert_eq!(poll_tick(period, now), want, "period {period:?} at {now:?}");
+        }
+        // Two objects that finish a reconcile at different moments poll at the same instant.
+        let a = ms(1_001_200) + poll_tick(secs(10), ms(1_001_200));
+        let b = ms(1_004_900) + poll_tick(secs(10), ms(1_004_900));
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn retry_delay_table_per_error_class() {
         let settings = Settings::default();
         let cases: &[(ErrorClass, &[u64])] = &[

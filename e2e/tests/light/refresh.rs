@@ -8,7 +8,7 @@
 use anyhow::{Result, ensure};
 use e2e::{TestEnv, manifest, unique};
 use ecs_operator::api::common::REFRESH_ANNOTATION;
-use ecs_operator::api::{EcrRepository, EcsService, EcsTask, TaskDefinition};
+use ecs_operator::api::{EcrRepository, EcsCluster, EcsService, EcsTask, TaskDefinition};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
@@ -371,4 +371,95 @@ async fn refresh_reads_revisions_and_absent_policies_afresh_once_per_value() -> 
     env.wait_gone::<TaskDefinition>("td").await?;
     env.wait_gone::<EcrRepository>("repo").await?;
     env.cleanup_all().await
+}
+
+/// Makes the operator keep an answer for cl-a from cl-b's DescribeClusters call (as
+/// [`keep_answer_of_svc_a`] does for services).
+async fn keep_answer_of_cl_a(env: &TestEnv) -> Result<()> {
+    touch(env, "ecscluster", "cl-a", &unique("t")).await?;
+    let b_span = format!(
+        "EcsCluster.v1alpha1.ecs.operator.dev/cl-b.{}",
+        env.namespace
+    );
+    let b_batches = || log_lines(env, &["DescribeClusters batch", &b_span, "clusters=2"]);
+    let before = b_batches();
+    for _ in 0..3 {
+        touch(env, "ecscluster", "cl-b", &unique("t")).await?;
+        if b_batches() > before {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("cl-b never described cl-a with itself")
+}
+
+/// A cluster's DescribeClusters answer, kept from a peer's batched call, hides a setting
+/// changed in AWS from a plain reconcile; the refresh annotation reads AWS and corrects it.
+#[tokio::test]
+async fn refresh_reads_a_cluster_afresh_past_its_kept_answer() -> Result<()> {
+    let mut env = TestEnv::new("refresh-cl").await?;
+    env.restart_operator(env.operator().resync(300))?;
+    let (a, b) = (unique("cl-a"), unique("cl-b"));
+    for (name, cluster) in [("cl-a", &a), ("cl-b", &b)] {
+        let spec = json!({"clusterName": cluster,
+            "settings": [{"name": "containerInsights", "value": "enabled"}]});
+        env.apply::<EcsCluster>(&manifest("EcsCluster", name, &spec))
+            .await?;
+    }
+    for name in ["cl-a", "cl-b"] {
+        env.wait_ready::<EcsCluster>(name).await?;
+    }
+    let set_insights = |value: &'static str| {
+        env.ecs
+            .update_cluster()
+            .cluster(&a)
+            .settings(
+                aws_sdk_ecs::types::ClusterSetting::builder()
+                    .name(aws_sdk_ecs::types::ClusterSettingName::ContainerInsights)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+    };
+    let insights = || async {
+        let out = env
+            .ecs
+            .describe_clusters()
+            .clusters(&a)
+            .include(aws_sdk_ecs::types::ClusterField::Settings)
+            .send()
+            .await?;
+        let value = out
+            .clusters()
+            .first()
+            .and_then(|c| c.settings().first())
+            .and_then(|s| s.value())
+            .map(str::to_string);
+        anyhow::Ok(value.unwrap_or_default())
+    };
+    // Changed in AWS after cl-a's answer was kept: a plain reconcile uses the kept answer
+    // (once) and sees nothing to correct.
+    keep_answer_of_cl_a(&env).await?;
+    set_insights("disabled").await?;
+    touch(&env, "ecscluster", "cl-a", "plain").await?;
+    let value = insights().await?;
+    ensure!(
+        value == "disabled",
+        "a plain reconcile read AWS past the kept answer (containerInsights {value})"
+    );
+    // The refresh skips the kept answer, reads AWS and corrects the setting.
+    set_insights("enabled").await?;
+    keep_answer_of_cl_a(&env).await?;
+    set_insights("disabled").await?;
+    annotate(&env, "ecscluster", "cl-a", REFRESH_ANNOTATION, "r1").await?;
+    env.wait_for(
+        "containerInsights corrected in AWS after the refresh",
+        || async { Ok((insights().await? == "enabled").then_some(())) },
+    )
+    .await?;
+    env.wait_for("status.lastRefreshed r1", || async {
+        let status = env.status_json::<EcsCluster>("cl-a").await?;
+        Ok((status["lastRefreshed"] == "r1").then_some(()))
+    })
+    .await?;
+    env.cleanup::<EcsCluster>().await
 }

@@ -26,18 +26,25 @@ pub const BATCH_TTL: Duration = Duration::from_secs(5);
 pub(super) struct Answer {
     at: Instant,
     service: Option<aws_sdk_ecs::types::Service>,
+    /// The CreateService answer (the service's own, kept for its first observation).
+    created: bool,
 }
 
 /// What a kept answer says.
 #[derive(Debug)]
 pub(super) enum Kept {
     Found(Box<aws_sdk_ecs::types::Service>),
+    /// The service's own CreateService answer.
+    Created(Box<aws_sdk_ecs::types::Service>),
     Absent,
 }
 
 /// Answers kept for the other services of a DescribeServices batch, by (AWS target, cluster,
 /// service): objects in other regions or accounts never share answers.
-pub(super) type BatchCache = HashMap<(String, String, String), Answer>;
+pub(super) type BatchCache = HashMap<Key, Answer>;
+
+/// (AWS target, cluster, service name).
+pub(super) type Key = (String, String, String);
 
 impl EcsServices {
     /// Batched answers of steady services serve for 1.5 `resync` (the drift-check period): a
@@ -59,17 +66,42 @@ impl EcsServices {
         }
     }
 
+    /// Whether a kept answer may still serve its service: one too old for it (a rollout's
+    /// answer after [`BATCH_TTL`]) stays in the map until the window ends or it is taken, but
+    /// must not keep its service out of the next batch.
+    fn usable(&self, answer: &Answer) -> bool {
+        let max_age = answer
+            .service
+            .as_ref()
+            .map_or(BATCH_TTL, |s| self.max_age(s));
+        answer.at.elapsed() < max_age
+    }
+
     /// Other services of `cluster` (by spec.cluster or the cluster ARN recorded in status),
     /// each with whether its object has never created (see [`never_created`]).
+    /// Those not Ready come first: they poll on the same tick as the caller (a rollout in
+    /// flight), while a steady peer's next read is a resync away.
     fn peers_in(&self, cluster: &str) -> Vec<(String, bool)> {
-        self.peers
+        let mut peers: Vec<(bool, String, bool)> = self
+            .peers
             .state()
             .iter()
             .filter(|svc| {
                 svc.spec.cluster.as_deref() == Some(cluster)
                     || svc.status.as_ref().and_then(|s| s.cluster_arn.as_deref()) == Some(cluster)
             })
-            .map(|svc| (svc.service_name(), never_created(svc)))
+            .map(|svc| {
+                (
+                    is_ready(svc.as_ref()),
+                    svc.service_name(),
+                    never_created(svc),
+                )
+            })
+            .collect();
+        peers.sort_by_key(|p| p.0);
+        peers
+            .into_iter()
+            .map(|(_, name, unborn)| (name, unborn))
             .collect()
     }
 
@@ -87,15 +119,109 @@ impl EcsServices {
             let answer = Answer {
                 at: Instant::now(),
                 service: Some(trimmed(service)),
+                created: true,
             };
             batch.insert((aws.target(), cluster.to_string(), name), answer);
         }
     }
 
+    /// Forgets the kept answers for a service that was just written (its service and its
+    /// deployment in flight).
     pub(super) fn forget(&self, aws: &AwsClients, cluster: &str, service: &str) {
+        let key = (aws.target(), cluster.to_string(), service.to_string());
         if let Ok(mut batch) = self.batch.lock() {
-            batch.remove(&(aws.target(), cluster.to_string(), service.to_string()));
+            batch.remove(&key);
         }
+        if let Ok(mut kept) = self.deployments.lock() {
+            kept.remove(&key);
+        }
+    }
+
+    /// Describes the service deployment `arn` of `service`, batching up to twenty deployments
+    /// per DescribeServiceDeployments: the call also reads the deployments in flight of the
+    /// peers whose DescribeServices answers are kept (they will read them next), and keeps
+    /// those answers for [`BATCH_TTL`], used once each. `fresh` skips a kept answer.
+    pub(super) async fn describe_deployment(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+        fresh: bool,
+    ) -> Result<Option<aws_sdk_ecs::types::ServiceDeployment>, AwsError> {
+        let target = aws.target();
+        let key = (target.clone(), cluster.to_string(), service.to_string());
+        let mut waited = false;
+        let peers: Vec<(Key, String)> = loop {
+            // Decided under the locks, awaited without them (as in `describe_first`).
+            let next = {
+                let Ok(mut kept) = self.deployments.lock() else {
+                    break Vec::new();
+                };
+                kept.retain(|_, d| d.at.elapsed() < BATCH_TTL);
+                if let Some(d) = kept.remove(&key)
+                    && !fresh
+                    && d.deployment.service_deployment_arn() == Some(arn)
+                {
+                    return Ok(Some(d.deployment));
+                }
+                let fetching = self.fetching_deployments.lock().ok();
+                let pending = fetching
+                    .as_ref()
+                    .and_then(|f| f.get(&key).cloned())
+                    .filter(|_| !fresh && !waited);
+                match pending {
+                    Some(notify) => Err(notify.notified_owned()),
+                    None => {
+                        let busy = |peer: &Key| {
+                            kept.contains_key(peer)
+                                || fetching.as_ref().is_some_and(|f| f.contains_key(peer))
+                        };
+                        let peers = match self.batch.lock() {
+                            Ok(batch) => deployment_peers(&batch, &key),
+                            Err(_) => Vec::new(),
+                        };
+                        Ok(peers.into_iter().filter(|(k, _)| !busy(k)).collect())
+                    }
+                }
+            };
+            match next {
+                Ok(peers) => break peers,
+                Err(notified) => {
+                    waited = true;
+                    let _ = tokio::time::timeout(BATCH_TTL, notified).await;
+                }
+            }
+        };
+        let _in_flight = InFlight::start(
+            &self.fetching_deployments,
+            peers.iter().map(|(k, _)| k.clone()).collect(),
+        );
+        let mut arns = vec![arn.to_string()];
+        arns.extend(peers.iter().map(|(_, a)| a.clone()));
+        tracing::debug!(deployments = arns.len(), "DescribeServiceDeployments batch");
+        let found = io::describe_deployments(&aws.ecs, &arns).await?;
+        let by_arn = |a: &str| {
+            found
+                .iter()
+                .find(|d| d.service_deployment_arn() == Some(a))
+                .cloned()
+        };
+        if let Ok(mut kept) = self.deployments.lock() {
+            let now = Instant::now();
+            for (peer, peer_arn) in &peers {
+                if let Some(deployment) = by_arn(peer_arn) {
+                    kept.insert(
+                        peer.clone(),
+                        KeptDeployment {
+                            at: now,
+                            deployment,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(by_arn(arn))
     }
 
     /// The answer a peer's call brought for `key`, taken (used once) while it is within its
@@ -104,7 +230,7 @@ impl EcsServices {
     pub(super) fn take_kept(
         &self,
         batch: &mut BatchCache,
-        key: &(String, String, String),
+        key: &Key,
         fresh: bool,
         never_created: bool,
     ) -> Option<Kept> {
@@ -115,6 +241,9 @@ impl EcsServices {
             return None;
         }
         match answer.service {
+            Some(s) if answer.created => {
+                (answer.at.elapsed() < self.max_age(&s)).then(|| Kept::Created(Box::new(s)))
+            }
             Some(s) => (answer.at.elapsed() < self.max_age(&s)).then(|| Kept::Found(Box::new(s))),
             None => (never_created && answer.at.elapsed() < BATCH_TTL).then_some(Kept::Absent),
         }
@@ -135,31 +264,81 @@ impl EcsServices {
         fresh: bool,
         never_created: bool,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+        let (found, _) = self
+            .describe_first(aws, cluster, service, fresh, never_created)
+            .await?;
+        Ok(found)
+    }
+
+    /// [`EcsServices::describe`], and whether the answer is the service's own CreateService
+    /// answer (its first observation, in the reconcile that created it).
+    pub(super) async fn describe_first(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        service: &str,
+        fresh: bool,
+        never_created: bool,
+    ) -> Result<(Option<aws_sdk_ecs::types::Service>, bool), AwsError> {
         let target = aws.target();
         let key = (target.clone(), cluster.to_string(), service.to_string());
-        let (waiting, unborn): (Vec<String>, Vec<String>) = {
-            let Ok(mut batch) = self.batch.lock() else {
-                return Ok(None);
+        let mut waited = false;
+        let (waiting, unborn): (Vec<String>, Vec<String>) = loop {
+            // Decided under the locks, awaited without them.
+            let next = {
+                let Ok(mut batch) = self.batch.lock() else {
+                    return Ok((None, false));
+                };
+                match self.take_kept(&mut batch, &key, fresh, never_created) {
+                    Some(Kept::Found(kept)) => return Ok((Some(*kept), false)),
+                    Some(Kept::Created(kept)) => return Ok((Some(*kept), true)),
+                    Some(Kept::Absent) => return Ok((None, false)),
+                    None => {}
+                }
+                let fetching = self.fetching.lock().ok();
+                // A peer's call in flight describes this service: wait for its answer (once)
+                // instead of asking again. Services polled on the same tick share calls so.
+                let pending = fetching
+                    .as_ref()
+                    .and_then(|f| f.get(&key).cloned())
+                    .filter(|_| !fresh && !waited);
+                match pending {
+                    // Created under the lock the caller notifies under: never missed.
+                    Some(notify) => Err(notify.notified_owned()),
+                    None => {
+                        let busy = |name: &String| {
+                            let peer = (target.clone(), cluster.to_string(), name.clone());
+                            batch.get(&peer).is_some_and(|a| self.usable(a))
+                                || fetching.as_ref().is_some_and(|f| f.contains_key(&peer))
+                        };
+                        let peers: Vec<(String, bool)> = self
+                            .peers_in(cluster)
+                            .into_iter()
+                            .filter(|(name, _)| !busy(name))
+                            .collect();
+                        let unborn = peers.iter().filter(|p| p.1).map(|p| p.0.clone()).collect();
+                        Ok((peers.into_iter().map(|p| p.0).collect(), unborn))
+                    }
+                }
             };
-            match self.take_kept(&mut batch, &key, fresh, never_created) {
-                Some(Kept::Found(kept)) => return Ok(Some(*kept)),
-                Some(Kept::Absent) => return Ok(None),
-                None => {}
+            match next {
+                Ok(selected) => break selected,
+                Err(notified) => {
+                    waited = true;
+                    let _ = tokio::time::timeout(BATCH_TTL, notified).await;
+                }
             }
-            let peers: Vec<(String, bool)> = self
-                .peers_in(cluster)
-                .into_iter()
-                .filter(|(name, _)| {
-                    !batch.contains_key(&(target.clone(), cluster.to_string(), name.clone()))
-                })
-                .collect();
-            let unborn = peers.iter().filter(|p| p.1).map(|p| p.0.clone()).collect();
-            (peers.into_iter().map(|p| p.0).collect(), unborn)
         };
         let names = batch_names(service, waiting);
+        let keys = names
+            .iter()
+            .filter(|n| n.as_str() != service)
+            .map(|n| (target.clone(), cluster.to_string(), n.clone()))
+            .collect();
+        let _in_flight = InFlight::start(&self.fetching, keys);
         tracing::debug!(%cluster, services = names.len(), "DescribeServices batch");
         let Some(found) = io::describe(&aws.ecs, cluster, &names).await? else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let active = |name: &str| {
             found
@@ -176,6 +355,7 @@ impl EcsServices {
                         let answer = Answer {
                             at: now,
                             service: Some(trimmed(svc)),
+                            created: false,
                         };
                         batch.insert(key, answer);
                     }
@@ -185,14 +365,161 @@ impl EcsServices {
                         batch.entry(key).or_insert(Answer {
                             at: now,
                             service: None,
+                            created: false,
                         });
                     }
                     None => {}
                 }
             }
         }
-        Ok(active(service))
+        // A poll of a rollout in flight: the peers in flight poll on the same tick.
+        let own = active(service);
+        let polling = own
+            .as_ref()
+            .is_some_and(|s| super::deployment_actions::in_flight(&mapping::observed_from(s)));
+        if polling {
+            self.prefetch_deployments(aws, cluster, &found).await;
+        }
+        Ok((own, false))
     }
+
+    /// Reads the deployments in flight of the services a rollout poll's DescribeServices call
+    /// found (at most ten, one DescribeServiceDeployments) and keeps them for [`BATCH_TTL`],
+    /// before the services waiting on the call wake: each then takes its own instead of asking. A failed
+    /// read keeps nothing (each service's own read reports the error).
+    async fn prefetch_deployments(
+        &self,
+        aws: &AwsClients,
+        cluster: &str,
+        found: &[aws_sdk_ecs::types::Service],
+    ) {
+        let target = aws.target();
+        let wanted: Vec<(Key, String)> = found
+            .iter()
+            .filter_map(|svc| {
+                let observed = mapping::observed_from(svc);
+                if !super::deployment_actions::in_flight(&observed) {
+                    return None;
+                }
+                let key = (
+                    target.clone(),
+                    cluster.to_string(),
+                    svc.service_name()?.to_string(),
+                );
+                Some((key, observed.current_service_deployment?))
+            })
+            .take(DEPLOYMENT_BATCH)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let arns: Vec<String> = wanted.iter().map(|(_, arn)| arn.clone()).collect();
+        tracing::debug!(deployments = arns.len(), "DescribeServiceDeployments batch");
+        let Ok(read) = io::describe_deployments(&aws.ecs, &arns).await else {
+            return;
+        };
+        if let Ok(mut kept) = self.deployments.lock() {
+            let now = Instant::now();
+            for (key, arn) in wanted {
+                if let Some(deployment) = read
+                    .iter()
+                    .find(|d| d.service_deployment_arn() == Some(arn.as_str()))
+                {
+                    let deployment = deployment.clone();
+                    kept.insert(
+                        key,
+                        KeptDeployment {
+                            at: now,
+                            deployment,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The services a DescribeServices call in flight describes for peers, each with the signal
+/// that call sends when its answers are kept (or it failed).
+pub(super) type Fetching = HashMap<Key, std::sync::Arc<tokio::sync::Notify>>;
+
+/// A DescribeServices call's claim on its peers' keys in [`Fetching`]: dropped after the call's
+/// answers are kept (or when it fails or is cancelled), it releases them and wakes the waiters.
+struct InFlight<'a> {
+    fetching: &'a std::sync::Mutex<Fetching>,
+    keys: Vec<Key>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(fetching: &'a std::sync::Mutex<Fetching>, keys: Vec<Key>) -> Self {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut f) = fetching.lock() {
+            for key in &keys {
+                f.insert(key.clone(), notify.clone());
+            }
+        }
+        Self {
+            fetching,
+            keys,
+            notify,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut f) = self.fetching.lock() {
+            for key in &self.keys {
+                if f.get(key)
+                    .is_some_and(|n| std::sync::Arc::ptr_eq(n, &self.notify))
+                {
+                    f.remove(key);
+                }
+            }
+            self.notify.notify_waiters();
+        }
+    }
+}
+
+/// Whether the object's last status says Ready=True. Pure.
+fn is_ready(svc: &crate::api::ecs_service::EcsService) -> bool {
+    use crate::engine::Managed;
+    svc.conditions().iter().any(|c| {
+        c.type_ == crate::api::common::READY
+            && c.status == crate::api::common::ConditionStatus::True
+    })
+}
+
+/// A DescribeServiceDeployments answer kept for a peer, by (AWS target, cluster, service).
+pub(super) struct KeptDeployment {
+    at: Instant,
+    deployment: aws_sdk_ecs::types::ServiceDeployment,
+}
+
+pub(super) type DeploymentCache = HashMap<Key, KeptDeployment>;
+
+/// DescribeServiceDeployments takes at most this many ARNs per call.
+pub const DEPLOYMENT_BATCH: usize = 20;
+
+/// The peers of `own` (same AWS target, any cluster) whose kept DescribeServices answer shows
+/// a rollout in flight, with that answer's current deployment ARN: at most
+/// [`DEPLOYMENT_BATCH`] − 1, in a stable order. Pure.
+pub(super) fn deployment_peers(batch: &BatchCache, own: &Key) -> Vec<(Key, String)> {
+    let mut peers: Vec<(Key, String)> = batch
+        .iter()
+        .filter(|(k, a)| k.0 == own.0 && *k != own && a.at.elapsed() < BATCH_TTL)
+        .filter_map(|(k, a)| {
+            let observed = mapping::observed_from(a.service.as_ref()?);
+            if !super::deployment_actions::in_flight(&observed) {
+                return None;
+            }
+            Some((k.clone(), observed.current_service_deployment?))
+        })
+        .collect();
+    peers.sort();
+    peers.truncate(DEPLOYMENT_BATCH - 1);
+    peers
 }
 
 /// Whether `svc`'s object has never created its service: no create record and no ARN in
@@ -313,6 +640,7 @@ mod tests {
                 let answer = Answer {
                     at: Instant::now(),
                     service: Some(steady.clone()),
+                    created: false,
                 };
                 batch.insert(key(svc), answer);
             }
@@ -330,6 +658,29 @@ mod tests {
         );
     }
 
+    /// The service's own CreateService answer is told apart from a peer's batched answer (the
+    /// reconcile that created the service reads no deployment).
+    #[tokio::test]
+    async fn a_create_answer_is_told_apart_from_a_peers() {
+        let s = services();
+        let key = ("t".to_string(), "c".to_string(), "a".to_string());
+        for (created, want) in [(true, "created"), (false, "found")] {
+            let answer = Answer {
+                at: Instant::now(),
+                service: Some(service("IN_PROGRESS", 0, 1)),
+                created,
+            };
+            let mut batch = BatchCache::from([(key.clone(), answer)]);
+            let got = match s.take_kept(&mut batch, &key, false, false) {
+                Some(Kept::Created(_)) => "created",
+                Some(Kept::Found(_)) => "found",
+                Some(Kept::Absent) => "absent",
+                None => "none",
+            };
+            assert_eq!(got, want, "created: {created}");
+        }
+    }
+
     /// A kept answer serves once; the refresh annotation drops it unused, so observe asks AWS.
     #[tokio::test]
     async fn a_refresh_skips_the_kept_answer() {
@@ -339,6 +690,7 @@ mod tests {
             let answer = Answer {
                 at: Instant::now(),
                 service: Some(service("COMPLETED", 1, 0)),
+                created: false,
             };
             BatchCache::from([(key.clone(), answer)])
         };
@@ -370,6 +722,7 @@ mod tests {
             let answer = Answer {
                 at: Instant::now() - age,
                 service,
+                created: false,
             };
             BatchCache::from([(key.clone(), answer)])
         };
@@ -402,7 +755,7 @@ mod tests {
         for (case, answer, age, fresh, never_created, want) in cases {
             let mut batch = kept(answer, secs(age));
             let got = match s.take_kept(&mut batch, &key, fresh, never_created) {
-                Some(Kept::Found(_)) => "found",
+                Some(Kept::Found(_) | Kept::Created(_)) => "found",
                 Some(Kept::Absent) => "absent",
                 None => "none",
             };
@@ -430,6 +783,77 @@ mod tests {
             mapping::observed_from(&kept).events,
             mapping::observed_from(&svc).events,
             "the status reads the same events"
+        );
+    }
+
+    #[test]
+    fn deployment_peers_are_the_kept_answers_with_a_rollout_in_flight() {
+        let in_flight = |arn: &str| {
+            let mut s = service("IN_PROGRESS", 0, 1);
+            s.current_service_deployment = Some(arn.to_string());
+            Some(s)
+        };
+        let key = |target: &str, service: &str| (target.into(), "c".into(), service.into());
+        let old = Instant::now()
+            .checked_sub(BATCH_TTL + Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        let answers: Vec<(Key, Instant, Option<aws_sdk_ecs::types::Service>)> = vec![
+            // own service: never its own peer
+            (key("t", "own"), Instant::now(), in_flight("arn:own")),
+            (key("t", "b"), Instant::now(), in_flight("arn:b")),
+            (key("t", "a"), Instant::now(), in_flight("arn:a")),
+            // steady: nothing in flight to read
+            (
+                key("t", "steady"),
+                Instant::now(),
+                Some(service("COMPLETED", 1, 0)),
+            ),
+            // in flight but no current deployment named
+            (
+                key("t", "unnamed"),
+                Instant::now(),
+                Some(service("IN_PROGRESS", 0, 1)),
+            ),
+            // a kept "absent"
+            (key("t", "absent"), Instant::now(), None),
+            // another account or region
+            (key("other", "x"), Instant::now(), in_flight("arn:x")),
+            // older than a rollout's answer may serve
+            (key("t", "old"), old, in_flight("arn:old")),
+        ];
+        let batch: BatchCache = answers
+            .into_iter()
+            .map(|(k, at, service)| {
+                (
+                    k,
+                    Answer {
+                        at,
+                        service,
+                        created: false,
+                    },
+                )
+            })
+            .collect();
+        let got: Vec<String> = deployment_peers(&batch, &key("t", "own"))
+            .into_iter()
+            .map(|(k, arn)| format!("{}={arn}", k.2))
+            .collect();
+        assert_eq!(got, ["a=arn:a", "b=arn:b"]);
+
+        // At most nineteen peers: the own deployment makes twenty.
+        let many: BatchCache = (0..30)
+            .map(|i| {
+                let answer = Answer {
+                    at: Instant::now(),
+                    service: in_flight(&format!("arn:{i}")),
+                    created: false,
+                };
+                (key("t", &format!("s{i:02}")), answer)
+            })
+            .collect();
+        assert_eq!(
+            deployment_peers(&many, &key("t", "own")).len(),
+            DEPLOYMENT_BATCH - 1
         );
     }
 

@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 
 use self::autoscaling::DesiredScaling;
 use self::deployment_actions::{Call, Decision};
-use self::describe_batch::{BATCH_TTL, BatchCache};
+use self::describe_batch::{BATCH_TTL, BatchCache, DeploymentCache, Fetching};
 use self::mapping::{DesiredService, ObservedService};
 use self::sdk as io;
 use crate::api::ecs_cluster::EcsCluster;
@@ -48,6 +48,13 @@ pub struct EcsServices {
     pub peers: Store<EcsService>,
     /// Recent DescribeServices answers by (cluster, service name).
     batch: Mutex<BatchCache>,
+    /// Recent DescribeServiceDeployments answers for peers, by (cluster, service name).
+    deployments: Mutex<DeploymentCache>,
+    /// The services DescribeServices calls in flight describe for peers (see
+    /// `describe_batch::InFlight`).
+    fetching: Mutex<Fetching>,
+    /// The same for DescribeServiceDeployments calls.
+    fetching_deployments: Mutex<Fetching>,
     /// How long a batched answer serves a steady service: the resync period, so that every
     /// service's resync within one period finds the answer a peer's call brought.
     window: Duration,
@@ -78,6 +85,9 @@ impl EcsServices {
             kube,
             peers,
             batch: Mutex::new(HashMap::new()),
+            deployments: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
+            fetching_deployments: Mutex::new(HashMap::new()),
             window: BATCH_TTL,
         }
     }
@@ -245,10 +255,17 @@ impl EcsServices {
         d: &Desired,
         seen_at: &str,
         current: Option<&str>,
+        fresh: bool,
     ) -> Result<Option<deployment_actions::Current>, Error> {
+        let (cluster, service) = (&d.service.cluster, &d.service.service_name);
         let read = async {
-            let newest = match current {
-                Some(arn) => arn.to_string(),
+            let found = match current {
+                // Named by DescribeServices: read with the peers' deployments in flight.
+                Some(arn) => self
+                    .describe_deployment(aws, cluster, service, arn, fresh)
+                    .await?
+                    .into_iter()
+                    .collect(),
                 None => {
                     let arns = io::list_deployments(
                         &aws.ecs,
@@ -260,10 +277,9 @@ impl EcsServices {
                     let Some(newest) = arns.into_iter().next() else {
                         return Ok(None);
                     };
-                    newest
+                    io::describe_deployments(&aws.ecs, &[newest]).await?
                 }
             };
-            let found = io::describe_deployments(&aws.ecs, &[newest]).await?;
             Ok::<_, AwsError>(
                 found
                     .first()
@@ -395,8 +411,8 @@ impl External<EcsService> for EcsServices {
         d: &Desired,
     ) -> Result<Option<Observed>, Error> {
         let fresh = crate::engine::Managed::refresh_requested(obj);
-        let svc = self
-            .describe(
+        let (svc, created) = self
+            .describe_first(
                 aws,
                 &d.service.cluster,
                 &d.service.service_name,
@@ -411,11 +427,13 @@ impl External<EcsService> for EcsServices {
             observed.auto_scaling = autoscaling::observe(&aws.autoscaling, &d.scaling).await?;
         }
         let seen_at = now_rfc3339();
-        // Service deployments cost two calls: read only while a rollout is in flight.
+        // Service deployments cost a call: read only while a rollout is in flight, and not in
+        // the reconcile that created the service (its first rollout has just started; the
+        // first poll reads it, with its peers').
         let in_flight = deployment_actions::in_flight(&observed);
-        let deployment = if in_flight {
+        let deployment = if in_flight && !created {
             let current = observed.current_service_deployment.clone();
-            self.current_deployment(aws, d, &seen_at, current.as_deref())
+            self.current_deployment(aws, d, &seen_at, current.as_deref(), fresh)
                 .await?
         } else {
             None
