@@ -137,6 +137,27 @@ where
     Ok(n)
 }
 
+/// Bytes of `api`'s objects as JSON without what the operator's caches drop (`managedFields`,
+/// kubectl's last-applied annotation): about what a reflector store holds, before Rust's own
+/// layout.
+async fn json_bytes<K>(api: &Api<K>) -> Result<u64>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
+{
+    let mut bytes = 0;
+    for obj in api.list(&ListParams::default()).await?.items {
+        let mut v = serde_json::to_value(&obj)?;
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+            if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+        }
+        bytes += serde_json::to_vec(&v)?.len() as u64;
+    }
+    Ok(bytes)
+}
+
 async fn strip_and_delete<K>(api: &Api<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
@@ -323,6 +344,8 @@ struct Figures {
     rss_converged: f64,
     rss_steady: f64,
     rss_peak: f64,
+    /// The namespace's objects as JSON, as [`json_bytes`] counts them.
+    json_bytes: u64,
     cpu_converging: f64,
     cpu_steady: f64,
     converge_counts: Counts,
@@ -558,6 +581,11 @@ fn print_summary(runs: &[Figures], date: &str, binary: &str) {
         "≤ 20 KiB from N=1,000 to N=5,000",
     );
     row(
+        "objects as JSON per object (no managedFields)",
+        &|_, r| format!("{:.1} KiB", r.json_bytes as f64 / 1024.0 / r.objects as f64),
+        "",
+    );
+    row(
         "paced calls (seconds waited)",
         &|_, r| {
             let calls = r.paced.iter().fold(0.0, |sum, p| sum + p.2);
@@ -765,6 +793,10 @@ async fn run(
     let steady_counts = proxy.counts();
     let steady_cpu = op.cpu_seconds() - cpu1;
     let (rss, peak) = op.rss_mib();
+    let json_bytes = json_bytes(&ecr).await?
+        + json_bytes(&clu).await?
+        + json_bytes(&tds).await?
+        + json_bytes(&svcs).await?;
     let mut steady_by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     for Recorded { action, body, .. } in
         proxy.recorded().into_iter().filter(|r| r.at >= steady_from)
@@ -799,6 +831,11 @@ async fn run(
     );
     println!(
         "  operator RSS {rss_idle:.1} MiB idle, {rss_converged:.1} MiB converged, {rss:.1} MiB after steady state (peak {peak:.1} MiB); CPU {converge_cpu:.1} s converging, {steady_cpu:.1} s in steady state"
+    );
+    println!(
+        "  the namespace's objects as JSON (without managedFields): {:.0} KiB, {:.1} KiB per object",
+        json_bytes as f64 / 1024.0,
+        json_bytes as f64 / 1024.0 / objects as f64
     );
     println!("  paced by the operator (waiting for AWS's buckets), by category:");
     for (category, seconds, calls) in &paced {
@@ -853,6 +890,7 @@ async fn run(
         rss_converged,
         rss_steady: rss,
         rss_peak: peak,
+        json_bytes,
         cpu_converging: converge_cpu,
         cpu_steady: steady_cpu,
         converge_counts,
