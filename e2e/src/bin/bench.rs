@@ -39,6 +39,14 @@ fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// MiB, from /proc/PID/status.
+#[derive(Clone, Copy, Default)]
+struct Rss {
+    now: f64,
+    peak: f64,
+    anon: f64,
+}
+
 struct Operator {
     _child: tokio::process::Child,
     pid: u32,
@@ -70,8 +78,9 @@ impl Operator {
         Ok(Self { _child: child, pid })
     }
 
-    /// (RSS now, peak RSS) in MiB.
-    fn rss_mib(&self) -> (f64, f64) {
+    /// RSS in MiB: now, its peak, and now's anonymous part (the heap; the rest is file-backed,
+    /// almost all of it the binary's own code pages).
+    fn rss_mib(&self) -> Rss {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let kib = |key: &str| {
@@ -82,7 +91,11 @@ impl Operator {
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+        Rss {
+            now: kib("VmRSS:") / 1024.0,
+            peak: kib("VmHWM:") / 1024.0,
+            anon: kib("RssAnon:") / 1024.0,
+        }
     }
 
     /// User + system CPU seconds so far (clock ticks of 1/100 s, Linux's USER_HZ).
@@ -344,6 +357,9 @@ struct Figures {
     rss_converged: f64,
     rss_steady: f64,
     rss_peak: f64,
+    /// Anonymous RSS (the heap) idle and after steady state.
+    anon_idle: f64,
+    anon_steady: f64,
     /// The namespace's objects as JSON, as [`json_bytes`] counts them.
     json_bytes: u64,
     cpu_converging: f64,
@@ -555,6 +571,11 @@ fn print_summary(runs: &[Figures], date: &str, binary: &str) {
         "≤ 50 MiB at 1,000 pairs + 200 repositories",
     );
     row(
+        "anonymous RSS idle / after steady (the rest is file-backed: the binary's pages)",
+        &|_, r| format!("{:.1} / {:.1} MiB", r.anon_idle, r.anon_steady),
+        "",
+    );
+    row(
         "RSS per object above idle (after steady)",
         &|_, r| {
             format!(
@@ -693,7 +714,8 @@ async fn run(
     // Idle: caches synced, no objects.
     wait_synced(&log).await?;
     tokio::time::sleep(Duration::from_secs(2)).await; // settle after the initial lists
-    let (rss_idle, _) = op.rss_mib();
+    let idle = op.rss_mib();
+    let rss_idle = idle.now;
 
     // Apply-to-first-AWS-call latency, unthrottled: a few repositories applied one at a time.
     let mut probes = Vec::new();
@@ -776,7 +798,7 @@ async fn run(
         Vec::new()
     });
     let converge_cpu = op.cpu_seconds() - cpu0;
-    let (rss_converged, _) = op.rss_mib();
+    let rss_converged = op.rss_mib().now;
 
     // Steady state: calls per resync, recorded so that each call can be put to its kind.
     proxy.set_config(FaultConfig {
@@ -792,7 +814,8 @@ async fn run(
     tokio::time::sleep(steady).await; // the measurement window itself
     let steady_counts = proxy.counts();
     let steady_cpu = op.cpu_seconds() - cpu1;
-    let (rss, peak) = op.rss_mib();
+    let after = op.rss_mib();
+    let (rss, peak) = (after.now, after.peak);
     let json_bytes = json_bytes(&ecr).await?
         + json_bytes(&clu).await?
         + json_bytes(&tds).await?
@@ -830,7 +853,8 @@ async fn run(
         percentile(&latencies, 0.99).as_millis()
     );
     println!(
-        "  operator RSS {rss_idle:.1} MiB idle, {rss_converged:.1} MiB converged, {rss:.1} MiB after steady state (peak {peak:.1} MiB); CPU {converge_cpu:.1} s converging, {steady_cpu:.1} s in steady state"
+        "  operator RSS {rss_idle:.1} MiB idle ({:.1} anonymous), {rss_converged:.1} MiB converged, {rss:.1} MiB after steady state ({:.1} anonymous; peak {peak:.1} MiB); CPU {converge_cpu:.1} s converging, {steady_cpu:.1} s in steady state",
+        idle.anon, after.anon
     );
     println!(
         "  the namespace's objects as JSON (without managedFields): {:.0} KiB, {:.1} KiB per object",
@@ -890,6 +914,8 @@ async fn run(
         rss_converged,
         rss_steady: rss,
         rss_peak: peak,
+        anon_idle: idle.anon,
+        anon_steady: after.anon,
         json_bytes,
         cpu_converging: converge_cpu,
         cpu_steady: steady_cpu,
