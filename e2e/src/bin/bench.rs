@@ -743,6 +743,10 @@ async fn run(
                 .map(|r| r.at - *at)
         })
         .collect();
+    let in_order: Vec<String> = latencies
+        .iter()
+        .map(|l| l.as_millis().to_string())
+        .collect();
     latencies.sort();
     let probed = latencies.len();
 
@@ -852,6 +856,7 @@ async fn run(
         percentile(&latencies, 0.5).as_millis(),
         percentile(&latencies, 0.99).as_millis()
     );
+    println!("    each probe, in order (ms): {}", in_order.join(" "));
     println!(
         "  operator RSS {rss_idle:.1} MiB idle ({:.1} anonymous), {rss_converged:.1} MiB converged, {rss:.1} MiB after steady state ({:.1} anonymous; peak {peak:.1} MiB); CPU {converge_cpu:.1} s converging, {steady_cpu:.1} s in steady state",
         idle.anon, after.anon
@@ -984,6 +989,7 @@ async fn main() -> Result<()> {
             .unwrap_or(0),
         binary.display()
     );
+    warm_moto().await?;
     let mut runs = Vec::new();
     for (i, n) in sizes.iter().enumerate() {
         runs.push(run(&client, *n, repos, clusters, resync, steady, scale_of(i)?).await?);
@@ -996,6 +1002,30 @@ async fn main() -> Result<()> {
         "ECS_OPERATOR_BIN"
     };
     print_summary(&runs, &date, build);
+    Ok(())
+}
+
+/// moto builds a service's backend on its first call, which AWS does not; one read of each
+/// service the bench uses, straight to moto (not through the counting proxy), so that the first
+/// latency probe does not wait for it.
+async fn warm_moto() -> Result<()> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_ecr::Client::new(&config)
+        .describe_repositories()
+        .send()
+        .await
+        .context("warming moto: DescribeRepositories")?;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    ecs.list_clusters()
+        .send()
+        .await
+        .context("warming moto: ListClusters")?;
+    ecs.list_task_definitions()
+        .send()
+        .await
+        .context("warming moto: ListTaskDefinitions")?;
     Ok(())
 }
 
