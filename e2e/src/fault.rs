@@ -43,6 +43,8 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Enforce AWS's published token buckets ([`bucket_for`]).
     pub buckets: bool,
+    /// Multiplies every bucket's capacity and refill rate (raised quotas); unset: AWS's sizes.
+    pub bucket_scale: Option<f64>,
     /// Seed of the fault dice (same seed, same sequence of decisions for the same call order).
     pub seed: u64,
     /// Keep (time, action, body) of every call for [`FaultProxy::recorded`] (the benchmark's
@@ -140,45 +142,157 @@ pub fn bucket_bound(calls: u64, capacity: f64, refill: f64) -> Duration {
 /// example. We use that size for each ECR action (per action, not shared): an assumption, marked
 /// `ecr:assumed`.
 pub fn bucket_for(service: &str, action: &str) -> Option<(String, f64, f64)> {
-    let ecs = |category: &str, capacity: f64, refill: f64| {
-        Some((format!("ecs:{category}"), capacity, refill))
-    };
     match service {
-        "ecs" => match action {
-            "CreateCluster"
-            | "DeleteCluster"
-            | "PutClusterCapacityProviders"
-            | "UpdateCluster"
-            | "UpdateClusterSettings" => ecs("cluster-modify", 20.0, 1.0),
-            "DescribeClusters" | "ListClusters" => ecs("cluster-read", 50.0, 20.0),
-            "DeregisterTaskDefinition" | "RegisterTaskDefinition" => {
-                ecs("task-definition-modify", 20.0, 1.0)
-            }
-            "DescribeTaskDefinition" | "ListTaskDefinitions" | "ListTaskDefinitionFamilies" => {
-                ecs("task-definition-read", 50.0, 20.0)
-            }
-            "DeleteTaskDefinitions" => ecs("task-definition-delete", 5.0, 1.0),
-            "CreateCapacityProvider" | "DeleteCapacityProvider" | "UpdateCapacityProvider" => {
-                ecs("capacity-provider-modify", 10.0, 1.0)
-            }
-            "DescribeCapacityProviders" => ecs("capacity-provider-read", 50.0, 20.0),
-            "TagResource" | "UntagResource" => ecs("tag-modify", 20.0, 10.0),
-            "ListTagsForResource" => ecs("tag-read", 50.0, 20.0),
-            "CreateService" | "DeleteService" | "UpdateService" => ecs("service-modify", 50.0, 5.0),
-            "DescribeServices" | "ListServices" => ecs("service-read", 100.0, 20.0),
-            "DescribeServiceDeployments" | "ListServiceDeployments" => {
-                ecs("service-deployment", 50.0, 20.0)
-            }
-            "DescribeTasks"
-            | "ListTasks"
-            | "DescribeContainerInstances"
-            | "ListContainerInstances"
-            | "ListAttributes" => ecs("cluster-resource-read", 100.0, 20.0),
-            _ => None,
-        },
-        "ecr" => Some((format!("ecr:assumed:{action}"), 200.0, 20.0)),
+        "ecs" => ECS_BUCKETS
+            .iter()
+            .find(|(_, _, _, actions)| actions.contains(&action))
+            .map(|(category, capacity, refill, _)| (format!("ecs:{category}"), *capacity, *refill)),
+        "ecr" => Some((format!("ecr:assumed:{action}"), ECR_EACH.0, ECR_EACH.1)),
         _ => None,
     }
+}
+
+/// [`bucket_for`] with capacity and refill multiplied by `scale` (raised quotas; the benchmark's
+/// `BENCH_BUCKET_SCALE`).
+pub fn bucket_for_scaled(service: &str, action: &str, scale: f64) -> Option<(String, f64, f64)> {
+    bucket_for(service, action).map(|(category, capacity, refill)| {
+        (
+            category,
+            (capacity * scale).round().max(1.0),
+            refill * scale,
+        )
+    })
+}
+
+/// ECS's buckets: (category, capacity, refill per second, actions).
+const ECS_BUCKETS: &[(&str, f64, f64, &[&str])] = &[
+    (
+        "cluster-modify",
+        20.0,
+        1.0,
+        &[
+            "CreateCluster",
+            "DeleteCluster",
+            "PutClusterCapacityProviders",
+            "UpdateCluster",
+            "UpdateClusterSettings",
+        ],
+    ),
+    (
+        "cluster-read",
+        50.0,
+        20.0,
+        &["DescribeClusters", "ListClusters"],
+    ),
+    (
+        "task-definition-modify",
+        20.0,
+        1.0,
+        &["DeregisterTaskDefinition", "RegisterTaskDefinition"],
+    ),
+    (
+        "task-definition-read",
+        50.0,
+        20.0,
+        &[
+            "DescribeTaskDefinition",
+            "ListTaskDefinitions",
+            "ListTaskDefinitionFamilies",
+        ],
+    ),
+    (
+        "task-definition-delete",
+        5.0,
+        1.0,
+        &["DeleteTaskDefinitions"],
+    ),
+    (
+        "capacity-provider-modify",
+        10.0,
+        1.0,
+        &[
+            "CreateCapacityProvider",
+            "DeleteCapacityProvider",
+            "UpdateCapacityProvider",
+        ],
+    ),
+    (
+        "capacity-provider-read",
+        50.0,
+        20.0,
+        &["DescribeCapacityProviders"],
+    ),
+    ("tag-modify", 20.0, 10.0, &["TagResource", "UntagResource"]),
+    ("tag-read", 50.0, 20.0, &["ListTagsForResource"]),
+    (
+        "service-modify",
+        50.0,
+        5.0,
+        &["CreateService", "DeleteService", "UpdateService"],
+    ),
+    (
+        "service-read",
+        100.0,
+        20.0,
+        &["DescribeServices", "ListServices"],
+    ),
+    (
+        "service-deployment",
+        50.0,
+        20.0,
+        &["DescribeServiceDeployments", "ListServiceDeployments"],
+    ),
+    (
+        "cluster-resource-read",
+        100.0,
+        20.0,
+        &[
+            "DescribeTasks",
+            "ListTasks",
+            "DescribeContainerInstances",
+            "ListContainerInstances",
+            "ListAttributes",
+        ],
+    ),
+];
+
+/// The size assumed for each ECR action's own bucket (capacity, refill per second).
+const ECR_EACH: (f64, f64) = (200.0, 20.0);
+
+/// The ECR actions of EcrRepository (each its own bucket).
+const ECR_REPOSITORY_ACTIONS: &[&str] = &[
+    "CreateRepository",
+    "DeleteRepository",
+    "DescribeRepositories",
+    "ListTagsForResource",
+    "TagResource",
+    "UntagResource",
+    "GetRepositoryPolicy",
+    "SetRepositoryPolicy",
+    "DeleteRepositoryPolicy",
+    "GetLifecyclePolicy",
+    "PutLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+    "PutImageTagMutability",
+    "PutImageScanningConfiguration",
+];
+
+/// The operator's `--aws-rate-limits` entries (`CATEGORY=BURST/REFILL`) for the buckets the proxy
+/// emulates with [`FaultConfig::bucket_scale`] `scale`: every ECS category and EcrRepository's ECR
+/// actions, so the operator paces at the raised rates instead of AWS's published ones.
+pub fn operator_rate_limits(scale: f64) -> Vec<String> {
+    let ecs = ECS_BUCKETS
+        .iter()
+        .map(|(category, capacity, refill, _)| (format!("ecs:{category}"), *capacity, *refill));
+    let ecr = ECR_REPOSITORY_ACTIONS
+        .iter()
+        .map(|action| (format!("ecr:{action}"), ECR_EACH.0, ECR_EACH.1));
+    ecs.chain(ecr)
+        .map(|(category, capacity, refill)| {
+            let burst = (capacity * scale).round().max(1.0);
+            format!("{category}={burst}/{}", refill * scale)
+        })
+        .collect()
 }
 
 /// Whether an action changes AWS (a lost response is only injected on these).
@@ -358,7 +472,8 @@ impl State {
             counts.lost += 1;
             Verdict::Forward { lose: true }
         } else if config.buckets
-            && let Some((category, capacity, refill)) = bucket_for(service, action)
+            && let Some((category, capacity, refill)) =
+                bucket_for_scaled(service, action, config.bucket_scale.unwrap_or(1.0))
             && !buckets
                 .entry(category)
                 .or_insert_with(|| Bucket::new(capacity, refill, now))
@@ -921,6 +1036,47 @@ mod tests {
             cat("ecr", "DescribeRepositories").map(|c| c.0)
         );
         assert_eq!(cat("ecs", "NoSuchAction"), None);
+    }
+
+    #[test]
+    fn scaled_buckets_multiply_burst_and_refill() {
+        assert_eq!(
+            bucket_for_scaled("ecs", "RegisterTaskDefinition", 10.0),
+            Some(("ecs:task-definition-modify".into(), 200.0, 10.0))
+        );
+        assert_eq!(
+            bucket_for_scaled("ecr", "CreateRepository", 1.0),
+            bucket_for("ecr", "CreateRepository")
+        );
+    }
+
+    #[test]
+    fn operator_rate_limits_are_flags_the_operator_takes_and_match_the_proxy() {
+        use std::str::FromStr as _;
+        let limits = operator_rate_limits(10.0);
+        for entry in &limits {
+            let parsed = ecs_operator::RateLimit::from_str(entry)
+                .unwrap_or_else(|e| panic!("the operator refuses {entry}: {e}"));
+            let (service, name) = parsed.category.split_once(':').unwrap_or(("", ""));
+            // The proxy's bucket of an action of the category has the same size.
+            let action = match service {
+                "ecs" => ECS_BUCKETS
+                    .iter()
+                    .find(|(c, ..)| *c == name)
+                    .map(|(_, _, _, actions)| actions[0])
+                    .unwrap_or(""),
+                _ => name,
+            };
+            let (_, capacity, refill) =
+                bucket_for_scaled(service, action, 10.0).unwrap_or_default();
+            assert_eq!(
+                (f64::from(parsed.limit.burst), parsed.limit.refill),
+                (capacity, refill),
+                "{entry}"
+            );
+        }
+        assert!(limits.contains(&"ecs:task-definition-modify=200/10".to_string()));
+        assert!(limits.contains(&"ecr:CreateRepository=2000/200".to_string()));
     }
 
     #[test]
