@@ -57,6 +57,7 @@ pub mod ownership;
 pub mod references;
 mod status;
 pub mod tolerant;
+mod watches;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -99,6 +100,7 @@ use converge::*;
 pub use error::*;
 use finalize::*;
 pub use status::*;
+pub use watches::Watches;
 
 #[cfg(test)]
 mod tests {
