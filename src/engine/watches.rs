@@ -3,8 +3,8 @@
 //! left out) and reflected into one shared store; the kind's own controller and every controller
 //! that follows the kind subscribe to it (kube-runtime's shared streams: `store_shared`,
 //! `reflect_shared`, `Writer::subscribe`, `Controller::for_shared_stream` and
-//! `watches_shared_stream`). An EcsCluster, followed by three other kinds, is watched once, not
-//! four times, and cached once.
+//! `watches_shared_stream`). An EcsCluster, followed by three other kinds, is watched, listed and
+//! decoded once, not four times.
 //!
 //! **Start order.** kube-runtime subscribes only through the store's `Writer`, which the watch
 //! takes when it starts (kube-rs/kube#1630). So a subscription is made when a kind's `start` is
