@@ -169,14 +169,17 @@ pub async fn run(config: RunConfig) -> Result<(), StartupError> {
     let Some(process) = runtime::Process::start(&config.runtime, &telemetry).await? else {
         return Ok(());
     };
-    let shared = engine::Shared {
-        client,
-        env,
-        settings: config.settings.clone(),
-    };
+    let shared = engine::Shared::new(client, env, config.settings.clone());
+    // Every kind's `start` subscribes to the watches it reads when it is called, and the watches
+    // start when the controllers are first polled: all kinds are started here before any is
+    // polled, so each kind has one watch, shared by its controller and its followers.
+    let controllers: Vec<_> = kinds::KINDS
+        .iter()
+        .map(|k| (k.start)(shared.clone()))
+        .collect();
     process
         .run(async {
-            futures::future::join_all(kinds::KINDS.iter().map(|k| (k.start)(shared.clone()))).await;
+            futures::future::join_all(controllers).await;
         })
         .await?;
     Ok(())

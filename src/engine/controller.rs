@@ -1,7 +1,8 @@
 //! Starting a kind's controller: the process-wide state every reconcile shares ([`Process`],
 //! [`Settings`], [`Shared`]), the per-kind [`Context`], and the watch + reconcile loop ([`start`],
-//! [`Start`] for a kind that follows other kinds).
+//! [`Start`] for a kind that follows other kinds) on the kinds' shared watches.
 
+use super::watches::{Subscription, Trigger};
 use super::*;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -11,6 +12,19 @@ pub struct Shared {
     pub client: kube::Client,
     pub env: Arc<Process>,
     pub settings: Settings,
+    /// Every kind's one watch, which the kind's controller and its followers subscribe to.
+    pub(crate) watches: Arc<super::Watches>,
+}
+
+impl Shared {
+    pub fn new(client: kube::Client, env: Arc<Process>, settings: Settings) -> Self {
+        Self {
+            client,
+            env,
+            settings,
+            watches: Arc::default(),
+        }
+    }
 }
 
 /// Process-wide things every controller shares: AWS clients per target, namespace settings,
@@ -120,11 +134,14 @@ where
     Start::<K>::new(shared).run(move |_| external)
 }
 
-/// A kind's controller that also follows other kinds: each [`Start::follows`] adds a watch of
-/// one related kind and says which of this kind's objects a change to it concerns (a service
-/// follows its task definitions and clusters). [`Start::run`] builds the kind's `External`
-/// from the controller's store and runs until shutdown. The related watches keep no store:
-/// they only wake objects.
+/// A kind's controller that also follows other kinds: each [`Start::follows`] subscribes to
+/// one related kind's watch and says which of this kind's objects a change to it concerns (a
+/// service follows its task definitions and clusters). [`Start::run`] builds the kind's
+/// `External` from the controller's store and runs until shutdown.
+///
+/// Every kind is watched once, whoever reads it ([`super::watches`]): [`Start::new`] subscribes
+/// to the kind's own watch and [`Start::follows`] to the related kind's, right when they are
+/// called; the watches start when [`Start::run`]'s future is first polled.
 ///
 /// ```ignore
 /// Start::<EcsGateway>::new(shared)
@@ -133,7 +150,10 @@ where
 /// ```
 pub struct Start<K: Managed> {
     shared: Shared,
+    own: Subscription<K>,
     watches: Vec<Watch<K>>,
+    /// What starts each watch this controller reads.
+    starts: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 /// One added watch: what it does to the controller.
@@ -141,22 +161,26 @@ type Watch<K> = Box<dyn FnOnce(Controller<K>) -> Controller<K> + Send>;
 
 impl<K: Managed> Start<K> {
     pub fn new(shared: Shared) -> Self {
+        let own = shared.watches.own::<K>(&shared);
         Self {
             shared,
+            own,
             watches: Vec::new(),
+            starts: Vec::new(),
         }
     }
 
     /// Reconciles the objects `dependents` names (from the controller's store) whenever an `R`
-    /// changes.
+    /// changes or is deleted.
     pub fn follows<R: Managed>(
         mut self,
         dependents: impl Fn(&Store<K>, &R) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
-        let stream = tolerant::related_stream::<R>(&self.shared.client, &self.shared.settings);
+        let Subscription { trigger, start, .. } = self.shared.watches.follow::<R>(&self.shared);
+        self.starts.push(start);
         self.watches.push(Box::new(move |controller| {
             let store = controller.store();
-            controller.watches_stream(stream, move |changed| dependents(&store, &changed))
+            controller.watches_shared_stream(trigger, move |changed| dependents(&store, &changed))
         }));
         self
     }
@@ -166,28 +190,35 @@ impl<K: Managed> Start<K> {
         self,
         build: impl FnOnce(Store<K>) -> E + Send + 'static,
     ) -> futures::future::BoxFuture<'static, ()> {
-        let Shared {
-            client,
-            env,
-            settings,
-        } = self.shared;
-        let watches = self.watches;
-        Box::pin(run_with::<K, E, _, _>(
-            client,
-            env,
-            build,
-            settings,
-            move |controller| watches.into_iter().fold(controller, |c, watch| watch(c)),
-        ))
+        let Start {
+            shared,
+            own,
+            watches,
+            starts,
+        } = self;
+        let Subscription {
+            store,
+            trigger,
+            start,
+        } = own;
+        Box::pin(async move {
+            // First polled after every kind has subscribed (see `super::watches`).
+            start();
+            starts.into_iter().for_each(|start| start());
+            run_with::<K, E, _, _>(shared, build, (store, trigger), move |controller| {
+                watches.into_iter().fold(controller, |c, watch| watch(c))
+            })
+            .await
+        })
     }
 }
 
-/// The watch + reconcile loop of kind `K`, with a hook to add watches (see [`Start`]).
+/// The watch + reconcile loop of kind `K` on its store and trigger, with a hook to add
+/// watches (see [`Start`]).
 async fn run_with<K, E, B, F>(
-    client: kube::Client,
-    env: Arc<Process>,
+    shared: Shared,
     build: B,
-    settings: Settings,
+    (store, trigger): (Store<K>, Trigger<K>),
     configure: F,
 ) where
     K: Managed,
@@ -195,15 +226,18 @@ async fn run_with<K, E, B, F>(
     B: FnOnce(Store<K>) -> E,
     F: FnOnce(Controller<K>) -> Controller<K>,
 {
+    let Shared {
+        client,
+        env,
+        settings,
+        ..
+    } = shared;
     let concurrency = settings.concurrency;
     info!(kind = %K::kind(&()), "starting controller");
-    // Watched as DynamicObject and converted per object: one object this version cannot read
-    // is reported and skipped instead of failing the whole watch.
-    let (store, objects) = tolerant::controller_stream::<K>(&client, &settings, recorder(&client));
     // The kind gets the controller's own cache of its objects (peers, ownership, sweeps).
     let external = build(store.clone());
     let ctx = Arc::new(Context::new(client, env, external, settings));
-    let controller = Controller::for_stream(objects, store)
+    let controller = Controller::for_shared_stream(trigger, store)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     // /readyz waits for this cache; /metrics counts its objects by condition.
     let synced =
@@ -218,6 +252,7 @@ async fn run_with<K, E, B, F>(
         });
     // `synced` must be polled by this task, never another: the store's readiness signal wakes
     // only the last task that waited on it, which would leave the controller waiting forever.
+    // (A shared store is waited on by its own kind's controller only; followers wait on theirs.)
     futures::future::select(std::pin::pin!(run), synced).await;
 }
 

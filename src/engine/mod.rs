@@ -58,6 +58,7 @@ pub mod references;
 pub mod shards;
 mod status;
 pub mod tolerant;
+mod watches;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -100,6 +101,7 @@ use converge::*;
 pub use error::*;
 use finalize::*;
 pub use status::*;
+pub use watches::Watches;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::watcher;
-use kube::runtime::{WatchStreamExt, reflector};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
@@ -56,12 +55,13 @@ pub fn convert<K: kube::Resource<DynamicType = ()> + DeserializeOwned>(
     })
 }
 
-/// The watcher events of `K`, with objects that do not convert left out (and reported).
-fn converted<K: Managed>(
+/// The watcher events of `K`, with objects that do not convert left out (and reported through
+/// `recorder`). Every kind's one watch ([`super::watches`]).
+pub(super) fn converted<K: Managed>(
     client: &kube::Client,
     settings: &Settings,
     recorder: Option<Recorder>,
-) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K> {
     let resource = ApiResource::erase::<K>(&());
     let api: Api<DynamicObject> = match &settings.namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
@@ -132,31 +132,14 @@ async fn report(recorder: Option<&Recorder>, obj: &DynamicObject, error: &Conver
     }
 }
 
-/// The controller's own watch of `K`: a store and the objects that changed.
-pub fn controller_stream<K: Managed>(
-    client: &kube::Client,
-    settings: &Settings,
-    recorder: Recorder,
-) -> (
-    reflector::Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-) {
-    let (reader, writer) = reflector::store();
-    let stream = converted::<K>(client, settings, Some(recorder))
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_inputs::<K>, Default::default());
-    (reader, stream)
-}
-
 /// What a reconcile reads from the object besides AWS: the spec (generation), labels and
 /// annotations (pause, restart, refresh), finalizers and deletion. A change to anything else — above
 /// all the operator's own writes: status, its finalizer and its create record — does not trigger
 /// a reconcile: each one used to cost another round of AWS reads right after the reconcile that
 /// wrote it. Timers (resync, not-ready polling, backoff) still requeue, and every reconcile reads
-/// the object as it is then (the store is updated before this filter).
-fn reconcile_inputs<K: kube::Resource>(obj: &K) -> Option<u64> {
+/// the object as it is then (the store is updated before this filter). Followers see every
+/// change (a cluster's status becoming Ready).
+pub(super) fn reconcile_inputs<K: kube::Resource>(obj: &K) -> Option<u64> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let m = obj.meta();
     let own = |k: &String| OWN_ANNOTATIONS.contains(&k.as_str());
@@ -191,17 +174,6 @@ const OWN_ANNOTATIONS: [&str; 4] = [
     super::CREATE_FAILED_ANNOTATION,
     super::EXTERNAL_NAME_ANNOTATION,
 ];
-
-/// A watch of `K` for another kind's controller (`Controller::watches_stream`): bad objects
-/// are skipped there too (its own controller reports them).
-pub fn related_stream<K: Managed>(
-    client: &kube::Client,
-    settings: &Settings,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    converted::<K>(client, settings, None)
-        .default_backoff()
-        .touched_objects()
-}
 
 #[cfg(test)]
 mod tests {

@@ -209,3 +209,72 @@ async fn unreadable_object_is_skipped_and_named() -> Result<()> {
     env.wait_gone::<EcsCluster>("good").await?;
     env.cleanup::<EcsCluster>().await
 }
+
+/// The watch requests in an operator log written with `kube_client=debug` (the client logs
+/// every request with its URL), counted per ecs.operator.dev resource.
+fn watch_requests(log: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in log.lines() {
+        if !(line.contains("requesting") && line.contains("watch=true")) {
+            continue;
+        }
+        let Some((_, path)) = line.split_once("/apis/ecs.operator.dev/") else {
+            continue;
+        };
+        let path = path.split(['?', ' ']).next().unwrap_or_default();
+        if let Some(plural) = path.rsplit('/').next() {
+            *counts.entry(plural.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// One watch per kind, shared by the kind's controller and every controller that follows it
+/// (an EcsCluster is followed by three kinds, an EcrRepository by two, an EcrRegistry by
+/// itself): the operator opens exactly one watch per kind. The kind's own controller still
+/// reconciles from it: a cluster applied after the start becomes Ready with a 300 s resync.
+#[tokio::test]
+async fn each_kind_is_watched_once_for_every_controller_that_reads_it() -> Result<()> {
+    use ecs_operator::api::EcsCluster;
+    use std::time::Duration;
+    let mut env = TestEnv::new("engine-watches").await?;
+    env.stop_operator();
+    let mut op = env.spawn_operator(
+        "watches",
+        &["--resync-seconds", "300"],
+        &[(
+            "ECS_OPERATOR_LOG_LEVEL",
+            "ecs_operator=debug,kube_client=debug",
+        )],
+    )?;
+    let addr = op.metrics_addr().await?;
+    env.wait_for("/readyz to answer 200", || async move {
+        Ok((e2e::http_get(addr, "/readyz").await?.0 == 200).then_some(()))
+    })
+    .await?;
+    let plurals = ecs_operator::kinds::plurals();
+    let log = || std::fs::read_to_string(&op.log_path).unwrap_or_default();
+    env.wait_for("a watch request of every kind in the log", || async {
+        let counts = watch_requests(&log());
+        Ok(plurals.iter().all(|p| counts.contains_key(p)).then_some(()))
+    })
+    .await?;
+    let cluster = unique("watched");
+    env.apply_spec::<EcsCluster>("c", &json!({"clusterName": cluster}))
+        .await?;
+    env.wait_condition::<EcsCluster>("c", "Ready", "True", None)
+        .await?;
+    // Late watches (a follower's, say) would have been opened by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let counts = watch_requests(&log());
+    let want: std::collections::BTreeMap<String, usize> =
+        plurals.iter().map(|p| (p.clone(), 1)).collect();
+    ensure!(
+        counts == want,
+        "watch requests per resource: {counts:?}, want one each: {want:?}"
+    );
+    env.delete::<EcsCluster>("c").await?;
+    env.wait_gone::<EcsCluster>("c").await?;
+    op.kill();
+    env.cleanup::<EcsCluster>().await
+}

@@ -199,6 +199,15 @@ pub fn comparable(spec: &TaskDefinitionSpec) -> Value {
     normalize(&spec)
 }
 
+/// A task definition's content as the decisions compare it, without the content: a SHA-256 of
+/// [`comparable`]'s JSON (its object keys sorted, so equal forms hash equal). What a kept
+/// revision holds instead of its task definition. Pure.
+pub fn content_hash(spec: &TaskDefinitionSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(comparable(spec).to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Canonical JSON of a spec, for comparing what the spec asks for with what AWS holds:
 /// `normalize(spec) == normalize(&spec_from_aws(registered))` when AWS stored what was sent.
 /// Strips operator-only fields and values equal to the AWS default, and sorts lists whose

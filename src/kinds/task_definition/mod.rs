@@ -6,7 +6,7 @@ pub mod mapping;
 pub mod revisions;
 pub mod sdk;
 
-use self::revisions::RevisionCache;
+use self::revisions::{ObservedRevision, RevisionCache};
 use crate::api::task_definition::TaskDefinitionStatus;
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use self::sdk::{self as io, Revision};
+use self::sdk as io;
 use crate::api::ecr_repository::EcrRepository;
 use crate::api::task_definition::{TaskDefinition, TaskDefinitionSpec};
 use crate::aws::AwsClients;
@@ -63,13 +63,16 @@ pub struct DesiredTaskDefinition {
     pub family: String,
     pub spec: TaskDefinitionSpec,
     pub hash: String,
+    /// [`mapping::content_hash`] of the spec: what a revision without our spec-hash tag is
+    /// compared by.
+    pub content: String,
     /// Ownership tags every revision of this object carries.
     pub owner_tags: BTreeMap<String, String>,
 }
 
 impl DesiredTaskDefinition {
     /// Whether `rev` carries this object's ownership tags.
-    fn owner_tagged(&self, rev: &Revision) -> bool {
+    fn owner_tagged(&self, rev: &ObservedRevision) -> bool {
         self.owner_tags
             .iter()
             .all(|(k, v)| rev.tags.get(k) == Some(v))
@@ -162,7 +165,7 @@ impl TaskDefinitions {
         tags.extend(d.owner_tags.clone());
         let input = mapping::register_input(&d.spec, &d.family, &tags)?;
         // The answer is the whole revision: kept, it is the observe after the register.
-        let rev = io::register(&aws.ecs, input, &tags).await?;
+        let rev = ObservedRevision::from(io::register(&aws.ecs, input, &tags).await?);
         let arn = rev.arn.clone();
         self.revisions.keep(aws, &rev);
         self.revisions.registered(aws, &arn);
@@ -193,19 +196,15 @@ impl Describe for RevisionChange {
     }
 }
 
-/// Whether the revision's content (not its tags) is the desired spec, modulo AWS defaults.
-fn same_content(d: &DesiredTaskDefinition, observed: &Revision) -> bool {
-    if observed.tags.get(SPEC_HASH_TAG) == Some(&d.hash) {
-        return true;
-    }
-    // No (or another) hash tag: compare the content itself.
-    let have = mapping::spec_from_aws(&observed.task_definition, &observed.aws_tags);
-    mapping::comparable(&d.spec) == mapping::comparable(&have)
+/// Whether the revision's content (not its tags) is the desired spec, modulo AWS defaults:
+/// its spec-hash tag says so, else its content hash ([`mapping::content_hash`]) is the spec's.
+fn same_content(d: &DesiredTaskDefinition, observed: &ObservedRevision) -> bool {
+    observed.tags.get(SPEC_HASH_TAG) == Some(&d.hash) || observed.content == d.content
 }
 
 impl External<TaskDefinition> for TaskDefinitions {
     type Desired = DesiredTaskDefinition;
-    type Observed = Revision;
+    type Observed = ObservedRevision;
     type Changes = Vec<RevisionChange>;
 
     fn aws_name(&self, obj: &TaskDefinition) -> String {
@@ -236,6 +235,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(DesiredTaskDefinition {
             family: obj.family(),
             hash: spec_hash(&spec),
+            content: mapping::content_hash(&spec),
             spec,
             owner_tags: owner_tags.clone(),
         })
@@ -250,7 +250,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         obj: &TaskDefinition,
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
-    ) -> Result<Option<Revision>, Error> {
+    ) -> Result<Option<ObservedRevision>, Error> {
         let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         let fresh = crate::engine::Managed::refresh_requested(obj);
         let existed_by =
@@ -281,7 +281,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(latest)
     }
 
-    fn observed_tags(&self, observed: &Revision) -> BTreeMap<String, String> {
+    fn observed_tags(&self, observed: &ObservedRevision) -> BTreeMap<String, String> {
         observed.tags.clone()
     }
 
@@ -300,7 +300,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(io::describe(&aws.ecs, &target).await?.map(|rev| rev.tags))
     }
 
-    fn diff(&self, d: &DesiredTaskDefinition, observed: &Revision) -> Vec<RevisionChange> {
+    fn diff(&self, d: &DesiredTaskDefinition, observed: &ObservedRevision) -> Vec<RevisionChange> {
         let revision = observed.revision;
         if !same_content(d, observed) {
             return vec![RevisionChange::Register { revision }];
@@ -320,7 +320,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         aws: &AwsClients,
         d: &DesiredTaskDefinition,
         external_name: Option<&str>,
-    ) -> Result<Lookup<Revision>, Error> {
+    ) -> Result<Lookup<ObservedRevision>, Error> {
         let me = crate::engine::ownership::Identity::from_tags(&d.owner_tags);
         if let Some(arn) = external_name
             && let Some(rev) = io::describe(&aws.ecs, arn).await?
@@ -330,7 +330,7 @@ impl External<TaskDefinition> for TaskDefinitions {
             self.revisions.registered(aws, &rev.arn);
             return Ok(Lookup::Found {
                 id: rev.arn.clone(),
-                observed: rev,
+                observed: rev.into(),
             });
         }
         let uid = d.owner_tags.get(OWNER_UID_TAG).cloned().unwrap_or_default();
@@ -348,7 +348,7 @@ impl External<TaskDefinition> for TaskDefinitions {
                 self.revisions.registered(aws, &rev.arn);
                 Lookup::Found {
                     id: rev.arn.clone(),
-                    observed: rev,
+                    observed: rev.into(),
                 }
             }
             None => Lookup::Absent,
@@ -369,7 +369,7 @@ impl External<TaskDefinition> for TaskDefinitions {
         obj: &TaskDefinition,
         aws: &AwsClients,
         d: &mut DesiredTaskDefinition,
-        observed: &Revision,
+        observed: &ObservedRevision,
         changes: &Vec<RevisionChange>,
     ) -> Result<(), Error> {
         for change in changes {
@@ -413,7 +413,11 @@ impl External<TaskDefinition> for TaskDefinitions {
         Ok(DeleteOutcome::Deleted)
     }
 
-    fn status_fields(&self, obj: &TaskDefinition, observed: &Revision) -> TaskDefinitionStatus {
+    fn status_fields(
+        &self,
+        obj: &TaskDefinition,
+        observed: &ObservedRevision,
+    ) -> TaskDefinitionStatus {
         let (kept, _) = retention(&registered(obj), &observed.arn, history_limit(obj));
         TaskDefinitionStatus {
             family: Some(observed.family.clone()),
@@ -457,6 +461,193 @@ mod tests {
         s.remove(&arn("web-api", 3));
         assert_eq!(newest(&s, "web-api"), None);
         s.remove(&arn("nothing", 1));
+    }
+
+    /// What DescribeTaskDefinition answers for `spec` registered as `revision`, with `tags`;
+    /// `aws_defaults`: with the defaults AWS adds to what was sent.
+    fn answer(
+        spec: &TaskDefinitionSpec,
+        revision: i32,
+        aws_defaults: bool,
+        tags: &[(&str, &str)],
+    ) -> io::Revision {
+        use aws_sdk_ecs::types as ecs;
+        let mut input = mapping::register_input(spec, "web", &[])
+            .expect("maps to a request")
+            .build()
+            .expect("request builds");
+        if aws_defaults {
+            for c in input.container_definitions.iter_mut().flatten() {
+                c.essential.get_or_insert(true);
+                c.environment.get_or_insert_default();
+                c.mount_points.get_or_insert_default();
+            }
+            input.volumes.get_or_insert_default();
+        }
+        let mut aws_tags = input.tags.clone().unwrap_or_default();
+        aws_tags.extend(
+            tags.iter()
+                .map(|(k, v)| ecs::Tag::builder().key(*k).value(*v).build()),
+        );
+        let td = mapping::described(&input, revision);
+        io::Revision {
+            arn: td.task_definition_arn.clone().unwrap_or_default(),
+            family: "web".into(),
+            revision: revision.into(),
+            active: true,
+            tags: crate::aws::tags::ecs::map(&aws_tags),
+            task_definition: td,
+            aws_tags,
+        }
+    }
+
+    fn spec(v: serde_json::Value) -> TaskDefinitionSpec {
+        serde_json::from_value(v).expect("spec")
+    }
+
+    fn desired(spec: TaskDefinitionSpec) -> DesiredTaskDefinition {
+        DesiredTaskDefinition {
+            family: "web".into(),
+            hash: spec_hash(&spec),
+            content: mapping::content_hash(&spec),
+            spec,
+            owner_tags: BTreeMap::new(),
+        }
+    }
+
+    /// How `same_content` decided before kept revisions held their content as a hash: the
+    /// spec-hash tag, else the content itself.
+    fn same_content_by_content(d: &DesiredTaskDefinition, rev: &io::Revision) -> bool {
+        rev.tags.get(SPEC_HASH_TAG) == Some(&d.hash)
+            || mapping::comparable(&d.spec)
+                == mapping::comparable(&mapping::spec_from_aws(&rev.task_definition, &rev.aws_tags))
+    }
+
+    /// A kept revision holds its content as a hash, and decides as the content did: the same
+    /// answer for every case, and for every pair of the task definition corpus.
+    #[test]
+    fn same_content_by_hash_table() {
+        use serde_json::json;
+        let web = |image: &str, cpu: &str| {
+            spec(json!({"family": "web", "cpu": cpu, "memory": "512",
+                "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+                "containerDefinitions": [{"name": "web", "image": image, "essential": true}]}))
+        };
+        let tagged = |key: &str, value: &str| {
+            let mut s = web("nginx:1", "256");
+            s.tags = Some(vec![crate::api::task_definition::Tag {
+                key: key.into(),
+                value: value.into(),
+            }]);
+            s
+        };
+        let hash_of = spec_hash(&web("nginx:1", "256"));
+        let cases: Vec<(&str, TaskDefinitionSpec, io::Revision, bool)> = vec![
+            (
+                "as sent",
+                web("nginx:1", "256"),
+                answer(&web("nginx:1", "256"), 3, false, &[]),
+                true,
+            ),
+            (
+                "with AWS's defaults",
+                web("nginx:1", "256"),
+                answer(&web("nginx:1", "256"), 3, true, &[]),
+                true,
+            ),
+            (
+                "1 vCPU is 1024",
+                web("nginx:1", "1 vCPU"),
+                answer(&web("nginx:1", "1024"), 3, false, &[]),
+                true,
+            ),
+            (
+                "another image",
+                web("nginx:2", "256"),
+                answer(&web("nginx:1", "256"), 3, false, &[]),
+                false,
+            ),
+            (
+                "another image, but the spec-hash tag is the spec's",
+                web("nginx:1", "256"),
+                answer(
+                    &web("nginx:2", "256"),
+                    3,
+                    false,
+                    &[(SPEC_HASH_TAG, &hash_of)],
+                ),
+                true,
+            ),
+            (
+                "a stale spec-hash tag, the same content",
+                web("nginx:1", "256"),
+                answer(&web("nginx:1", "256"), 3, false, &[(SPEC_HASH_TAG, "old")]),
+                true,
+            ),
+            (
+                "the operator's and AWS's own tags are not content",
+                web("nginx:1", "256"),
+                answer(
+                    &web("nginx:1", "256"),
+                    3,
+                    false,
+                    &[
+                        ("ecs.operator.dev/owner", "x"),
+                        ("aws:cloudformation:stack", "s"),
+                    ],
+                ),
+                true,
+            ),
+            (
+                "a user tag is content",
+                tagged("team", "a"),
+                answer(&tagged("team", "b"), 3, false, &[]),
+                false,
+            ),
+        ];
+        for (case, want, rev, same) in cases {
+            let d = desired(want);
+            assert_eq!(
+                same_content_by_content(&d, &rev),
+                same,
+                "{case}: by content"
+            );
+            let kept = ObservedRevision::from(rev);
+            assert_eq!(same_content(&d, &kept), same, "{case}: by hash");
+        }
+
+        // Revisions with the same content hold the same hash, whatever their number.
+        let r3 = ObservedRevision::from(answer(&web("nginx:1", "256"), 3, false, &[]));
+        let r4 = ObservedRevision::from(answer(&web("nginx:1", "256"), 4, true, &[]));
+        assert_ne!(r3.arn, r4.arn);
+        assert_eq!(r3.content, r4.content);
+
+        let corpus = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/aws/testdata/task_definitions"
+        ))
+        .expect("corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            mapping::spec_from_json(&text).expect("corpus parses")
+        })
+        .collect::<Vec<_>>();
+        assert!(corpus.len() >= 10, "{} corpus files", corpus.len());
+        for (i, want) in corpus.iter().enumerate() {
+            let d = desired(want.clone());
+            for (j, have) in corpus.iter().enumerate() {
+                let rev = answer(have, 1, true, &[]);
+                let by_content = same_content_by_content(&d, &rev);
+                assert_eq!(by_content, i == j, "corpus {i} against {j}: by content");
+                assert_eq!(
+                    same_content(&d, &ObservedRevision::from(rev)),
+                    by_content,
+                    "corpus {i} against {j}: by hash"
+                );
+            }
+        }
     }
 
     #[test]

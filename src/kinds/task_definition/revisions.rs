@@ -2,12 +2,14 @@
 //! and resync answers "does this revision exist" (and "does this family have any ACTIVE
 //! revision": no DescribeTaskDefinition "not found" probe before a first register), and kept
 //! DescribeTaskDefinition or RegisterTaskDefinition answers (content never changes; tags are
-//! re-read every few windows) serve observe without a call.
+//! re-read every few windows) serve observe without a call. A kept answer is an
+//! [`ObservedRevision`]: what the decisions read, with the content held as its hash.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::mapping;
 use super::sdk::{self as io, Revision};
 use crate::aws::AwsClients;
 use crate::aws::listing::{Absence, absence};
@@ -18,6 +20,35 @@ pub(super) const MAX_LIST_PAGES: usize = 20;
 /// Windows after which a kept revision (its tags may change, its content never) is read again,
 /// and after which a too-large account's list is tried again.
 pub(super) const CONTENT_WINDOWS: u32 = 10;
+
+/// A revision as the controller's decisions read it, and as the cache keeps it: identity,
+/// status, tags, and its content only as [`mapping::content_hash`] (all `same_content` reads of
+/// the content). A kept revision costs its ARN, tags and a hash, not its whole task definition;
+/// revisions with the same content have the same hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedRevision {
+    pub arn: String,
+    pub family: String,
+    pub revision: i64,
+    pub active: bool,
+    pub tags: BTreeMap<String, String>,
+    /// [`mapping::content_hash`] of the spec the revision reads back as.
+    pub content: String,
+}
+
+impl From<Revision> for ObservedRevision {
+    fn from(rev: Revision) -> Self {
+        let spec = mapping::spec_from_aws(&rev.task_definition, &rev.aws_tags);
+        Self {
+            content: mapping::content_hash(&spec),
+            arn: rev.arn,
+            family: rev.family,
+            revision: rev.revision,
+            active: rev.active,
+            tags: rev.tags,
+        }
+    }
+}
 
 /// The ACTIVE revisions of one AWS target, as one paginated ListTaskDefinitions saw them.
 #[derive(Default)]
@@ -101,7 +132,7 @@ pub(super) struct RevisionCache {
     snapshots: Mutex<HashMap<String, Snapshot>>,
     /// One refresh at a time per process.
     refreshing: tokio::sync::Mutex<()>,
-    contents: Mutex<HashMap<(String, String), (Instant, Revision)>>,
+    contents: Mutex<HashMap<(String, String), (Instant, ObservedRevision)>>,
 }
 
 impl RevisionCache {
@@ -120,7 +151,7 @@ impl RevisionCache {
 
     pub(super) fn contents(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Revision)>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, ObservedRevision)>> {
         self.contents.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -248,21 +279,23 @@ impl RevisionCache {
         &self,
         aws: &AwsClients,
         arn: &str,
-    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+    ) -> Result<Option<ObservedRevision>, crate::aws::AwsError> {
         let key = (aws.target(), arn.to_string());
         if let Some((at, rev)) = self.contents().get(&key)
             && at.elapsed() < self.window * CONTENT_WINDOWS
         {
             return Ok(Some(rev.clone()));
         }
-        let rev = io::describe(&aws.ecs, arn).await?;
+        let rev = io::describe(&aws.ecs, arn)
+            .await?
+            .map(ObservedRevision::from);
         if let Some(r) = &rev {
             self.keep(aws, r);
         }
         Ok(rev)
     }
 
-    pub(super) fn keep(&self, aws: &AwsClients, rev: &Revision) {
+    pub(super) fn keep(&self, aws: &AwsClients, rev: &ObservedRevision) {
         let mut contents = self.contents();
         let window = self.window * CONTENT_WINDOWS;
         contents.retain(|_, (at, _)| at.elapsed() < window);
@@ -301,7 +334,7 @@ impl RevisionCache {
         family: &str,
         fresh: bool,
         existed_by: Option<SystemTime>,
-    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+    ) -> Result<Option<ObservedRevision>, crate::aws::AwsError> {
         if !fresh {
             match self.latest_arn(aws, family, existed_by).await? {
                 Some(None) => return Ok(None),
@@ -326,7 +359,7 @@ impl RevisionCache {
         aws: &AwsClients,
         arn: &str,
         fresh: bool,
-    ) -> Result<Option<Revision>, crate::aws::AwsError> {
+    ) -> Result<Option<ObservedRevision>, crate::aws::AwsError> {
         let listed = if fresh {
             None
         } else {
@@ -348,8 +381,12 @@ impl RevisionCache {
     /// What a DescribeTaskDefinition read teaches the cache: an ACTIVE revision is kept (its
     /// tags as read now) and listed; an INACTIVE one (deregistered outside this process) is
     /// dropped from the snapshot. Returns the revision if it is ACTIVE.
-    pub(super) fn described(&self, aws: &AwsClients, rev: Option<Revision>) -> Option<Revision> {
-        let rev = rev?;
+    pub(super) fn described(
+        &self,
+        aws: &AwsClients,
+        rev: Option<Revision>,
+    ) -> Option<ObservedRevision> {
+        let rev = ObservedRevision::from(rev?);
         if rev.active {
             self.keep(aws, &rev);
             self.registered(aws, &rev.arn);
