@@ -83,19 +83,10 @@ pub struct Context<E> {
     failures: Mutex<HashMap<String, u32>>,
 }
 
-/// The Event recorder every write of the operator is reported under.
-pub(super) fn recorder(client: &kube::Client) -> Recorder {
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
-    Recorder::new(client.clone(), reporter)
-}
-
 impl<E> Context<E> {
     pub fn new(client: kube::Client, env: Arc<Process>, external: E, settings: Settings) -> Self {
         Self {
-            recorder: recorder(&client),
+            recorder: super::status::recorder(&client),
             client,
             env,
             external,

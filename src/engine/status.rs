@@ -6,6 +6,15 @@ use super::*;
 /// Field manager for every write the operator makes.
 pub const FIELD_MANAGER: &str = "ecs-operator";
 
+/// The Event recorder every write of the operator is reported under.
+pub(super) fn recorder(client: &kube::Client) -> Recorder {
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    Recorder::new(client.clone(), reporter)
+}
+
 pub(super) async fn publish<K: Managed, E>(
     ctx: &Context<E>,
     obj: &K,

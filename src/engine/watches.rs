@@ -110,7 +110,7 @@ impl Watches {
         let store = feed.store.clone();
         let start = Box::new(move || {
             let events = move || {
-                let recorder = super::controller::recorder(&client);
+                let recorder = super::status::recorder(&client);
                 tolerant::converted::<K>(&client, &settings, Some(recorder)).default_backoff()
             };
             if let Some(watch) = feed.take_watch(events) {
