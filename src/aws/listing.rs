@@ -45,6 +45,25 @@ pub fn existed_by(meta: &kube::api::ObjectMeta, held_since: SystemTime) -> Optio
     Some((SystemTime::from(created.0) + ABSENT_MARGIN).min(held_since))
 }
 
+/// Names for one batched describe call: `requested` first, then `peers`, without duplicates,
+/// at most `limit`. Pure.
+pub fn batch_names(
+    requested: &str,
+    peers: impl IntoIterator<Item = String>,
+    limit: usize,
+) -> Vec<String> {
+    let mut names = vec![requested.to_string()];
+    for name in peers {
+        if names.len() >= limit {
+            break;
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

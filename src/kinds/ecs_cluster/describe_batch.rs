@@ -121,16 +121,7 @@ impl Batch {
 /// Cluster names to describe in one call: the requested one first, then peers, without
 /// duplicates, at most [`CLUSTERS_PER_CALL`]. Pure.
 pub fn batch_names(requested: &str, peers: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut names = vec![requested.to_string()];
-    for name in peers {
-        if names.len() == CLUSTERS_PER_CALL {
-            break;
-        }
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
+    crate::aws::listing::batch_names(requested, peers, CLUSTERS_PER_CALL)
 }
 
 #[cfg(test)]

@@ -166,12 +166,8 @@ impl EcsServices {
                     return Ok(Some(d.deployment));
                 }
                 let fetching = self.fetching_deployments.lock().ok();
-                let pending = fetching
-                    .as_ref()
-                    .and_then(|f| f.get(&key).cloned())
-                    .filter(|_| !fresh && !waited);
-                match pending {
-                    Some(notify) => Err(notify.notified_owned()),
+                match pending(fetching.as_deref(), &key, fresh || waited) {
+                    Some(notified) => Err(notified),
                     None => {
                         let busy = |peer: &Key| {
                             kept.contains_key(peer)
@@ -298,13 +294,8 @@ impl EcsServices {
                 let fetching = self.fetching.lock().ok();
                 // A peer's call in flight describes this service: wait for its answer (once)
                 // instead of asking again. Services polled on the same tick share calls so.
-                let pending = fetching
-                    .as_ref()
-                    .and_then(|f| f.get(&key).cloned())
-                    .filter(|_| !fresh && !waited);
-                match pending {
-                    // Created under the lock the caller notifies under: never missed.
-                    Some(notify) => Err(notify.notified_owned()),
+                match pending(fetching.as_deref(), &key, fresh || waited) {
+                    Some(notified) => Err(notified),
                     None => {
                         let busy = |name: &String| {
                             let peer = (target.clone(), cluster.to_string(), name.clone());
@@ -482,6 +473,18 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The signal of a call in flight that brings `key`'s answer, unless `skip` (a refresh, or
+/// waited once already). Created under the `fetching` lock the call notifies under, so its
+/// notification is never missed.
+fn pending(
+    fetching: Option<&Fetching>,
+    key: &Key,
+    skip: bool,
+) -> Option<tokio::sync::futures::OwnedNotified> {
+    let notify = fetching?.get(key)?.clone();
+    (!skip).then(|| notify.notified_owned())
+}
+
 /// Whether the object's last status says Ready=True. Pure.
 fn is_ready(svc: &crate::api::ecs_service::EcsService) -> bool {
     use crate::engine::Managed;
@@ -543,16 +546,7 @@ pub fn trimmed(mut service: aws_sdk_ecs::types::Service) -> aws_sdk_ecs::types::
 /// Service names to describe in one call: the requested one first, then other services known
 /// to be in the same cluster, without duplicates, at most [`DESCRIBE_BATCH`]. Pure.
 pub fn batch_names(requested: &str, same_cluster: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut names = vec![requested.to_string()];
-    for name in same_cluster {
-        if names.len() == DESCRIBE_BATCH {
-            break;
-        }
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
+    crate::aws::listing::batch_names(requested, same_cluster, DESCRIBE_BATCH)
 }
 
 #[cfg(test)]
